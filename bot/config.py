@@ -1,0 +1,519 @@
+"""The TOML configuration, read once and validated into typed, frozen objects.
+
+Every error names the key, the bad value and what was expected (``ConfigError``), so
+an admin can fix the file without reading code. Secrets never live in the file: the
+file names the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message says which and what is expected."""
+
+
+@dataclass(frozen=True)
+class DsContact:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    address: str
+    display_name: str
+    timezone: ZoneInfo
+    message_id_domain: str
+    x_loop: str
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str
+    url: str
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    kind: str
+    path: Path
+    poll_seconds: float
+    processed_folder: str
+    quarantine_folder: str
+    triage_folder: str
+    max_message_bytes: int
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    kind: str
+    name: str
+    ics_path: Path | None
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # "starttls", "tls" or "none"
+    username: str | None
+    password_env: str | None
+    timeout_seconds: float
+
+    def password(self) -> str | None:
+        """The SMTP password from the environment variable the config names."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"sender.smtp.password_env: environment variable {self.password_env!r} "
+                "is not set; expected it to hold the SMTP password"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    kind: str
+    path: Path
+    smtp: SmtpConfig | None
+    retry_first_seconds: float
+    retry_max_seconds: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class PeopleConfig:
+    referral_unit: str
+    referral_unit_name: str
+    duty_ds: str
+    admin_support: str
+    admin_support_phone: str
+    mash_manager: str
+    administrator: str
+    ds_contacts: tuple[DsContact, ...]
+
+
+@dataclass(frozen=True)
+class ConferenceConfig:
+    dial_in: str
+    passcode: str
+    venue: str
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    meeting_days: tuple[int, ...]  # Monday == 0
+    window_start: time
+    window_end: time
+    slot_minutes: int
+    complex_minutes: int
+    cutoff: time
+    horizon_meeting_days: int
+    timescale_working_days: int
+    complex_timescale_working_days: int
+    closure_days: frozenset[date]
+    bank_holidays_country: str
+    bank_holidays_subdivision: str
+
+
+@dataclass(frozen=True)
+class UrgentConfig:
+    callback_minutes: int
+    date_header_max_age_hours: int
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    sender_domains: tuple[str, ...]
+    recipient_domains: tuple[str, ...]
+    authentication_results_server_id: str | None
+    require_dmarc: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    bot: BotConfig
+    store: StoreConfig
+    inbox: InboxConfig
+    calendar: CalendarConfig
+    sender: SenderConfig
+    people: PeopleConfig
+    conference: ConferenceConfig
+    schedule: ScheduleConfig
+    urgent: UrgentConfig
+    trust: TrustConfig
+    templates_dir: Path | None = None
+    source: str = field(default="embedded default", compare=False)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+class _Section:
+    """A view on one TOML table that reports errors with the full dotted key."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, base: Path) -> None:
+        self._data = data
+        self._prefix = prefix
+        self._base = base
+        self._used: set[str] = set()
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}.{name}" if self._prefix else name
+
+    def _raw(self, name: str, default: Any) -> Any:
+        self._used.add(name)
+        if name in self._data:
+            return self._data[name]
+        if default is _REQUIRED:
+            raise ConfigError(f"{self._key(name)}: missing; this key is required")
+        return default
+
+    def _fail(self, name: str, value: Any, expected: str) -> ConfigError:
+        return ConfigError(f"{self._key(name)}: got {value!r}; expected {expected}")
+
+    def section(self, name: str, required: bool = True) -> _Section:
+        self._used.add(name)
+        value = self._data.get(name)
+        if value is None:
+            if required:
+                raise ConfigError(f"{self._key(name)}: missing; expected a [{self._key(name)}] table")
+            value = {}
+        if not isinstance(value, Mapping):
+            raise self._fail(name, value, "a table")
+        return _Section(value, self._key(name), self._base)
+
+    def has(self, name: str) -> bool:
+        return name in self._data
+
+    def string(self, name: str, default: Any = None) -> str:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(name, value, "a non-empty string")
+        return value.strip()
+
+    def optional_string(self, name: str) -> str | None:
+        value = self._raw(name, None)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._fail(name, value, "a string")
+        return value.strip() or None
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = None) -> str:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if value not in choices:
+            raise self._fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+        return str(value)
+
+    def email(self, name: str, default: Any = None) -> str:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+            raise self._fail(name, value, "an email address such as 'name@police.example'")
+        return value.strip().lower()
+
+    def integer(self, name: str, default: Any = None, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum
+        ):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"{minimum} or more"
+            raise self._fail(name, value, f"a whole number {bound}")
+        return value
+
+    def number(self, name: str, default: Any = None, minimum: float = 0.0) -> float:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise self._fail(name, value, f"a number, {minimum:g} or more")
+        return float(value)
+
+    def boolean(self, name: str, default: Any = None) -> bool:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if not isinstance(value, bool):
+            raise self._fail(name, value, "true or false")
+        return value
+
+    def clock_time(self, name: str, default: Any = None) -> time:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", str(value)) if isinstance(value, str) else None
+        if not match:
+            raise self._fail(name, value, "a 24-hour time as \"HH:MM\", e.g. \"16:00\"")
+        return time(int(match[1]), int(match[2]))
+
+    def path(self, name: str, default: Any = None) -> Path:
+        value = self.string(name, default)
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self._base / path
+
+    def optional_path(self, name: str) -> Path | None:
+        value = self.optional_string(name)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self._base / path
+
+    def string_list(self, name: str, default: Any = None) -> list[str]:
+        value = self._raw(name, _REQUIRED if default is None else default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self._fail(name, value, "a list of strings")
+        return [v.strip() for v in value]
+
+    def domains(self, name: str) -> tuple[str, ...]:
+        values = self.string_list(name)
+        for value in values:
+            if not _DOMAIN.match(value):
+                raise self._fail(name, value, "a list of mail domains such as \"council.example\"")
+        if not values:
+            raise self._fail(name, values, "at least one domain")
+        return tuple(v.lower() for v in values)
+
+    def table_list(self, name: str) -> list[_Section]:
+        value = self._raw(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise self._fail(name, value, f"a list of tables ([[{self._key(name)}]])")
+        return [_Section(v, f"{self._key(name)}[{i}]", self._base) for i, v in enumerate(value)]
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self._data) - self._used)
+        if unknown:
+            raise ConfigError(
+                f"{self._key(unknown[0])}: unknown key; check its spelling against config.example.toml"
+            )
+
+
+_REQUIRED = object()
+
+
+def _meeting_days(section: _Section) -> tuple[int, ...]:
+    names = section.string_list("meeting_days")
+    days: list[int] = []
+    for name in names:
+        if name.lower() not in WEEKDAYS:
+            raise ConfigError(
+                f"schedule.meeting_days: got {name!r}; expected day names such as \"Monday\""
+            )
+        days.append(WEEKDAYS.index(name.lower()))
+    if not days:
+        raise ConfigError("schedule.meeting_days: got []; expected at least one day name")
+    return tuple(sorted(set(days)))
+
+
+def _closure_days(section: _Section) -> frozenset[date]:
+    days = set()
+    for value in section.string_list("closure_days", []):
+        try:
+            days.add(date.fromisoformat(value))
+        except ValueError:
+            raise ConfigError(
+                f"schedule.closure_days: got {value!r}; expected dates as \"YYYY-MM-DD\""
+            ) from None
+    return frozenset(days)
+
+
+def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
+    """Validate a parsed TOML document into a ``Config``; relative paths are taken from ``base``."""
+    root = _Section(data, "", base)
+
+    b = root.section("bot")
+    tz_name = b.string("timezone", "Europe/London")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"bot.timezone: got {tz_name!r}; expected an IANA zone such as \"Europe/London\"") from None
+    address = b.email("address")
+    bot = BotConfig(
+        address=address,
+        display_name=b.string("display_name", "Strategy discussion bot"),
+        timezone=tz,
+        message_id_domain=b.string("message_id_domain", address.split("@", 1)[1]),
+        x_loop=b.string("x_loop", address),
+    )
+    b.check_unknown()
+
+    s = root.section("store")
+    store_kind = s.choice("kind", ("sqlite",), "sqlite")
+    store_path = s.path("path", "strategy-bot-data/bot.sqlite3")
+    store = StoreConfig(kind=store_kind, url=f"sqlite:///{store_path}")
+    s.check_unknown()
+
+    i = root.section("inbox")
+    inbox = InboxConfig(
+        kind=i.choice("kind", ("maildir",), "maildir"),
+        path=i.path("path", "strategy-bot-data/inbox"),
+        poll_seconds=i.number("poll_seconds", 2.0, minimum=0.05),
+        processed_folder=i.string("processed_folder", "Processed"),
+        quarantine_folder=i.string("quarantine_folder", "Quarantine"),
+        triage_folder=i.string("triage_folder", "Triage"),
+        max_message_bytes=i.integer("max_message_bytes", 25 * 1024 * 1024, minimum=1024),
+    )
+    i.check_unknown()
+
+    c = root.section("calendar")
+    calendar = CalendarConfig(
+        kind=c.choice("kind", ("local",), "local"),
+        name=c.string("name", "Strategy Meeting"),
+        ics_path=c.optional_path("ics_path"),
+    )
+    c.check_unknown()
+
+    o = root.section("sender")
+    sender_kind = o.choice("kind", ("maildir", "smtp"), "maildir")
+    smtp: SmtpConfig | None = None
+    if o.has("smtp") or sender_kind == "smtp":
+        m = o.section("smtp")
+        smtp = SmtpConfig(
+            host=m.string("host"),
+            port=m.integer("port", 587, minimum=1, maximum=65535),
+            security=m.choice("security", ("starttls", "tls", "none"), "starttls"),
+            username=m.optional_string("username"),
+            password_env=m.optional_string("password_env"),
+            timeout_seconds=m.number("timeout_seconds", 30.0, minimum=1.0),
+        )
+        m.check_unknown()
+    sender = SenderConfig(
+        kind=sender_kind,
+        path=o.path("path", "strategy-bot-data/sent"),
+        smtp=smtp,
+        retry_first_seconds=o.number("retry_first_seconds", 30.0, minimum=0.0),
+        retry_max_seconds=o.number("retry_max_seconds", 3600.0, minimum=1.0),
+        batch_size=o.integer("batch_size", 100, minimum=1),
+    )
+    o.check_unknown()
+
+    p = root.section("people")
+    contacts = []
+    for entry in p.table_list("ds_contacts"):
+        contacts.append(DsContact(name=entry.string("name"), phone=entry.string("phone")))
+        entry.check_unknown()
+    if not contacts:
+        raise ConfigError("people.ds_contacts: missing; expected at least one [[people.ds_contacts]] with name and phone")
+    people = PeopleConfig(
+        referral_unit=p.email("referral_unit"),
+        referral_unit_name=p.string("referral_unit_name", "Police referral unit"),
+        duty_ds=p.email("duty_ds"),
+        admin_support=p.email("admin_support"),
+        admin_support_phone=p.string("admin_support_phone"),
+        mash_manager=p.email("mash_manager"),
+        administrator=p.email("administrator"),
+        ds_contacts=tuple(contacts),
+    )
+    p.check_unknown()
+
+    f = root.section("conference")
+    conference = ConferenceConfig(
+        dial_in=f.string("dial_in"),
+        passcode=f.string("passcode"),
+        venue=f.string("venue", "Conference call"),
+    )
+    f.check_unknown()
+
+    d = root.section("schedule")
+    schedule = ScheduleConfig(
+        meeting_days=_meeting_days(d),
+        window_start=d.clock_time("window_start", "10:00"),
+        window_end=d.clock_time("window_end", "11:30"),
+        slot_minutes=d.integer("slot_minutes", 15, minimum=5, maximum=240),
+        complex_minutes=d.integer("complex_minutes", 30, minimum=5, maximum=480),
+        cutoff=d.clock_time("cutoff", "16:00"),
+        horizon_meeting_days=d.integer("horizon_meeting_days", 10, minimum=1, maximum=365),
+        timescale_working_days=d.integer("timescale_working_days", 3, minimum=0, maximum=60),
+        complex_timescale_working_days=d.integer("complex_timescale_working_days", 5, minimum=0, maximum=60),
+        closure_days=_closure_days(d),
+        bank_holidays_country=d.string("bank_holidays_country", "GB"),
+        bank_holidays_subdivision=d.string("bank_holidays_subdivision", "ENG"),
+    )
+    d.check_unknown()
+    if schedule.window_end <= schedule.window_start:
+        raise ConfigError(
+            f"schedule.window_end: got \"{schedule.window_end:%H:%M}\"; expected a time after "
+            f"schedule.window_start (\"{schedule.window_start:%H:%M}\")"
+        )
+    if schedule.complex_minutes % schedule.slot_minutes:
+        raise ConfigError(
+            f"schedule.complex_minutes: got {schedule.complex_minutes}; expected a multiple of "
+            f"schedule.slot_minutes ({schedule.slot_minutes})"
+        )
+
+    u = root.section("urgent")
+    urgent = UrgentConfig(
+        callback_minutes=u.integer("callback_minutes", 60, minimum=1),
+        date_header_max_age_hours=u.integer("date_header_max_age_hours", 24, minimum=0),
+    )
+    u.check_unknown()
+
+    t = root.section("trust")
+    trust = TrustConfig(
+        sender_domains=t.domains("sender_domains"),
+        recipient_domains=t.domains("recipient_domains"),
+        authentication_results_server_id=t.optional_string("authentication_results_server_id"),
+        require_dmarc=t.boolean("require_dmarc", False),
+    )
+    t.check_unknown()
+    if trust.require_dmarc and not trust.authentication_results_server_id:
+        raise ConfigError(
+            "trust.require_dmarc: got true; expected trust.authentication_results_server_id "
+            "to name the server whose Authentication-Results header is trusted"
+        )
+
+    templates_dir = root.optional_path("templates_dir")
+    if templates_dir is not None and not templates_dir.is_dir():
+        raise ConfigError(f"templates_dir: got {str(templates_dir)!r}; expected an existing folder")
+    root.check_unknown()
+
+    return Config(
+        bot=bot,
+        store=store,
+        inbox=inbox,
+        calendar=calendar,
+        sender=sender,
+        people=people,
+        conference=conference,
+        schedule=schedule,
+        urgent=urgent,
+        trust=trust,
+        templates_dir=templates_dir,
+        source=source,
+    )
+
+
+def load_config(path: Path | None, base: Path | None = None) -> Config:
+    """Read ``path``, or the embedded default (``config.example.toml``) when ``path`` is None.
+
+    Relative paths in the embedded default are taken from ``base`` (default: the current
+    folder); in a file, from the file's folder.
+    """
+    if path is None:
+        text = resources.files("bot").joinpath("default_config.toml").read_text(encoding="utf-8")
+        source = "embedded default"
+        base = base or Path.cwd()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+        source = str(path)
+        base = base or path.resolve().parent
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return parse_config(data, base, source)

@@ -1,0 +1,80 @@
+"""The roles the service talks to, as ``typing.Protocol``; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain.model import CalendarEvent, Interval
+
+
+class Folder(StrEnum):
+    """Where a handled message goes; the inbox maps these to its configured folder names."""
+
+    PROCESSED = "processed"
+    QUARANTINE = "quarantine"
+    TRIAGE = "triage"
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """One message as it sits in the inbox, not yet parsed."""
+
+    key: str  # the inbox's own handle for moving it
+    raw: bytes
+    received_at: datetime  # when the inbox received it (aware)
+
+
+class Inbox(Protocol):
+    """The referral inbox. A message leaves it only through ``move``, after its effects are committed."""
+
+    def pending(self) -> Iterator[IncomingMail]:
+        """The messages still in the inbox, oldest first."""
+        ...
+
+    def move(self, key: str, folder: Folder) -> None:
+        """Move a handled message out of the inbox; moving one already gone is not an error."""
+        ...
+
+    def wait(self, timeout: float) -> None:
+        """Block until new mail may have arrived, or ``timeout`` seconds pass."""
+        ...
+
+
+class MailSender(Protocol):
+    """Delivers one rendered email. Raises ``TransientError`` (retry) or ``PermanentError``."""
+
+    def send(self, message_id: str, raw: bytes, sender: str, recipients: Sequence[str]) -> None: ...
+
+
+class StrategyCalendar(Protocol):
+    """The shared strategy calendar. Events made by hand count as busy time (domain.md §3.3)."""
+
+    def busy(self, start: datetime, end: datetime) -> list[Interval]:
+        """Every busy interval overlapping [start, end), whoever booked it."""
+        ...
+
+    def book(self, event: CalendarEvent) -> None:
+        """Add the event; raises ``SlotTaken`` if it would overlap another. Booking the same uid again is a no-op."""
+        ...
+
+    def move(self, event: CalendarEvent) -> None:
+        """Replace the event with this uid (new times, higher sequence); raises ``SlotTaken``."""
+        ...
+
+    def cancel(self, uid: str) -> None:
+        """Remove the event with this uid, freeing its time."""
+        ...
+
+    def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """The events overlapping [start, end), earliest first."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
