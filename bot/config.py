@@ -44,7 +44,7 @@ class BotConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    kind: str
+    kind: str  # checked against the known kinds in ``bot.wiring``
     url: str
 
 
@@ -348,14 +348,14 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     b.check_unknown()
 
     s = root.section("store")
-    store_kind = s.choice("kind", ("sqlite",), "sqlite")
+    store_kind = s.string("kind", "sqlite")
     store_path = s.path("path", "strategy-bot-data/bot.sqlite3")
     store = StoreConfig(kind=store_kind, url=f"sqlite:///{store_path}")
     s.check_unknown()
 
     i = root.section("inbox")
     inbox = InboxConfig(
-        kind=i.choice("kind", ("maildir",), "maildir"),
+        kind=i.string("kind", "maildir"),
         path=i.path("path", "strategy-bot-data/inbox"),
         poll_seconds=i.number("poll_seconds", 2.0, minimum=0.05),
         processed_folder=i.string("processed_folder", "Processed"),
@@ -367,14 +367,14 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
 
     c = root.section("calendar")
     calendar = CalendarConfig(
-        kind=c.choice("kind", ("local",), "local"),
+        kind=c.string("kind", "local"),
         name=c.string("name", "Strategy Meeting"),
         ics_path=c.optional_path("ics_path"),
     )
     c.check_unknown()
 
     o = root.section("sender")
-    sender_kind = o.choice("kind", ("maildir", "smtp"), "maildir")
+    sender_kind = o.string("kind", "maildir")
     smtp: SmtpConfig | None = None
     if o.has("smtp") or sender_kind == "smtp":
         m = o.section("smtp")

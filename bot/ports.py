@@ -26,6 +26,8 @@ class IncomingMail:
     key: str  # the inbox's own handle for moving it
     raw: bytes
     received_at: datetime  # when the inbox received it (aware)
+    # Over the configured size: ``raw`` holds the headers only and the service quarantines it.
+    oversized: bool = False
 
 
 class Inbox(Protocol):

@@ -155,3 +155,29 @@ class OutgoingEmail:
     references: tuple[str, ...] = ()
     case_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything the bot holds about one request (domain.md "Words")."""
+
+    case_id: str
+    kind: Kind
+    state: CaseState
+    details: RequestDetails
+    root_message_id: str
+    received_at: datetime
+    effective_day: str | None = None  # ISO date, standard requests
+    clock_start: datetime | None = None  # urgent requests (§4.1)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A case's place in the strategy calendar."""
+
+    case_id: str
+    uid: str
+    start: datetime
+    end: datetime
+    sequence: int = 0
+    status: str = "booked"

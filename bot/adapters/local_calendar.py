@@ -1,0 +1,113 @@
+"""The embedded strategy calendar: a table in the bot's database, published as an .ics feed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, select, update
+
+from bot.adapters import sql_schema as t
+from bot.adapters.sql_store import SqlStore, from_utc_text, utc_text
+from bot.domain.model import CalendarEvent, Interval
+from bot.errors import SlotTaken
+
+
+class LocalCalendar:
+    """A strategy calendar that refuses overlaps; it joins the store's open unit of work."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def busy(self, start: datetime, end: datetime) -> list[Interval]:
+        return [Interval(e.start, e.end) for e in self.events(start, end)]
+
+    def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        with self._store.connection() as conn:
+            rows = conn.execute(
+                select(t.calendar_events)
+                .where(t.calendar_events.c.start < utc_text(end))
+                .where(t.calendar_events.c.end > utc_text(start))
+                .order_by(t.calendar_events.c.start)
+            ).all()
+        return [_event(row) for row in rows]
+
+    def all_events(self) -> list[CalendarEvent]:
+        with self._store.connection() as conn:
+            rows = conn.execute(select(t.calendar_events).order_by(t.calendar_events.c.start)).all()
+        return [_event(row) for row in rows]
+
+    def book(self, event: CalendarEvent) -> None:
+        with self._store.connection() as conn:
+            existing = conn.execute(
+                select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == event.uid)
+            ).first()
+            if existing is not None:
+                return  # a retry of a booking already made
+            self._refuse_overlap(event)
+            conn.execute(insert(t.calendar_events).values(**_row(event)))
+
+    def move(self, event: CalendarEvent) -> None:
+        with self._store.connection() as conn:
+            self._refuse_overlap(event)
+            conn.execute(
+                update(t.calendar_events).where(t.calendar_events.c.uid == event.uid).values(**_row(event))
+            )
+
+    def cancel(self, uid: str) -> None:
+        with self._store.connection() as conn:
+            conn.execute(delete(t.calendar_events).where(t.calendar_events.c.uid == uid))
+
+    def _refuse_overlap(self, event: CalendarEvent) -> None:
+        clashes = [e for e in self.events(event.start, event.end) if e.uid != event.uid]
+        if clashes:
+            raise SlotTaken(
+                f"{event.start.isoformat()}–{event.end.isoformat()} overlaps {len(clashes)} existing event(s)"
+            )
+
+    def publish(self, path: Path, calendar_name: str, tz: ZoneInfo, stamp: datetime) -> None:
+        """Write the whole calendar as an .ics feed, atomically, for calendar users to subscribe to."""
+        from bot.invitation import calendar_feed
+
+        data = calendar_feed(self.all_events(), calendar_name, tz, stamp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".strategy-calendar.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+
+def _row(event: CalendarEvent) -> dict[str, object]:
+    return {
+        "uid": event.uid,
+        "subject": event.subject,
+        "start": utc_text(event.start),
+        "end": utc_text(event.end),
+        "body": event.body,
+        "location": event.location,
+        "attendees": ",".join(event.attendees),
+        "organizer": event.organizer,
+        "sequence": event.sequence,
+        "private": 1 if event.private else 0,
+    }
+
+
+def _event(row: object) -> CalendarEvent:
+    r = row._mapping  # type: ignore[attr-defined]
+    return CalendarEvent(
+        uid=r["uid"],
+        subject=r["subject"],
+        start=from_utc_text(r["start"]),
+        end=from_utc_text(r["end"]),
+        body=r["body"],
+        location=r["location"],
+        attendees=tuple(a for a in r["attendees"].split(",") if a),
+        organizer=r["organizer"],
+        sequence=r["sequence"],
+        private=bool(r["private"]),
+    )

@@ -1,0 +1,158 @@
+"""The bot's database tables (SQLAlchemy Core) and the ordered schema migrations.
+
+Instants are stored as UTC ISO-8601 text ("2026-11-25T10:00:00+00:00") so that SQLite and a
+server database sort and compare them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(40), nullable=False),
+)
+
+# Every message the bot has seen, by Message-ID (or a content hash when it has none):
+# this is what makes a second delivery of the same message a no-op.
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", String(998), primary_key=True),
+    Column("content_hash", String(64), nullable=False, index=True),
+    Column("received_at", String(40), nullable=False),
+    Column("handled_at", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),  # urgent, standard, reply, auto, unrecognised
+    Column("outcome", String(20), nullable=False),  # processed, triage, quarantine, ignored
+    Column("reason", Text, nullable=True),
+    Column("case_id", String(20), nullable=True, index=True),
+    Column("raw", LargeBinary, nullable=True),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(20), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("n_numbers", Text, nullable=False),  # comma-separated, normalised
+    Column("details", Text, nullable=False),  # JSON of RequestDetails (personal data)
+    Column("root_message_id", String(998), nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("effective_day", String(10), nullable=True),
+    Column("clock_start", String(40), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(20), nullable=False, index=True),
+    Column("uid", String(200), nullable=False, unique=True),
+    Column("start", String(40), nullable=False),
+    Column("end", String(40), nullable=False),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("status", String(20), nullable=False),  # booked, cancelled
+)
+
+# The local strategy calendar (the embedded default's calendar adapter): bookings the bot
+# made and any entered by hand. Overlaps are refused by the adapter.
+calendar_events = Table(
+    "calendar_events",
+    metadata,
+    Column("uid", String(200), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("start", String(40), nullable=False, index=True),
+    Column("end", String(40), nullable=False),
+    Column("body", Text, nullable=False, default=""),
+    Column("location", Text, nullable=False, default=""),
+    Column("attendees", Text, nullable=False, default=""),  # comma-separated addresses
+    Column("organizer", Text, nullable=False, default=""),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("private", Integer, nullable=False, default=1),
+)
+
+# The transactional outbox: an email is written here in the same transaction as the case
+# change that causes it, and delivered afterwards by the sender, with retries.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(998), nullable=False, unique=True),
+    Column("case_id", String(20), nullable=True, index=True),
+    Column("purpose", String(40), nullable=False),
+    Column("recipients", Text, nullable=False),  # comma-separated envelope recipients
+    Column("subject", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("status", String(20), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(40), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", String(40), nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# Append-only: who did what to which case, when, from which message. N numbers only.
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(20), nullable=True, index=True),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("message_id", String(998), nullable=True),
+)
+
+# Deadlines (escalations, reminders): written with the case change that creates them.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(20), nullable=False, index=True),
+    Column("purpose", String(40), nullable=False),
+    Column("due_at", String(40), nullable=False, index=True),
+    Column("status", String(20), nullable=False),  # pending, fired, cancelled
+    Column("fired_at", String(40), nullable=True),
+)
+
+
+def _create_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[messages, cases, bookings, calendar_events, outbox, history, timers])
+
+
+# Each migration runs once, in order, inside one transaction with its version row.
+# Append new steps; never edit one that has shipped.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _create_initial),
+]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    version = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).first()
+    return int(version[0]) if version else 0

@@ -1,0 +1,407 @@
+"""The bot's store on SQLAlchemy 2 Core: cases, bookings, seen messages, the outbox, the history."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+
+from bot.adapters import sql_schema as t
+from bot.domain.model import Booking, Case, CaseState, Kind, OutgoingEmail, RequestDetails, Requester
+
+log = logging.getLogger(__name__)
+
+
+def utc_text(moment: datetime) -> str:
+    """An aware instant as sortable UTC text."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store; every instant must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_utc_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    message_id: str
+    kind: str
+    outcome: str
+    reason: str | None
+    case_id: str | None
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    id: int
+    message_id: str
+    case_id: str | None
+    purpose: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    case_id: str | None
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+    message_id: str | None
+
+
+def _details_json(details: RequestDetails) -> str:
+    return json.dumps(asdict(details), ensure_ascii=False, sort_keys=True)
+
+
+def _details_from_json(text: str) -> RequestDetails:
+    data = json.loads(text)
+    data["requester"] = Requester(**data["requester"])
+    data["n_numbers"] = tuple(data["n_numbers"])
+    data["invitees"] = tuple(data["invitees"])
+    return RequestDetails(**data)
+
+
+class StoreTransaction:
+    """One unit of work: everything done through it commits or rolls back together."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- messages ------------------------------------------------------------------------
+
+    def seen_message(self, message_id: str, content_hash: str) -> SeenMessage | None:
+        """The earlier handling of this message, by Message-ID or, failing that, by content."""
+        row = self.conn.execute(
+            select(t.messages).where(t.messages.c.message_id == message_id)
+        ).first() or self.conn.execute(
+            select(t.messages).where(t.messages.c.content_hash == content_hash).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return SeenMessage(row.message_id, row.kind, row.outcome, row.reason, row.case_id)
+
+    def record_message(
+        self,
+        message_id: str,
+        content_hash: str,
+        received_at: datetime,
+        handled_at: datetime,
+        kind: str,
+        outcome: str,
+        reason: str | None,
+        case_id: str | None,
+    ) -> None:
+        self.conn.execute(
+            insert(t.messages).values(
+                message_id=message_id,
+                content_hash=content_hash,
+                received_at=utc_text(received_at),
+                handled_at=utc_text(handled_at),
+                kind=kind,
+                outcome=outcome,
+                reason=reason,
+                case_id=case_id,
+            )
+        )
+
+    def case_for_thread(self, references: list[str]) -> Case | None:
+        """The case that one of these Message-IDs (ours or theirs) belongs to, newest reference first."""
+        for ref in reversed(references):
+            row = self.conn.execute(
+                select(t.messages.c.case_id).where(t.messages.c.message_id == ref)
+            ).first() or self.conn.execute(
+                select(t.outbox.c.case_id).where(t.outbox.c.message_id == ref)
+            ).first()
+            if row is not None and row[0]:
+                return self.case(row[0])
+        return None
+
+    def open_case_with_n_number(self, n_numbers: list[str]) -> Case | None:
+        """The newest open case naming any of these N numbers."""
+        closed = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
+        for n in n_numbers:
+            row = self.conn.execute(
+                select(t.cases.c.case_id)
+                .where(t.cases.c.state.not_in(closed))
+                .where((t.cases.c.n_numbers == n) | t.cases.c.n_numbers.like(f"%{n}%"))
+                .order_by(t.cases.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                return self.case(row[0])
+        return None
+
+    # -- cases ---------------------------------------------------------------------------
+
+    def add_case(
+        self,
+        kind: Kind,
+        state: CaseState,
+        details: RequestDetails,
+        root_message_id: str,
+        received_at: datetime,
+        now: datetime,
+        effective_day: date | None = None,
+        clock_start: datetime | None = None,
+    ) -> Case:
+        result = self.conn.execute(
+            insert(t.cases).values(
+                case_id="pending",
+                kind=kind.value,
+                state=state.value,
+                n_numbers=",".join(details.n_numbers),
+                details=_details_json(details),
+                root_message_id=root_message_id,
+                received_at=utc_text(received_at),
+                effective_day=effective_day.isoformat() if effective_day else None,
+                clock_start=utc_text(clock_start) if clock_start else None,
+                created_at=utc_text(now),
+                updated_at=utc_text(now),
+            )
+        )
+        row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        # Case ids come from the row id so they are unique without a second counter.
+        case_id = f"SD{row_id:06d}"
+        self.conn.execute(update(t.cases).where(t.cases.c.id == row_id).values(case_id=case_id))
+        found = self.case(case_id)
+        assert found is not None
+        return found
+
+    def case(self, case_id: str) -> Case | None:
+        row = self.conn.execute(select(t.cases).where(t.cases.c.case_id == case_id)).first()
+        if row is None:
+            return None
+        return Case(
+            case_id=row.case_id,
+            kind=Kind(row.kind),
+            state=CaseState(row.state),
+            details=_details_from_json(row.details),
+            root_message_id=row.root_message_id,
+            received_at=from_utc_text(row.received_at),
+            effective_day=row.effective_day,
+            clock_start=from_utc_text(row.clock_start) if row.clock_start else None,
+        )
+
+    def update_case(
+        self,
+        case_id: str,
+        now: datetime,
+        state: CaseState | None = None,
+        details: RequestDetails | None = None,
+        effective_day: date | None = None,
+    ) -> None:
+        values: dict[str, object] = {"updated_at": utc_text(now)}
+        if state is not None:
+            values["state"] = state.value
+        if details is not None:
+            values["details"] = _details_json(details)
+            values["n_numbers"] = ",".join(details.n_numbers)
+        if effective_day is not None:
+            values["effective_day"] = effective_day.isoformat()
+        self.conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(**values))
+
+    def open_cases(self) -> list[Case]:
+        closed = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
+        ids = self.conn.execute(
+            select(t.cases.c.case_id).where(t.cases.c.state.not_in(closed)).order_by(t.cases.c.id)
+        ).scalars()
+        return [case for case in (self.case(i) for i in ids) if case is not None]
+
+    # -- bookings ------------------------------------------------------------------------
+
+    def add_booking(self, booking: Booking) -> None:
+        self.conn.execute(
+            insert(t.bookings).values(
+                case_id=booking.case_id,
+                uid=booking.uid,
+                start=utc_text(booking.start),
+                end=utc_text(booking.end),
+                sequence=booking.sequence,
+                status=booking.status,
+            )
+        )
+
+    def booking_for(self, case_id: str) -> Booking | None:
+        row = self.conn.execute(
+            select(t.bookings)
+            .where(t.bookings.c.case_id == case_id)
+            .where(t.bookings.c.status == "booked")
+            .order_by(t.bookings.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return Booking(row.case_id, row.uid, from_utc_text(row.start), from_utc_text(row.end), row.sequence, row.status)
+
+    def bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
+        rows = self.conn.execute(
+            select(t.bookings)
+            .where(t.bookings.c.status == "booked")
+            .where(t.bookings.c.start < utc_text(end))
+            .where(t.bookings.c.end > utc_text(start))
+            .order_by(t.bookings.c.start)
+        )
+        return [
+            Booking(r.case_id, r.uid, from_utc_text(r.start), from_utc_text(r.end), r.sequence, r.status)
+            for r in rows
+        ]
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def count_emails(self, case_id: str | None, purpose: str) -> int:
+        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.purpose == purpose)
+        query = query.where(t.outbox.c.case_id == case_id)
+        return int(self.conn.execute(query).scalar_one())
+
+    def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
+        self.conn.execute(
+            insert(t.outbox).values(
+                message_id=email.message_id,
+                case_id=email.case_id,
+                purpose=email.purpose,
+                recipients=",".join(dict.fromkeys(email.to + email.cc)),
+                subject=email.subject,
+                raw=raw,
+                created_at=utc_text(now),
+                status="pending",
+                attempts=0,
+                next_attempt_at=utc_text(now),
+            )
+        )
+
+    def due_emails(self, now: datetime, limit: int) -> list[QueuedEmail]:
+        rows = self.conn.execute(
+            select(t.outbox)
+            .where(t.outbox.c.status == "pending")
+            .where(t.outbox.c.next_attempt_at <= utc_text(now))
+            .order_by(t.outbox.c.id)
+            .limit(limit)
+        )
+        return [
+            QueuedEmail(r.id, r.message_id, r.case_id, r.purpose, tuple(r.recipients.split(",")), r.raw, r.attempts)
+            for r in rows
+        ]
+
+    def mark_sent(self, email_id: int, now: datetime) -> None:
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == email_id)
+            .values(status="sent", sent_at=utc_text(now), attempts=t.outbox.c.attempts + 1, last_error=None)
+        )
+
+    def mark_retry(self, email_id: int, attempts: int, retry_at: datetime, error: str) -> None:
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == email_id)
+            .values(attempts=attempts, next_attempt_at=utc_text(retry_at), last_error=error)
+        )
+
+    def mark_failed(self, email_id: int, attempts: int, error: str) -> None:
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == email_id)
+            .values(status="failed", attempts=attempts, last_error=error)
+        )
+
+    def pending_email_count(self) -> int:
+        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status == "pending")
+        return int(self.conn.execute(query).scalar_one())
+
+    # -- history -------------------------------------------------------------------------
+
+    def add_history(
+        self,
+        case_id: str | None,
+        at: datetime,
+        actor: str,
+        action: str,
+        detail: str = "",
+        message_id: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            insert(t.history).values(
+                case_id=case_id, at=utc_text(at), actor=actor, action=action, detail=detail, message_id=message_id
+            )
+        )
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        rows = self.conn.execute(
+            select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id)
+        )
+        return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
+
+
+class SqlStore:
+    """The database behind every other part of the bot; SQLite for the embedded default."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        self._current: Connection | None = None
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def migrate(self, now: datetime | None = None) -> int:
+        """Bring the schema up to date; returns the version reached."""
+        stamp = utc_text(now or datetime.now(UTC))
+        with self.engine.begin() as conn:
+            if not conn.dialect.has_table(conn, "schema_version"):
+                t.schema_version.create(conn)
+            version = t.current_version(conn)
+        for number, step in t.MIGRATIONS:
+            if number <= version:
+                continue
+            with self.engine.begin() as conn:
+                step(conn)
+                conn.execute(insert(t.schema_version).values(version=number, applied_at=stamp))
+            log.info("schema migrated to version %d", number)
+            version = number
+        return version
+
+    @contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        """A unit of work; adapters sharing this database (the local calendar) join it."""
+        if self._current is not None:
+            raise RuntimeError("a store transaction is already open; units of work do not nest")
+        with self.engine.begin() as conn:
+            self._current = conn
+            try:
+                yield StoreTransaction(conn)
+            finally:
+                self._current = None
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """The open unit of work's connection, or a short transaction of its own."""
+        if self._current is not None:
+            yield self._current
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets `status` read while the daemon writes; FULL makes each commit durable
+    # before the message is moved out of the inbox.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def retry_delay(attempts: int, first_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential back-off for outbox delivery: first, 2×first, 4×first … capped."""
+    return timedelta(seconds=min(max_seconds, first_seconds * (2 ** max(0, attempts - 1))))

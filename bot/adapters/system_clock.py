@@ -1,0 +1,10 @@
+"""The wall clock, for the daemon; everything else is given ``now``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,220 @@
+"""The `strategy-bot` command line: run, demo, parse, replay, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config, ConfigError, load_config
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _config(path: str | None) -> Config:
+    return load_config(Path(path) if path else None)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.adapters.system_clock import SystemClock
+    from bot.daemon import Daemon
+    from bot.wiring import build
+
+    config = _config(args.config)
+    _setup_logging(args.verbose)
+    bot = build(config)
+    try:
+        return Daemon(bot, SystemClock()).run()
+    finally:
+        bot.close()
+
+
+# -- check-config ---------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.wiring import PURPOSES, check_kinds
+    from bot.mail_rendering import MailRenderer
+
+    config = load_config(Path(args.file))
+    check_kinds(config)
+    MailRenderer(config.templates_dir).check(PURPOSES)
+    if config.sender.smtp is not None and config.sender.kind == "smtp":
+        config.sender.smtp.password()
+    print(f"{args.file}: configuration is valid")
+    print(f"  inbox:    {config.inbox.kind} at {config.inbox.path}")
+    print(f"  calendar: {config.calendar.kind} ({config.calendar.name})")
+    print(f"  sender:   {config.sender.kind}")
+    print(f"  store:    {config.store.kind} ({config.store.url})")
+    return EXIT_OK
+
+
+# -- parse ------------------------------------------------------------------------------------------
+
+
+def parse_summary(raw: bytes, config: Config) -> dict[str, Any]:
+    """The `strategy-bot parse` contract: what the bot reads from one email, statelessly."""
+    from bot.domain.classify import classify
+    from bot.domain.model import Kind
+    from bot.domain.request_reading import read_request
+    from bot.domain.urgent_screening import screen_urgent_indicators
+
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    verdict = classify(msg, {config.bot.address})
+    reading_kind = verdict.kind if verdict.kind in (Kind.URGENT, Kind.STANDARD) else Kind.STANDARD
+    details = read_request(msg, reading_kind)
+    from bot.domain.message_text import message_text
+
+    text = "\n".join(filter(None, [details.reason, message_text(msg).plain]))
+    return {
+        "kind": verdict.kind.value,
+        "is_reply": verdict.is_reply,
+        "n_numbers": list(details.n_numbers),
+        "surname": details.surname,
+        "requester": {
+            "name": details.requester.name,
+            "role": details.requester.role,
+            "phone": details.requester.phone,
+            "email": details.requester.email,
+        },
+        "complex": details.complex,
+        "health_rep": details.health_rep,
+        "invitees": list(details.invitees),
+        "missing": details.missing(reading_kind),
+        "urgent_indicators": screen_urgent_indicators(text),
+    }
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        print(f"strategy-bot parse: {path} is a folder; expected an .eml file", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"strategy-bot parse: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not raw.strip():
+        print(f"strategy-bot parse: {path} is empty; expected an email (.eml)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = parse_summary(raw, _config(args.config))
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the contract is one line and exit 2, never a traceback
+        print(f"strategy-bot parse: {path} could not be read as an email ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(summary, ensure_ascii=False))
+    return EXIT_OK
+
+
+# -- replay -----------------------------------------------------------------------------------------
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected an ISO 8601 time such as 2026-11-27T12:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected a UTC offset, e.g. 2026-11-27T12:00:00+00:00")
+    return moment
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.replay import Replay, load
+
+    config = _config(args.config)
+    try:
+        saved = load([Path(p) for p in args.paths])
+    except OSError as exc:
+        print(f"strategy-bot replay: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    replay = Replay(config)
+    try:
+        for _item, _result, events in replay.run(saved, args.until):
+            for event in events:
+                print(json.dumps(event, ensure_ascii=False), flush=False)
+    finally:
+        replay.close()
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(_config(args.config), Path(args.out), sys.stdout)
+
+
+# -- the parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="strategy-bot",
+        description="Books and follows up child-protection strategy discussions from the referral inbox.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon on the configured inbox, calendar and sender")
+    run.add_argument("--config", help="TOML config file (default: the embedded default)")
+    run.add_argument("--verbose", action="store_true", help="log debug detail too")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="replay the bundled example requests over a week and show the result")
+    demo.add_argument("--config", help="TOML config file (default: the embedded default)")
+    demo.add_argument("--out", default="strategy-bot-demo", help="folder for the rendered emails and .ics (default: %(default)s)")
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    parse = sub.add_parser("parse", help="print what the bot reads from one .eml file, as JSON")
+    parse.add_argument("file")
+    parse.add_argument("--config", help="TOML config file (default: the embedded default)")
+    parse.set_defaults(func=cmd_parse)
+
+    replay = sub.add_parser("replay", help="dry-run saved emails through the service; JSON lines out")
+    replay.add_argument("paths", nargs="+", metavar="PATH", help=".eml files or folders of them")
+    replay.add_argument("--config", help="TOML config file (default: the embedded default)")
+    replay.add_argument("--until", type=_instant, help="advance the simulated clock to this time at the end")
+    replay.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"strategy-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    return code

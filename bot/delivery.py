@@ -1,0 +1,60 @@
+"""Delivering the outbox: each queued email sent once, retried with back-off, never dropped."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adapters.sql_store import SqlStore, retry_delay
+from bot.config import SenderConfig
+from bot.errors import PermanentError, TransientError
+from bot.ports import MailSender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryRound:
+    sent: int
+    retrying: int
+    failed: int
+
+
+class OutboxDelivery:
+    """Sends what the service queued. A mail is marked sent only after the sender accepted it."""
+
+    def __init__(self, store: SqlStore, sender: MailSender, from_address: str, cfg: SenderConfig) -> None:
+        self.store = store
+        self.sender = sender
+        self.from_address = from_address
+        self.cfg = cfg
+
+    def deliver_due(self, now: datetime) -> DeliveryRound:
+        """One round: every queued email that is due, up to ``sender.batch_size``."""
+        with self.store.transaction() as tx:
+            due = tx.due_emails(now, self.cfg.batch_size)
+        sent = retrying = failed = 0
+        for queued in due:
+            attempts = queued.attempts + 1
+            try:
+                self.sender.send(queued.message_id, queued.raw, self.from_address, queued.recipients)
+            except PermanentError as exc:
+                failed += 1
+                log.error("email %s (%s) refused for good: %s", queued.message_id, queued.purpose, exc)
+                with self.store.transaction() as tx:
+                    tx.mark_failed(queued.id, attempts, str(exc)[:500])
+                    tx.add_history(queued.case_id, now, "bot", "email_failed", f"{queued.purpose}: {exc}"[:500], queued.message_id)
+                continue
+            except TransientError as exc:
+                retrying += 1
+                retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
+                log.warning("email %s (%s) not delivered, retry at %s: %s", queued.message_id, queued.purpose, retry_at.isoformat(), exc)
+                with self.store.transaction() as tx:
+                    tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
+                continue
+            sent += 1
+            with self.store.transaction() as tx:
+                tx.mark_sent(queued.id, now)
+            log.info("email %s (%s) delivered", queued.message_id, queued.purpose)
+        return DeliveryRound(sent, retrying, failed)

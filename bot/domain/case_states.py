@@ -1,0 +1,34 @@
+"""Which case state may follow which: the life of a case as a small state machine."""
+
+from __future__ import annotations
+
+from bot.domain.model import CaseState
+
+S = CaseState
+
+# A standard case books once its details are complete; an urgent one waits for the police
+# call-back (domain.md §4). Cancelling is possible until the discussion is held.
+TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.AWAITING_INFORMATION, S.CANCELLED}),
+    S.BOOKED: frozenset({S.BOOKED, S.HELD, S.CANCELLED}),
+    S.NEEDS_PERSON: frozenset({S.BOOKED, S.CANCELLED, S.CLOSED}),
+    S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED}),
+    S.CONTACTED: frozenset({S.HELD, S.CANCELLED}),
+    S.HELD: frozenset({S.CLOSED}),
+    S.CANCELLED: frozenset(),
+    S.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A case was asked to move to a state that cannot follow its current one."""
+
+
+def can_move(current: CaseState, target: CaseState) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: CaseState, target: CaseState) -> None:
+    """Raise ``IllegalTransition`` unless ``target`` may follow ``current``."""
+    if not can_move(current, target):
+        raise IllegalTransition(f"a case that is {current.value} cannot become {target.value}")

@@ -1,0 +1,128 @@
+"""A dry run of the real service over saved emails, on a simulated clock, in a throw-away state."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.domain.classify import date_header, topmost_received_time
+from bot.ports import IncomingMail
+from bot.service import Handled
+from bot.wiring import Bot, build_embedded
+
+
+@dataclass(frozen=True)
+class SavedEmail:
+    path: Path
+    raw: bytes
+    received_at: datetime | None
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """`.eml` files named directly, then those in named folders, each folder in name order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def received_time(raw: bytes) -> datetime | None:
+    """When the inbox got it: the topmost Received header, else the Date header."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return topmost_received_time(msg) or date_header(msg)
+
+
+def load(paths: list[Path]) -> list[SavedEmail]:
+    """Read every file (an unreadable one raises OSError naming it), in time order."""
+    saved = []
+    for path in collect(paths):
+        raw = path.read_bytes()
+        try:
+            at = received_time(raw)
+        except Exception:  # noqa: BLE001 - a hostile file is the service's to quarantine
+            at = None
+        saved.append(SavedEmail(path, raw, at))
+    # A message with no usable time keeps its place after the one before it.
+    last = datetime(1970, 1, 1, tzinfo=UTC)
+    timed = []
+    for item in saved:
+        last = item.received_at or last
+        timed.append((last, item))
+    timed.sort(key=lambda pair: pair[0])
+    return [SavedEmail(item.path, item.raw, at) for at, item in timed]
+
+
+def events_for(saved: SavedEmail, at: datetime, result: Handled) -> Iterator[dict[str, Any]]:
+    """The JSON events of the `replay` contract for one handled message."""
+    stamp = at.isoformat()
+    yield {
+        "at": stamp,
+        "event": "received",
+        "file": str(saved.path),
+        "message_id": result.message_id,
+        "kind": result.kind,
+        "case": result.case_id,
+    }
+    if result.outcome == "quarantine":
+        yield {"at": stamp, "event": "quarantined", "file": str(saved.path), "reason": result.reason}
+    elif result.outcome == "ignored":
+        yield {"at": stamp, "event": "ignored", "file": str(saved.path), "reason": result.reason}
+    for case_id, event in result.booked:
+        yield {
+            "at": stamp,
+            "event": "booked",
+            "case": case_id,
+            "n_numbers": event.subject.removeprefix("Strategy discussion ").split(", "),
+            "start": event.start.astimezone(at.tzinfo).isoformat(),
+            "end": event.end.astimezone(at.tzinfo).isoformat(),
+            "subject": event.subject,
+        }
+    for out in result.emails:
+        if not out.to and not out.cc:
+            continue
+        yield {
+            "at": stamp,
+            "event": "email",
+            "case": out.case_id,
+            "purpose": out.purpose,
+            "to": list(out.to),
+            "cc": list(out.cc),
+            "subject": out.subject,
+        }
+
+
+class Replay:
+    """The service on embedded adapters in a temporary folder; nothing configured is touched."""
+
+    def __init__(self, config: Config, workdir: Path | None = None) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="strategy-bot-replay-") if workdir is None else None
+        self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.bot: Bot = build_embedded(config, self.workdir)
+        self.tz = config.bot.timezone
+
+    def run(self, saved: list[SavedEmail], until: datetime | None = None) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
+        """Feed each message at its time; yields (message, result, events) in time order."""
+        for item in saved:
+            at = (item.received_at or datetime.now(UTC)).astimezone(self.tz)
+            mail = IncomingMail(key=str(item.path), raw=item.raw, received_at=at)
+            result = self.bot.service.handle(mail, at)
+            yield item, result, list(events_for(item, at, result))
+        # Timers due up to `until` fire here once the service has them.
+        del until
+
+    def close(self) -> None:
+        self.bot.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()

@@ -1,0 +1,574 @@
+"""Handling one incoming email: the domain's decision and its effects, in one transaction."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from bot.adapters.sql_store import SqlStore, StoreTransaction
+from bot.config import Config
+from bot.domain.case_states import check_transition
+from bot.domain.classify import (
+    classify,
+    date_header,
+    dmarc_passes,
+    sender_address,
+    strip_reply_prefixes,
+    thread_references,
+)
+from bot.domain.message_text import message_text, strip_quoted
+from bot.domain.model import (
+    Attachment,
+    Booking,
+    CalendarEvent,
+    Case,
+    CaseState,
+    Kind,
+    OutgoingEmail,
+    RequestDetails,
+)
+from bot.domain.n_numbers import find_n_numbers
+from bot.domain.request_reading import read_request
+from bot.domain.slots import SlotChoice, booking_length, choose_slot
+from bot.domain.urgent_clock import callback_due, clock_start
+from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
+from bot.domain.working_days import WorkingDays
+from bot.invitation import invitation
+from bot.mail_rendering import MailRenderer, build_message
+from bot.ports import Folder, IncomingMail, StrategyCalendar
+from bot.errors import SlotTaken
+
+log = logging.getLogger(__name__)
+
+# What the bot asks for when a required field is missing (domain.md §2): the words the
+# TM/PM reads, and the template label they copy into their reply.
+MISSING_FIELD_WORDING: dict[str, tuple[str, str]] = {
+    "n_number": ("the child's N number (for example N146782)", "N number:"),
+    "surname": ("the children's surname", "Children's surname:"),
+    "requester_name": ("your name and role (Team Manager or Practice Manager)", "Requesting manager:"),
+    "contact_number": ("a contact number", "Contact number:"),
+    "reason": ("the reason for the strategy discussion", "Reason for strategy discussion:"),
+}
+
+OUTCOME_FOLDER = {
+    "processed": Folder.PROCESSED,
+    "ignored": Folder.PROCESSED,
+    "triage": Folder.TRIAGE,
+    "quarantine": Folder.QUARANTINE,
+}
+
+
+@dataclass
+class Handled:
+    """What handling one message did: for the daemon's move, the log and `replay`."""
+
+    message_id: str
+    kind: str  # urgent, standard, reply, auto, unrecognised
+    outcome: str  # processed, triage, quarantine, ignored
+    case_id: str | None = None
+    reason: str | None = None
+    duplicate: bool = False
+    booked: list[tuple[str, CalendarEvent]] = field(default_factory=list)
+    emails: list[OutgoingEmail] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Folder:
+        return OUTCOME_FOLDER[self.outcome]
+
+
+class StrategyService:
+    """The use cases of domain.md §1–§4 over the ports; ``now`` is always passed in."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SqlStore,
+        calendar: StrategyCalendar,
+        renderer: MailRenderer,
+        days: WorkingDays | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.calendar = calendar
+        self.renderer = renderer
+        self.days = days or WorkingDays.from_schedule(config.schedule)
+        self.tz = config.bot.timezone
+        self._own_addresses = {config.bot.address}
+        self._police_domain = config.people.referral_unit.rsplit("@", 1)[1]
+
+    # -- intake ----------------------------------------------------------------------------
+
+    def handle(self, mail: IncomingMail, now: datetime) -> Handled:
+        """Handle one message in one transaction; any failure quarantines it and tells the admin."""
+        content_hash = hashlib.sha256(mail.raw).hexdigest()
+        message_id = f"<sha256-{content_hash[:32]}@no-message-id>"
+        try:
+            msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+            assert isinstance(msg, EmailMessage)
+            message_id = _message_id(msg) or message_id
+            with self.store.transaction() as tx:
+                seen = tx.seen_message(message_id, content_hash)
+                if seen is not None:
+                    log.info("message already handled (%s); not acted on again", seen.outcome)
+                    return Handled(message_id, seen.kind, seen.outcome, seen.case_id, seen.reason, duplicate=True)
+                if mail.oversized:
+                    raise _Quarantine(
+                        f"message larger than inbox.max_message_bytes ({self.config.inbox.max_message_bytes} bytes)"
+                    )
+                result = _Work(self, tx, msg, mail, message_id, now).run()
+                tx.record_message(
+                    message_id, content_hash, mail.received_at, now, result.kind, result.outcome, result.reason, result.case_id
+                )
+        except _Quarantine as exc:
+            return self._quarantine(mail, message_id, content_hash, now, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad message must never stop the daemon
+            log.exception("message could not be handled: %s; quarantined", type(exc).__name__)
+            return self._quarantine(mail, message_id, content_hash, now, f"{type(exc).__name__}: {exc}"[:500])
+        _log_handled(result)
+        return result
+
+    def _quarantine(
+        self, mail: IncomingMail, message_id: str, content_hash: str, now: datetime, reason: str
+    ) -> Handled:
+        result = Handled(message_id, "unrecognised", "quarantine", reason=reason)
+        with self.store.transaction() as tx:
+            seen = tx.seen_message(message_id, content_hash)
+            if seen is not None:
+                return Handled(message_id, seen.kind, seen.outcome, seen.case_id, seen.reason, duplicate=True)
+            context = {
+                "reason": reason,
+                "message_id": message_id,
+                "received_at": mail.received_at.astimezone(self.tz),
+                "folder": self.config.inbox.quarantine_folder,
+            }
+            out = self.compose(
+                tx, "quarantine_notice", None, (self.config.people.administrator,), (), context, now, key=message_id
+            )
+            result.emails.append(out)
+            tx.record_message(message_id, content_hash, mail.received_at, now, result.kind, "quarantine", reason, None)
+            tx.add_history(None, now, "bot", "quarantined", reason, message_id)
+        log.warning("message quarantined: %s", reason.split(":", 1)[0])
+        return result
+
+    # -- outgoing mail ---------------------------------------------------------------------
+
+    def base_context(self, case: Case | None) -> dict[str, Any]:
+        details = case.details if case else RequestDetails()
+        return {
+            "bot_name": self.config.bot.display_name,
+            "referral_unit_name": self.config.people.referral_unit_name,
+            "referral_unit": self.config.people.referral_unit,
+            "case_id": case.case_id if case else None,
+            "n_numbers": list(details.n_numbers),
+            "meeting_name": ", ".join(details.n_numbers),
+            "requester": details.requester,
+        }
+
+    def allowed_recipient(self, address: str) -> bool:
+        domain = address.rsplit("@", 1)[-1].lower()
+        return domain in self.config.trust.recipient_domains
+
+    def compose(
+        self,
+        tx: StoreTransaction,
+        purpose: str,
+        case: Case | None,
+        to: Sequence[str],
+        cc: Sequence[str],
+        context: dict[str, Any],
+        now: datetime,
+        in_reply_to: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        key: str | None = None,
+    ) -> OutgoingEmail:
+        """Render, address and queue one email in the outbox, in the caller's transaction.
+
+        Recipients outside ``trust.recipient_domains`` are dropped (domain.md §7) and the
+        drop is recorded. The Message-ID is derived from the case (or ``key``) and purpose so a
+        resend is recognisable.
+        """
+        rendered = self.renderer.render(purpose, {**self.base_context(case), **context})
+        allowed_to = _unique(a for a in to if a and self.allowed_recipient(a))
+        allowed_cc = _unique(a for a in cc if a and self.allowed_recipient(a) and a not in allowed_to)
+        dropped = [a for a in list(to) + list(cc) if a and not self.allowed_recipient(a)]
+        case_id = case.case_id if case else None
+        if case_id is not None:
+            serial = tx.count_emails(case_id, purpose) + 1
+            local = f"{case_id}.{purpose}.{serial}"
+        else:
+            local = f"{purpose}.{hashlib.sha256((key or '').encode()).hexdigest()[:24]}"
+        references: tuple[str, ...] = ()
+        if case is not None:
+            references = tuple(_unique([case.root_message_id, *( [in_reply_to] if in_reply_to else [])]))
+        elif in_reply_to:
+            references = (in_reply_to,)
+        out = OutgoingEmail(
+            purpose=purpose,
+            to=tuple(allowed_to),
+            cc=tuple(allowed_cc),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=f"<{local}@{self.config.bot.message_id_domain}>",
+            in_reply_to=in_reply_to,
+            references=references,
+            case_id=case_id,
+            attachments=attachments,
+        )
+        if dropped:
+            tx.add_history(case_id, now, "bot", "recipient_refused", f"{purpose}: {len(dropped)} outside allowed domains")
+        if not out.to and not out.cc:
+            tx.add_history(case_id, now, "bot", "not_sent", f"{purpose}: no allowed recipient")
+            return out
+        raw = build_message(out, self.config.bot.display_name, self.config.bot.address, self.config.bot.x_loop, now)
+        tx.queue_email(out, raw, now)
+        tx.add_history(case_id, now, "bot", "email_queued", f"{purpose} to {', '.join(out.to + out.cc)}", out.message_id)
+        return out
+
+    # -- booking ---------------------------------------------------------------------------
+
+    def event_for(self, case: Case, start: datetime, end: datetime, attendees: Sequence[str], sequence: int) -> CalendarEvent:
+        """The strategy calendar event of domain.md §3.5: N numbers in the subject, nothing else."""
+        details = case.details
+        body = self.renderer.render_text(
+            "event_body.txt.j2",
+            {
+                **self.base_context(case),
+                "surname": details.surname or "",
+                "dial_in": self.config.conference.dial_in,
+                "passcode": self.config.conference.passcode,
+                "start": start.astimezone(self.tz),
+                "end": end.astimezone(self.tz),
+            },
+        )
+        return CalendarEvent(
+            uid=f"{case.case_id}@{self.config.bot.message_id_domain}",
+            subject="Strategy discussion " + ", ".join(details.n_numbers),
+            start=start,
+            end=end,
+            body=body,
+            location=f"{self.config.conference.venue}: {self.config.conference.dial_in}",
+            attendees=tuple(attendees),
+            organizer=self.config.bot.address,
+            sequence=sequence,
+            private=True,
+        )
+
+    def find_slot(self, received: datetime, complex_case: bool) -> SlotChoice | None:
+        def busy_on(day: date) -> list[Any]:
+            start = datetime.combine(day, time(0), tzinfo=self.tz)
+            return self.calendar.busy(start, start + timedelta(days=1))
+
+        return choose_slot(received, complex_case, busy_on, self.config.schedule, self.days, self.tz)
+
+
+class _Quarantine(Exception):
+    """Raised inside handling to send a message to Quarantine with a plain reason."""
+
+
+class _Work:
+    """Handling of one parsed message inside one open transaction."""
+
+    def __init__(
+        self, service: StrategyService, tx: StoreTransaction, msg: EmailMessage, mail: IncomingMail, message_id: str, now: datetime
+    ) -> None:
+        self.s = service
+        self.cfg = service.config
+        self.tx = tx
+        self.msg = msg
+        self.mail = mail
+        self.message_id = message_id
+        self.now = now
+
+    def run(self) -> Handled:
+        verdict = classify(self.msg, self.s._own_addresses)
+        if verdict.kind is Kind.AUTO:
+            self.tx.add_history(None, self.now, "bot", "ignored", verdict.auto_reason or "", self.message_id)
+            return Handled(self.message_id, "auto", "ignored", reason=verdict.auto_reason)
+        name, address = sender_address(self.msg)
+        untrusted = self._untrusted_reason(address)
+        if verdict.is_reply:
+            case = self._case_in_thread()
+            if case is not None:
+                if untrusted:
+                    raise _Quarantine(f"reply in case {case.case_id} from an untrusted sender: {untrusted}")
+                return self._reply(case, address or "")
+        if verdict.kind is Kind.UNRECOGNISED:
+            return self._unrecognised(address, untrusted)
+        if untrusted:
+            raise _Quarantine(f"{verdict.kind.value} request from an untrusted sender: {untrusted}")
+        assert address is not None
+        details = read_request(self.msg, verdict.kind)
+        if verdict.kind is Kind.URGENT:
+            return self._urgent(details)
+        return self._standard(details)
+
+    # -- who may ask -------------------------------------------------------------------------
+
+    def _untrusted_reason(self, address: str | None) -> str | None:
+        trust = self.cfg.trust
+        if address is None:
+            return "From is missing, malformed or names more than one address"
+        domain = address.rsplit("@", 1)[1]
+        if domain not in trust.sender_domains:
+            return f"sender domain {domain} is not in trust.sender_domains"
+        if trust.require_dmarc and trust.authentication_results_server_id:
+            if not dmarc_passes(self.msg, trust.authentication_results_server_id):
+                return f"no dmarc=pass from {trust.authentication_results_server_id} in Authentication-Results"
+        return None
+
+    def _case_in_thread(self) -> Case | None:
+        case = self.tx.case_for_thread(thread_references(self.msg))
+        if case is None:
+            subject = str(self.msg.get("Subject", ""))
+            numbers = find_n_numbers(subject)
+            if numbers and subject.strip() != strip_reply_prefixes(subject).strip():
+                case = self.tx.open_case_with_n_number(numbers)
+        return case
+
+    # -- the routes --------------------------------------------------------------------------
+
+    def _unrecognised(self, address: str | None, untrusted: str | None) -> Handled:
+        result = Handled(self.message_id, "unrecognised", "triage")
+        self.tx.add_history(None, self.now, address or "unknown", "triaged", "subject not recognised", self.message_id)
+        if untrusted is None and address:
+            context = {
+                "urgent_subject": "URGENT S47 ENQUIRY",
+                "standard_subject": "Strategy discussion",
+                "address": self.cfg.bot.address,
+            }
+            out = self.s.compose(
+                self.tx, "triage_reply", None, (address,), (), context, self.now, in_reply_to=self.message_id, key=self.message_id
+            )
+            result.emails.append(out)
+        return result
+
+    def _urgent(self, details: RequestDetails) -> Handled:
+        """Flowchart A, domain.md §4.1–4.2: start the clock, acknowledge, refer to the duty DS."""
+        t0 = clock_start(date_header(self.msg), self.mail.received_at, self.cfg.urgent.date_header_max_age_hours)
+        case = self.tx.add_case(
+            Kind.URGENT, CaseState.AWAITING_CONTACT, details, self.message_id, self.mail.received_at, self.now, clock_start=t0
+        )
+        result = Handled(self.message_id, "urgent", "processed", case.case_id)
+        self._opened(case)
+        due = callback_due(t0, self.cfg.urgent.callback_minutes)
+        missing = [MISSING_FIELD_WORDING[f][0] for f in details.missing(Kind.URGENT)]
+        timing = {
+            "clock_start": t0.astimezone(self.s.tz),
+            "callback_by": due.astimezone(self.s.tz),
+            "callback_minutes": self.cfg.urgent.callback_minutes,
+            "missing": missing,
+        }
+        ack = {
+            **timing,
+            "phone": details.requester.phone,
+            "ds_contacts": list(self.cfg.people.ds_contacts),
+            "admin_support_phone": self.cfg.people.admin_support_phone,
+        }
+        result.emails.append(self._send("urgent_acknowledgement", case, (details.requester.email or "",), (), ack))
+        referral = {**timing, "details": details, "urgent_indicators": self._indicators(details)}
+        result.emails.append(
+            self._send("duty_referral", case, (self.cfg.people.duty_ds,), (self.cfg.people.referral_unit,), referral)
+        )
+        return result
+
+    def _standard(self, details: RequestDetails) -> Handled:
+        """Flowchart B, domain.md §2–§3: book when complete, else ask for what is missing."""
+        missing = details.missing(Kind.STANDARD)
+        state = CaseState.AWAITING_INFORMATION if missing else CaseState.BOOKED
+        case = self.tx.add_case(Kind.STANDARD, state, details, self.message_id, self.mail.received_at, self.now)
+        result = Handled(self.message_id, "standard", "processed", case.case_id)
+        self._opened(case)
+        if missing:
+            self._ask_for(case, missing, result)
+        else:
+            self._book(case, result)
+        return result
+
+    def _reply(self, case: Case, address: str) -> Handled:
+        """A reply in a case's thread (domain.md §1.2, §6): here, one that completes a request."""
+        result = Handled(self.message_id, "reply", "processed", case.case_id)
+        entitled = address == (case.details.requester.email or "") or address.endswith("@" + self.s._police_domain)
+        self.tx.add_history(case.case_id, self.now, address, "reply_received", "", self.message_id)
+        if case.state is not CaseState.AWAITING_INFORMATION or not entitled:
+            return result
+        supplied = read_request(_top_part(self.msg), case.kind)
+        details = case.details.completed_by(supplied)
+        self.tx.update_case(case.case_id, self.now, details=details)
+        case = replace(case, details=details)
+        missing = details.missing(case.kind)
+        if missing:
+            self._ask_for(case, missing, result)
+        else:
+            check_transition(case.state, CaseState.BOOKED)
+            self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED)
+            self._book(replace(case, state=CaseState.BOOKED), result)
+        return result
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _opened(self, case: Case) -> None:
+        self.tx.add_history(
+            case.case_id,
+            self.now,
+            case.details.requester.email or "unknown",
+            "received",
+            f"{case.kind.value} request for {', '.join(case.details.n_numbers) or 'no N number'}",
+            self.message_id,
+        )
+
+    def _indicators(self, details: RequestDetails) -> list[str]:
+        text = "\n".join(filter(None, [details.reason, message_text(self.msg).plain]))
+        return [URGENT_CRITERIA[code] for code in screen_urgent_indicators(text)]
+
+    def _send(
+        self,
+        purpose: str,
+        case: Case,
+        to: Sequence[str],
+        cc: Sequence[str],
+        context: dict[str, Any],
+        attachments: tuple[Attachment, ...] = (),
+    ) -> OutgoingEmail:
+        return self.s.compose(
+            self.tx, purpose, case, to, cc, context, self.now, in_reply_to=self.message_id, attachments=attachments
+        )
+
+    def _ask_for(self, case: Case, missing: list[str], result: Handled) -> None:
+        indicators = self._indicators(case.details)
+        context = {
+            "missing": [MISSING_FIELD_WORDING[f][0] for f in missing],
+            "template_labels": [MISSING_FIELD_WORDING[f][1] for f in missing],
+            "kind": case.kind.value,
+            "urgent_indicators": indicators,
+        }
+        cc = (self.cfg.people.referral_unit,) if indicators else ()
+        result.emails.append(self._send("missing_information", case, (case.details.requester.email or "",), cc, context))
+        self.tx.add_history(case.case_id, self.now, "bot", "awaiting_information", ", ".join(missing), self.message_id)
+
+    def _book(self, case: Case, result: Handled) -> None:
+        """Domain.md §3.3–3.6: the next proper slot, the event, the confirmation, the timescale check."""
+        details = case.details
+        choice = self.s.find_slot(self.mail.received_at, details.complex)
+        if choice is None:
+            self._no_slot(case, result)
+            return
+        invitees = _unique([details.health_rep or "", *details.invitees])
+        allowed = [a for a in invitees if self.s.allowed_recipient(a)]
+        left_out = [a for a in invitees if not self.s.allowed_recipient(a)]
+        attendees = _unique([details.requester.email or "", *allowed])
+        event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
+        try:
+            self.s.calendar.book(event)
+        except SlotTaken:
+            # Someone booked by hand between our look and our write: look again once.
+            choice = self.s.find_slot(self.mail.received_at, details.complex)
+            if choice is None:
+                self._no_slot(case, result)
+                return
+            event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
+            self.s.calendar.book(event)
+        self.tx.add_booking(Booking(case.case_id, event.uid, choice.start, choice.end))
+        self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED, effective_day=choice.effective_day)
+        self.tx.add_history(
+            case.case_id, self.now, "bot", "booked", f"{choice.start.isoformat()} {event.subject}", self.message_id
+        )
+        result.booked.append((case.case_id, event))
+        log.info("case %s %s booked %s", case.case_id, ",".join(details.n_numbers), choice.start.isoformat())
+
+        indicators = self._indicators(details)
+        invite = invitation(event, "REQUEST", self.s.tz, self.cfg.bot.display_name, self.now)
+        context = {
+            "start": choice.start.astimezone(self.s.tz),
+            "end": choice.end.astimezone(self.s.tz),
+            "minutes": booking_length(details.complex, self.cfg.schedule),
+            "complex": details.complex,
+            "dial_in": self.cfg.conference.dial_in,
+            "passcode": self.cfg.conference.passcode,
+            "surname": details.surname or "",
+            "invitees": allowed,
+            "health_rep": details.health_rep if details.health_rep in allowed else None,
+            "quorum_note": _quorum_note(details, allowed),
+            "left_out": left_out,
+            "within_timescale": choice.within_timescale,
+            "deadline": choice.deadline,
+            "urgent_indicators": indicators,
+        }
+        attachment = Attachment("invite.ics", "text/calendar", invite, inline_alternative=True, params=(("method", "REQUEST"),))
+        cc = (self.cfg.people.referral_unit,) if indicators else ()
+        result.emails.append(
+            self._send("confirmation", case, (details.requester.email or "",), cc, context, attachments=(attachment,))
+        )
+        if not choice.within_timescale:
+            result.emails.append(self._timescale_notice(case, choice))
+
+    def _timescale_notice(self, case: Case, choice: SlotChoice | None) -> OutgoingEmail:
+        schedule = self.cfg.schedule
+        days = schedule.complex_timescale_working_days if case.details.complex else schedule.timescale_working_days
+        context = {
+            "start": choice.start.astimezone(self.s.tz) if choice else None,
+            "end": choice.end.astimezone(self.s.tz) if choice else None,
+            "effective_day": choice.effective_day if choice else self.now.astimezone(self.s.tz).date(),
+            "deadline": choice.deadline if choice else None,
+            "working_days": days,
+            "complex": case.details.complex,
+        }
+        self.tx.add_history(case.case_id, self.now, "bot", "timescale_at_risk", "", self.message_id)
+        return self._send(
+            "timescale_at_risk", case, (case.details.requester.email or "",), (self.cfg.people.referral_unit,), context
+        )
+
+    def _no_slot(self, case: Case, result: Handled) -> None:
+        """No free slot within the horizon (§3.3): the case goes to a person at the referral unit."""
+        self.tx.update_case(case.case_id, self.now, state=CaseState.NEEDS_PERSON)
+        self.tx.add_history(case.case_id, self.now, "bot", "needs_person", "no free slot within the horizon", self.message_id)
+        log.warning("case %s: no free slot within the horizon; passed to a person", case.case_id)
+        result.emails.append(self._timescale_notice(case, None))
+
+
+def _message_id(msg: EmailMessage) -> str | None:
+    value = str(msg.get("Message-ID", "") or "").strip()
+    value = "".join(ch for ch in value if ch.isprintable() and not ch.isspace())
+    if not value:
+        return None
+    return value if value.startswith("<") else f"<{value.strip('<>')}>"
+
+
+def _top_part(msg: EmailMessage) -> EmailMessage:
+    """A copy of a reply holding only what was written above the quoted text (§6)."""
+    top = EmailMessage()
+    for header in ("From", "Subject"):
+        if msg.get(header):
+            top[header] = str(msg[header])
+    top.set_content(strip_quoted(message_text(msg).plain) or "\n")
+    return top
+
+
+def _quorum_note(details: RequestDetails, invited: Sequence[str]) -> str | None:
+    if not details.health_rep or details.health_rep not in invited:
+        return (
+            "No health representative has been invited, so the discussion may not be quorate. "
+            "Please invite one, or record why at item 1 of the agenda."
+        )
+    return None
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _log_handled(result: Handled) -> None:
+    log.info(
+        "message handled: kind=%s outcome=%s case=%s emails=%d",
+        result.kind,
+        result.outcome,
+        result.case_id or "-",
+        len(result.emails),
+    )

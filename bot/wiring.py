@@ -1,0 +1,131 @@
+"""The one place that turns configuration into adapters and hands them to the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.local_calendar import LocalCalendar
+from bot.adapters.sql_store import SqlStore
+from bot.config import Config, ConfigError
+from bot.delivery import OutboxDelivery
+from bot.domain.working_days import WorkingDays
+from bot.mail_rendering import MailRenderer
+from bot.ports import Inbox, MailSender
+from bot.service import StrategyService
+
+# Every purpose this build can send; the renderer checks their templates at start-up.
+PURPOSES = (
+    "confirmation",
+    "missing_information",
+    "urgent_acknowledgement",
+    "duty_referral",
+    "triage_reply",
+    "timescale_at_risk",
+    "quarantine_notice",
+)
+
+
+@dataclass
+class Bot:
+    """Everything a command needs, built from one config."""
+
+    config: Config
+    store: SqlStore
+    calendar: LocalCalendar
+    inbox: Inbox | None
+    sender: MailSender | None
+    renderer: MailRenderer
+    service: StrategyService
+    delivery: OutboxDelivery | None
+
+    def publish_calendar(self, stamp: Any) -> Path | None:
+        path = self.config.calendar.ics_path
+        if path is None:
+            return None
+        self.calendar.publish(path, self.config.calendar.name, self.config.bot.timezone, stamp)
+        return path
+
+    def close(self) -> None:
+        close = getattr(self.sender, "close", None)
+        if callable(close):
+            close()
+        self.store.dispose()
+
+
+def _sqlite_store(config: Config) -> SqlStore:
+    path = Path(config.store.url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqlStore(config.store.url)
+
+
+def _maildir_inbox(config: Config) -> Inbox:
+    from bot.adapters.maildir_inbox import MaildirInbox
+
+    return MaildirInbox.from_config(config.inbox)
+
+
+def _maildir_sender(config: Config) -> MailSender:
+    from bot.adapters.maildir_sender import MaildirSender
+
+    return MaildirSender(config.sender.path)
+
+
+def _smtp_sender(config: Config) -> MailSender:
+    from bot.adapters.smtp_sender import SmtpSender
+
+    if config.sender.smtp is None:
+        raise ConfigError("sender.smtp: missing; expected a [sender.smtp] table when sender.kind = \"smtp\"")
+    config.sender.smtp.password()  # fail at start-up, not at the first send
+    return SmtpSender(config.sender.smtp)
+
+
+STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store}
+INBOXES: dict[str, Callable[[Config], Inbox]] = {"maildir": _maildir_inbox}
+SENDERS: dict[str, Callable[[Config], MailSender]] = {"maildir": _maildir_sender, "smtp": _smtp_sender}
+CALENDARS: dict[str, Callable[[SqlStore], LocalCalendar]] = {"local": LocalCalendar}
+
+
+def _pick(table: dict[str, Any], key: str, kind: str) -> Any:
+    if kind not in table:
+        raise ConfigError(f"{key}: got {kind!r}; expected one of " + ", ".join(repr(k) for k in table))
+    return table[kind]
+
+
+def check_kinds(config: Config) -> None:
+    """Refuse unknown adapter kinds before anything is opened."""
+    _pick(STORES, "store.kind", config.store.kind)
+    _pick(INBOXES, "inbox.kind", config.inbox.kind)
+    _pick(SENDERS, "sender.kind", config.sender.kind)
+    _pick(CALENDARS, "calendar.kind", config.calendar.kind)
+
+
+def build(config: Config, with_mail: bool = True) -> Bot:
+    """The bot on the configured adapters; ``with_mail=False`` opens no inbox and no sender."""
+    check_kinds(config)
+    renderer = MailRenderer(config.templates_dir)
+    renderer.check(PURPOSES)
+    store = _pick(STORES, "store.kind", config.store.kind)(config)
+    store.migrate()
+    calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(store)
+    inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config) if with_mail else None
+    sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
+    service = StrategyService(config, store, calendar, renderer, WorkingDays.from_schedule(config.schedule))
+    delivery = OutboxDelivery(store, sender, config.bot.address, config.sender) if sender is not None else None
+    return Bot(config, store, calendar, inbox, sender, renderer, service, delivery)
+
+
+def build_embedded(config: Config, workdir: Path) -> Bot:
+    """The service on the embedded adapters in ``workdir``, whatever the config says (replay, demo)."""
+    from dataclasses import replace
+
+    from bot.config import StoreConfig
+
+    local = replace(
+        config,
+        store=StoreConfig(kind="sqlite", url=f"sqlite:///{workdir / 'bot.sqlite3'}"),
+        calendar=replace(config.calendar, kind="local", ics_path=workdir / "strategy-calendar.ics"),
+    )
+    return build(local, with_mail=False)
