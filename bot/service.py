@@ -37,6 +37,7 @@ from bot.domain.model import (
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.request_reading import read_request
 from bot.domain.slots import SlotChoice, booking_length, choose_slot
+from bot.domain.trust import domain_allowed
 from bot.domain.urgent_clock import callback_due, clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
 from bot.domain.working_days import WorkingDays
@@ -172,8 +173,7 @@ class StrategyService:
         }
 
     def allowed_recipient(self, address: str) -> bool:
-        domain = address.rsplit("@", 1)[-1].lower()
-        return domain in self.config.trust.recipient_domains
+        return domain_allowed(address, self.config.trust.recipient_domains)
 
     def compose(
         self,
@@ -316,9 +316,8 @@ class _Work:
         trust = self.cfg.trust
         if address is None:
             return "From is missing, malformed or names more than one address"
-        domain = address.rsplit("@", 1)[1]
-        if domain not in trust.sender_domains:
-            return f"sender domain {domain} is not in trust.sender_domains"
+        if not domain_allowed(address, trust.sender_domains):
+            return f"sender domain {address.rsplit('@', 1)[1]} is not in trust.sender_domains"
         if trust.require_dmarc and trust.authentication_results_server_id:
             if not dmarc_passes(self.msg, trust.authentication_results_server_id):
                 return f"no dmarc=pass from {trust.authentication_results_server_id} in Authentication-Results"

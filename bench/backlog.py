@@ -1,0 +1,106 @@
+"""Benchmark: a backlog of requests in the Maildir, drained by `strategy-bot run` on the embedded default.
+
+    python bench/backlog.py --requests 10000
+
+Measures requests per second from the daemon's start until the inbox is empty and every
+outgoing email has been delivered, and the daemon's peak RSS. Not a test: no thresholds here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mailbox
+import os
+import platform
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+AUTH = "mx.police.example; spf=pass smtp.mailfrom=council.example; dkim=pass header.d=council.example; dmarc=pass header.from=council.example"
+
+
+def request(i: int, sent: datetime) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Manager {i} <manager{i % 50}@council.example>"
+    msg["To"] = "referrals@police.example"
+    msg["Date"] = format_datetime(sent)
+    msg["Message-ID"] = f"<bench-{i}@council.example>"
+    msg["Authentication-Results"] = AUTH
+    n = f"N{100000 + i}"
+    kind = i % 10
+    if kind < 7:
+        msg["Subject"] = f"Strategy discussion {n}"
+    elif kind < 9:
+        msg["Subject"] = f"URGENT S47 ENQUIRY {n}"
+    else:
+        msg["Subject"] = "Question about the rota"
+    msg.set_content(
+        f"N number: {n}\nChildren's surname: Family{i}\nRequesting manager: Manager {i}\nRole: Team Manager\n"
+        "Contact number: 01632 960123\nReason for strategy discussion: Concerns raised by school about neglect.\n"
+        f"Longer slot needed: {'yes' if i % 5 == 0 else 'no'}\nHealth representative: health@nhs.example\n"
+    )
+    return bytes(msg)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10000)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="strategy-bot-bench-"))
+    config = work / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2"))
+    inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
+    start_day = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    for i in range(args.requests):
+        # Spread over many weeks so the calendar fills as it would in a year of referrals.
+        sent = start_day + timedelta(minutes=37 * i)
+        key = inbox.add(request(i, sent))
+        path = work / "strategy-bot-data" / "inbox" / "new" / key
+        os.utime(path, (sent.timestamp(), sent.timestamp() + 60))
+    print(f"{args.requests} requests delivered to {work}", file=sys.stderr)
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=work,
+        stderr=subprocess.DEVNULL,
+    )
+    db = work / "strategy-bot-data" / "bot.sqlite3"
+    inbox_dirs = [work / "strategy-bot-data" / "inbox" / d for d in ("new", "cur")]
+    while True:
+        time.sleep(0.2)
+        if any(any(d.iterdir()) for d in inbox_dirs):
+            continue
+        try:
+            con = sqlite3.connect(db)
+            pending = con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            sent = con.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
+            con.close()
+        except sqlite3.Error:
+            continue
+        if pending == 0:
+            break
+    elapsed = time.perf_counter() - started
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
+    print(f"requests: {args.requests}; emails delivered: {sent}")
+    print(f"drained in {elapsed:.1f} s (including start-up): {args.requests / elapsed:.0f} requests/s")
+    print(f"peak RSS of the daemon: {peak_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""`strategy-bot run` as a subprocess on a temporary Maildir: mail in, booking and confirmation out."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from icalendar import Calendar
+from requests_mail import request_email
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the daemon")
+
+
+def sent_messages(folder: Path) -> list[EmailMessage]:
+    found = []
+    for sub in ("new", "cur"):
+        for path in sorted((folder / sub).glob("*")) if (folder / sub).exists() else []:
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(msg, EmailMessage)
+            found.append(msg)
+    return found
+
+
+def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    data = tmp_path / "strategy-bot-data"
+    inbox = mailbox.Maildir(data / "inbox", create=True)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        now = datetime.now(UTC)
+        inbox.add(request_email(now, message_id="<e2e-1@council.example>"))
+
+        sent = wait_for(lambda: sent_messages(data / "sent"))
+        [confirmation] = sent
+        assert confirmation["To"] == "alex.morgan@council.example"
+        assert confirmation["In-Reply-To"] == "<e2e-1@council.example>"
+        [invite] = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
+        vevent = next(iter(Calendar.from_ical(invite.get_content()).walk("VEVENT")))
+        assert str(vevent["SUMMARY"]) == "Strategy discussion N146782"
+        start = vevent.decoded("DTSTART")
+        body = confirmation.get_body(("plain",))
+        assert body is not None and f"{start:%H:%M}" in body.get_content()
+
+        # The booking is in the database and in the published calendar feed.
+        db = sqlite3.connect(data / "bot.sqlite3")
+        [(subject, stored_start)] = db.execute("SELECT subject, start FROM calendar_events").fetchall()
+        db.close()
+        assert subject == "Strategy discussion N146782"
+        assert datetime.fromisoformat(stored_start) == start.astimezone(UTC)
+        feed = wait_for(lambda: (data / "strategy-calendar.ics").exists() and (data / "strategy-calendar.ics").read_bytes())
+        assert b"Strategy discussion N146782" in feed
+
+        # The request left the inbox for Processed only after all that was committed.
+        assert wait_for(lambda: not list(mailbox.Maildir(data / "inbox", create=False).iterkeys()))
+        processed = mailbox.Maildir(data / "inbox" / ".Processed", create=False)
+        assert len(list(processed.iterkeys())) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, err
+    assert "Bond" not in err and "neglect" not in err  # log lines carry N numbers and case ids only
+    assert "SD000001" in err

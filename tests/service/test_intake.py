@@ -1,0 +1,297 @@
+"""The service on the embedded adapters: what lands in the calendar, the outbox and the history."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import london
+from icalendar import Calendar
+from requests_mail import request_email
+from sqlalchemy import select
+
+from bot.adapters import sql_schema as t
+from bot.config import load_config
+from bot.domain.model import CalendarEvent, CaseState
+from bot.ports import Folder, IncomingMail
+from bot.wiring import Bot, build
+
+
+def deliver(bot: Bot, raw: bytes, at: datetime, key: str = "k") -> object:
+    return bot.service.handle(IncomingMail(key=key, raw=raw, received_at=at), at)
+
+
+def outbox(bot: Bot) -> list[EmailMessage]:
+    with bot.store.connection() as conn:
+        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id)).scalars().all()
+    parsed = []
+    for raw in rows:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        parsed.append(msg)
+    return parsed
+
+
+def text_of(msg: EmailMessage) -> str:
+    body = msg.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def events(bot: Bot) -> list[CalendarEvent]:
+    return bot.calendar.all_events()
+
+
+def test_complete_standard_request_is_booked_and_confirmed(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, message_id="<req-1@council.example>")
+    result = deliver(bot, raw, sent)
+
+    assert result.kind == "standard" and result.folder is Folder.PROCESSED  # type: ignore[attr-defined]
+    [event] = events(bot)
+    assert event.subject == "Strategy discussion N146782"
+    assert event.start == london("2026-11-25 10:00") and event.end == london("2026-11-25 10:15")
+    assert "Bond children" in event.body and "Team Manager: Alex Morgan (01632 960123)" in event.body
+    assert set(event.attendees) == {
+        "alex.morgan@council.example",
+        "health.safeguarding@nhs.example",
+        "dsl@school.council.example",
+    }
+    assert event.private
+
+    [confirmation] = outbox(bot)
+    assert confirmation["To"] == "alex.morgan@council.example"
+    assert confirmation["In-Reply-To"] == "<req-1@council.example>"
+    assert confirmation["Auto-Submitted"] == "auto-replied"
+    assert "Bond" not in confirmation["Subject"] and "N146782" in confirmation["Subject"]
+    text = text_of(confirmation)
+    for expected in ("Wednesday 25 November 2026", "10:00", "0203 555 0174", "76 52 87 15 then #", "N146782"):
+        assert expected in text
+    invites = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
+    assert invites and invites[0].get_param("method") == "REQUEST"
+    cal = Calendar.from_ical(invites[0].get_content())
+    [vevent] = [c for c in cal.walk("VEVENT")]
+    assert str(vevent["SUMMARY"]) == "Strategy discussion N146782"
+    assert vevent.decoded("DTSTART") == london("2026-11-25 10:00")
+
+
+def test_the_same_message_twice_makes_one_case_one_booking_one_reply(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, message_id="<twice@council.example>")
+    first = deliver(bot, raw, sent)
+    second = deliver(bot, raw, sent + timedelta(minutes=5))
+    assert second.duplicate and second.case_id == first.case_id  # type: ignore[attr-defined]
+    assert len(events(bot)) == 1
+    assert len(outbox(bot)) == 1
+    with bot.store.connection() as conn:
+        assert conn.execute(select(t.cases)).all().__len__() == 1
+
+
+def test_missing_fields_are_asked_for_and_a_reply_completes_the_booking(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, message_id="<gap@council.example>", phone=None, surname=None)
+    result = deliver(bot, raw, sent)
+    assert events(bot) == []
+    [ask] = outbox(bot)
+    assert ask["To"] == "alex.morgan@council.example"
+    text = text_of(ask)
+    assert "a contact number" in text and "the children's surname" in text
+    with bot.store.transaction() as tx:
+        case = tx.case(result.case_id)  # type: ignore[attr-defined]
+        assert case is not None and case.state is CaseState.AWAITING_INFORMATION
+
+    reply_at = london("2026-11-23 11:30")
+    reply = request_email(
+        reply_at,
+        subject=f"RE: {ask['Subject']}",
+        message_id="<gap-reply@council.example>",
+        in_reply_to=ask["Message-ID"],
+        body="Contact number: 01632 960555\nChildren's surname: Bond\n\n> quoted: Contact number:\n> N number: N999999\n",
+    )
+    replied = deliver(bot, reply, reply_at, key="k2")
+    assert replied.kind == "reply" and replied.case_id == result.case_id  # type: ignore[attr-defined]
+    [event] = events(bot)
+    assert event.subject == "Strategy discussion N146782"  # the quoted N999999 was not read
+    assert event.start == london("2026-11-25 10:00")
+    confirmation = outbox(bot)[-1]
+    assert "01632 960555" in text_of(confirmation) or "01632 960555" in event.body
+
+
+def test_urgent_request_is_acknowledged_and_referred_to_the_duty_ds(bot: Bot) -> None:
+    sent = london("2026-11-23 14:02")
+    raw = request_email(
+        sent,
+        subject="URGENT S47 ENQUIRY N146782",
+        message_id="<urgent@council.example>",
+        reason="Bruising to a non-mobile baby seen at nursery today.",
+    )
+    result = deliver(bot, raw, sent + timedelta(minutes=12))
+    assert result.kind == "urgent"  # type: ignore[attr-defined]
+    assert events(bot) == []  # urgent discussions are arranged by phone, not in the slots
+    ack, referral = outbox(bot)
+    assert ack["To"] == "alex.morgan@council.example"
+    ack_text = text_of(ack)
+    assert "01632 960123" in ack_text
+    assert "15:02" in ack_text  # an hour from the Date header, not from receipt
+    assert "DS Sam Carver" in ack_text and "101 Extn 345458" in ack_text and "101 Extn 347355" in ack_text
+    assert referral["To"] == "duty.ds@police.example"
+    assert referral["Cc"] == "referrals@police.example"
+    assert "Bruising to a non-mobile baby" in text_of(referral)
+    assert "Bond" not in referral["Subject"] and "baby" not in referral["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("sender", "auth", "why"),
+    [
+        ("Eve <eve@elsewhere.example>", "mx.police.example; dmarc=pass header.from=elsewhere.example", "domain"),
+        ("Alex <alex.morgan@council.example>", "mx.police.example; dmarc=fail header.from=council.example", "dmarc"),
+        ("Alex <alex.morgan@council.example>", "mx.attacker.example; dmarc=pass header.from=council.example", "dmarc"),
+        ("Alex <alex.morgan@council.example>", None, "dmarc"),
+    ],
+)
+def test_untrusted_requests_are_quarantined_and_only_the_admin_is_told(
+    bot: Bot, sender: str, auth: str | None, why: str
+) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, sender=sender, auth=auth, message_id="<forged@elsewhere.example>")
+    result = deliver(bot, raw, sent)
+    assert result.folder is Folder.QUARANTINE  # type: ignore[attr-defined]
+    assert why in (result.reason or "")  # type: ignore[attr-defined]
+    assert events(bot) == []
+    [notice] = outbox(bot)
+    assert notice["To"] == "bot.admin@police.example"
+    assert "<forged@elsewhere.example>" in text_of(notice)
+
+
+def test_unrecognised_mail_goes_to_triage_with_a_short_reply(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, subject="Question about next week's rota", body="Who is on duty next week?\n")
+    result = deliver(bot, raw, sent)
+    assert result.folder is Folder.TRIAGE  # type: ignore[attr-defined]
+    [reply] = outbox(bot)
+    assert reply["To"] == "alex.morgan@council.example"
+    text = text_of(reply)
+    assert "URGENT S47 ENQUIRY" in text and "Strategy discussion" in text
+
+
+def test_an_out_of_office_reply_is_recorded_and_never_answered(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(
+        sent,
+        subject="Automatic reply: Strategy discussion N146782",
+        extra_headers={"Auto-Submitted": "auto-replied"},
+    )
+    result = deliver(bot, raw, sent)
+    assert result.outcome == "ignored" and result.folder is Folder.PROCESSED  # type: ignore[attr-defined]
+    assert outbox(bot) == [] and events(bot) == []
+
+
+def test_a_full_day_overflows_to_the_next_meeting_day_and_hand_bookings_count(bot: Bot) -> None:
+    hand = CalendarEvent(
+        uid="hand-1", subject="Strategy discussion N555555", start=london("2026-11-25 10:20"), end=london("2026-11-25 10:35")
+    )
+    with bot.store.transaction():
+        bot.calendar.book(hand)
+    sent = london("2026-11-23 09:00")
+    for i in range(5):
+        raw = request_email(sent + timedelta(minutes=i), message_id=f"<fill-{i}@council.example>", n_number=f"N10000{i}")
+        deliver(bot, raw, sent + timedelta(minutes=i), key=f"k{i}")
+    starts = [e.start for e in events(bot) if e.uid != "hand-1"]
+    # 10:15 and 10:30 are blocked by the hand booking at 10:20-10:35.
+    assert starts == [
+        london("2026-11-25 10:00"),
+        london("2026-11-25 10:45"),
+        london("2026-11-25 11:00"),
+        london("2026-11-25 11:15"),
+        london("2026-11-27 10:00"),
+    ]
+    assert not any(m["Subject"].startswith("Strategy discussion timescale") for m in outbox(bot))
+
+
+def test_a_slot_beyond_the_timescale_is_booked_and_flagged(bot: Bot) -> None:
+    # Wednesday and Friday filled by hand: the next slot, Monday 30th, is 5 working days on.
+    with bot.store.transaction():
+        for day in ("2026-11-25", "2026-11-27"):
+            bot.calendar.book(
+                CalendarEvent(uid=f"block-{day}", subject="Training", start=london(f"{day} 10:00"), end=london(f"{day} 11:30"))
+            )
+    sent = london("2026-11-23 09:00")
+    deliver(bot, request_email(sent), sent)
+    booked = [e for e in events(bot) if not e.uid.startswith("block")]
+    assert [e.start for e in booked] == [london("2026-11-30 10:00")]
+    confirmation, at_risk = outbox(bot)
+    assert at_risk["To"] == "alex.morgan@council.example" and at_risk["Cc"] == "referrals@police.example"
+    assert "Thursday 26 November 2026" in text_of(at_risk)
+
+
+def test_invitees_outside_the_allowed_domains_are_left_out_and_the_manager_told(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, invitees=("head@school.council.example", "someone@gmail.example"))
+    deliver(bot, raw, sent)
+    [event] = events(bot)
+    assert "someone@gmail.example" not in event.attendees
+    [confirmation] = outbox(bot)
+    assert "someone@gmail.example" in text_of(confirmation)
+    assert "someone@gmail.example" not in (confirmation["To"] or "") + (confirmation["Cc"] or "")
+
+
+def test_a_standard_request_that_reads_as_urgent_says_so_and_copies_the_unit(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    raw = request_email(sent, reason="Mother reports the children were left home alone overnight.")
+    deliver(bot, raw, sent)
+    [confirmation] = outbox(bot)
+    assert confirmation["Cc"] == "referrals@police.example"
+    text = text_of(confirmation)
+    assert "home alone" in text.lower() and "URGENT S47 ENQUIRY" in text
+    assert len(events(bot)) == 1  # the bot does not change the route on its own
+
+
+def test_an_oversized_message_is_quarantined_unread(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    headers = request_email(sent, message_id="<huge@council.example>").split(b"\n\n", 1)[0]
+    result = bot.service.handle(IncomingMail("k", headers, sent, oversized=True), sent)
+    assert result.folder is Folder.QUARANTINE and "max_message_bytes" in (result.reason or "")
+    assert events(bot) == []
+    [notice] = outbox(bot)
+    assert notice["To"] == "bot.admin@police.example"
+
+
+def test_a_message_that_breaks_the_service_is_quarantined_and_the_next_one_still_handled(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    templates = tmp_path / "templates"
+    shutil.copytree(repo / "mail_templates", templates)
+    # A deployment's edited template that names a value the bot does not provide.
+    (templates / "confirmation.txt.j2").write_text("{{ no_such_value }}\n", encoding="utf-8")
+    example = (repo / "config.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "bot.toml").write_text(f'templates_dir = "{templates}"\n' + example, encoding="utf-8")
+    bot = build(load_config(tmp_path / "bot.toml"))
+    try:
+        sent = london("2026-11-23 09:00")
+        broken = deliver(bot, request_email(sent, message_id="<breaks@council.example>"), sent)
+        assert broken.folder is Folder.QUARANTINE  # type: ignore[attr-defined]
+        assert events(bot) == []  # the booking was rolled back with everything else
+        urgent = request_email(sent, subject="URGENT S47 ENQUIRY N222222", message_id="<next@council.example>")
+        assert deliver(bot, urgent, sent, key="k2").outcome == "processed"  # type: ignore[attr-defined]
+        purposes = [m["Message-ID"].split(".")[1] if m["Message-ID"].startswith("<SD") else m["Message-ID"] for m in outbox(bot)]
+        assert any(p.startswith("<quarantine_notice") for p in purposes)
+        assert "urgent_acknowledgement" in purposes and "duty_referral" in purposes
+    finally:
+        bot.close()
+
+
+def test_history_records_each_action_without_personal_data(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    result = deliver(bot, request_email(sent, message_id="<hist@council.example>"), sent)
+    with bot.store.transaction() as tx:
+        entries = tx.history(result.case_id)  # type: ignore[attr-defined]
+    actions = [e.action for e in entries]
+    assert actions[0] == "received" and "booked" in actions and "email_queued" in actions
+    assert all(e.at.tzinfo is not None for e in entries)
+    assert not any("Bond" in e.detail or "neglect" in e.detail for e in entries)
+    assert entries[0].message_id == "<hist@council.example>"
+    assert datetime(2026, 11, 23, 9, tzinfo=UTC) == entries[0].at

@@ -1,0 +1,69 @@
+"""Builds request emails the way Outlook sends them, for service and end-to-end tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+AUTH_PASS = (
+    "mx.police.example; spf=pass smtp.mailfrom=council.example; "
+    "dkim=pass header.d=council.example; dmarc=pass header.from=council.example"
+)
+
+
+def request_email(
+    sent: datetime,
+    *,
+    subject: str = "Strategy discussion N146782",
+    sender: str = "Alex Morgan <alex.morgan@council.example>",
+    message_id: str | None = None,
+    n_number: str | None = "N146782",
+    surname: str | None = "Bond",
+    manager: str | None = "Alex Morgan",
+    role: str = "Team Manager",
+    phone: str | None = "01632 960123",
+    reason: str | None = "Concerns about neglect raised by the school; the allocated social worker wants to progress to S47.",
+    complex_case: bool = False,
+    health_rep: str | None = "health.safeguarding@nhs.example",
+    invitees: tuple[str, ...] = ("dsl@school.council.example",),
+    auth: str | None = AUTH_PASS,
+    extra_headers: dict[str, str] | None = None,
+    in_reply_to: str | None = None,
+    body: str | None = None,
+) -> bytes:
+    """A plain-text request in the county template; a field given as None is left out."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "referrals@police.example"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(sent)
+    msg["Message-ID"] = message_id or f"<{sent:%Y%m%d%H%M%S}.{abs(hash(subject)) % 10**8}@council.example>"
+    if auth:
+        msg["Authentication-Results"] = auth
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    for name, value in (extra_headers or {}).items():
+        msg[name] = value
+    if body is None:
+        lines = []
+        if n_number:
+            lines.append(f"N number: {n_number}")
+        if surname:
+            lines.append(f"Children's surname: {surname}")
+        if manager:
+            lines.append(f"Requesting manager: {manager}")
+            lines.append(f"Role: {role}")
+        if phone:
+            lines.append(f"Contact number: {phone}")
+        if reason:
+            lines.append(f"Reason for strategy discussion: {reason}")
+        lines.append(f"Longer slot needed: {'yes' if complex_case else 'no'}")
+        if health_rep:
+            lines.append(f"Health representative: {health_rep}")
+        if invitees:
+            lines.append(f"Other professionals to invite: {', '.join(invitees)}")
+        body = "Hello,\n\nPlease arrange a strategy discussion.\n\n" + "\n".join(lines) + "\n\nThanks\nAlex\n"
+    msg.set_content(body)
+    return bytes(msg)
