@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import london
+from requests_mail import london
 from icalendar import Calendar
 
 from bot.adapters.local_calendar import LocalCalendar

@@ -9,8 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import london
-from requests_mail import request_email
+from requests_mail import london, request_email
 
 from bot.cli import main
 

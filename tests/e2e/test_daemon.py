@@ -44,6 +44,7 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
     config = tmp_path / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     data = tmp_path / "strategy-bot-data"
+    data.mkdir()
     inbox = mailbox.Maildir(data / "inbox", create=True)
 
     proc = subprocess.Popen(

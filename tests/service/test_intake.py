@@ -10,9 +10,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import london
 from icalendar import Calendar
-from requests_mail import request_email
+from requests_mail import london, request_email
 from sqlalchemy import select
 
 from bot.adapters import sql_schema as t

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 from email.utils import format_datetime
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(text: str) -> datetime:
+    """'2026-11-23 09:00' as an aware London time."""
+    return datetime.fromisoformat(text).replace(tzinfo=LONDON)
+
 
 AUTH_PASS = (
     "mx.police.example; spf=pass smtp.mailfrom=council.example; "

@@ -1,0 +1,199 @@
+"""A sender that hands outgoing mail to an SMTP server, turning smtplib's errors into ours."""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+
+from bot.config import ConfigError, SmtpConfig
+from bot.errors import BotError, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+SECURITY = ("starttls", "tls", "none")
+# SMTP carries lines ending in CRLF; servers now refuse bare LF (SMTP smuggling defences).
+_LINE_END = re.compile(rb"\r\n|\r(?!\n)|\n")
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
+
+
+def _by_code(code: int, what: str) -> BotError:
+    """A server's reply as our error: 4xx is worth retrying, anything else is not."""
+    return TransientError(what) if 400 <= code < 500 else PermanentError(what)
+
+
+class SmtpSender:
+    """The ``MailSender`` port over SMTP, keeping one connection open across sends.
+
+    ``security`` is "starttls" (refuses to send if the server does not offer it), "tls"
+    (implicit TLS) or "none" (loopback only). Certificates are checked against
+    ``ssl_context``, by default the system's trusted CAs.
+    """
+
+    def __init__(self, cfg: SmtpConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+        if cfg.security not in SECURITY:
+            raise ConfigError(
+                f"sender.smtp.security: got {cfg.security!r}; expected one of "
+                + ", ".join(repr(s) for s in SECURITY)
+            )
+        self.cfg = cfg
+        self.ssl_context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        self.where = f"{cfg.host}:{cfg.port}"
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message_id: str, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        if not recipients:
+            raise PermanentError(f"email {message_id} has no recipients")
+        wire = _LINE_END.sub(b"\r\n", raw)
+        try:
+            refused = self._sendmail(sender, list(recipients), wire)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise self._refused(exc.recipients, accepted=()) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            raise _by_code(
+                exc.smtp_code,
+                f"sender {exc.sender} refused by {self.where}: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}",
+            ) from exc
+        except smtplib.SMTPDataError as exc:
+            raise _by_code(
+                exc.smtp_code,
+                f"message refused by {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}",
+            ) from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            self._discard()
+            raise TransientError(f"{self.where} closed the connection: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(
+                exc.smtp_code, f"{self.where} replied {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        except smtplib.SMTPException as exc:
+            # What is left (no AUTH offered, no usable mechanism, SMTPUTF8 missing) is the
+            # server's set-up, which a retry will not change.
+            self._discard()
+            raise PermanentError(f"{self.where}: {exc}") from exc
+        except ssl.SSLCertVerificationError as exc:
+            self._discard()
+            raise PermanentError(
+                f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}"
+            ) from exc
+        except OSError as exc:  # refused, unreachable, timed out, TLS broken mid-way
+            self._discard()
+            raise TransientError(f"cannot reach {self.where}: {exc}") from exc
+        if refused:
+            accepted = [r for r in recipients if r not in refused]
+            # Part of the mail went: a retry would send it twice to those who have it.
+            raise self._refused(refused, accepted) from None
+        log.info("email %s accepted by %s", message_id, self.where)
+
+    def close(self) -> None:
+        """Say QUIT and drop the connection; the next send opens a new one."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _sendmail(
+        self, sender: str, recipients: list[str], wire: bytes
+    ) -> dict[str, tuple[int, bytes]]:
+        try:
+            return self._connection().sendmail(sender, recipients, wire)
+        except smtplib.SMTPServerDisconnected:
+            # Servers close idle connections between our sends; one fresh connection
+            # tells that apart from a server that is really gone.
+            self._discard()
+            log.info("SMTP connection to %s was closed; reconnecting", self.where)
+            return self._connection().sendmail(sender, recipients, wire)
+
+    def _connection(self) -> smtplib.SMTP:
+        # smtplib sets ``sock`` to None when it closes the connection itself (e.g. on a 421).
+        if self._smtp is not None and self._smtp.sock is not None:
+            return self._smtp
+        self._smtp = None
+        self._smtp = self._connect()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.cfg
+        timeout = cfg.timeout_seconds
+        try:
+            if cfg.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=timeout, context=self.ssl_context
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=timeout)
+        except smtplib.SMTPConnectError as exc:
+            raise TransientError(
+                f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        try:
+            if cfg.security == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise PermanentError(
+                        f"{self.where}: server does not offer STARTTLS; not sending in clear text"
+                    )
+                smtp.starttls(context=self.ssl_context)
+                smtp.ehlo()
+            if cfg.username:
+                self._login(smtp, cfg.username)
+        except BaseException:
+            smtp.close()
+            raise
+        log.info("SMTP connection to %s opened (%s)", self.where, cfg.security)
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP, username: str) -> None:
+        try:
+            password = self.cfg.password()
+        except ConfigError as exc:
+            raise PermanentError(str(exc)) from exc
+        if password is None:
+            raise PermanentError(
+                "sender.smtp.username is set but sender.smtp.password_env is not; "
+                f"cannot log in to {self.where}"
+            )
+        try:
+            smtp.login(username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if 400 <= exc.smtp_code < 500:  # e.g. 454: the server's password store is down
+                raise TransientError(
+                    f"login for {username} failed for now at {self.where}: {reply}"
+                ) from exc
+            raise PermanentError(f"login refused for {username} by {self.where}: {reply}") from exc
+
+    def _discard(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _refused(
+        self, refused: Mapping[str, tuple[int, bytes]], accepted: Sequence[str]
+    ) -> BotError:
+        details = "; ".join(
+            f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items()
+        )
+        if accepted:
+            return PermanentError(
+                f"{self.where} accepted the email for {', '.join(accepted)} but refused {details}"
+            )
+        codes = [code for code, _ in refused.values()]
+        what = f"{self.where} refused every recipient: {details}"
+        return (
+            TransientError(what)
+            if codes and all(400 <= c < 500 for c in codes)
+            else PermanentError(what)
+        )

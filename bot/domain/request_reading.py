@@ -1,0 +1,212 @@
+"""Reading the county's request template from an email, leniently (domain.md §2)."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+
+from bot.domain.classify import sender_address
+from bot.domain.message_text import message_text
+from bot.domain.model import Kind, Requester, RequestDetails
+from bot.domain.n_numbers import find_n_numbers
+
+# Field → the labels staff use for it, as written in templates and by hand.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "n_number": (
+        "n number", "n numbers", "n no", "n nos", "child id", "child ids", "childs id", "carefirst id",
+        "care first id", "carefirst number", "care first number", "carefirst", "child reference",
+        "child ref", "case reference", "case ref", "child reference number",
+    ),
+    "surname": (
+        "surname", "surnames", "childrens surname", "childrens surnames", "childs surname", "child surname",
+        "family surname", "family name", "surname of children", "surname of child", "surname of the children",
+    ),
+    "children": (
+        "childrens names and dates of birth", "childrens names and dob", "childrens names and dobs",
+        "child names and dob", "childrens names", "children names", "names and dates of birth",
+        "names and dob", "childs name and dob", "child name and dob", "childs name", "child name",
+        "children", "child", "child details", "childrens details",
+    ),
+    "address": ("address", "home address", "family address", "childs address", "childrens address", "current address"),
+    "requester": (
+        "requesting manager", "requested by", "manager", "manager name", "name of manager", "tm pm",
+        "name of tm pm", "team manager", "practice manager", "requesting team manager",
+        "requesting practice manager", "tm", "pm", "team manager practice manager",
+    ),
+    "role": ("role", "manager role", "job title", "requesting manager role"),
+    "phone": (
+        "contact number", "contact no", "contact telephone", "contact telephone number", "contact phone",
+        "contact", "telephone", "telephone number", "tel", "tel no", "phone", "phone number", "mobile",
+        "mobile number", "number police can call on", "direct line", "number to call",
+    ),
+    "social_worker": ("social worker", "allocated social worker", "sw", "allocated worker"),
+    "reason": (
+        "reason for strategy discussion", "reason for the strategy discussion", "reason for strategy meeting",
+        "reason for request", "reason for discussion", "reason", "reasons", "presenting issue",
+        "presenting issues", "concerns", "summary of concerns", "reason for strategy discussion presenting issue",
+    ),
+    "complex": (
+        "longer slot needed", "longer slot", "longer slot required", "complex", "complex case",
+        "complex case longer slot needed", "is this complex", "longer slot needed complex",
+    ),
+    "health_rep": ("health representative", "health rep", "health", "health representative email", "health attendee"),
+    "invitees": (
+        "other professionals", "other professionals to invite", "professionals to invite", "invitees",
+        "also invite", "referrer", "school", "nursery", "school or nursery", "school nursery",
+        "other attendees", "others to invite", "other agencies",
+    ),
+}
+
+_LABEL_TO_FIELD = {label: name for name, labels in SYNONYMS.items() for label in labels}
+_LABEL_LINE = re.compile(r"^\s*[*•·\-–>]*\s*([A-Za-z][A-Za-z'’/()&.\- ]{0,70}?)\s*[:：]\s*(.*)$")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_PHONE = re.compile(r"\+?\(?\d[\d\s\-().]*\d(?:\s*(?:ext|extn|extension|x)\.?\s*\d+)?", re.I)
+_YES = {"yes", "y", "true", "required", "needed", "yes please", "x"}
+
+
+def normalise_label(label: str) -> str:
+    """'**Children’s Surname(s):**' → 'childrens surname'."""
+    text = label.replace("’", "'").replace("'", "").lower()
+    text = re.sub(r"\(s\)|\(es\)", "", text)
+    text = re.sub(r"\([^)]*\)", " ", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return text.strip()
+
+
+def field_for(label: str) -> str | None:
+    """The template field a label names, or None."""
+    return _LABEL_TO_FIELD.get(normalise_label(label))
+
+
+def _pairs(plain: str, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str, str]]:
+    """(field, label, value) in reading order: labelled lines of the text, then table rows."""
+    found: list[tuple[str, str, str]] = []
+    lines = plain.replace("\r\n", "\n").split("\n")
+    i = 0
+    while i < len(lines):
+        match = _LABEL_LINE.match(lines[i])
+        name = field_for(match.group(1)) if match else None
+        if match is None or name is None:
+            i += 1
+            continue
+        value = match.group(2).strip()
+        j = i + 1
+        if not value:
+            # The value on the next non-empty line, unless that line is itself a label.
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            if j < len(lines) and not _is_label_line(lines[j]):
+                value = lines[j].strip()
+                j += 1
+        if name in ("reason", "children", "address") and value:
+            # These run over several lines: up to a blank line or the next label.
+            while j < len(lines) and lines[j].strip() and not _is_label_line(lines[j]):
+                value += " " + lines[j].strip()
+                j += 1
+        found.append((name, match.group(1), value.strip(" |")))
+        i = j
+    for label, value in rows:
+        name = field_for(label.rstrip(":： "))
+        if name is not None:
+            found.append((name, label, value))
+    return found
+
+
+def _is_label_line(line: str) -> bool:
+    match = _LABEL_LINE.match(line)
+    return bool(match and field_for(match.group(1)))
+
+
+def phone_in(text: str) -> str | None:
+    """The first UK-style phone number in ``text`` (at least 6 digits), whitespace-normalised."""
+    for match in _PHONE.finditer(text):
+        candidate = re.sub(r"\s+", " ", match.group(0)).strip(" -.")
+        if sum(ch.isdigit() for ch in candidate) >= 6:
+            return candidate
+    return None
+
+
+def normalise_role(text: str | None) -> str | None:
+    if not text:
+        return None
+    lowered = normalise_label(text)
+    if re.search(r"\b(team manager|tm)\b", lowered):
+        return "Team Manager"
+    if re.search(r"\b(practice manager|pm)\b", lowered):
+        return "Practice Manager"
+    return text.strip() or None
+
+
+def _split_name_and_role(value: str) -> tuple[str | None, str | None]:
+    """'Alex Morgan, Team Manager' or 'Alex Morgan (PM)' → name and role."""
+    match = re.match(r"^(.*?)[\s,(\-–/]+(team manager|practice manager|tm|pm)\)?\s*$", value, re.I)
+    if match and match.group(1).strip():
+        return match.group(1).strip(" ,"), normalise_role(match.group(2))
+    name = _EMAIL.sub("", value)
+    phone = phone_in(name)
+    if phone:
+        name = name.replace(phone, "")
+    name = name.strip(" ,;()-")
+    return (name or None), None
+
+
+def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
+    """The request's fields (§2). What is near the top wins over what a forwarded original says lower down.
+
+    ``kind`` is accepted so the reading can differ by route; today both routes read the
+    same template.
+    """
+    del kind
+    text = message_text(msg)
+    pairs = _pairs(text.plain, text.table_rows)
+    first: dict[str, str] = {}
+    for name, _label, value in pairs:
+        if value and name not in first:
+            first[name] = value
+    requester_label_role = next(
+        (normalise_role(label) for name, label, value in pairs if name == "requester" and value and normalise_role(label) in ("Team Manager", "Practice Manager")),
+        None,
+    )
+
+    subject = str(msg.get("Subject", "") or "")
+    numbers = find_n_numbers(first.get("n_number", ""))
+    if not numbers:
+        numbers = find_n_numbers(subject + "\n" + text.plain + "\n" + " ".join(v for _, v in text.table_rows))
+
+    display_name, address = sender_address(msg)
+    name = role = None
+    if "requester" in first:
+        name, role = _split_name_and_role(first["requester"])
+    role = normalise_role(first.get("role")) or role or requester_label_role
+    phone = phone_in(first.get("phone", "")) or (phone_in(first["requester"]) if "requester" in first else None)
+
+    health = _EMAIL.findall(first.get("health_rep", ""))
+    health_rep = health[0].lower() if health else None
+    invitees: list[str] = []
+    for field_name, _label, value in pairs:
+        if field_name == "invitees":
+            invitees.extend(e.lower() for e in _EMAIL.findall(value))
+    invitees = [e for e in dict.fromkeys(invitees) if e != health_rep and e != address]
+
+    complex_value = normalise_label(first.get("complex", ""))
+    return RequestDetails(
+        n_numbers=tuple(numbers),
+        surname=_clean(first.get("surname")),
+        children=_clean(first.get("children")),
+        address=_clean(first.get("address")),
+        requester=Requester(name=name or display_name, role=role, phone=phone, email=address),
+        social_worker=_clean(first.get("social_worker")),
+        reason=_clean(first.get("reason")),
+        complex=complex_value in _YES or complex_value.startswith("yes"),
+        health_rep=health_rep,
+        invitees=tuple(invitees),
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = re.sub(r"\s+", " ", value).strip(" |")
+    if value.lower() in ("", "n/a", "na", "none", "tbc", "-", "unknown"):
+        return None
+    return value
