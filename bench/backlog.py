@@ -24,7 +24,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-AUTH = "mx.police.example; spf=pass smtp.mailfrom=council.example; dkim=pass header.d=council.example; dmarc=pass header.from=council.example"
+AUTH = (
+    "mx.police.example; spf=pass smtp.mailfrom=council.example; "
+    "dkim=pass header.d=council.example; dmarc=pass header.from=council.example"
+)
 
 
 def request(i: int, sent: datetime) -> bytes:
@@ -95,7 +98,9 @@ def main() -> int:
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+    )
     print(f"requests: {args.requests}; emails delivered: {sent}")
     print(f"drained in {elapsed:.1f} s (including start-up): {args.requests / elapsed:.0f} requests/s")
     print(f"peak RSS of the daemon: {peak_mb:.0f} MB")

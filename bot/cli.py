@@ -52,8 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from bot.wiring import PURPOSES, check_kinds
     from bot.mail_rendering import MailRenderer
+    from bot.wiring import PURPOSES, check_kinds
 
     config = load_config(Path(args.file))
     check_kinds(config)
@@ -136,7 +136,9 @@ def _instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected an ISO 8601 time such as 2026-11-27T12:00:00+00:00") from None
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}; expected an ISO 8601 time such as 2026-11-27T12:00:00+00:00"
+        ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"got {text!r}; expected a UTC offset, e.g. 2026-11-27T12:00:00+00:00")
     return moment
@@ -188,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="replay the bundled example requests over a week and show the result")
     demo.add_argument("--config", help="TOML config file (default: the embedded default)")
-    demo.add_argument("--out", default="strategy-bot-demo", help="folder for the rendered emails and .ics (default: %(default)s)")
+    demo.add_argument(
+        "--out", default="strategy-bot-demo", help="folder for the rendered emails and .ics (default: %(default)s)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")

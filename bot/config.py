@@ -231,8 +231,11 @@ class _Section:
 
     def integer(self, name: str, default: Any = None, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._raw(name, _REQUIRED if default is None else default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
-            maximum is not None and value > maximum
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+            or (maximum is not None and value > maximum)
         ):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f"{minimum} or more"
             raise self._fail(name, value, f"a whole number {bound}")
@@ -254,7 +257,7 @@ class _Section:
         value = self._raw(name, _REQUIRED if default is None else default)
         match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", str(value)) if isinstance(value, str) else None
         if not match:
-            raise self._fail(name, value, "a 24-hour time as \"HH:MM\", e.g. \"16:00\"")
+            raise self._fail(name, value, 'a 24-hour time as "HH:MM", e.g. "16:00"')
         return time(int(match[1]), int(match[2]))
 
     def path(self, name: str, default: Any = None) -> Path:
@@ -279,7 +282,7 @@ class _Section:
         values = self.string_list(name)
         for value in values:
             if not _DOMAIN.match(value):
-                raise self._fail(name, value, "a list of mail domains such as \"council.example\"")
+                raise self._fail(name, value, 'a list of mail domains such as "council.example"')
         if not values:
             raise self._fail(name, values, "at least one domain")
         return tuple(v.lower() for v in values)
@@ -293,9 +296,7 @@ class _Section:
     def check_unknown(self) -> None:
         unknown = sorted(set(self._data) - self._used)
         if unknown:
-            raise ConfigError(
-                f"{self._key(unknown[0])}: unknown key; check its spelling against config.example.toml"
-            )
+            raise ConfigError(f"{self._key(unknown[0])}: unknown key; check its spelling against config.example.toml")
 
 
 _REQUIRED = object()
@@ -306,9 +307,7 @@ def _meeting_days(section: _Section) -> tuple[int, ...]:
     days: list[int] = []
     for name in names:
         if name.lower() not in WEEKDAYS:
-            raise ConfigError(
-                f"schedule.meeting_days: got {name!r}; expected day names such as \"Monday\""
-            )
+            raise ConfigError(f'schedule.meeting_days: got {name!r}; expected day names such as "Monday"')
         days.append(WEEKDAYS.index(name.lower()))
     if not days:
         raise ConfigError("schedule.meeting_days: got []; expected at least one day name")
@@ -321,9 +320,7 @@ def _closure_days(section: _Section) -> frozenset[date]:
         try:
             days.add(date.fromisoformat(value))
         except ValueError:
-            raise ConfigError(
-                f"schedule.closure_days: got {value!r}; expected dates as \"YYYY-MM-DD\""
-            ) from None
+            raise ConfigError(f'schedule.closure_days: got {value!r}; expected dates as "YYYY-MM-DD"') from None
     return frozenset(days)
 
 
@@ -336,7 +333,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"bot.timezone: got {tz_name!r}; expected an IANA zone such as \"Europe/London\"") from None
+        raise ConfigError(f'bot.timezone: got {tz_name!r}; expected an IANA zone such as "Europe/London"') from None
     address = b.email("address")
     bot = BotConfig(
         address=address,
@@ -403,7 +400,9 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         contacts.append(DsContact(name=entry.string("name"), phone=entry.string("phone")))
         entry.check_unknown()
     if not contacts:
-        raise ConfigError("people.ds_contacts: missing; expected at least one [[people.ds_contacts]] with name and phone")
+        raise ConfigError(
+            "people.ds_contacts: missing; expected at least one [[people.ds_contacts]] with name and phone"
+        )
     people = PeopleConfig(
         referral_unit=p.email("referral_unit"),
         referral_unit_name=p.string("referral_unit_name", "Police referral unit"),
@@ -442,8 +441,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     d.check_unknown()
     if schedule.window_end <= schedule.window_start:
         raise ConfigError(
-            f"schedule.window_end: got \"{schedule.window_end:%H:%M}\"; expected a time after "
-            f"schedule.window_start (\"{schedule.window_start:%H:%M}\")"
+            f'schedule.window_end: got "{schedule.window_end:%H:%M}"; expected a time after '
+            f'schedule.window_start ("{schedule.window_start:%H:%M}")'
         )
     if schedule.complex_minutes % schedule.slot_minutes:
         raise ConfigError(

@@ -44,12 +44,20 @@ class OutboxDelivery:
                 log.error("email %s (%s) refused for good: %s", queued.message_id, queued.purpose, exc)
                 with self.store.transaction() as tx:
                     tx.mark_failed(queued.id, attempts, str(exc)[:500])
-                    tx.add_history(queued.case_id, now, "bot", "email_failed", f"{queued.purpose}: {exc}"[:500], queued.message_id)
+                    tx.add_history(
+                        queued.case_id, now, "bot", "email_failed", f"{queued.purpose}: {exc}"[:500], queued.message_id
+                    )
                 continue
             except TransientError as exc:
                 retrying += 1
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
-                log.warning("email %s (%s) not delivered, retry at %s: %s", queued.message_id, queued.purpose, retry_at.isoformat(), exc)
+                log.warning(
+                    "email %s (%s) not delivered, retry at %s: %s",
+                    queued.message_id,
+                    queued.purpose,
+                    retry_at.isoformat(),
+                    exc,
+                )
                 with self.store.transaction() as tx:
                     tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
                 continue

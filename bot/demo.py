@@ -50,7 +50,9 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
         first = saved[0].received_at.astimezone(tz) if saved and saved[0].received_at else None
         until = (first + timedelta(days=7)) if first else None
         week = f"the week of {first:%A %d %B %Y}" if first else "no examples"
-        print(f"strategy-bot demo: {len(saved)} example emails replayed on the embedded default, {week}.\n", file=stdout)
+        print(
+            f"strategy-bot demo: {len(saved)} example emails replayed on the embedded default, {week}.\n", file=stdout
+        )
         purposes: Counter[str] = Counter()
         written = 0
         for item, result, _events in replay.run(saved, until):
@@ -63,7 +65,7 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
                 print(f"{'':18}reason: {result.reason}", file=stdout)
             for _case_id, event in result.booked:
                 start, end = event.start.astimezone(tz), event.end.astimezone(tz)
-                print(f"{'':18}booked {start:%a %d %b %H:%M}-{end:%H:%M}  \"{event.subject}\"", file=stdout)
+                print(f'{"":18}booked {start:%a %d %b %H:%M}-{end:%H:%M}  "{event.subject}"', file=stdout)
             for mail in result.emails:
                 if not mail.to and not mail.cc:
                     continue

@@ -16,7 +16,9 @@ PRODID = "-//strategy-bot//EN"
 def _timezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
     """A VTIMEZONE covering the events' years, so Outlook shows 10:00 on both sides of a clock change."""
     years = [m.astimezone(tz).year for m in moments] or [2026]
-    return Timezone.from_tzinfo(tz, tzid=str(tz.key), first_date=date(min(years) - 1, 1, 1), last_date=date(max(years) + 2, 1, 1))
+    return Timezone.from_tzinfo(
+        tz, tzid=str(tz.key), first_date=date(min(years) - 1, 1, 1), last_date=date(max(years) + 2, 1, 1)
+    )
 
 
 def _vevent(event_uid: str, subject: str, start: datetime, end: datetime, tz: ZoneInfo, stamp: datetime) -> Event:

@@ -81,7 +81,9 @@ class MailRenderer:
             if not (self.folder / f"{purpose}{suffix}").is_file()
         ]
         if missing:
-            raise ConfigError(f"templates_dir: {self.folder} lacks {', '.join(missing)}; expected one trio per email purpose")
+            raise ConfigError(
+                f"templates_dir: {self.folder} lacks {', '.join(missing)}; expected one trio per email purpose"
+            )
 
     def render_text(self, name: str, context: Mapping[str, Any]) -> str:
         try:

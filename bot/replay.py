@@ -112,7 +112,9 @@ class Replay:
         self.bot: Bot = build_embedded(config, self.workdir)
         self.tz = config.bot.timezone
 
-    def run(self, saved: list[SavedEmail], until: datetime | None = None) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
+    def run(
+        self, saved: list[SavedEmail], until: datetime | None = None
+    ) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
         """Feed each message at its time; yields (message, result, events) in time order."""
         for item in saved:
             at = (item.received_at or datetime.now(UTC)).astimezone(self.tz)

@@ -41,10 +41,10 @@ from bot.domain.trust import domain_allowed
 from bot.domain.urgent_clock import callback_due, clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
 from bot.domain.working_days import WorkingDays
+from bot.errors import SlotTaken
 from bot.invitation import invitation
 from bot.mail_rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
-from bot.errors import SlotTaken
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,14 @@ class StrategyService:
                     )
                 result = _Work(self, tx, msg, mail, message_id, now).run()
                 tx.record_message(
-                    message_id, content_hash, mail.received_at, now, result.kind, result.outcome, result.reason, result.case_id
+                    message_id,
+                    content_hash,
+                    mail.received_at,
+                    now,
+                    result.kind,
+                    result.outcome,
+                    result.reason,
+                    result.case_id,
                 )
         except _Quarantine as exc:
             return self._quarantine(mail, message_id, content_hash, now, str(exc))
@@ -206,7 +213,7 @@ class StrategyService:
             local = f"{purpose}.{hashlib.sha256((key or '').encode()).hexdigest()[:24]}"
         references: tuple[str, ...] = ()
         if case is not None:
-            references = tuple(_unique([case.root_message_id, *( [in_reply_to] if in_reply_to else [])]))
+            references = tuple(_unique([case.root_message_id, *([in_reply_to] if in_reply_to else [])]))
         elif in_reply_to:
             references = (in_reply_to,)
         out = OutgoingEmail(
@@ -223,18 +230,24 @@ class StrategyService:
             attachments=attachments,
         )
         if dropped:
-            tx.add_history(case_id, now, "bot", "recipient_refused", f"{purpose}: {len(dropped)} outside allowed domains")
+            tx.add_history(
+                case_id, now, "bot", "recipient_refused", f"{purpose}: {len(dropped)} outside allowed domains"
+            )
         if not out.to and not out.cc:
             tx.add_history(case_id, now, "bot", "not_sent", f"{purpose}: no allowed recipient")
             return out
         raw = build_message(out, self.config.bot.display_name, self.config.bot.address, self.config.bot.x_loop, now)
         tx.queue_email(out, raw, now)
-        tx.add_history(case_id, now, "bot", "email_queued", f"{purpose} to {', '.join(out.to + out.cc)}", out.message_id)
+        tx.add_history(
+            case_id, now, "bot", "email_queued", f"{purpose} to {', '.join(out.to + out.cc)}", out.message_id
+        )
         return out
 
     # -- booking ---------------------------------------------------------------------------
 
-    def event_for(self, case: Case, start: datetime, end: datetime, attendees: Sequence[str], sequence: int) -> CalendarEvent:
+    def event_for(
+        self, case: Case, start: datetime, end: datetime, attendees: Sequence[str], sequence: int
+    ) -> CalendarEvent:
         """The strategy calendar event of domain.md §3.5: N numbers in the subject, nothing else."""
         details = case.details
         body = self.renderer.render_text(
@@ -277,7 +290,13 @@ class _Work:
     """Handling of one parsed message inside one open transaction."""
 
     def __init__(
-        self, service: StrategyService, tx: StoreTransaction, msg: EmailMessage, mail: IncomingMail, message_id: str, now: datetime
+        self,
+        service: StrategyService,
+        tx: StoreTransaction,
+        msg: EmailMessage,
+        mail: IncomingMail,
+        message_id: str,
+        now: datetime,
     ) -> None:
         self.s = service
         self.cfg = service.config
@@ -318,9 +337,9 @@ class _Work:
             return "From is missing, malformed or names more than one address"
         if not domain_allowed(address, trust.sender_domains):
             return f"sender domain {address.rsplit('@', 1)[1]} is not in trust.sender_domains"
-        if trust.require_dmarc and trust.authentication_results_server_id:
-            if not dmarc_passes(self.msg, trust.authentication_results_server_id):
-                return f"no dmarc=pass from {trust.authentication_results_server_id} in Authentication-Results"
+        server = trust.authentication_results_server_id
+        if trust.require_dmarc and server and not dmarc_passes(self.msg, server):
+            return f"no dmarc=pass from {trust.authentication_results_server_id} in Authentication-Results"
         return None
 
     def _case_in_thread(self) -> Case | None:
@@ -344,7 +363,15 @@ class _Work:
                 "address": self.cfg.bot.address,
             }
             out = self.s.compose(
-                self.tx, "triage_reply", None, (address,), (), context, self.now, in_reply_to=self.message_id, key=self.message_id
+                self.tx,
+                "triage_reply",
+                None,
+                (address,),
+                (),
+                context,
+                self.now,
+                in_reply_to=self.message_id,
+                key=self.message_id,
             )
             result.emails.append(out)
         return result
@@ -353,7 +380,13 @@ class _Work:
         """Flowchart A, domain.md §4.1–4.2: start the clock, acknowledge, refer to the duty DS."""
         t0 = clock_start(date_header(self.msg), self.mail.received_at, self.cfg.urgent.date_header_max_age_hours)
         case = self.tx.add_case(
-            Kind.URGENT, CaseState.AWAITING_CONTACT, details, self.message_id, self.mail.received_at, self.now, clock_start=t0
+            Kind.URGENT,
+            CaseState.AWAITING_CONTACT,
+            details,
+            self.message_id,
+            self.mail.received_at,
+            self.now,
+            clock_start=t0,
         )
         result = Handled(self.message_id, "urgent", "processed", case.case_id)
         self._opened(case)
@@ -449,7 +482,9 @@ class _Work:
             "urgent_indicators": indicators,
         }
         cc = (self.cfg.people.referral_unit,) if indicators else ()
-        result.emails.append(self._send("missing_information", case, (case.details.requester.email or "",), cc, context))
+        result.emails.append(
+            self._send("missing_information", case, (case.details.requester.email or "",), cc, context)
+        )
         self.tx.add_history(case.case_id, self.now, "bot", "awaiting_information", ", ".join(missing), self.message_id)
 
     def _book(self, case: Case, result: Handled) -> None:
@@ -500,7 +535,9 @@ class _Work:
             "deadline": choice.deadline,
             "urgent_indicators": indicators,
         }
-        attachment = Attachment("invite.ics", "text/calendar", invite, inline_alternative=True, params=(("method", "REQUEST"),))
+        attachment = Attachment(
+            "invite.ics", "text/calendar", invite, inline_alternative=True, params=(("method", "REQUEST"),)
+        )
         cc = (self.cfg.people.referral_unit,) if indicators else ()
         result.emails.append(
             self._send("confirmation", case, (details.requester.email or "",), cc, context, attachments=(attachment,))
@@ -527,7 +564,9 @@ class _Work:
     def _no_slot(self, case: Case, result: Handled) -> None:
         """No free slot within the horizon (§3.3): the case goes to a person at the referral unit."""
         self.tx.update_case(case.case_id, self.now, state=CaseState.NEEDS_PERSON)
-        self.tx.add_history(case.case_id, self.now, "bot", "needs_person", "no free slot within the horizon", self.message_id)
+        self.tx.add_history(
+            case.case_id, self.now, "bot", "needs_person", "no free slot within the horizon", self.message_id
+        )
         log.warning("case %s: no free slot within the horizon; passed to a person", case.case_id)
         result.emails.append(self._timescale_notice(case, None))
 

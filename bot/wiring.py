@@ -77,7 +77,7 @@ def _smtp_sender(config: Config) -> MailSender:
     from bot.adapters.smtp_sender import SmtpSender
 
     if config.sender.smtp is None:
-        raise ConfigError("sender.smtp: missing; expected a [sender.smtp] table when sender.kind = \"smtp\"")
+        raise ConfigError('sender.smtp: missing; expected a [sender.smtp] table when sender.kind = "smtp"')
     config.sender.smtp.password()  # fail at start-up, not at the first send
     return SmtpSender(config.sender.smtp)
 

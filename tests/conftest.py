@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent / "support"))
 from bot.config import Config, load_config  # noqa: E402
 from bot.wiring import Bot, build  # noqa: E402
 
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return load_config(None, base=tmp_path)

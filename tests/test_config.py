@@ -48,16 +48,32 @@ def test_every_key_in_the_example_is_commented() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('meeting_days = ["Monday", "Wednesday", "Friday"]', 'meeting_days = ["Munday"]', "schedule.meeting_days: got 'Munday'"),
-        ('window_end = "11:30"', 'window_end = "09:30"', "schedule.window_end: got \"09:30\"; expected a time after"),
+        (
+            'meeting_days = ["Monday", "Wednesday", "Friday"]',
+            'meeting_days = ["Munday"]',
+            "schedule.meeting_days: got 'Munday'",
+        ),
+        ('window_end = "11:30"', 'window_end = "09:30"', 'schedule.window_end: got "09:30"; expected a time after'),
         ("complex_minutes = 30", "complex_minutes = 20", "schedule.complex_minutes: got 20; expected a multiple"),
         ("slot_minutes = 15", 'slot_minutes = "15"', "schedule.slot_minutes: got '15'; expected a whole number"),
-        ('duty_ds = "duty.ds@police.example"', 'duty_ds = "duty sergeant"', "people.duty_ds: got 'duty sergeant'; expected an email"),
+        (
+            'duty_ds = "duty.ds@police.example"',
+            'duty_ds = "duty sergeant"',
+            "people.duty_ds: got 'duty sergeant'; expected an email",
+        ),
         ('timezone = "Europe/London"', 'timezone = "Europe/Londn"', "bot.timezone: got 'Europe/Londn'"),
         ("poll_seconds = 1.0", "poll_secs = 1.0", "inbox.poll_secs: unknown key"),
-        ("closure_days = []", 'closure_days = ["24/12/2026"]', "schedule.closure_days: got '24/12/2026'; expected dates"),
+        (
+            "closure_days = []",
+            'closure_days = ["24/12/2026"]',
+            "schedule.closure_days: got '24/12/2026'; expected dates",
+        ),
         ('authentication_results_server_id = "mx.police.example"', "", "trust.require_dmarc: got true"),
-        ('sender_domains = ["council.example", "police.example", "nhs.example"]', "sender_domains = []", "trust.sender_domains"),
+        (
+            'sender_domains = ["council.example", "police.example", "nhs.example"]',
+            "sender_domains = []",
+            "trust.sender_domains",
+        ),
         ('address = "referrals@police.example"', "", "bot.address: missing"),
     ],
 )
@@ -76,15 +92,24 @@ def test_not_toml_at_all(tmp_path: Path) -> None:
 def test_an_unknown_adapter_kind_lists_the_known_ones(tmp_path: Path) -> None:
     from bot.wiring import check_kinds
 
-    config = load_text(tmp_path, EXAMPLE.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "pop3"\npath = "x"'))
+    config = load_text(
+        tmp_path, EXAMPLE.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "pop3"\npath = "x"')
+    )
     with pytest.raises(ConfigError, match="inbox.kind: got 'pop3'; expected one of 'maildir'"):
         check_kinds(config)
 
 
-def test_smtp_password_comes_from_the_named_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = EXAMPLE.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"\npath = "strategy-bot-data/sent"')
-    text += '\n[sender.smtp]\nhost = "smtp.police.example"\npassword_env = "TEST_BOT_SMTP_PASSWORD"\nusername = "referrals@police.example"\n'
-    # [sender.smtp] must follow [sender]; appended at the end it is still a sub-table of sender.
+def test_smtp_password_comes_from_the_named_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = EXAMPLE.replace(
+        'kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"\npath = "strategy-bot-data/sent"'
+    )
+    # TOML lets a sub-table be defined anywhere after its parent.
+    text += (
+        '\n[sender.smtp]\nhost = "smtp.police.example"\n'
+        'password_env = "TEST_BOT_SMTP_PASSWORD"\nusername = "referrals@police.example"\n'
+    )
     config = load_text(tmp_path, text)
     assert config.sender.smtp is not None
     monkeypatch.delenv("TEST_BOT_SMTP_PASSWORD", raising=False)

@@ -42,9 +42,7 @@ class LocalCalendar:
 
     def book(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
-            existing = conn.execute(
-                select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == event.uid)
-            ).first()
+            existing = conn.execute(select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == event.uid)).first()
             if existing is not None:
                 return  # a retry of a booking already made
             self._refuse_overlap(event)
@@ -53,9 +51,7 @@ class LocalCalendar:
     def move(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
             self._refuse_overlap(event)
-            conn.execute(
-                update(t.calendar_events).where(t.calendar_events.c.uid == event.uid).values(**_row(event))
-            )
+            conn.execute(update(t.calendar_events).where(t.calendar_events.c.uid == event.uid).values(**_row(event)))
 
     def cancel(self, uid: str) -> None:
         with self._store.connection() as conn:

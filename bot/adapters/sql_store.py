@@ -80,11 +80,10 @@ class StoreTransaction:
 
     def seen_message(self, message_id: str, content_hash: str) -> SeenMessage | None:
         """The earlier handling of this message, by Message-ID or, failing that, by content."""
-        row = self.conn.execute(
-            select(t.messages).where(t.messages.c.message_id == message_id)
-        ).first() or self.conn.execute(
-            select(t.messages).where(t.messages.c.content_hash == content_hash).limit(1)
-        ).first()
+        row = (
+            self.conn.execute(select(t.messages).where(t.messages.c.message_id == message_id)).first()
+            or self.conn.execute(select(t.messages).where(t.messages.c.content_hash == content_hash).limit(1)).first()
+        )
         if row is None:
             return None
         return SeenMessage(row.message_id, row.kind, row.outcome, row.reason, row.case_id)
@@ -116,11 +115,10 @@ class StoreTransaction:
     def case_for_thread(self, references: list[str]) -> Case | None:
         """The case that one of these Message-IDs (ours or theirs) belongs to, newest reference first."""
         for ref in reversed(references):
-            row = self.conn.execute(
-                select(t.messages.c.case_id).where(t.messages.c.message_id == ref)
-            ).first() or self.conn.execute(
-                select(t.outbox.c.case_id).where(t.outbox.c.message_id == ref)
-            ).first()
+            row = (
+                self.conn.execute(select(t.messages.c.case_id).where(t.messages.c.message_id == ref)).first()
+                or self.conn.execute(select(t.outbox.c.case_id).where(t.outbox.c.message_id == ref)).first()
+            )
             if row is not None and row[0]:
                 return self.case(row[0])
         return None
@@ -251,8 +249,7 @@ class StoreTransaction:
             .order_by(t.bookings.c.start)
         )
         return [
-            Booking(r.case_id, r.uid, from_utc_text(r.start), from_utc_text(r.end), r.sequence, r.status)
-            for r in rows
+            Booking(r.case_id, r.uid, from_utc_text(r.start), from_utc_text(r.end), r.sequence, r.status) for r in rows
         ]
 
     # -- outbox --------------------------------------------------------------------------
@@ -334,9 +331,7 @@ class StoreTransaction:
         )
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        rows = self.conn.execute(
-            select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id)
-        )
+        rows = self.conn.execute(select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id))
         return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
 
 

@@ -21,7 +21,12 @@ _OUT_OF_OFFICE_SUBJECT = re.compile(
     r"r[ée]ponse\s+automatique)\b",
     re.IGNORECASE,
 )
-_OOF_HEADERS = ("X-Autoreply", "X-Autorespond", "X-MS-Exchange-Generated-Message-Source", "X-MS-Exchange-Inbox-Rules-Loop")
+_OOF_HEADERS = (
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-MS-Exchange-Generated-Message-Source",
+    "X-MS-Exchange-Inbox-Rules-Loop",
+)
 _LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help")
 
 
@@ -74,7 +79,11 @@ def sender_address(msg: EmailMessage) -> tuple[str | None, str | None]:
         return None, None
     name, address = pairs[0]
     local, _, domain = address.partition("@")
-    if not local or not re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", domain) or re.search(r"[\s<>()\[\],;:\"]", local):
+    if (
+        not local
+        or not re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", domain)
+        or re.search(r"[\s<>()\[\],;:\"]", local)
+    ):
         return None, None
     return (name.strip() or None), address.lower()
 

@@ -165,6 +165,8 @@ def strip_quoted(text: str) -> str:
             return "\n".join(lines[:i]).strip()
         if re.match(r"^\s*_{8,}\s*$", line) or re.match(r"^\s*From:\s", line, re.I):
             window = "\n".join(lines[i : i + 6])
-            if re.search(r"^\s*(Sent|Date):", window, re.I | re.M) and re.search(r"^\s*(To|Subject):", window, re.I | re.M):
+            if re.search(r"^\s*(Sent|Date):", window, re.I | re.M) and re.search(
+                r"^\s*(To|Subject):", window, re.I | re.M
+            ):
                 return "\n".join(lines[:i]).strip()
     return text.strip()

@@ -7,53 +7,138 @@ from email.message import EmailMessage
 
 from bot.domain.classify import sender_address
 from bot.domain.message_text import message_text
-from bot.domain.model import Kind, Requester, RequestDetails
+from bot.domain.model import Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
 
 # Field → the labels staff use for it, as written in templates and by hand.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "n_number": (
-        "n number", "n numbers", "n no", "n nos", "child id", "child ids", "childs id", "carefirst id",
-        "care first id", "carefirst number", "care first number", "carefirst", "child reference",
-        "child ref", "case reference", "case ref", "child reference number",
+        "n number",
+        "n numbers",
+        "n no",
+        "n nos",
+        "child id",
+        "child ids",
+        "childs id",
+        "carefirst id",
+        "care first id",
+        "carefirst number",
+        "care first number",
+        "carefirst",
+        "child reference",
+        "child ref",
+        "case reference",
+        "case ref",
+        "child reference number",
     ),
     "surname": (
-        "surname", "surnames", "childrens surname", "childrens surnames", "childs surname", "child surname",
-        "family surname", "family name", "surname of children", "surname of child", "surname of the children",
+        "surname",
+        "surnames",
+        "childrens surname",
+        "childrens surnames",
+        "childs surname",
+        "child surname",
+        "family surname",
+        "family name",
+        "surname of children",
+        "surname of child",
+        "surname of the children",
     ),
     "children": (
-        "childrens names and dates of birth", "childrens names and dob", "childrens names and dobs",
-        "child names and dob", "childrens names", "children names", "names and dates of birth",
-        "names and dob", "childs name and dob", "child name and dob", "childs name", "child name",
-        "children", "child", "child details", "childrens details",
+        "childrens names and dates of birth",
+        "childrens names and dob",
+        "childrens names and dobs",
+        "child names and dob",
+        "childrens names",
+        "children names",
+        "names and dates of birth",
+        "names and dob",
+        "childs name and dob",
+        "child name and dob",
+        "childs name",
+        "child name",
+        "children",
+        "child",
+        "child details",
+        "childrens details",
     ),
     "address": ("address", "home address", "family address", "childs address", "childrens address", "current address"),
     "requester": (
-        "requesting manager", "requested by", "manager", "manager name", "name of manager", "tm pm",
-        "name of tm pm", "team manager", "practice manager", "requesting team manager",
-        "requesting practice manager", "tm", "pm", "team manager practice manager",
+        "requesting manager",
+        "requested by",
+        "manager",
+        "manager name",
+        "name of manager",
+        "tm pm",
+        "name of tm pm",
+        "team manager",
+        "practice manager",
+        "requesting team manager",
+        "requesting practice manager",
+        "tm",
+        "pm",
+        "team manager practice manager",
     ),
     "role": ("role", "manager role", "job title", "requesting manager role"),
     "phone": (
-        "contact number", "contact no", "contact telephone", "contact telephone number", "contact phone",
-        "contact", "telephone", "telephone number", "tel", "tel no", "phone", "phone number", "mobile",
-        "mobile number", "number police can call on", "direct line", "number to call",
+        "contact number",
+        "contact no",
+        "contact telephone",
+        "contact telephone number",
+        "contact phone",
+        "contact",
+        "telephone",
+        "telephone number",
+        "tel",
+        "tel no",
+        "phone",
+        "phone number",
+        "mobile",
+        "mobile number",
+        "number police can call on",
+        "direct line",
+        "number to call",
     ),
     "social_worker": ("social worker", "allocated social worker", "sw", "allocated worker"),
     "reason": (
-        "reason for strategy discussion", "reason for the strategy discussion", "reason for strategy meeting",
-        "reason for request", "reason for discussion", "reason", "reasons", "presenting issue",
-        "presenting issues", "concerns", "summary of concerns", "reason for strategy discussion presenting issue",
+        "reason for strategy discussion",
+        "reason for the strategy discussion",
+        "reason for strategy meeting",
+        "reason for request",
+        "reason for discussion",
+        "reason",
+        "reasons",
+        "presenting issue",
+        "presenting issues",
+        "concerns",
+        "summary of concerns",
+        "reason for strategy discussion presenting issue",
     ),
     "complex": (
-        "longer slot needed", "longer slot", "longer slot required", "complex", "complex case",
-        "complex case longer slot needed", "is this complex", "longer slot needed complex",
+        "longer slot needed",
+        "longer slot",
+        "longer slot required",
+        "complex",
+        "complex case",
+        "complex case longer slot needed",
+        "is this complex",
+        "longer slot needed complex",
     ),
     "health_rep": ("health representative", "health rep", "health", "health representative email", "health attendee"),
     "invitees": (
-        "other professionals", "other professionals to invite", "professionals to invite", "invitees",
-        "also invite", "referrer", "school", "nursery", "school or nursery", "school nursery",
-        "other attendees", "others to invite", "other agencies",
+        "other professionals",
+        "other professionals to invite",
+        "professionals to invite",
+        "invitees",
+        "also invite",
+        "referrer",
+        "school",
+        "nursery",
+        "school or nursery",
+        "school nursery",
+        "other attendees",
+        "others to invite",
+        "other agencies",
     ),
 }
 
@@ -160,11 +245,15 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
     text = message_text(msg)
     pairs = _pairs(text.plain, text.table_rows)
     first: dict[str, str] = {}
-    for name, _label, value in pairs:
-        if value and name not in first:
-            first[name] = value
+    for field_name, _label, value in pairs:
+        if value and field_name not in first:
+            first[field_name] = value
     requester_label_role = next(
-        (normalise_role(label) for name, label, value in pairs if name == "requester" and value and normalise_role(label) in ("Team Manager", "Practice Manager")),
+        (
+            normalise_role(label)
+            for name, label, value in pairs
+            if name == "requester" and value and normalise_role(label) in ("Team Manager", "Practice Manager")
+        ),
         None,
     )
 
@@ -174,7 +263,8 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
         numbers = find_n_numbers(subject + "\n" + text.plain + "\n" + " ".join(v for _, v in text.table_rows))
 
     display_name, address = sender_address(msg)
-    name = role = None
+    name: str | None = None
+    role: str | None = None
     if "requester" in first:
         name, role = _split_name_and_role(first["requester"])
     role = normalise_role(first.get("role")) or role or requester_label_role

@@ -12,9 +12,13 @@ def clock_start(date_header: datetime | None, received: datetime, max_age_hours:
     ``Date`` is the fairer start; it is ignored when it is after receipt (a wrong clock) or
     more than ``max_age_hours`` before it (a resent or forged old message).
     """
-    if date_header is not None and date_header.tzinfo is not None:
-        if received - timedelta(hours=max_age_hours) <= date_header <= received:
-            return date_header.astimezone(UTC)
+    plausible = (
+        date_header is not None
+        and date_header.tzinfo is not None
+        and received - timedelta(hours=max_age_hours) <= date_header <= received
+    )
+    if plausible and date_header is not None:
+        return date_header.astimezone(UTC)
     return received.astimezone(UTC)
 
 

@@ -22,25 +22,46 @@ _DV = r"(?:domestic\s+(?:violence|abuse|incident)|\bDV\b|DA\s+incident)"
 
 # Each criterion: every pattern in the tuple must match the same sentence.
 _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "sexual_abuse": (re.compile(r"sexual(?:ly)?\s+abus\w*|\brap(?:e|ed)\b|sexual(?:ly)?\s+assault\w*|indecent\s+assault|penetrat\w*", re.I),),
+    "sexual_abuse": (
+        re.compile(
+            r"sexual(?:ly)?\s+abus\w*|\brap(?:e|ed)\b|sexual(?:ly)?\s+assault\w*|indecent\s+assault|penetrat\w*", re.I
+        ),
+    ),
     "non_mobile_injury": (
         re.compile(r"non[\s-]?mobile|\b(?:baby|infant|newborn|new-born|\d+[\s-]?(?:week|month)s?[\s-]old)\b", re.I),
         re.compile(_INJURY, re.I),
     ),
     "serious_physical_injury": (
-        re.compile(r"serious\s+(?:physical\s+)?injur\w*|fractur\w*|broken\s+(?:arm|leg|bone|rib|wrist|nose|jaw)\w*|"
-                   r"head\s+injur\w*|skull|hospitali[sz]ed|admitted\s+to\s+hospital", re.I),
+        re.compile(
+            r"serious\s+(?:physical\s+)?injur\w*|fractur\w*|broken\s+(?:arm|leg|bone|rib|wrist|nose|jaw)\w*|"
+            r"head\s+injur\w*|skull|hospitali[sz]ed|admitted\s+to\s+hospital",
+            re.I,
+        ),
     ),
     "sadistic": (re.compile(r"sadistic\w*|brutal\w*|tortur\w*", re.I),),
-    "dv_child_injured": (re.compile(_DV, re.I), re.compile(rf"\b(?:child|son|daughter|baby|boy|girl)\w*\b.*{_INJURY}|{_INJURY}.*\b(?:child|son|daughter|baby|boy|girl)", re.I)),
-    "home_alone": (re.compile(r"home\s+alone|left\s+(?:at\s+home\s+)?(?:alone|unsupervised|on\s+(?:their|his|her)\s+own)|alone\s+at\s+home", re.I),),
+    "dv_child_injured": (
+        re.compile(_DV, re.I),
+        re.compile(
+            rf"\b(?:child|son|daughter|baby|boy|girl)\w*\b.*{_INJURY}|{_INJURY}.*\b(?:child|son|daughter|baby|boy|girl)",
+            re.I,
+        ),
+    ),
+    "home_alone": (
+        re.compile(
+            r"home\s+alone|left\s+(?:at\s+home\s+)?(?:alone|unsupervised|on\s+(?:their|his|her)\s+own)|alone\s+at\s+home",
+            re.I,
+        ),
+    ),
     "dv_pregnancy": (
         re.compile(r"pregnan\w*", re.I),
         re.compile(rf"{_DV}|assault\w*|\b(?:hit|punch\w*|kick\w*|slapp\w*|struck|strangl\w*)\b", re.I),
     ),
     "missing_child": (
-        re.compile(r"missing\s+(?:for\s+)?(?:over|more\s+than)\s+(?:24|twenty[\s-]four)\s+hours|missing\s+(?:on\s+)?(?:three|four|five|3|4|5|\d{2})\s+"
-                   r"(?:times|occasions)|(?:three|four|five|3|4|5)\s+missing\s+episodes", re.I),
+        re.compile(
+            r"missing\s+(?:for\s+)?(?:over|more\s+than)\s+(?:24|twenty[\s-]four)\s+hours|missing\s+(?:on\s+)?(?:three|four|five|3|4|5|\d{2})\s+"
+            r"(?:times|occasions)|(?:three|four|five|3|4|5)\s+missing\s+episodes",
+            re.I,
+        ),
     ),
     "sexual_exploitation": (re.compile(r"sexual(?:ly)?\s+exploit\w*|\bCSE\b|groom(?:ed|ing)", re.I),),
 }

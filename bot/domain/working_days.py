@@ -12,7 +12,9 @@ from bot.config import ScheduleConfig
 class WorkingDays:
     """Answers "is this a working day?" for England and Wales by default, with closure days on top."""
 
-    def __init__(self, closure_days: frozenset[date] = frozenset(), country: str = "GB", subdivision: str = "ENG") -> None:
+    def __init__(
+        self, closure_days: frozenset[date] = frozenset(), country: str = "GB", subdivision: str = "ENG"
+    ) -> None:
         self._closures = closure_days
         self._country = country
         self._subdivision = subdivision

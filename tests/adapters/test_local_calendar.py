@@ -7,8 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from requests_mail import london
 from icalendar import Calendar
+from requests_mail import london
 
 from bot.adapters.local_calendar import LocalCalendar
 from bot.adapters.sql_store import SqlStore
@@ -25,7 +25,9 @@ def calendar(tmp_path: Path) -> Iterator[LocalCalendar]:
 
 
 def event(uid: str, start: str, end: str, subject: str = "Strategy discussion N146782") -> CalendarEvent:
-    return CalendarEvent(uid=uid, subject=subject, start=london(start), end=london(end), attendees=("tm@council.example",))
+    return CalendarEvent(
+        uid=uid, subject=subject, start=london(start), end=london(end), attendees=("tm@council.example",)
+    )
 
 
 def test_book_then_busy_and_events(calendar: LocalCalendar) -> None:

@@ -44,7 +44,9 @@ class FlakySender:
 
 
 def queue(store: SqlStore, message_id: str) -> None:
-    mail = OutgoingEmail("confirmation", ("tm@council.example",), ("unit@police.example",), "s", "t", "h", message_id, case_id="SD000001")
+    mail = OutgoingEmail(
+        "confirmation", ("tm@council.example",), ("unit@police.example",), "s", "t", "h", message_id, case_id="SD000001"
+    )
     with store.transaction() as tx:
         tx.queue_email(mail, b"raw", NOW)
 

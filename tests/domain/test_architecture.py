@@ -6,7 +6,18 @@ import ast
 from pathlib import Path
 
 DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
-FORBIDDEN = ("bot.adapters", "bot.service", "bot.wiring", "bot.daemon", "bot.cli", "sqlalchemy", "smtplib", "imaplib", "socket", "logging")
+FORBIDDEN = (
+    "bot.adapters",
+    "bot.service",
+    "bot.wiring",
+    "bot.daemon",
+    "bot.cli",
+    "sqlalchemy",
+    "smtplib",
+    "imaplib",
+    "socket",
+    "logging",
+)
 
 
 def test_domain_modules_import_nothing_with_side_effects() -> None:

@@ -66,12 +66,20 @@ def test_replay_books_every_worked_example(
     assert confirmation["to"] == ["alex.morgan@council.example"]
 
 
-def test_replay_of_a_folder_shows_each_message_in_time_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_of_a_folder_shows_each_message_in_time_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "mail"
     folder.mkdir()
     # Named against time order on purpose: replay orders by the Received time.
-    write_received(folder / "a.eml", request_email(london("2026-11-24 10:00"), message_id="<a@council.example>"), london("2026-11-24 10:00"))
-    urgent = request_email(london("2026-11-23 14:00"), subject="URGENT S47 ENQUIRY N222222", message_id="<b@council.example>")
+    write_received(
+        folder / "a.eml",
+        request_email(london("2026-11-24 10:00"), message_id="<a@council.example>"),
+        london("2026-11-24 10:00"),
+    )
+    urgent = request_email(
+        london("2026-11-23 14:00"), subject="URGENT S47 ENQUIRY N222222", message_id="<b@council.example>"
+    )
     write_received(folder / "b.eml", urgent, london("2026-11-23 14:05"))
     auto = request_email(
         london("2026-11-23 15:00"), subject="Automatic reply: hello", extra_headers={"Auto-Submitted": "auto-replied"}
@@ -107,14 +115,25 @@ def test_parse_prints_the_contract_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     data = json.loads(out)
     assert set(data) == {
-        "kind", "is_reply", "n_numbers", "surname", "requester", "complex",
-        "health_rep", "invitees", "missing", "urgent_indicators",
+        "kind",
+        "is_reply",
+        "n_numbers",
+        "surname",
+        "requester",
+        "complex",
+        "health_rep",
+        "invitees",
+        "missing",
+        "urgent_indicators",
     }
     assert data["kind"] == "standard" and data["is_reply"] is False
     assert data["n_numbers"][0] == "N146782"
     assert data["surname"] == "Bond"
     assert data["requester"] == {
-        "name": "Alex Morgan", "role": "Team Manager", "phone": "01632 960123", "email": "alex.morgan@council.example",
+        "name": "Alex Morgan",
+        "role": "Team Manager",
+        "phone": "01632 960123",
+        "email": "alex.morgan@council.example",
     }
     assert data["complex"] is True
     assert data["health_rep"] == "health.safeguarding@nhs.example"
@@ -132,13 +151,21 @@ def test_parse_of_an_unreadable_file_exits_2_with_one_line(tmp_path: Path, capsy
 def test_parse_through_the_console_script(tmp_path: Path) -> None:
     path = tmp_path / "u.eml"
     path.write_bytes(request_email(london("2026-11-23 09:00"), subject="URGENT  s.47 enquiry N146782"))
-    done = subprocess.run([sys.executable, "-m", "bot", "parse", str(path)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "parse", str(path)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["kind"] == "urgent"
 
 
-def test_check_config_names_the_key_the_value_and_what_is_expected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8").replace('window_start = "10:00"', 'window_start = "10am"')
+def test_check_config_names_the_key_the_value_and_what_is_expected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        (REPO / "config.example.toml")
+        .read_text(encoding="utf-8")
+        .replace('window_start = "10:00"', 'window_start = "10am"')
+    )
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
     code, out, err = run_cli(capsys, "check-config", str(path))

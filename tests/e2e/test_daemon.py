@@ -75,7 +75,9 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
         db.close()
         assert subject == "Strategy discussion N146782"
         assert datetime.fromisoformat(stored_start) == start.astimezone(UTC)
-        feed = wait_for(lambda: (data / "strategy-calendar.ics").exists() and (data / "strategy-calendar.ics").read_bytes())
+        feed = wait_for(
+            lambda: (data / "strategy-calendar.ics").exists() and (data / "strategy-calendar.ics").read_bytes()
+        )
         assert b"Strategy discussion N146782" in feed
 
         # The request left the inbox for Processed only after all that was committed.

@@ -110,7 +110,10 @@ def test_missing_fields_are_asked_for_and_a_reply_completes_the_booking(bot: Bot
         subject=f"RE: {ask['Subject']}",
         message_id="<gap-reply@council.example>",
         in_reply_to=ask["Message-ID"],
-        body="Contact number: 01632 960555\nChildren's surname: Bond\n\n> quoted: Contact number:\n> N number: N999999\n",
+        body=(
+            "Contact number: 01632 960555\nChildren's surname: Bond\n\n"
+            "> quoted: Contact number:\n> N number: N999999\n"
+        ),
     )
     replied = deliver(bot, reply, reply_at, key="k2")
     assert replied.kind == "reply" and replied.case_id == result.case_id  # type: ignore[attr-defined]
@@ -192,13 +195,18 @@ def test_an_out_of_office_reply_is_recorded_and_never_answered(bot: Bot) -> None
 
 def test_a_full_day_overflows_to_the_next_meeting_day_and_hand_bookings_count(bot: Bot) -> None:
     hand = CalendarEvent(
-        uid="hand-1", subject="Strategy discussion N555555", start=london("2026-11-25 10:20"), end=london("2026-11-25 10:35")
+        uid="hand-1",
+        subject="Strategy discussion N555555",
+        start=london("2026-11-25 10:20"),
+        end=london("2026-11-25 10:35"),
     )
     with bot.store.transaction():
         bot.calendar.book(hand)
     sent = london("2026-11-23 09:00")
     for i in range(5):
-        raw = request_email(sent + timedelta(minutes=i), message_id=f"<fill-{i}@council.example>", n_number=f"N10000{i}")
+        raw = request_email(
+            sent + timedelta(minutes=i), message_id=f"<fill-{i}@council.example>", n_number=f"N10000{i}"
+        )
         deliver(bot, raw, sent + timedelta(minutes=i), key=f"k{i}")
     starts = [e.start for e in events(bot) if e.uid != "hand-1"]
     # 10:15 and 10:30 are blocked by the hand booking at 10:20-10:35.
@@ -217,7 +225,9 @@ def test_a_slot_beyond_the_timescale_is_booked_and_flagged(bot: Bot) -> None:
     with bot.store.transaction():
         for day in ("2026-11-25", "2026-11-27"):
             bot.calendar.book(
-                CalendarEvent(uid=f"block-{day}", subject="Training", start=london(f"{day} 10:00"), end=london(f"{day} 11:30"))
+                CalendarEvent(
+                    uid=f"block-{day}", subject="Training", start=london(f"{day} 10:00"), end=london(f"{day} 11:30")
+                )
             )
     sent = london("2026-11-23 09:00")
     deliver(bot, request_email(sent), sent)
@@ -276,7 +286,9 @@ def test_a_message_that_breaks_the_service_is_quarantined_and_the_next_one_still
         assert events(bot) == []  # the booking was rolled back with everything else
         urgent = request_email(sent, subject="URGENT S47 ENQUIRY N222222", message_id="<next@council.example>")
         assert deliver(bot, urgent, sent, key="k2").outcome == "processed"  # type: ignore[attr-defined]
-        purposes = [m["Message-ID"].split(".")[1] if m["Message-ID"].startswith("<SD") else m["Message-ID"] for m in outbox(bot)]
+        purposes = [
+            m["Message-ID"].split(".")[1] if m["Message-ID"].startswith("<SD") else m["Message-ID"] for m in outbox(bot)
+        ]
         assert any(p.startswith("<quarantine_notice") for p in purposes)
         assert "urgent_acknowledgement" in purposes and "duty_referral" in purposes
     finally:

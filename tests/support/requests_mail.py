@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from zoneinfo import ZoneInfo
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -32,7 +32,8 @@ def request_email(
     manager: str | None = "Alex Morgan",
     role: str = "Team Manager",
     phone: str | None = "01632 960123",
-    reason: str | None = "Concerns about neglect raised by the school; the allocated social worker wants to progress to S47.",
+    reason: str
+    | None = "Concerns about neglect raised by the school; the allocated social worker wants to progress to S47.",
     complex_case: bool = False,
     health_rep: str | None = "health.safeguarding@nhs.example",
     invitees: tuple[str, ...] = ("dsl@school.council.example",),
