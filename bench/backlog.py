@@ -98,9 +98,8 @@ def main() -> int:
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
-    )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}, {platform.platform()}")
     print(f"requests: {args.requests}; emails delivered: {sent}")
     print(f"drained in {elapsed:.1f} s (including start-up): {args.requests / elapsed:.0f} requests/s")
     print(f"peak RSS of the daemon: {peak_mb:.0f} MB")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import InboxConfig
+from bot.config import ConfigError, InboxConfig
 from bot.errors import TransientError
 from bot.ports import Folder, IncomingMail
 
@@ -94,6 +94,7 @@ class MaildirInbox:
             Folder.TRIAGE: triage_folder,
         }
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             # The stdlib makes the standard layout (tmp/new/cur, ".Name" folders, the
             # maildirfolder marker) so that mail clients and Dovecot read it as we do.
             box = mailbox.Maildir(path, factory=None, create=True)
@@ -102,7 +103,8 @@ class MaildirInbox:
                 if name not in existing:
                     box.add_folder(name)
         except OSError as exc:
-            raise TransientError(f"cannot create the Maildir inbox at {path}: {exc}") from exc
+            # Only at start-up, and only an admin can fix it: report it as the setting it is.
+            raise ConfigError(f"inbox.path: cannot create the Maildir at {path}: {exc}") from exc
         self._new = path / "new"
         self._cur = path / "cur"
         self._tmp = path / "tmp"
