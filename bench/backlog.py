@@ -61,11 +61,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="strategy-bot-bench-"))
     config = work / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2"))
+    (work / "strategy-bot-data").mkdir()
     inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
     start_day = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     for i in range(args.requests):
-        # Spread over many weeks so the calendar fills as it would in a year of referrals.
-        sent = start_day + timedelta(minutes=37 * i)
+        # Spread over years, a few a day, so the calendar fills as it would in real use.
+        sent = start_day + timedelta(hours=8 * i)
         key = inbox.add(request(i, sent))
         path = work / "strategy-bot-data" / "inbox" / "new" / key
         os.utime(path, (sent.timestamp(), sent.timestamp() + 60))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,13 @@ PRODID = "-//strategy-bot//EN"
 def _timezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
     """A VTIMEZONE covering the events' years, so Outlook shows 10:00 on both sides of a clock change."""
     years = [m.astimezone(tz).year for m in moments] or [2026]
-    return Timezone.from_tzinfo(
-        tz, tzid=str(tz.key), first_date=date(min(years) - 1, 1, 1), last_date=date(max(years) + 2, 1, 1)
-    )
+    return _vtimezone(str(tz.key), min(years) - 1, max(years) + 2)
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
+    # Working out the transitions is the slowest part of an invitation; they never change.
+    return Timezone.from_tzinfo(ZoneInfo(key), tzid=key, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1))
 
 
 def _vevent(event_uid: str, subject: str, start: datetime, end: datetime, tz: ZoneInfo, stamp: datetime) -> Event:

@@ -8,12 +8,20 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_store import SqlStore, from_utc_text, utc_text
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import SlotTaken
+
+
+_EVENTS_BETWEEN = (
+    select(t.calendar_events)
+    .where(t.calendar_events.c.start < bindparam("end"))
+    .where(t.calendar_events.c.end > bindparam("start"))
+    .order_by(t.calendar_events.c.start)
+)
 
 
 class LocalCalendar:
@@ -27,12 +35,7 @@ class LocalCalendar:
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         with self._store.connection() as conn:
-            rows = conn.execute(
-                select(t.calendar_events)
-                .where(t.calendar_events.c.start < utc_text(end))
-                .where(t.calendar_events.c.end > utc_text(start))
-                .order_by(t.calendar_events.c.start)
-            ).all()
+            rows = conn.execute(_EVENTS_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
         return [_event(row) for row in rows]
 
     def all_events(self) -> list[CalendarEvent]:

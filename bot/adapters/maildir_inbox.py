@@ -146,11 +146,7 @@ class MaildirInbox:
                         st = entry.stat()
                     except FileNotFoundError:
                         continue  # moved away by someone else since the directory was read
-                    entries.append(
-                        _Entry(
-                            _unique_part(entry.name), Path(entry.path), st.st_size, st.st_mtime_ns
-                        )
-                    )
+                    entries.append(_Entry(_unique_part(entry.name), Path(entry.path), st.st_size, st.st_mtime_ns))
         entries.sort(key=lambda e: (e.mtime_ns, e.key))
         return entries
 
@@ -170,13 +166,9 @@ class MaildirInbox:
                 self._paths.pop(entry.key, None)
                 continue
             except OSError as exc:
-                raise TransientError(
-                    f"cannot read message {entry.key} in {self.path}: {exc}"
-                ) from exc
+                raise TransientError(f"cannot read message {entry.key} in {self.path}: {exc}") from exc
             if oversized:
-                log.warning(
-                    "message %s is %d bytes, over the limit; headers only", entry.key, entry.size
-                )
+                log.warning("message %s is %d bytes, over the limit; headers only", entry.key, entry.size)
             received_at = _utc(entry.mtime_ns)
             yield IncomingMail(entry.key, raw, received_at, oversized=oversized)
 
@@ -222,11 +214,7 @@ class MaildirInbox:
             if source is None:
                 log.info("message %s already moved out of the inbox", key)
                 return
-            name = (
-                source.name
-                if _INFO_SEPARATOR in source.name
-                else f"{source.name}{_INFO_SEPARATOR}2,"
-            )
+            name = source.name if _INFO_SEPARATOR in source.name else f"{source.name}{_INFO_SEPARATOR}2,"
             target = target_dir / name
             if target.exists():
                 # Two different messages with one name: never overwrite, that would lose one.

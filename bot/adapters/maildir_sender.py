@@ -66,9 +66,7 @@ class MaildirSender:
             _fsync_dir(self.path / "new")
         except OSError as exc:
             self._ready = False  # the folder may have been removed; make it again next time
-            raise TransientError(
-                f"cannot write email {message_id} to the Maildir {self.path}: {exc}"
-            ) from exc
+            raise TransientError(f"cannot write email {message_id} to the Maildir {self.path}: {exc}") from exc
 
     def _make_dirs(self) -> None:
         if self._ready:

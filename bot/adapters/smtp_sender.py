@@ -39,8 +39,7 @@ class SmtpSender:
     def __init__(self, cfg: SmtpConfig, ssl_context: ssl.SSLContext | None = None) -> None:
         if cfg.security not in SECURITY:
             raise ConfigError(
-                f"sender.smtp.security: got {cfg.security!r}; expected one of "
-                + ", ".join(repr(s) for s in SECURITY)
+                f"sender.smtp.security: got {cfg.security!r}; expected one of " + ", ".join(repr(s) for s in SECURITY)
             )
         self.cfg = cfg
         self.ssl_context = ssl_context if ssl_context is not None else ssl.create_default_context()
@@ -58,8 +57,7 @@ class SmtpSender:
         except smtplib.SMTPSenderRefused as exc:
             raise _by_code(
                 exc.smtp_code,
-                f"sender {exc.sender} refused by {self.where}: "
-                f"{exc.smtp_code} {_text(exc.smtp_error)}",
+                f"sender {exc.sender} refused by {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}",
             ) from exc
         except smtplib.SMTPDataError as exc:
             raise _by_code(
@@ -70,9 +68,7 @@ class SmtpSender:
             self._discard()
             raise TransientError(f"{self.where} closed the connection: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(
-                exc.smtp_code, f"{self.where} replied {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from exc
+            raise _by_code(exc.smtp_code, f"{self.where} replied {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except smtplib.SMTPException as exc:
             # What is left (no AUTH offered, no usable mechanism, SMTPUTF8 missing) is the
             # server's set-up, which a retry will not change.
@@ -80,9 +76,7 @@ class SmtpSender:
             raise PermanentError(f"{self.where}: {exc}") from exc
         except ssl.SSLCertVerificationError as exc:
             self._discard()
-            raise PermanentError(
-                f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}"
-            ) from exc
+            raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}") from exc
         except OSError as exc:  # refused, unreachable, timed out, TLS broken mid-way
             self._discard()
             raise TransientError(f"cannot reach {self.where}: {exc}") from exc
@@ -104,9 +98,7 @@ class SmtpSender:
 
     # -- connection -------------------------------------------------------------------------
 
-    def _sendmail(
-        self, sender: str, recipients: list[str], wire: bytes
-    ) -> dict[str, tuple[int, bytes]]:
+    def _sendmail(self, sender: str, recipients: list[str], wire: bytes) -> dict[str, tuple[int, bytes]]:
         try:
             return self._connection().sendmail(sender, recipients, wire)
         except smtplib.SMTPServerDisconnected:
@@ -129,22 +121,16 @@ class SmtpSender:
         timeout = cfg.timeout_seconds
         try:
             if cfg.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    cfg.host, cfg.port, timeout=timeout, context=self.ssl_context
-                )
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=timeout, context=self.ssl_context)
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:
-            raise TransientError(
-                f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from exc
+            raise TransientError(f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         try:
             if cfg.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
-                    raise PermanentError(
-                        f"{self.where}: server does not offer STARTTLS; not sending in clear text"
-                    )
+                    raise PermanentError(f"{self.where}: server does not offer STARTTLS; not sending in clear text")
                 smtp.starttls(context=self.ssl_context)
                 smtp.ehlo()
             if cfg.username:
@@ -162,17 +148,14 @@ class SmtpSender:
             raise PermanentError(str(exc)) from exc
         if password is None:
             raise PermanentError(
-                "sender.smtp.username is set but sender.smtp.password_env is not; "
-                f"cannot log in to {self.where}"
+                f"sender.smtp.username is set but sender.smtp.password_env is not; cannot log in to {self.where}"
             )
         try:
             smtp.login(username, password)
         except smtplib.SMTPAuthenticationError as exc:
             reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if 400 <= exc.smtp_code < 500:  # e.g. 454: the server's password store is down
-                raise TransientError(
-                    f"login for {username} failed for now at {self.where}: {reply}"
-                ) from exc
+                raise TransientError(f"login for {username} failed for now at {self.where}: {reply}") from exc
             raise PermanentError(f"login refused for {username} by {self.where}: {reply}") from exc
 
     def _discard(self) -> None:
@@ -180,20 +163,10 @@ class SmtpSender:
         if smtp is not None:
             smtp.close()
 
-    def _refused(
-        self, refused: Mapping[str, tuple[int, bytes]], accepted: Sequence[str]
-    ) -> BotError:
-        details = "; ".join(
-            f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items()
-        )
+    def _refused(self, refused: Mapping[str, tuple[int, bytes]], accepted: Sequence[str]) -> BotError:
+        details = "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
         if accepted:
-            return PermanentError(
-                f"{self.where} accepted the email for {', '.join(accepted)} but refused {details}"
-            )
+            return PermanentError(f"{self.where} accepted the email for {', '.join(accepted)} but refused {details}")
         codes = [code for code, _ in refused.values()]
         what = f"{self.where} refused every recipient: {details}"
-        return (
-            TransientError(what)
-            if codes and all(400 <= c < 500 for c in codes)
-            else PermanentError(what)
-        )
+        return TransientError(what) if codes and all(400 <= c < 500 for c in codes) else PermanentError(what)

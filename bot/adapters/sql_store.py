@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.domain.model import Booking, Case, CaseState, Kind, OutgoingEmail, RequestDetails, Requester
@@ -70,6 +70,23 @@ def _details_from_json(text: str) -> RequestDetails:
     return RequestDetails(**data)
 
 
+# Statements built once: building and coercing a statement costs more than running it.
+_INSERT_MESSAGE = insert(t.messages)
+_INSERT_CASE = insert(t.cases)
+_INSERT_BOOKING = insert(t.bookings)
+_INSERT_OUTBOX = insert(t.outbox)
+_INSERT_HISTORY = insert(t.history)
+_MESSAGE_BY_ID = select(t.messages).where(t.messages.c.message_id == bindparam("key"))
+_MESSAGE_BY_HASH = select(t.messages).where(t.messages.c.content_hash == bindparam("key")).limit(1)
+_CASE_BY_ID = select(t.cases).where(t.cases.c.case_id == bindparam("case_id"))
+_COUNT_EMAILS = (
+    select(func.count())
+    .select_from(t.outbox)
+    .where(t.outbox.c.purpose == bindparam("purpose"))
+    .where(t.outbox.c.case_id == bindparam("case_id"))
+)
+
+
 class StoreTransaction:
     """One unit of work: everything done through it commits or rolls back together."""
 
@@ -100,16 +117,18 @@ class StoreTransaction:
         case_id: str | None,
     ) -> None:
         self.conn.execute(
-            insert(t.messages).values(
-                message_id=message_id,
-                content_hash=content_hash,
-                received_at=utc_text(received_at),
-                handled_at=utc_text(handled_at),
-                kind=kind,
-                outcome=outcome,
-                reason=reason,
-                case_id=case_id,
-            )
+            _INSERT_MESSAGE,
+            {
+                "message_id": message_id,
+                "content_hash": content_hash,
+                "received_at": utc_text(received_at),
+                "handled_at": utc_text(handled_at),
+                "kind": kind,
+                "outcome": outcome,
+                "reason": reason,
+                "case_id": case_id,
+                "raw": None,
+            },
         )
 
     def case_for_thread(self, references: list[str]) -> Case | None:
@@ -152,30 +171,38 @@ class StoreTransaction:
         clock_start: datetime | None = None,
     ) -> Case:
         result = self.conn.execute(
-            insert(t.cases).values(
-                case_id="pending",
-                kind=kind.value,
-                state=state.value,
-                n_numbers=",".join(details.n_numbers),
-                details=_details_json(details),
-                root_message_id=root_message_id,
-                received_at=utc_text(received_at),
-                effective_day=effective_day.isoformat() if effective_day else None,
-                clock_start=utc_text(clock_start) if clock_start else None,
-                created_at=utc_text(now),
-                updated_at=utc_text(now),
-            )
+            _INSERT_CASE,
+            {
+                "case_id": f"pending-{root_message_id}",
+                "kind": kind.value,
+                "state": state.value,
+                "n_numbers": ",".join(details.n_numbers),
+                "details": _details_json(details),
+                "root_message_id": root_message_id,
+                "received_at": utc_text(received_at),
+                "effective_day": effective_day.isoformat() if effective_day else None,
+                "clock_start": utc_text(clock_start) if clock_start else None,
+                "created_at": utc_text(now),
+                "updated_at": utc_text(now),
+            },
         )
         row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         # Case ids come from the row id so they are unique without a second counter.
         case_id = f"SD{row_id:06d}"
         self.conn.execute(update(t.cases).where(t.cases.c.id == row_id).values(case_id=case_id))
-        found = self.case(case_id)
-        assert found is not None
-        return found
+        return Case(
+            case_id=case_id,
+            kind=kind,
+            state=state,
+            details=details,
+            root_message_id=root_message_id,
+            received_at=received_at,
+            effective_day=effective_day.isoformat() if effective_day else None,
+            clock_start=clock_start,
+        )
 
     def case(self, case_id: str) -> Case | None:
-        row = self.conn.execute(select(t.cases).where(t.cases.c.case_id == case_id)).first()
+        row = self.conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
         if row is None:
             return None
         return Case(
@@ -218,14 +245,15 @@ class StoreTransaction:
 
     def add_booking(self, booking: Booking) -> None:
         self.conn.execute(
-            insert(t.bookings).values(
-                case_id=booking.case_id,
-                uid=booking.uid,
-                start=utc_text(booking.start),
-                end=utc_text(booking.end),
-                sequence=booking.sequence,
-                status=booking.status,
-            )
+            _INSERT_BOOKING,
+            {
+                "case_id": booking.case_id,
+                "uid": booking.uid,
+                "start": utc_text(booking.start),
+                "end": utc_text(booking.end),
+                "sequence": booking.sequence,
+                "status": booking.status,
+            },
         )
 
     def booking_for(self, case_id: str) -> Booking | None:
@@ -255,24 +283,25 @@ class StoreTransaction:
     # -- outbox --------------------------------------------------------------------------
 
     def count_emails(self, case_id: str | None, purpose: str) -> int:
-        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.purpose == purpose)
-        query = query.where(t.outbox.c.case_id == case_id)
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(_COUNT_EMAILS, {"purpose": purpose, "case_id": case_id}).scalar_one())
 
     def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
         self.conn.execute(
-            insert(t.outbox).values(
-                message_id=email.message_id,
-                case_id=email.case_id,
-                purpose=email.purpose,
-                recipients=",".join(dict.fromkeys(email.to + email.cc)),
-                subject=email.subject,
-                raw=raw,
-                created_at=utc_text(now),
-                status="pending",
-                attempts=0,
-                next_attempt_at=utc_text(now),
-            )
+            _INSERT_OUTBOX,
+            {
+                "message_id": email.message_id,
+                "case_id": email.case_id,
+                "purpose": email.purpose,
+                "recipients": ",".join(dict.fromkeys(email.to + email.cc)),
+                "subject": email.subject,
+                "raw": raw,
+                "created_at": utc_text(now),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": utc_text(now),
+                "last_error": None,
+                "sent_at": None,
+            },
         )
 
     def due_emails(self, now: datetime, limit: int) -> list[QueuedEmail]:
@@ -325,9 +354,15 @@ class StoreTransaction:
         message_id: str | None = None,
     ) -> None:
         self.conn.execute(
-            insert(t.history).values(
-                case_id=case_id, at=utc_text(at), actor=actor, action=action, detail=detail, message_id=message_id
-            )
+            _INSERT_HISTORY,
+            {
+                "case_id": case_id,
+                "at": utc_text(at),
+                "actor": actor,
+                "action": action,
+                "detail": detail,
+                "message_id": message_id,
+            },
         )
 
     def history(self, case_id: str) -> list[HistoryEntry]:

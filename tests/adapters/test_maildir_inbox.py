@@ -110,9 +110,7 @@ def test_pending_ignores_the_folders_and_dot_files(inbox: MaildirInbox) -> None:
 
 
 @pytest.mark.parametrize("folder", list(Folder))
-def test_move_takes_the_message_out_of_pending_and_into_its_folder(
-    inbox: MaildirInbox, folder: Folder
-) -> None:
+def test_move_takes_the_message_out_of_pending_and_into_its_folder(inbox: MaildirInbox, folder: Folder) -> None:
     keep = inbox.deliver(message(1))
     key = inbox.deliver(message(2))
 
