@@ -107,10 +107,10 @@ class MailRenderer:
         )
 
 
-def _header_value(value: str) -> str | Header:
+def _header_value(value: str) -> str:
     """ASCII as is; anything else RFC 2047-encoded, so names with accents survive every client."""
     value = header_safe(value)
-    return value if value.isascii() else Header(value, "utf-8")
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _addresses(addresses: Sequence[str]) -> str:

@@ -6,7 +6,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from bot.domain.model import Kind
@@ -69,10 +70,32 @@ def thread_references(msg: EmailMessage) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def sender_address(msg: EmailMessage) -> tuple[str | None, str | None]:
-    """(display name, lower-cased address) when From holds exactly one well-formed address."""
-    raw = _header(msg, "From")
-    if not raw or raw.count("@") != 1:
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """A header's values as they arrived: the parsed form can hide a second address."""
+    try:
+        return [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _decoded(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:  # noqa: BLE001 - an undecodable display name is just left as it came
+        return text
+
+
+def sender_address(msg: Message) -> tuple[str | None, str | None]:
+    """(display name, lower-cased address) when there is one From header holding one well-formed address.
+
+    Read from the raw header, not the parsed one: ``"a" <a@x.example>@y.example`` must
+    not pass as a@x.example (the CVE-2023-27043 family).
+    """
+    values = _raw_values(msg, "From")
+    if len(values) != 1:
+        return None, None
+    raw = " ".join(values[0].split())
+    if raw.count("@") != 1:
         return None, None
     pairs = getaddresses([raw])
     if len(pairs) != 1:
@@ -85,7 +108,7 @@ def sender_address(msg: EmailMessage) -> tuple[str | None, str | None]:
         or re.search(r"[\s<>()\[\],;:\"]", local)
     ):
         return None, None
-    return (name.strip() or None), address.lower()
+    return (_decoded(name).strip() or None), address.lower()
 
 
 def auto_generated_reason(msg: EmailMessage, own_addresses: Collection[str]) -> str | None:
