@@ -15,7 +15,6 @@ from bot.adapters.sql_store import SqlStore, from_utc_text, utc_text
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import SlotTaken
 
-
 _EVENTS_BETWEEN = (
     select(t.calendar_events)
     .where(t.calendar_events.c.start < bindparam("end"))
