@@ -23,7 +23,9 @@ def _timezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
 @lru_cache(maxsize=64)
 def _vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
     # Working out the transitions is the slowest part of an invitation; they never change.
-    return Timezone.from_tzinfo(ZoneInfo(key), tzid=key, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1))
+    return Timezone.from_tzinfo(
+        ZoneInfo(key), tzid=key, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1)
+    )
 
 
 def _vevent(event_uid: str, subject: str, start: datetime, end: datetime, tz: ZoneInfo, stamp: datetime) -> Event:
