@@ -140,6 +140,25 @@ class UrgentConfig:
 
 
 @dataclass(frozen=True)
+class TimersConfig:
+    escalation_first_minutes: int
+    escalation_second_minutes: int
+    reminder_day_before_time: time
+    reminder_minutes_before: int
+    daily_agenda_time: time
+    working_day_start: time
+    working_day_end: time
+    minutes_due_working_hours: float
+    minutes_reminder_working_hours: float
+    later_timescales_time: time
+    s47_outcome_working_days: int
+    icpc_warning_working_days: int
+    icpc_due_working_days: int
+    mobile_family_hours: int
+    late_after_seconds: int
+
+
+@dataclass(frozen=True)
 class TrustConfig:
     sender_domains: tuple[str, ...]
     recipient_domains: tuple[str, ...]
@@ -158,6 +177,7 @@ class Config:
     conference: ConferenceConfig
     schedule: ScheduleConfig
     urgent: UrgentConfig
+    timers: TimersConfig
     trust: TrustConfig
     templates_dir: Path | None = None
     source: str = field(default="embedded default", compare=False)
@@ -457,6 +477,36 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     )
     u.check_unknown()
 
+    m = root.section("timers", required=False)
+    timers = TimersConfig(
+        escalation_first_minutes=m.integer("escalation_first_minutes", 60, minimum=1),
+        escalation_second_minutes=m.integer("escalation_second_minutes", 90, minimum=1),
+        reminder_day_before_time=m.clock_time("reminder_day_before_time", "16:00"),
+        reminder_minutes_before=m.integer("reminder_minutes_before", 30, minimum=1),
+        daily_agenda_time=m.clock_time("daily_agenda_time", "09:00"),
+        working_day_start=m.clock_time("working_day_start", "08:00"),
+        working_day_end=m.clock_time("working_day_end", "18:00"),
+        minutes_due_working_hours=m.number("minutes_due_working_hours", 10, minimum=0.25),
+        minutes_reminder_working_hours=m.number("minutes_reminder_working_hours", 4, minimum=0.0),
+        later_timescales_time=m.clock_time("later_timescales_time", "09:00"),
+        s47_outcome_working_days=m.integer("s47_outcome_working_days", 3, minimum=1),
+        icpc_warning_working_days=m.integer("icpc_warning_working_days", 10, minimum=1),
+        icpc_due_working_days=m.integer("icpc_due_working_days", 15, minimum=1),
+        mobile_family_hours=m.integer("mobile_family_hours", 72, minimum=1),
+        late_after_seconds=m.integer("late_after_seconds", 120, minimum=1),
+    )
+    m.check_unknown()
+    if timers.escalation_second_minutes <= timers.escalation_first_minutes:
+        raise ConfigError(
+            f"timers.escalation_second_minutes: got {timers.escalation_second_minutes}; expected more than "
+            f"timers.escalation_first_minutes ({timers.escalation_first_minutes})"
+        )
+    if timers.working_day_end <= timers.working_day_start:
+        raise ConfigError(
+            f"timers.working_day_end: got \"{timers.working_day_end:%H:%M}\"; expected a time after "
+            f"timers.working_day_start (\"{timers.working_day_start:%H:%M}\")"
+        )
+
     t = root.section("trust")
     trust = TrustConfig(
         sender_domains=t.domains("sender_domains"),
@@ -486,6 +536,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         conference=conference,
         schedule=schedule,
         urgent=urgent,
+        timers=timers,
         trust=trust,
         templates_dir=templates_dir,
         source=source,
