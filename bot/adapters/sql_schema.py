@@ -132,11 +132,16 @@ timers = Table(
     "timers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", String(20), nullable=False, index=True),
+    # Unique per deadline, so scheduling the same deadline twice keeps one row.
+    Column("key", String(200), nullable=False, unique=True),
+    Column("case_id", String(20), nullable=True, index=True),  # None: the daily agenda
     Column("purpose", String(40), nullable=False),
-    Column("due_at", String(40), nullable=False, index=True),
+    Column("due_at", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
     Column("status", String(20), nullable=False),  # pending, fired, cancelled
     Column("fired_at", String(40), nullable=True),
+    Column("late", Integer, nullable=False, default=0),
+    Index("ix_timers_due", "status", "due_at"),
 )
 
 

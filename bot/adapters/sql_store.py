@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, update
 
@@ -49,6 +50,18 @@ class QueuedEmail:
 
 
 @dataclass(frozen=True)
+class TimerRow:
+    id: int
+    key: str
+    case_id: str | None
+    purpose: str
+    due_at: datetime
+    detail: str
+    status: str
+    late: bool
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     case_id: str | None
     at: datetime
@@ -76,6 +89,7 @@ _INSERT_CASE = insert(t.cases)
 _INSERT_BOOKING = insert(t.bookings)
 _INSERT_OUTBOX = insert(t.outbox)
 _INSERT_HISTORY = insert(t.history)
+_TIMER_BY_KEY = select(t.timers.c.id).where(t.timers.c.key == bindparam("key"))
 _MESSAGE_BY_ID = select(t.messages).where(t.messages.c.message_id == bindparam("key"))
 _MESSAGE_BY_HASH = select(t.messages).where(t.messages.c.content_hash == bindparam("key")).limit(1)
 _CASE_BY_ID = select(t.cases).where(t.cases.c.case_id == bindparam("case_id"))
@@ -342,6 +356,59 @@ class StoreTransaction:
         query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status == "pending")
         return int(self.conn.execute(query).scalar_one())
 
+    # -- timers --------------------------------------------------------------------------
+
+    def add_timer(self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "") -> bool:
+        """Schedule a deadline once; False when a timer with this key already exists."""
+        if self.conn.execute(_TIMER_BY_KEY, {"key": key}).first() is not None:
+            return False
+        self.conn.execute(
+            insert(t.timers).values(
+                key=key, case_id=case_id, purpose=purpose, due_at=utc_text(due_at), detail=detail, status="pending"
+            )
+        )
+        return True
+
+    def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None) -> int:
+        """Stop a case's pending timers (all, or those of the given purposes); returns how many."""
+        query = update(t.timers).where(t.timers.c.case_id == case_id).where(t.timers.c.status == "pending")
+        if purposes is not None:
+            query = query.where(t.timers.c.purpose.in_(purposes))
+        return int(self.conn.execute(query.values(status="cancelled")).rowcount)
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[TimerRow]:
+        rows = self.conn.execute(
+            select(t.timers)
+            .where(t.timers.c.status == "pending")
+            .where(t.timers.c.due_at <= utc_text(now))
+            .order_by(t.timers.c.due_at, t.timers.c.id)
+            .limit(limit)
+        )
+        return [_timer(r) for r in rows]
+
+    def pending_timers(self) -> list[TimerRow]:
+        rows = self.conn.execute(
+            select(t.timers).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at, t.timers.c.id)
+        )
+        return [_timer(r) for r in rows]
+
+    def timer(self, timer_id: int) -> TimerRow | None:
+        row = self.conn.execute(select(t.timers).where(t.timers.c.id == timer_id)).first()
+        return _timer(row) if row is not None else None
+
+    def mark_timer_fired(self, timer_id: int, now: datetime, late: bool) -> None:
+        self.conn.execute(
+            update(t.timers)
+            .where(t.timers.c.id == timer_id)
+            .values(status="fired", fired_at=utc_text(now), late=1 if late else 0)
+        )
+
+    def next_timer_due(self) -> datetime | None:
+        row = self.conn.execute(
+            select(t.timers.c.due_at).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at).limit(1)
+        ).first()
+        return from_utc_text(row[0]) if row else None
+
     # -- history -------------------------------------------------------------------------
 
     def add_history(
@@ -368,6 +435,12 @@ class StoreTransaction:
     def history(self, case_id: str) -> list[HistoryEntry]:
         rows = self.conn.execute(select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id))
         return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
+
+
+def _timer(row: Any) -> TimerRow:
+    return TimerRow(
+        row.id, row.key, row.case_id, row.purpose, from_utc_text(row.due_at), row.detail, row.status, bool(row.late)
+    )
 
 
 class SqlStore:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import ScheduleConfig, TimersConfig
 from bot.domain.working_days import WorkingDays
 
 
@@ -73,3 +75,67 @@ def subtract_working_time(
 def working_day_at(start_day: date, n: int, clock: time, days: WorkingDays, tz: ZoneInfo) -> datetime:
     """``clock`` on the ``n``th working day after ``start_day`` (Section 47 record by day 3; ICPC by day 15)."""
     return at_local(days.add_working_days(start_day, n), clock, tz)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A timer to set: its purpose (the email it sends), when, and what tells it apart."""
+
+    purpose: str
+    due: datetime
+    detail: str = ""
+
+
+def urgent_ladder(t0: datetime, timers: TimersConfig) -> list[Deadline]:
+    """§4.3: real time, any hour: t0 + 60 minutes to the TM/PM, t0 + 90 to Admin Support."""
+    return [
+        Deadline("escalation_60", t0 + timedelta(minutes=timers.escalation_first_minutes)),
+        Deadline("escalation_90", t0 + timedelta(minutes=timers.escalation_second_minutes)),
+    ]
+
+
+def minutes_deadlines(ended: datetime, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
+    """§5: minutes due one working day (10 working hours) after the discussion ends; reminder 4 before."""
+    start, end = timers.working_day_start, timers.working_day_end
+    due = add_working_time(ended, timers.minutes_due_working_hours, start, end, days, tz)
+    reminder = subtract_working_time(due, timers.minutes_reminder_working_hours, start, end, days, tz)
+    return [Deadline("minutes_reminder", reminder), Deadline("minutes_overdue", due)]
+
+
+def booking_deadlines(
+    start: datetime, end: datetime, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo
+) -> list[Deadline]:
+    """§5: reminders the working day before and 30 minutes before; the minutes pack at the start; minutes due."""
+    return [
+        Deadline("reminder_day_before", day_before_reminder(start, timers.reminder_day_before_time, days, tz)),
+        Deadline("reminder_30_min", start - timedelta(minutes=timers.reminder_minutes_before)),
+        Deadline("minutes_template", start),
+        *minutes_deadlines(end, timers, days, tz),
+    ]
+
+
+def outcome_deadlines(discussion_day: date, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
+    """§5: after a joint or single S47 outcome: the S47 record by day 3; the ICPC by day 15, warned on day 10."""
+    clock = timers.later_timescales_time
+    return [
+        Deadline("s47_outcome_due", working_day_at(discussion_day, timers.s47_outcome_working_days, clock, days, tz)),
+        Deadline(
+            "icpc_due",
+            working_day_at(discussion_day, timers.icpc_warning_working_days, clock, days, tz),
+            str(timers.icpc_due_working_days - timers.icpc_warning_working_days),
+        ),
+        Deadline("icpc_due", working_day_at(discussion_day, timers.icpc_due_working_days, clock, days, tz), "0"),
+    ]
+
+
+def next_agenda(
+    after: datetime, schedule: ScheduleConfig, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo
+) -> datetime:
+    """§5: the next daily agenda: 09:00 on the next meeting day that is a working day, after ``after``."""
+    day = after.astimezone(tz).date()
+    while True:
+        if day.weekday() in schedule.meeting_days and days.is_working_day(day):
+            moment = at_local(day, timers.daily_agenda_time, tz)
+            if moment > after:
+                return moment
+        day += timedelta(days=1)
