@@ -503,8 +503,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         )
     if timers.working_day_end <= timers.working_day_start:
         raise ConfigError(
-            f"timers.working_day_end: got \"{timers.working_day_end:%H:%M}\"; expected a time after "
-            f"timers.working_day_start (\"{timers.working_day_start:%H:%M}\")"
+            f'timers.working_day_end: got "{timers.working_day_end:%H:%M}"; expected a time after '
+            f'timers.working_day_start ("{timers.working_day_start:%H:%M}")'
         )
 
     t = root.section("trust")

@@ -12,7 +12,8 @@ from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from bot.adapters.sql_store import SqlStore, StoreTransaction
+from bot.adapters.sql_store import SqlStore, StoreTransaction, TimerRow
+from bot.case_work import CaseWork
 from bot.config import Config
 from bot.domain.case_states import check_transition
 from bot.domain.classify import (
@@ -23,10 +24,11 @@ from bot.domain.classify import (
     strip_reply_prefixes,
     thread_references,
 )
+from bot.domain.commands import POLICE_ONLY, Command, NotUnderstood, entitled, read_command
+from bot.domain.deadlines import next_agenda
 from bot.domain.message_text import message_text, strip_quoted
 from bot.domain.model import (
     Attachment,
-    Booking,
     CalendarEvent,
     Case,
     CaseState,
@@ -36,13 +38,11 @@ from bot.domain.model import (
 )
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.request_reading import read_request
-from bot.domain.slots import SlotChoice, booking_length, choose_slot
+from bot.domain.slots import SlotChoice, choose_slot
 from bot.domain.trust import domain_allowed
 from bot.domain.urgent_clock import callback_due, clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
 from bot.domain.working_days import WorkingDays
-from bot.errors import SlotTaken
-from bot.invitation import invitation
 from bot.mail_rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
 
@@ -71,13 +71,16 @@ class Handled:
     """What handling one message did: for the daemon's move, the log and `replay`."""
 
     message_id: str
-    kind: str  # urgent, standard, reply, auto, unrecognised
+    kind: str  # urgent, standard, reply, auto, unrecognised; "timer" for a deadline
     outcome: str  # processed, triage, quarantine, ignored
     case_id: str | None = None
     reason: str | None = None
     duplicate: bool = False
     booked: list[tuple[str, CalendarEvent]] = field(default_factory=list)
+    moved: list[tuple[str, CalendarEvent]] = field(default_factory=list)
+    cancelled: list[tuple[str, CalendarEvent]] = field(default_factory=list)
     emails: list[OutgoingEmail] = field(default_factory=list)
+    late: bool = False
 
     @property
     def folder(self) -> Folder:
@@ -101,8 +104,8 @@ class StrategyService:
         self.renderer = renderer
         self.days = days or WorkingDays.from_schedule(config.schedule)
         self.tz = config.bot.timezone
-        self._own_addresses = {config.bot.address}
-        self._police_domain = config.people.referral_unit.rsplit("@", 1)[1]
+        self.own_addresses = {config.bot.address}
+        self.police_domain = config.people.referral_unit.rsplit("@", 1)[1]
 
     # -- intake ----------------------------------------------------------------------------
 
@@ -137,7 +140,9 @@ class StrategyService:
         except _Quarantine as exc:
             return self._quarantine(mail, message_id, content_hash, now, str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the daemon
-            log.exception("message could not be handled: %s; quarantined", type(exc).__name__)
+            # The exception's text may quote the message: only its type goes in the log.
+            log.error("message could not be handled: %s; quarantined", type(exc).__name__)
+            log.debug("handling failed", exc_info=True)
             return self._quarantine(mail, message_id, content_hash, now, f"{type(exc).__name__}: {exc}"[:500])
         _log_handled(result)
         return result
@@ -163,6 +168,51 @@ class StrategyService:
             tx.record_message(message_id, content_hash, mail.received_at, now, result.kind, "quarantine", reason, None)
             tx.add_history(None, now, "bot", "quarantined", reason, message_id)
         log.warning("message quarantined: %s", reason.split(":", 1)[0])
+        return result
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def ensure_agenda(self, now: datetime) -> None:
+        """Keep one daily agenda timer pending: the next meeting day at 09:00 (§5)."""
+        due = next_agenda(now, self.config.schedule, self.config.timers, self.days, self.tz)
+        with self.store.transaction() as tx:
+            tx.add_timer(f"agenda:{due.date().isoformat()}", None, "daily_agenda", due)
+
+    def due_timers(self, now: datetime) -> list[TimerRow]:
+        with self.store.transaction() as tx:
+            return tx.due_timers(now)
+
+    def handle_due(self, timer_id: int, now: datetime) -> Handled | None:
+        """Fire one due timer in one transaction, exactly once; late when past its time (issue 3 §1)."""
+        try:
+            with self.store.transaction() as tx:
+                timer = tx.timer(timer_id)
+                if timer is None or timer.status != "pending":
+                    return None
+                late = (now - timer.due_at).total_seconds() > self.config.timers.late_after_seconds
+                tx.mark_timer_fired(timer.id, now, late)
+                case = tx.case(timer.case_id) if timer.case_id else None
+                result = Handled(f"timer:{timer.key}", "timer", "processed", timer.case_id, timer.purpose, late=late)
+                work = CaseWork(self, tx, now, result, None)
+                sent = work.fire(timer, case)
+                lateness = f" late by {int((now - timer.due_at).total_seconds() // 60)} min" if late else ""
+                work.note(case, "timer_fired" if sent else "timer_not_needed", f"{timer.purpose}{lateness}")
+        except Exception as exc:  # noqa: BLE001 - a timer that cannot fire must not stop the others
+            log.error("timer %d could not fire: %s", timer_id, type(exc).__name__)
+            log.debug("timer failed", exc_info=True)
+            with self.store.transaction() as tx:
+                tx.fail_timer(timer_id, now, type(exc).__name__)
+                tx.add_history(None, now, "bot", "timer_failed", f"timer {timer_id}: {type(exc).__name__}")
+            return None
+        if timer.purpose == "daily_agenda":
+            self.ensure_agenda(now if now > timer.due_at else timer.due_at)
+        log.info(
+            "timer %s for case %s fired%s: %d email(s)",
+            timer.purpose,
+            timer.case_id or "-",
+            " late" if late else "",
+            len(result.emails),
+        )
         return result
 
     # -- outgoing mail ---------------------------------------------------------------------
@@ -286,7 +336,7 @@ class _Quarantine(Exception):
     """Raised inside handling to send a message to Quarantine with a plain reason."""
 
 
-class _Work:
+class _Work(CaseWork):
     """Handling of one parsed message inside one open transaction."""
 
     def __init__(
@@ -298,20 +348,17 @@ class _Work:
         message_id: str,
         now: datetime,
     ) -> None:
-        self.s = service
-        self.cfg = service.config
-        self.tx = tx
+        super().__init__(service, tx, now, Handled(message_id, "unrecognised", "processed"), message_id)
         self.msg = msg
         self.mail = mail
         self.message_id = message_id
-        self.now = now
 
     def run(self) -> Handled:
-        verdict = classify(self.msg, self.s._own_addresses)
+        verdict = classify(self.msg, self.s.own_addresses)
         if verdict.kind is Kind.AUTO:
-            self.tx.add_history(None, self.now, "bot", "ignored", verdict.auto_reason or "", self.message_id)
-            return Handled(self.message_id, "auto", "ignored", reason=verdict.auto_reason)
-        name, address = sender_address(self.msg)
+            self.note(None, "ignored", verdict.auto_reason or "")
+            return self._done("auto", "ignored", reason=verdict.auto_reason)
+        _name, address = sender_address(self.msg)
         untrusted = self._untrusted_reason(address)
         if verdict.is_reply:
             case = self._case_in_thread()
@@ -323,11 +370,15 @@ class _Work:
             return self._unrecognised(address, untrusted)
         if untrusted:
             raise _Quarantine(f"{verdict.kind.value} request from an untrusted sender: {untrusted}")
-        assert address is not None
         details = read_request(self.msg, verdict.kind)
         if verdict.kind is Kind.URGENT:
             return self._urgent(details)
         return self._standard(details)
+
+    def _done(self, kind: str, outcome: str, case: Case | None = None, reason: str | None = None) -> Handled:
+        self.result.kind, self.result.outcome, self.result.reason = kind, outcome, reason
+        self.result.case_id = case.case_id if case else None
+        return self.result
 
     # -- who may ask -------------------------------------------------------------------------
 
@@ -339,7 +390,7 @@ class _Work:
             return f"sender domain {address.rsplit('@', 1)[1]} is not in trust.sender_domains"
         server = trust.authentication_results_server_id
         if trust.require_dmarc and server and not dmarc_passes(self.msg, server):
-            return f"no dmarc=pass from {trust.authentication_results_server_id} in Authentication-Results"
+            return f"no dmarc=pass from {server} in Authentication-Results"
         return None
 
     def _case_in_thread(self) -> Case | None:
@@ -354,27 +405,16 @@ class _Work:
     # -- the routes --------------------------------------------------------------------------
 
     def _unrecognised(self, address: str | None, untrusted: str | None) -> Handled:
-        result = Handled(self.message_id, "unrecognised", "triage")
-        self.tx.add_history(None, self.now, address or "unknown", "triaged", "subject not recognised", self.message_id)
+        self.actor = address or "unknown"
+        self.note(None, "triaged", "subject not recognised")
         if untrusted is None and address:
             context = {
                 "urgent_subject": "URGENT S47 ENQUIRY",
                 "standard_subject": "Strategy discussion",
                 "address": self.cfg.bot.address,
             }
-            out = self.s.compose(
-                self.tx,
-                "triage_reply",
-                None,
-                (address,),
-                (),
-                context,
-                self.now,
-                in_reply_to=self.message_id,
-                key=self.message_id,
-            )
-            result.emails.append(out)
-        return result
+            self.send("triage_reply", None, (address,), (), context, key=self.message_id)
+        return self._done("unrecognised", "triage")
 
     def _urgent(self, details: RequestDetails) -> Handled:
         """Flowchart A, domain.md §4.1–4.2: start the clock, acknowledge, refer to the duty DS."""
@@ -388,7 +428,6 @@ class _Work:
             self.now,
             clock_start=t0,
         )
-        result = Handled(self.message_id, "urgent", "processed", case.case_id)
         self._opened(case)
         due = callback_due(t0, self.cfg.urgent.callback_minutes)
         missing = [MISSING_FIELD_WORDING[f][0] for f in details.missing(Kind.URGENT)]
@@ -398,82 +437,91 @@ class _Work:
             "callback_minutes": self.cfg.urgent.callback_minutes,
             "missing": missing,
         }
+        people = self.cfg.people
         ack = {
             **timing,
             "phone": details.requester.phone,
-            "ds_contacts": list(self.cfg.people.ds_contacts),
-            "admin_support_phone": self.cfg.people.admin_support_phone,
+            "ds_contacts": list(people.ds_contacts),
+            "admin_support_phone": people.admin_support_phone,
         }
-        result.emails.append(self._send("urgent_acknowledgement", case, (details.requester.email or "",), (), ack))
+        self.send("urgent_acknowledgement", case, (details.requester.email or "",), (), ack)
         referral = {**timing, "details": details, "urgent_indicators": self._indicators(details)}
-        result.emails.append(
-            self._send("duty_referral", case, (self.cfg.people.duty_ds,), (self.cfg.people.referral_unit,), referral)
-        )
-        return result
+        self.send("duty_referral", case, (people.duty_ds,), (people.referral_unit,), referral)
+        self.start_urgent_ladder(case, t0)
+        return self._done("urgent", "processed", case)
 
     def _standard(self, details: RequestDetails) -> Handled:
         """Flowchart B, domain.md §2–§3: book when complete, else ask for what is missing."""
         missing = details.missing(Kind.STANDARD)
         state = CaseState.AWAITING_INFORMATION if missing else CaseState.BOOKED
         case = self.tx.add_case(Kind.STANDARD, state, details, self.message_id, self.mail.received_at, self.now)
-        result = Handled(self.message_id, "standard", "processed", case.case_id)
         self._opened(case)
         if missing:
-            self._ask_for(case, missing, result)
+            self._ask_for(case, missing)
         else:
-            self._book(case, result)
-        return result
+            self.book(case, self.mail.received_at, self._indicators(details))
+        return self._done("standard", "processed", case)
 
     def _reply(self, case: Case, address: str) -> Handled:
-        """A reply in a case's thread (domain.md §1.2, §6): here, one that completes a request."""
-        result = Handled(self.message_id, "reply", "processed", case.case_id)
-        entitled = address == (case.details.requester.email or "") or address.endswith("@" + self.s._police_domain)
-        self.tx.add_history(case.case_id, self.now, address, "reply_received", "", self.message_id)
-        if case.state is not CaseState.AWAITING_INFORMATION or not entitled:
-            return result
+        """A reply in a case's thread (domain.md §1.2, §6): completes a request, or carries a command."""
+        self.actor = address
+        self._done("reply", "processed", case)
+        self.note(case, "reply_received")
+        top = strip_quoted(message_text(self.msg).plain)
+        command = read_command(top)
+        requester = case.details.requester.email
+        if isinstance(command, NotUnderstood):
+            self.command_help(case, address, command.reason)
+            return self.result
+        if isinstance(command, Command):
+            if not entitled(command.word, address, requester, self.s.police_domain):
+                self.note(case, "command_refused", command.word)
+                self.command_help(case, address, f"{command.word} can only be sent by {_who_may(command.word)}.")
+            elif not self.apply(case, command, address, _has_attachment(self.msg)):
+                self.note(case, "command_not_applicable", f"{command.word} while {case.state.value}")
+                reason = f"{command.word} does not apply to case {case.case_id} as it stands ({_state_words(case)})."
+                self.command_help(case, address, reason)
+            return self.result
+        if self._replies_to_minutes() and _has_attachment(self.msg):
+            self.minutes_recorded(case, "minutes attached to a reply")
+            return self.result
+        if case.state is CaseState.AWAITING_INFORMATION and entitled("", address, requester, self.s.police_domain):
+            self._complete(case)
+            return self.result
+        self.command_help(case, address, "The first line of your reply was not one of the words the bot understands.")
+        return self.result
+
+    def _replies_to_minutes(self) -> bool:
+        return any(self.tx.email_purpose(ref) == "minutes_template" for ref in thread_references(self.msg))
+
+    def _complete(self, case: Case) -> None:
         supplied = read_request(_top_part(self.msg), case.kind)
         details = case.details.completed_by(supplied)
         self.tx.update_case(case.case_id, self.now, details=details)
         case = replace(case, details=details)
         missing = details.missing(case.kind)
         if missing:
-            self._ask_for(case, missing, result)
-        else:
-            check_transition(case.state, CaseState.BOOKED)
-            self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED)
-            self._book(replace(case, state=CaseState.BOOKED), result)
-        return result
+            self._ask_for(case, missing)
+            return
+        check_transition(case.state, CaseState.BOOKED)
+        self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED)
+        self.note(case, "details_completed")
+        self.book(replace(case, state=CaseState.BOOKED), self.mail.received_at, self._indicators(details))
 
     # -- steps -------------------------------------------------------------------------------
 
     def _opened(self, case: Case) -> None:
-        self.tx.add_history(
-            case.case_id,
-            self.now,
-            case.details.requester.email or "unknown",
-            "received",
-            f"{case.kind.value} request for {', '.join(case.details.n_numbers) or 'no N number'}",
-            self.message_id,
+        self.actor = case.details.requester.email or "unknown"
+        self.note(
+            case, "received", f"{case.kind.value} request for {', '.join(case.details.n_numbers) or 'no N number'}"
         )
+        self.actor = "bot"
 
     def _indicators(self, details: RequestDetails) -> list[str]:
         text = "\n".join(filter(None, [details.reason, message_text(self.msg).plain]))
         return [URGENT_CRITERIA[code] for code in screen_urgent_indicators(text)]
 
-    def _send(
-        self,
-        purpose: str,
-        case: Case,
-        to: Sequence[str],
-        cc: Sequence[str],
-        context: dict[str, Any],
-        attachments: tuple[Attachment, ...] = (),
-    ) -> OutgoingEmail:
-        return self.s.compose(
-            self.tx, purpose, case, to, cc, context, self.now, in_reply_to=self.message_id, attachments=attachments
-        )
-
-    def _ask_for(self, case: Case, missing: list[str], result: Handled) -> None:
+    def _ask_for(self, case: Case, missing: list[str]) -> None:
         indicators = self._indicators(case.details)
         context = {
             "missing": [MISSING_FIELD_WORDING[f][0] for f in missing],
@@ -482,93 +530,20 @@ class _Work:
             "urgent_indicators": indicators,
         }
         cc = (self.cfg.people.referral_unit,) if indicators else ()
-        result.emails.append(
-            self._send("missing_information", case, (case.details.requester.email or "",), cc, context)
-        )
-        self.tx.add_history(case.case_id, self.now, "bot", "awaiting_information", ", ".join(missing), self.message_id)
+        self.send("missing_information", case, (case.details.requester.email or "",), cc, context)
+        self.note(case, "awaiting_information", ", ".join(missing))
 
-    def _book(self, case: Case, result: Handled) -> None:
-        """Domain.md §3.3–3.6: the next proper slot, the event, the confirmation, the timescale check."""
-        details = case.details
-        choice = self.s.find_slot(self.mail.received_at, details.complex)
-        if choice is None:
-            self._no_slot(case, result)
-            return
-        invitees = _unique([details.health_rep or "", *details.invitees])
-        allowed = [a for a in invitees if self.s.allowed_recipient(a)]
-        left_out = [a for a in invitees if not self.s.allowed_recipient(a)]
-        attendees = _unique([details.requester.email or "", *allowed])
-        event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
-        try:
-            self.s.calendar.book(event)
-        except SlotTaken:
-            # Someone booked by hand between our look and our write: look again once.
-            choice = self.s.find_slot(self.mail.received_at, details.complex)
-            if choice is None:
-                self._no_slot(case, result)
-                return
-            event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
-            self.s.calendar.book(event)
-        self.tx.add_booking(Booking(case.case_id, event.uid, choice.start, choice.end))
-        self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED, effective_day=choice.effective_day)
-        self.tx.add_history(
-            case.case_id, self.now, "bot", "booked", f"{choice.start.isoformat()} {event.subject}", self.message_id
-        )
-        result.booked.append((case.case_id, event))
-        log.info("case %s %s booked %s", case.case_id, ",".join(details.n_numbers), choice.start.isoformat())
 
-        indicators = self._indicators(details)
-        invite = invitation(event, "REQUEST", self.s.tz, self.cfg.bot.display_name, self.now)
-        context = {
-            "start": choice.start.astimezone(self.s.tz),
-            "end": choice.end.astimezone(self.s.tz),
-            "minutes": booking_length(details.complex, self.cfg.schedule),
-            "complex": details.complex,
-            "dial_in": self.cfg.conference.dial_in,
-            "passcode": self.cfg.conference.passcode,
-            "surname": details.surname or "",
-            "invitees": allowed,
-            "health_rep": details.health_rep if details.health_rep in allowed else None,
-            "quorum_note": _quorum_note(details, allowed),
-            "left_out": left_out,
-            "within_timescale": choice.within_timescale,
-            "deadline": choice.deadline,
-            "urgent_indicators": indicators,
-        }
-        attachment = Attachment(
-            "invite.ics", "text/calendar", invite, inline_alternative=True, params=(("method", "REQUEST"),)
-        )
-        cc = (self.cfg.people.referral_unit,) if indicators else ()
-        result.emails.append(
-            self._send("confirmation", case, (details.requester.email or "",), cc, context, attachments=(attachment,))
-        )
-        if not choice.within_timescale:
-            result.emails.append(self._timescale_notice(case, choice))
+def _has_attachment(msg: EmailMessage) -> bool:
+    return any(part.get_filename() for part in msg.walk() if not part.is_multipart())
 
-    def _timescale_notice(self, case: Case, choice: SlotChoice | None) -> OutgoingEmail:
-        schedule = self.cfg.schedule
-        days = schedule.complex_timescale_working_days if case.details.complex else schedule.timescale_working_days
-        context = {
-            "start": choice.start.astimezone(self.s.tz) if choice else None,
-            "end": choice.end.astimezone(self.s.tz) if choice else None,
-            "effective_day": choice.effective_day if choice else self.now.astimezone(self.s.tz).date(),
-            "deadline": choice.deadline if choice else None,
-            "working_days": days,
-            "complex": case.details.complex,
-        }
-        self.tx.add_history(case.case_id, self.now, "bot", "timescale_at_risk", "", self.message_id)
-        return self._send(
-            "timescale_at_risk", case, (case.details.requester.email or "",), (self.cfg.people.referral_unit,), context
-        )
 
-    def _no_slot(self, case: Case, result: Handled) -> None:
-        """No free slot within the horizon (§3.3): the case goes to a person at the referral unit."""
-        self.tx.update_case(case.case_id, self.now, state=CaseState.NEEDS_PERSON)
-        self.tx.add_history(
-            case.case_id, self.now, "bot", "needs_person", "no free slot within the horizon", self.message_id
-        )
-        log.warning("case %s: no free slot within the horizon; passed to a person", case.case_id)
-        result.emails.append(self._timescale_notice(case, None))
+def _who_may(word: str) -> str:
+    return "police" if word in POLICE_ONLY else "the requesting manager or police"
+
+
+def _state_words(case: Case) -> str:
+    return case.state.value.replace("_", " ")
 
 
 def _message_id(msg: EmailMessage) -> str | None:
@@ -587,15 +562,6 @@ def _top_part(msg: EmailMessage) -> EmailMessage:
             top[header] = str(msg[header])
     top.set_content(strip_quoted(message_text(msg).plain) or "\n")
     return top
-
-
-def _quorum_note(details: RequestDetails, invited: Sequence[str]) -> str | None:
-    if not details.health_rep or details.health_rep not in invited:
-        return (
-            "No health representative has been invited, so the discussion may not be quorate. "
-            "Please invite one, or record why at item 1 of the agenda."
-        )
-    return None
 
 
 def _unique(items: Any) -> list[str]:

@@ -270,6 +270,19 @@ class StoreTransaction:
             },
         )
 
+    def set_booking(self, case_id: str, start: datetime, end: datetime, sequence: int, status: str) -> None:
+        """Move or cancel the case's current booking."""
+        self.conn.execute(
+            update(t.bookings)
+            .where(t.bookings.c.case_id == case_id)
+            .where(t.bookings.c.status == "booked")
+            .values(start=utc_text(start), end=utc_text(end), sequence=sequence, status=status)
+        )
+
+    def email_purpose(self, message_id: str) -> str | None:
+        row = self.conn.execute(select(t.outbox.c.purpose).where(t.outbox.c.message_id == message_id)).first()
+        return str(row[0]) if row else None
+
     def booking_for(self, case_id: str) -> Booking | None:
         row = self.conn.execute(
             select(t.bookings)
@@ -401,6 +414,14 @@ class StoreTransaction:
             update(t.timers)
             .where(t.timers.c.id == timer_id)
             .values(status="fired", fired_at=utc_text(now), late=1 if late else 0)
+        )
+
+    def fail_timer(self, timer_id: int, now: datetime, reason: str) -> None:
+        """A timer whose firing raised: kept for a person to see, never retried in a loop."""
+        self.conn.execute(
+            update(t.timers)
+            .where(t.timers.c.id == timer_id)
+            .values(status="failed", fired_at=utc_text(now), detail=reason)
         )
 
     def next_timer_due(self) -> datetime | None:

@@ -104,3 +104,32 @@ def choose_slot(
                 within_timescale=day <= deadline,
             )
     return None
+
+
+def next_slot_after(
+    current_start: datetime,
+    minutes: int,
+    busy_on: Callable[[date], Sequence[Interval]],
+    schedule: ScheduleConfig,
+    days: WorkingDays,
+    tz: ZoneInfo,
+    same_start_allowed: bool = False,
+) -> datetime | None:
+    """§6 RESCHEDULE and COMPLEX: the first free start after the current one (or at it, when allowed).
+
+    ``busy_on`` must leave out the booking being moved, so it does not block itself.
+    """
+    first_day = current_start.astimezone(tz).date()
+    for day in meeting_days_from(first_day, schedule, days):
+        busy = list(busy_on(day))
+        if day == first_day:
+            window_start = datetime.combine(day, schedule.window_start, tzinfo=tz)
+            # Everything before the current start (and the current start itself, unless
+            # allowed) counts as taken on the current day.
+            blocked_until = current_start if same_start_allowed else current_start + timedelta(minutes=1)
+            if blocked_until > window_start:
+                busy.append(Interval(window_start, blocked_until))
+        start = first_free_start(day, minutes, busy, schedule, tz)
+        if start is not None:
+            return start
+    return None

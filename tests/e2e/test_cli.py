@@ -94,7 +94,11 @@ def test_replay_of_a_folder_shows_each_message_in_time_order(
     assert purposes == [
         ("urgent_acknowledgement", ["alex.morgan@council.example"], []),
         ("duty_referral", ["duty.ds@police.example"], ["referrals@police.example"]),
-        ("confirmation", ["alex.morgan@council.example"], []),
+        (
+            "confirmation",
+            ["alex.morgan@council.example"],
+            ["health.safeguarding@nhs.example", "dsl@school.council.example"],
+        ),
     ]
     [ignored] = [e for e in lines if e["event"] == "ignored"]
     assert Path(ignored["file"]).name == "c.eml" and "auto" in ignored["reason"]

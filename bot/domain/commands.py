@@ -1,0 +1,77 @@
+"""The command words staff put on the first line of a reply in a case's thread (domain.md §6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.domain.trust import domain_allowed
+
+# Word → what it does, as the command_help reply explains it.
+COMMAND_WORDS: dict[str, str] = {
+    "CONTACTED": "police have rung the TM/PM: stops the urgent escalation reminders and sends the minutes template",
+    "HELD": "the discussion took place: starts the one-working-day clock for the minutes",
+    "CANCEL": "cancels the booking, frees the slot and tells everyone invited",
+    "RESCHEDULE": "moves the booking to the next free slot after the current one",
+    "COMPLEX": "makes the booking 30 minutes (moved if the next slot is taken)",
+    "DELAY <minutes>": "police: the discussions are running late; warns every TM/PM booked later that day",
+    "MINUTES SHARED": "the minutes have gone to everyone who took part (or reply to the minutes email, attached)",
+    "OUTCOME <joint S47 | single S47 | no further action | child in need>": "records the outcome, sets timescales",
+}
+
+OUTCOMES = ("joint S47", "single S47", "no further action", "child in need")
+
+# Who may send each word: the requester (the TM/PM), or police (the referral unit's domain).
+POLICE_ONLY = frozenset({"DELAY"})
+
+_COMMAND = re.compile(
+    r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME)\b[\s:,-]*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    word: str  # CONTACTED, HELD, CANCEL, RESCHEDULE, COMPLEX, DELAY, MINUTES SHARED, OUTCOME
+    minutes: int | None = None  # DELAY
+    outcome: str | None = None  # OUTCOME, one of OUTCOMES
+
+
+@dataclass(frozen=True)
+class NotUnderstood:
+    reason: str
+
+
+def read_command(top_text: str) -> Command | NotUnderstood | None:
+    """The command on the first non-empty line of a reply's own text; None when there is no command word.
+
+    Only the first line counts so that a word quoted or mentioned later in a message is
+    never acted on.
+    """
+    first = next((line for line in top_text.splitlines() if line.strip()), "")
+    match = _COMMAND.match(first)
+    if match is None:
+        return None
+    word = " ".join(match.group("word").upper().split())
+    word = "CANCEL" if word == "CANCELLED" else word
+    rest = match.group("rest").strip()
+    if word == "DELAY":
+        number = re.match(r"(\d{1,3})\b", rest)
+        if number is None or not 1 <= int(number.group(1)) <= 240:
+            return NotUnderstood('DELAY needs the number of minutes, for example "DELAY 15".')
+        return Command(word, minutes=int(number.group(1)))
+    if word == "OUTCOME":
+        wanted = " ".join(rest.lower().replace(".", "").split())
+        for outcome in OUTCOMES:
+            if wanted.startswith(outcome.lower()) or wanted.startswith(outcome.lower().replace(" s47", " section 47")):
+                return Command(word, outcome=outcome)
+        return NotUnderstood("OUTCOME needs one of: " + ", ".join(OUTCOMES) + ".")
+    return Command(word)
+
+
+def entitled(word: str, sender: str, requester: str | None, police_domain: str) -> bool:
+    """§6: words are accepted from the requester and from police; DELAY from police only."""
+    police = domain_allowed(sender, (police_domain,))
+    if word in POLICE_ONLY:
+        return police
+    return police or (requester is not None and sender.lower() == requester.lower())
