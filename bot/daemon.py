@@ -37,12 +37,15 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("strategy-bot running on %s", self.bot.config.source)
+        self.bot.service.ensure_agenda(self.clock.now())
         while not self.stopping:
+            # Timers first: after a restart, everything already due fires once, marked late.
+            fired = self.fire_due()
             handled = self.drain()
             self.deliver()
             self.publish_if_due()
-            if not handled and not self.stopping:
-                self.inbox.wait(self.bot.config.inbox.poll_seconds)
+            if not handled and not fired and not self.stopping:
+                self.inbox.wait(self.wait_seconds())
         self.deliver()
         self.publish_if_due(force=True)
         log.info("strategy-bot stopped")
@@ -63,6 +66,25 @@ class Daemon:
             if count % self.deliver_every == 0:
                 self.deliver()
         return count
+
+    def fire_due(self) -> int:
+        """Fire every timer now due, oldest first; returns how many fired."""
+        count = 0
+        for timer in self.bot.service.due_timers(self.clock.now()):
+            if self.stopping:
+                break
+            if self.bot.service.handle_due(timer.id, self.clock.now()) is not None:
+                count += 1
+        return count
+
+    def wait_seconds(self) -> float:
+        """Until the next poll of the inbox, or sooner if a timer falls due first."""
+        poll = self.bot.config.inbox.poll_seconds
+        with self.bot.store.transaction() as tx:
+            next_due = tx.next_timer_due()
+        if next_due is None:
+            return poll
+        return max(0.0, min(poll, (next_due - self.clock.now()).total_seconds()))
 
     def deliver(self) -> None:
         assert self.bot.delivery is not None

@@ -55,12 +55,18 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
         )
         purposes: Counter[str] = Counter()
         written = 0
-        for item, result, _events in replay.run(saved, until):
-            if item is None or result is None:
+        for item, result, events in replay.run(saved, until):
+            if result is None:
                 continue
-            at = (item.received_at or datetime.now(tz)).astimezone(tz)
-            what = f"{result.kind:<12} {result.case_id or '-':<9}"
-            print(f"{_when(at)}  {item.path.name:<42} {what} {result.outcome}", file=stdout)
+            if item is None:
+                # A timer fired on the simulated clock.
+                at = datetime.fromisoformat(events[0]["at"]) if events else None
+                stamp = _when(at.astimezone(tz)) if at else " " * 16
+                print(f"{stamp}  {'(timer) ' + (result.reason or ''):<42} {'':<12} {result.case_id or '-':<9}", file=stdout)
+            else:
+                at = (item.received_at or datetime.now(tz)).astimezone(tz)
+                what = f"{result.kind:<12} {result.case_id or '-':<9}"
+                print(f"{_when(at)}  {item.path.name:<42} {what} {result.outcome}", file=stdout)
             if result.reason and result.outcome in ("quarantine", "ignored"):
                 print(f"{'':18}reason: {result.reason}", file=stdout)
             for _case_id, event in result.booked:

@@ -79,6 +79,15 @@ def events_for(saved: SavedEmail, at: datetime, result: Handled) -> Iterator[dic
         yield {"at": stamp, "event": "quarantined", "file": str(saved.path), "reason": result.reason}
     elif result.outcome == "ignored":
         yield {"at": stamp, "event": "ignored", "file": str(saved.path), "reason": result.reason}
+    for name, changes in (("cancelled", result.cancelled), ("moved", result.moved)):
+        for case_id, event in changes:
+            yield {
+                "at": stamp,
+                "event": name,
+                "case": case_id,
+                "start": event.start.astimezone(at.tzinfo).isoformat(),
+                "end": event.end.astimezone(at.tzinfo).isoformat(),
+            }
     for case_id, event in result.booked:
         yield {
             "at": stamp,
@@ -89,18 +98,22 @@ def events_for(saved: SavedEmail, at: datetime, result: Handled) -> Iterator[dic
             "end": event.end.astimezone(at.tzinfo).isoformat(),
             "subject": event.subject,
         }
+    yield from email_events(stamp, result)
+
+
+def email_events(stamp: str, result: Handled) -> Iterator[dict[str, Any]]:
+    """One `email` event per email queued (none for one that had no allowed recipient)."""
     for out in result.emails:
-        if not out.to and not out.cc:
-            continue
-        yield {
-            "at": stamp,
-            "event": "email",
-            "case": out.case_id,
-            "purpose": out.purpose,
-            "to": list(out.to),
-            "cc": list(out.cc),
-            "subject": out.subject,
-        }
+        if out.to or out.cc:
+            yield {
+                "at": stamp,
+                "event": "email",
+                "case": out.case_id,
+                "purpose": out.purpose,
+                "to": list(out.to),
+                "cc": list(out.cc),
+                "subject": out.subject,
+            }
 
 
 class Replay:
@@ -115,14 +128,37 @@ class Replay:
     def run(
         self, saved: list[SavedEmail], until: datetime | None = None
     ) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
-        """Feed each message at its time; yields (message, result, events) in time order."""
+        """Feed each message at its time, firing every timer due on the way at its own time, in order."""
+        service = self.bot.service
+        started = False
         for item in saved:
             at = (item.received_at or datetime.now(UTC)).astimezone(self.tz)
+            if not started:
+                service.ensure_agenda(at)
+                started = True
+            yield from self.fire_until(at, inclusive=False)
             mail = IncomingMail(key=str(item.path), raw=item.raw, received_at=at)
-            result = self.bot.service.handle(mail, at)
+            result = service.handle(mail, at)
             yield item, result, list(events_for(item, at, result))
-        # Timers due up to `until` fire here once the service has them.
-        del until
+        if until is not None:
+            if not started:
+                service.ensure_agenda(until)
+            yield from self.fire_until(until.astimezone(self.tz), inclusive=True)
+
+    def fire_until(
+        self, moment: datetime, inclusive: bool
+    ) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
+        """Fire, on the simulated clock, every timer due before ``moment`` (or at it, when inclusive)."""
+        service = self.bot.service
+        while True:
+            due = [t for t in service.due_timers(moment) if inclusive or t.due_at < moment]
+            if not due:
+                return
+            timer = due[0]
+            at = timer.due_at.astimezone(self.tz)
+            result = service.handle_due(timer.id, at)
+            if result is not None:
+                yield None, result, list(email_events(at.isoformat(), result))
 
     def close(self) -> None:
         self.bot.close()

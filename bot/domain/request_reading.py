@@ -158,9 +158,23 @@ def normalise_label(label: str) -> str:
     return text.strip()
 
 
+_BY_LENGTH = sorted(_LABEL_TO_FIELD, key=len, reverse=True)
+
+
 def field_for(label: str) -> str | None:
-    """The template field a label names, or None."""
-    return _LABEL_TO_FIELD.get(normalise_label(label))
+    """The template field a label names, or None.
+
+    An exact synonym first; else the longest synonym the label starts with, so that
+    "Contact number police can call on" reads as the contact number.
+    """
+    text = normalise_label(label)
+    exact = _LABEL_TO_FIELD.get(text)
+    if exact is not None or len(text.split()) > 8:
+        return exact
+    for synonym in _BY_LENGTH:
+        if len(synonym) > 3 and text.startswith(synonym + " "):
+            return _LABEL_TO_FIELD[synonym]
+    return None
 
 
 def _pairs(plain: str, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str, str]]:
