@@ -173,6 +173,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_config(args.config), Path(args.out), sys.stdout)
 
 
+# -- status and history -------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.status import render_status
+    from bot.wiring import build
+
+    config = _config(args.config)
+    bot = build(config, with_mail=False)
+    try:
+        print(render_status(bot, datetime.now(config.bot.timezone)), end="")
+    finally:
+        bot.close()
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bot.domain.n_numbers import normalise_n_number
+    from bot.status import render_history
+    from bot.wiring import build
+
+    config = _config(args.config)
+    wanted = normalise_n_number(args.reference) or args.reference.strip().upper()
+    bot = build(config, with_mail=False)
+    try:
+        text = render_history(bot, wanted)
+    finally:
+        bot.close()
+    if text is None:
+        print(f"strategy-bot history: no case with N number or case id {wanted}", file=sys.stderr)
+        return EXIT_ERROR
+    print(text, end="")
+    return EXIT_OK
+
+
 # -- the parser -------------------------------------------------------------------------------------
 
 
@@ -209,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", help="TOML config file (default: the embedded default)")
     replay.add_argument("--until", type=_instant, help="advance the simulated clock to this time at the end")
     replay.set_defaults(func=cmd_replay)
+
+    status = sub.add_parser("status", help="open cases, upcoming bookings and pending timers")
+    status.add_argument("--config", help="TOML config file (default: the embedded default)")
+    status.set_defaults(func=cmd_status)
+
+    history = sub.add_parser("history", help="everything the bot did to a case, in order")
+    history.add_argument("reference", help="an N number (N146782) or a case id (SD000001)")
+    history.add_argument("--config", help="TOML config file (default: the embedded default)")
+    history.set_defaults(func=cmd_history)
     return parser
 
 

@@ -62,7 +62,10 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
                 # A timer fired on the simulated clock.
                 at = datetime.fromisoformat(events[0]["at"]) if events else None
                 stamp = _when(at.astimezone(tz)) if at else " " * 16
-                print(f"{stamp}  {'(timer) ' + (result.reason or ''):<42} {'':<12} {result.case_id or '-':<9}", file=stdout)
+                print(
+                    f"{stamp}  {'(timer) ' + (result.reason or ''):<42} {'':<12} {result.case_id or '-':<9}",
+                    file=stdout,
+                )
             else:
                 at = (item.received_at or datetime.now(tz)).astimezone(tz)
                 what = f"{result.kind:<12} {result.case_id or '-':<9}"

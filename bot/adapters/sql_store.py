@@ -248,6 +248,20 @@ class StoreTransaction:
             values["effective_day"] = effective_day.isoformat()
         self.conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(**values))
 
+    def cases_for(self, reference: str) -> list[Case]:
+        """The cases with this case id, or naming this N number, oldest first."""
+        rows = self.conn.execute(
+            select(t.cases.c.case_id)
+            .where((t.cases.c.case_id == reference) | t.cases.c.n_numbers.like(f"%{reference}%"))
+            .order_by(t.cases.c.id)
+        ).scalars()
+        found = [self.case(case_id) for case_id in rows]
+        return [
+            case
+            for case in found
+            if case is not None and (case.case_id == reference or reference in case.details.n_numbers)
+        ]
+
     def open_cases(self) -> list[Case]:
         closed = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
         ids = self.conn.execute(
