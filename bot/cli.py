@@ -35,15 +35,19 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.adapters.system_clock import SystemClock
+    from bot.adapters.system_clock import SimulatedClock, SystemClock
     from bot.daemon import Daemon
+    from bot.ports import Clock
     from bot.wiring import build
 
     config = _config(args.config)
     _setup_logging(args.verbose)
+    clock: Clock = SystemClock()
+    if args.clock_start is not None:
+        clock = SimulatedClock(args.clock_start, args.clock_speed)
     bot = build(config)
     try:
-        return Daemon(bot, SystemClock()).run()
+        return Daemon(bot, clock).run()
     finally:
         bot.close()
 
@@ -221,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon on the configured inbox, calendar and sender")
     run.add_argument("--config", help="TOML config file (default: the embedded default)")
     run.add_argument("--verbose", action="store_true", help="log debug detail too")
+    run.add_argument(
+        "--clock-start", type=_instant, help="rehearsal: run on a simulated clock starting at this ISO 8601 time"
+    )
+    run.add_argument(
+        "--clock-speed", type=float, default=1.0, help="rehearsal: simulated seconds per real second (default 1)"
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="replay the bundled example requests over a week and show the result")
