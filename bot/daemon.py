@@ -1,12 +1,14 @@
-"""The loop: take each message from the inbox, hand it to the service, move it, send the outbox."""
+"""The daemon: APScheduler jobs take mail from the inbox and fire due timers, one at a time."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from types import FrameType
 
+from bot.adapters.scheduler import JobScheduler
 from bot.ports import Clock, Inbox
 from bot.wiring import Bot
 
@@ -14,7 +16,13 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    """Runs until SIGTERM/SIGINT; a signal lets the message in hand finish first."""
+    """Runs until SIGTERM/SIGINT; a signal lets the message in hand finish first.
+
+    Two jobs on one worker thread: ``inbox`` every ``inbox.poll_seconds``, and
+    ``next-timer`` at the due time of the earliest pending timer in the database, re-armed
+    after every round. Each round fires due timers, handles every message in the inbox,
+    delivers the outbox and publishes the calendar.
+    """
 
     def __init__(self, bot: Bot, clock: Clock, deliver_every: int = 50, publish_every_seconds: float = 5.0) -> None:
         if bot.inbox is None or bot.delivery is None:
@@ -25,31 +33,71 @@ class Daemon:
         self.deliver_every = deliver_every
         self.publish_every_seconds = publish_every_seconds
         self.stopping = False
+        self._stopped = threading.Event()
         self._calendar_dirty = True
         self._last_publish = 0.0
+        self._started = False
+        self.jobs = JobScheduler()
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
             log.info("stop requested (signal %s); finishing the message in hand", signum)
         self.stopping = True
+        self._stopped.set()
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("strategy-bot running on %s", self.bot.config.source)
-        self.bot.service.ensure_agenda(self.clock.now())
-        while not self.stopping:
-            # Timers first: after a restart, everything already due fires once, marked late.
-            fired = self.fire_due()
-            handled = self.drain()
-            self.deliver()
-            self.publish_if_due()
-            if not handled and not fired and not self.stopping:
-                self.inbox.wait(self.wait_seconds())
+        self.jobs.start()
+        self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
+        while not self._stopped.wait(timeout=1.0):
+            pass
+        self.jobs.shutdown()
         self.deliver()
         self.publish_if_due(force=True)
         log.info("strategy-bot stopped")
         return 0
+
+    def round(self) -> None:
+        """One pass: timers due, then mail, then the outbox; a failure is logged and the next round runs."""
+        if self.stopping:
+            return
+        try:
+            if not self._started:
+                # After a restart, every timer already due fires once now, marked late.
+                self.bot.service.ensure_agenda(self.clock.now())
+                self._started = True
+            self.fire_due()
+            self.drain()
+            self.deliver()
+            self.publish_if_due()
+            self.arm_next_timer()
+        except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
+            log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
+            log.debug("round failed", exc_info=True)
+
+    def arm_next_timer(self) -> None:
+        with self.bot.store.transaction() as tx:
+            next_due = tx.next_timer_due()
+        if next_due is None:
+            return
+        simulated = (next_due - self.clock.now()).total_seconds()
+        self.jobs.at("next-timer", simulated / self.clock.speed, self.round)
+
+    def fire_due(self) -> int:
+        """Fire every timer now due, oldest first; returns how many fired."""
+        count = 0
+        while not self.stopping:
+            due = self.bot.service.due_timers(self.clock.now())
+            if not due:
+                break
+            for timer in due:
+                if self.stopping:
+                    break
+                self.bot.service.handle_due(timer.id, self.clock.now())
+                count += 1
+        return count
 
     def drain(self) -> int:
         """Handle every message now in the inbox; returns how many."""
@@ -62,29 +110,10 @@ class Daemon:
             # message is seen again and recognised as a duplicate.
             self.inbox.move(mail.key, result.folder)
             count += 1
-            self._calendar_dirty = self._calendar_dirty or bool(result.booked)
+            self._calendar_dirty = self._calendar_dirty or bool(result.booked or result.moved or result.cancelled)
             if count % self.deliver_every == 0:
                 self.deliver()
         return count
-
-    def fire_due(self) -> int:
-        """Fire every timer now due, oldest first; returns how many fired."""
-        count = 0
-        for timer in self.bot.service.due_timers(self.clock.now()):
-            if self.stopping:
-                break
-            if self.bot.service.handle_due(timer.id, self.clock.now()) is not None:
-                count += 1
-        return count
-
-    def wait_seconds(self) -> float:
-        """Until the next poll of the inbox, or sooner if a timer falls due first."""
-        poll = self.bot.config.inbox.poll_seconds
-        with self.bot.store.transaction() as tx:
-            next_due = tx.next_timer_due()
-        if next_due is None:
-            return poll
-        return max(0.0, min(poll, (next_due - self.clock.now()).total_seconds()))
 
     def deliver(self) -> None:
         assert self.bot.delivery is not None

@@ -77,6 +77,9 @@ class StrategyCalendar(Protocol):
 
 
 class Clock(Protocol):
+    # Simulated seconds per real second: 1 for the wall clock, more for a rehearsal.
+    speed: float
+
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
         ...

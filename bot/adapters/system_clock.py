@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
+    speed = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -20,8 +22,8 @@ class SimulatedClock:
 
     def __init__(self, start: datetime, speed: float = 1.0) -> None:
         self._start = start
-        self._speed = speed
+        self.speed = speed
         self._origin = time.monotonic()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self._speed)
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
