@@ -63,7 +63,8 @@ def main() -> int:
     config.write_text((REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2"))
     (work / "strategy-bot-data").mkdir()
     inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
-    start_day = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    # From now on, so every deadline the backlog creates lies ahead: this measures intake.
+    start_day = datetime.now(UTC).replace(microsecond=0)
     for i in range(args.requests):
         # Spread over years, a few a day, so the calendar fills as it would in real use.
         sent = start_day + timedelta(hours=8 * i)
