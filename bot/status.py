@@ -16,7 +16,7 @@ def render_status(bot: Bot, now: datetime) -> str:
     lines: list[str] = []
     with bot.store.transaction() as tx:
         cases = tx.open_cases()
-        bookings = tx.bookings_between(now, now + timedelta(days=365))
+        bookings = tx.bookings_between(now, now + timedelta(days=3660))
         timers = tx.pending_timers()
         pending_mail = tx.pending_email_count()
     lines.append(f"strategy-bot status at {_when(now, bot)} ({bot.config.source})")
