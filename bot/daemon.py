@@ -37,6 +37,10 @@ class Daemon:
         self._calendar_dirty = True
         self._last_publish = 0.0
         self._started = False
+        # Held for a whole round: shutting down waits for the round in hand, and no round
+        # touches the scheduler once stopping (APScheduler's shutdown holds its job store
+        # lock while it waits for the worker).
+        self._round = threading.Lock()
         self.jobs = JobScheduler()
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
@@ -53,6 +57,8 @@ class Daemon:
         self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
         while not self._stopped.wait(timeout=1.0):
             pass
+        with self._round:
+            pass
         self.jobs.shutdown()
         self.deliver()
         self.publish_if_due(force=True)
@@ -61,8 +67,11 @@ class Daemon:
 
     def round(self) -> None:
         """One pass: timers due, then mail, then the outbox; a failure is logged and the next round runs."""
-        if self.stopping:
-            return
+        with self._round:
+            if not self.stopping:
+                self._round_in_hand()
+
+    def _round_in_hand(self) -> None:
         try:
             if not self._started:
                 # After a restart, every timer already due fires once now, marked late.
@@ -72,7 +81,8 @@ class Daemon:
             self.drain()
             self.deliver()
             self.publish_if_due()
-            self.arm_next_timer()
+            if not self.stopping:
+                self.arm_next_timer()
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
             log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
             log.debug("round failed", exc_info=True)
