@@ -105,7 +105,8 @@ def main() -> int:
     print(f"machine: {machine}, {platform.platform()}")
     print(f"requests: {args.requests}; emails delivered: {sent}")
     print(f"drained in {elapsed:.1f} s (including start-up): {args.requests / elapsed:.0f} requests/s")
-    print(f"peak RSS of the daemon: {peak_mb:.0f} MB; stopped {stop_seconds:.1f} s after SIGTERM, exit {proc.returncode}")
+    print(f"peak RSS of the daemon: {peak_mb:.0f} MB")
+    print(f"stopped {stop_seconds:.1f} s after SIGTERM, exit code {proc.returncode}")
     return 0
 
 
