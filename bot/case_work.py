@@ -71,10 +71,10 @@ class CaseWork:
     def attendees(self, case: Case) -> tuple[list[str], list[str]]:
         """(invited, left out): the TM/PM, health rep and professionals, split by allowed domains (§7)."""
         details = case.details
-        invitees = _unique([details.health_rep or "", *details.invitees])
+        invitees = unique([details.health_rep or "", *details.invitees])
         allowed = [a for a in invitees if self.s.allowed_recipient(a)]
         left_out = [a for a in invitees if not self.s.allowed_recipient(a)]
-        return _unique([details.requester.email or "", *allowed]), left_out
+        return unique([details.requester.email or "", *allowed]), left_out
 
     def meeting_context(self, booking: Booking, complex_case: bool) -> dict[str, Any]:
         tz = self.s.tz
@@ -470,5 +470,6 @@ def _organisation(address: str) -> str:
     return address.rsplit("@", 1)[-1]
 
 
-def _unique(items: Any) -> list[str]:
+def unique(items: Any) -> list[str]:
+    """The truthy items, each once, in order."""
     return list(dict.fromkeys(i for i in items if i))

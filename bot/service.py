@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from bot.adapters.sql_store import SqlStore, StoreTransaction, TimerRow
-from bot.case_work import CaseWork
+from bot.case_work import CaseWork, unique
 from bot.config import Config
 from bot.domain.case_states import check_transition
 from bot.domain.classify import (
@@ -252,8 +252,8 @@ class StrategyService:
         resend is recognisable.
         """
         rendered = self.renderer.render(purpose, {**self.base_context(case), **context})
-        allowed_to = _unique(a for a in to if a and self.allowed_recipient(a))
-        allowed_cc = _unique(a for a in cc if a and self.allowed_recipient(a) and a not in allowed_to)
+        allowed_to = unique(a for a in to if a and self.allowed_recipient(a))
+        allowed_cc = unique(a for a in cc if a and self.allowed_recipient(a) and a not in allowed_to)
         dropped = [a for a in list(to) + list(cc) if a and not self.allowed_recipient(a)]
         case_id = case.case_id if case else None
         if case_id is not None:
@@ -263,7 +263,7 @@ class StrategyService:
             local = f"{purpose}.{hashlib.sha256((key or '').encode()).hexdigest()[:24]}"
         references: tuple[str, ...] = ()
         if case is not None:
-            references = tuple(_unique([case.root_message_id, *([in_reply_to] if in_reply_to else [])]))
+            references = tuple(unique([case.root_message_id, *([in_reply_to] if in_reply_to else [])]))
         elif in_reply_to:
             references = (in_reply_to,)
         out = OutgoingEmail(
@@ -562,10 +562,6 @@ def _top_part(msg: EmailMessage) -> EmailMessage:
             top[header] = str(msg[header])
     top.set_content(strip_quoted(message_text(msg).plain) or "\n")
     return top
-
-
-def _unique(items: Any) -> list[str]:
-    return list(dict.fromkeys(i for i in items if i))
 
 
 def _log_handled(result: Handled) -> None:
