@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 import time
+from itertools import islice
 from types import FrameType
 
 from bot.adapters.scheduler import JobScheduler
@@ -24,13 +25,13 @@ class Daemon:
     delivers the outbox and publishes the calendar.
     """
 
-    def __init__(self, bot: Bot, clock: Clock, deliver_every: int = 50, publish_every_seconds: float = 5.0) -> None:
+    def __init__(self, bot: Bot, clock: Clock, batch_size: int = 50, publish_every_seconds: float = 5.0) -> None:
         if bot.inbox is None or bot.delivery is None:
             raise ValueError("the daemon needs a bot built with its inbox and sender")
         self.bot = bot
         self.inbox: Inbox = bot.inbox
         self.clock = clock
-        self.deliver_every = deliver_every
+        self.batch_size = batch_size
         self.publish_every_seconds = publish_every_seconds
         self.stopping = False
         self._stopped = threading.Event()
@@ -110,19 +111,28 @@ class Daemon:
         return count
 
     def drain(self) -> int:
-        """Handle every message now in the inbox; returns how many."""
+        """Handle every message now in the inbox, a batch at a time; returns how many."""
         count = 0
-        for mail in self.inbox.pending():
-            if self.stopping:
+        pending = self.inbox.pending()
+        while not self.stopping:
+            chunk = list(islice(pending, self.batch_size))
+            if not chunk:
                 break
-            result = self.bot.service.handle(mail, self.clock.now())
-            # The move comes only after the service committed; a crash before it means the
-            # message is seen again and recognised as a duplicate.
-            self.inbox.move(mail.key, result.folder)
-            count += 1
-            self._calendar_dirty = self._calendar_dirty or bool(result.booked or result.moved or result.cancelled)
-            if count % self.deliver_every == 0:
-                self.deliver()
+            handled = []
+            # Each message is its own unit of work (a savepoint); the batch commits them
+            # with one flush to disk.
+            with self.bot.store.batch():
+                for mail in chunk:
+                    if self.stopping:
+                        break
+                    handled.append((mail, self.bot.service.handle(mail, self.clock.now())))
+            # The moves come only after the commit; a crash before them means the messages
+            # are seen again and recognised as duplicates.
+            for mail, result in handled:
+                self.inbox.move(mail.key, result.folder)
+                self._calendar_dirty = self._calendar_dirty or bool(result.booked or result.moved or result.cancelled)
+            count += len(handled)
+            self.deliver()
         return count
 
     def deliver(self) -> None:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.adapters.sql_store import SqlStore, retry_delay
+from bot.adapters.sql_store import QueuedEmail, SqlStore, retry_delay
 from bot.config import SenderConfig
 from bot.errors import PermanentError, TransientError
 from bot.ports import MailSender
@@ -24,16 +24,29 @@ class DeliveryRound:
 class OutboxDelivery:
     """Sends what the service queued. A mail is marked sent only after the sender accepted it."""
 
-    def __init__(self, store: SqlStore, sender: MailSender, from_address: str, cfg: SenderConfig) -> None:
+    def __init__(
+        self, store: SqlStore, sender: MailSender, from_address: str, cfg: SenderConfig, group_commit: bool = False
+    ) -> None:
         self.store = store
         self.sender = sender
         self.from_address = from_address
         self.cfg = cfg
+        # Only for a sender that recognises a resend by its Message-ID: a crash before the
+        # round commits sends the whole round again.
+        self.group_commit = group_commit
 
     def deliver_due(self, now: datetime) -> DeliveryRound:
         """One round: every queued email that is due, up to ``sender.batch_size``."""
         with self.store.transaction() as tx:
             due = tx.due_emails(now, self.cfg.batch_size)
+        if not due:
+            return DeliveryRound(0, 0, 0)
+        if self.group_commit:
+            with self.store.batch():
+                return self._deliver(due, now)
+        return self._deliver(due, now)
+
+    def _deliver(self, due: list[QueuedEmail], now: datetime) -> DeliveryRound:
         sent = retrying = failed = 0
         for queued in due:
             attempts = queued.attempts + 1

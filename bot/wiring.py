@@ -113,7 +113,11 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
     service = StrategyService(config, store, calendar, renderer, WorkingDays.from_schedule(config.schedule))
-    delivery = OutboxDelivery(store, sender, config.bot.address, config.sender) if sender is not None else None
+    # The Maildir sender names each file after the Message-ID, so a resend is harmless there.
+    group_commit = config.sender.kind == "maildir"
+    delivery = (
+        OutboxDelivery(store, sender, config.bot.address, config.sender, group_commit) if sender is not None else None
+    )
     return Bot(config, store, calendar, inbox, sender, renderer, service, delivery)
 
 
