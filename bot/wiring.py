@@ -25,6 +25,19 @@ PURPOSES = (
     "triage_reply",
     "timescale_at_risk",
     "quarantine_notice",
+    "cancellation",
+    "command_help",
+    "delay_notice",
+    "escalation_60",
+    "escalation_90",
+    "reminder_day_before",
+    "reminder_30_min",
+    "minutes_template",
+    "minutes_reminder",
+    "minutes_overdue",
+    "daily_agenda",
+    "s47_outcome_due",
+    "icpc_due",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,38 +72,70 @@ def test_replay_of_a_folder_shows_each_message_in_time_order(
     folder = tmp_path / "mail"
     folder.mkdir()
     # Named against time order on purpose: replay orders by the Received time.
-    write_received(
-        folder / "a.eml",
-        request_email(london("2026-11-24 10:00"), message_id="<a@council.example>"),
-        london("2026-11-24 10:00"),
-    )
+    standard = request_email(london("2026-11-24 10:00"), message_id="<a@council.example>")
+    write_received(folder / "a.eml", standard, london("2026-11-24 10:00"))
     urgent = request_email(
-        london("2026-11-23 14:00"), subject="URGENT S47 ENQUIRY N222222", message_id="<b@council.example>"
+        london("2026-11-23 14:00"),
+        subject="URGENT S47 ENQUIRY N222222",
+        n_number="N222222",
+        message_id="<b@council.example>",
     )
     write_received(folder / "b.eml", urgent, london("2026-11-23 14:05"))
     auto = request_email(
         london("2026-11-23 15:00"), subject="Automatic reply: hello", extra_headers={"Auto-Submitted": "auto-replied"}
     )
     write_received(folder / "c.eml", auto, london("2026-11-23 15:00"))
-    code, out, _ = run_cli(capsys, "replay", str(folder), "--until", "2026-11-30T00:00:00+00:00")
+    code, out, _ = run_cli(capsys, "replay", str(folder), "--until", "2026-11-26T12:00:00+00:00")
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     received = [(Path(e["file"]).name, e["kind"]) for e in lines if e["event"] == "received"]
     assert received == [("b.eml", "urgent"), ("c.eml", "auto"), ("a.eml", "standard")]
-    purposes = [(e["purpose"], e["to"], e["cc"]) for e in lines if e["event"] == "email"]
-    assert purposes == [
-        ("urgent_acknowledgement", ["alex.morgan@council.example"], []),
-        ("duty_referral", ["duty.ds@police.example"], ["referrals@police.example"]),
-        (
-            "confirmation",
-            ["alex.morgan@council.example"],
-            ["health.safeguarding@nhs.example", "dsl@school.council.example"],
-        ),
-    ]
     [ignored] = [e for e in lines if e["event"] == "ignored"]
     assert Path(ignored["file"]).name == "c.eml" and "auto" in ignored["reason"]
+    emails = [(e["at"], e["purpose"], e["to"]) for e in lines if e["event"] == "email"]
+    tm, unit = ["alex.morgan@council.example"], ["referrals@police.example"]
+    assert emails == [
+        ("2026-11-23T14:05:00+00:00", "urgent_acknowledgement", tm),
+        ("2026-11-23T14:05:00+00:00", "duty_referral", ["duty.ds@police.example"]),
+        ("2026-11-23T15:00:00+00:00", "escalation_60", tm),  # an hour from the Date header
+        ("2026-11-23T15:30:00+00:00", "escalation_90", ["admin.support@police.example"]),
+        ("2026-11-24T10:00:00+00:00", "confirmation", tm),
+        ("2026-11-24T16:00:00+00:00", "reminder_day_before", tm),
+        ("2026-11-25T09:00:00+00:00", "daily_agenda", unit),
+        ("2026-11-25T09:30:00+00:00", "reminder_30_min", tm),
+        ("2026-11-25T10:00:00+00:00", "minutes_template", tm),
+        ("2026-11-25T16:15:00+00:00", "minutes_reminder", tm),
+        ("2026-11-26T10:15:00+00:00", "minutes_overdue", tm),
+    ]
     ats = [datetime.fromisoformat(e["at"]) for e in lines]
     assert ats == sorted(ats) and all(a.tzinfo is not None for a in ats)
+
+
+def test_replay_with_contacted_at_thirty_minutes_shows_no_escalation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t0 = london("2026-11-23 14:00")
+    urgent = request_email(
+        t0, subject="URGENT S47 ENQUIRY N222222", n_number="N222222", message_id="<u@council.example>"
+    )
+    write_received(tmp_path / "1.eml", urgent, t0)
+    # The duty DS replies CONTACTED to the referral the bot sent them (its Message-ID is the case's).
+    contacted = request_email(
+        t0 + timedelta(minutes=30),
+        subject="RE: URGENT S47 ENQUIRY N222222",
+        sender="DS Sam Carver <sam.carver@police.example>",
+        auth="mx.police.example; dmarc=pass header.from=police.example",
+        message_id="<contacted@police.example>",
+        in_reply_to="<SD000001.duty_referral.1@police.example>",
+        body="CONTACTED\n\nSpoke to the TM at 14:25.\n",
+    )
+    write_received(tmp_path / "2.eml", contacted, t0 + timedelta(minutes=30))
+    code, out, _ = run_cli(capsys, "replay", str(tmp_path), "--until", "2026-11-23T18:00:00+00:00")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    purposes = [e["purpose"] for e in lines if e["event"] == "email"]
+    assert purposes == ["urgent_acknowledgement", "duty_referral", "minutes_template"]
+    assert [e["kind"] for e in lines if e["event"] == "received"] == ["urgent", "reply"]
 
 
 def test_parse_prints_the_contract_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,7 +55,11 @@ def test_overdue_escalations_fire_exactly_once_after_sigkill_and_restart(tmp_pat
     sent = data / "sent"
     inbox = mailbox.Maildir(data / "inbox", create=True)
     t0 = london("2026-11-23 14:00")
-    key = inbox.add(request_email(t0, subject="URGENT S47 ENQUIRY N311907", message_id="<restart@council.example>"))
+    key = inbox.add(
+        request_email(
+            t0, subject="URGENT S47 ENQUIRY N311907", n_number="N311907", message_id="<restart@council.example>"
+        )
+    )
     arrived = (t0 + timedelta(minutes=1)).timestamp()
     os.utime(data / "inbox" / "new" / key, (arrived, arrived))
 

@@ -78,7 +78,9 @@ def reply(
 
 
 def urgent(bot: Bot, at: datetime) -> EmailMessage:
-    raw = request_email(at, subject="URGENT S47 ENQUIRY N311907", message_id="<urgent@council.example>")
+    raw = request_email(
+        at, subject="URGENT S47 ENQUIRY N311907", n_number="N311907", message_id="<urgent@council.example>"
+    )
     deliver(bot, raw, at)
     return [m for m in sent(bot) if purpose(m) == "duty_referral"][-1]
 
@@ -119,6 +121,7 @@ def booked(bot: Bot, at: datetime, **fields: object) -> EmailMessage:
 
 
 def test_a_booked_discussion_gets_reminders_the_minutes_pack_and_the_minutes_chase(bot: Bot) -> None:
+    bot.service.ensure_agenda(london("2026-11-23 09:00"))
     booked(bot, london("2026-11-23 09:00"), message_id="<b1@council.example>")
     fired = fire_until(bot, london("2026-11-27 12:00"))
     plan = [(at, m.purpose, m.to) for at, r in fired for m in r.emails if m.case_id]
