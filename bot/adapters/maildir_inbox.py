@@ -43,7 +43,8 @@ def _utc(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename into ``path`` survive a power cut."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -228,7 +229,7 @@ class MaildirInbox:
                     raise  # the folder itself is missing
                 log.info("message %s already moved out of the inbox", key)
                 return
-            _fsync_dir(target_dir)
+            fsync_dir(target_dir)
         except OSError as exc:
             raise TransientError(f"cannot move message {key} to {target_dir}: {exc}") from exc
         self._paths.pop(key, None)
@@ -274,7 +275,7 @@ class MaildirInbox:
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(tmp, self._new / key)
-            _fsync_dir(self._new)
+            fsync_dir(self._new)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise TransientError(f"cannot deliver a message into {self.path}: {exc}") from exc

@@ -9,17 +9,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.adapters.maildir_inbox import fsync_dir
 from bot.errors import TransientError
 
 log = logging.getLogger(__name__)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class MaildirSender:
@@ -63,7 +56,7 @@ class MaildirSender:
                     return
             finally:
                 tmp.unlink(missing_ok=True)
-            _fsync_dir(self.path / "new")
+            fsync_dir(self.path / "new")
         except OSError as exc:
             self._ready = False  # the folder may have been removed; make it again next time
             raise TransientError(f"cannot write email {message_id} to the Maildir {self.path}: {exc}") from exc

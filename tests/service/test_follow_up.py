@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from icalendar import Calendar
-from requests_mail import london, request_email
-from sqlalchemy import select
+from requests_mail import london, queued_emails, request_email
 
-from bot.adapters import sql_schema as t
 from bot.ports import IncomingMail
 from bot.service import Handled
 from bot.wiring import Bot
@@ -34,26 +30,9 @@ def fire_until(bot: Bot, moment: datetime) -> list[tuple[datetime, Handled]]:
     return fired
 
 
-def sent(bot: Bot) -> list[EmailMessage]:
-    with bot.store.connection() as conn:
-        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id)).scalars().all()
-    out = []
-    for raw in rows:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        out.append(msg)
-    return out
-
-
 def purpose(msg: EmailMessage) -> str:
     local = str(msg["Message-ID"]).strip("<>").split("@")[0]
     return local.split(".")[1] if local.startswith("SD") else local.split(".")[0]
-
-
-def text(msg: EmailMessage) -> str:
-    body = msg.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def reply(
@@ -82,7 +61,7 @@ def urgent(bot: Bot, at: datetime) -> EmailMessage:
         at, subject="URGENT S47 ENQUIRY N311907", n_number="N311907", message_id="<urgent@council.example>"
     )
     deliver(bot, raw, at)
-    return [m for m in sent(bot) if purpose(m) == "duty_referral"][-1]
+    return [m for m in queued_emails(bot) if purpose(m) == "duty_referral"][-1]
 
 
 def test_the_urgent_ladder_escalates_at_60_and_90_minutes_to_the_right_people(bot: Bot) -> None:
@@ -117,7 +96,7 @@ def test_contacted_stops_the_ladder_and_sends_the_minutes_pack_to_the_tm_and_ds(
 
 def booked(bot: Bot, at: datetime, **fields: object) -> EmailMessage:
     deliver(bot, request_email(at, **fields), at)  # type: ignore[arg-type]
-    return [m for m in sent(bot) if purpose(m) == "confirmation"][-1]
+    return [m for m in queued_emails(bot) if purpose(m) == "confirmation"][-1]
 
 
 def test_a_booked_discussion_gets_reminders_the_minutes_pack_and_the_minutes_chase(bot: Bot) -> None:
@@ -217,14 +196,14 @@ def test_outcome_sets_the_later_timescales(bot: Bot) -> None:
 
 def test_a_reply_not_understood_gets_the_list_of_words_and_an_out_of_office_gets_nothing(bot: Bot) -> None:
     confirmation = booked(bot, london("2026-11-23 09:00"), message_id="<b10@council.example>")
-    before = len(sent(bot))
+    before = len(queued_emails(bot))
     unclear = reply(bot, confirmation, london("2026-11-23 10:00"), "Can we make it later?")
     [help_] = unclear.emails
     assert help_.purpose == "command_help" and "RESCHEDULE" in help_.text and "CONTACTED" in help_.text
     away = reply(bot, confirmation, london("2026-11-23 10:05"), "CANCEL", extra={"Auto-Submitted": "auto-replied"})
     assert away.outcome == "ignored" and away.emails == []
     assert len(bot.calendar.all_events()) == 1
-    assert len(sent(bot)) == before + 1
+    assert len(queued_emails(bot)) == before + 1
 
 
 def test_a_timer_already_due_at_restart_fires_once_and_is_marked_late(bot: Bot) -> None:

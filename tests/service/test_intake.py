@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import shutil
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from icalendar import Calendar
-from requests_mail import london, request_email
+from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import select
 
 from bot.adapters import sql_schema as t
@@ -23,23 +20,6 @@ from bot.wiring import Bot, build
 
 def deliver(bot: Bot, raw: bytes, at: datetime, key: str = "k") -> object:
     return bot.service.handle(IncomingMail(key=key, raw=raw, received_at=at), at)
-
-
-def outbox(bot: Bot) -> list[EmailMessage]:
-    with bot.store.connection() as conn:
-        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id)).scalars().all()
-    parsed = []
-    for raw in rows:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        parsed.append(msg)
-    return parsed
-
-
-def text_of(msg: EmailMessage) -> str:
-    body = msg.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def events(bot: Bot) -> list[CalendarEvent]:
@@ -63,14 +43,14 @@ def test_complete_standard_request_is_booked_and_confirmed(bot: Bot) -> None:
     }
     assert event.private
 
-    [confirmation] = outbox(bot)
+    [confirmation] = queued_emails(bot)
     assert confirmation["To"] == "alex.morgan@council.example"
     # Everyone invited gets the confirmation and its invitation too.
     assert confirmation["Cc"] == "health.safeguarding@nhs.example, dsl@school.council.example"
     assert confirmation["In-Reply-To"] == "<req-1@council.example>"
     assert confirmation["Auto-Submitted"] == "auto-replied"
     assert "Bond" not in confirmation["Subject"] and "N146782" in confirmation["Subject"]
-    text = text_of(confirmation)
+    text = plain_text(confirmation)
     for expected in ("Wednesday 25 November 2026", "10:00", "0203 555 0174", "76 52 87 15 then #", "N146782"):
         assert expected in text
     invites = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
@@ -88,7 +68,7 @@ def test_the_same_message_twice_makes_one_case_one_booking_one_reply(bot: Bot) -
     second = deliver(bot, raw, sent + timedelta(minutes=5))
     assert second.duplicate and second.case_id == first.case_id  # type: ignore[attr-defined]
     assert len(events(bot)) == 1
-    assert len(outbox(bot)) == 1
+    assert len(queued_emails(bot)) == 1
     with bot.store.connection() as conn:
         assert conn.execute(select(t.cases)).all().__len__() == 1
 
@@ -98,9 +78,9 @@ def test_missing_fields_are_asked_for_and_a_reply_completes_the_booking(bot: Bot
     raw = request_email(sent, message_id="<gap@council.example>", phone=None, surname=None)
     result = deliver(bot, raw, sent)
     assert events(bot) == []
-    [ask] = outbox(bot)
+    [ask] = queued_emails(bot)
     assert ask["To"] == "alex.morgan@council.example"
-    text = text_of(ask)
+    text = plain_text(ask)
     assert "a contact number" in text and "the children's surname" in text
     with bot.store.transaction() as tx:
         case = tx.case(result.case_id)  # type: ignore[attr-defined]
@@ -121,8 +101,8 @@ def test_missing_fields_are_asked_for_and_a_reply_completes_the_booking(bot: Bot
     [event] = events(bot)
     assert event.subject == "Strategy discussion N146782"  # the quoted N999999 was not read
     assert event.start == london("2026-11-25 10:00")
-    confirmation = outbox(bot)[-1]
-    assert "01632 960555" in text_of(confirmation) or "01632 960555" in event.body
+    confirmation = queued_emails(bot)[-1]
+    assert "01632 960555" in plain_text(confirmation) or "01632 960555" in event.body
 
 
 def test_urgent_request_is_acknowledged_and_referred_to_the_duty_ds(bot: Bot) -> None:
@@ -136,15 +116,15 @@ def test_urgent_request_is_acknowledged_and_referred_to_the_duty_ds(bot: Bot) ->
     result = deliver(bot, raw, sent + timedelta(minutes=12))
     assert result.kind == "urgent"  # type: ignore[attr-defined]
     assert events(bot) == []  # urgent discussions are arranged by phone, not in the slots
-    ack, referral = outbox(bot)
+    ack, referral = queued_emails(bot)
     assert ack["To"] == "alex.morgan@council.example"
-    ack_text = text_of(ack)
+    ack_text = plain_text(ack)
     assert "01632 960123" in ack_text
     assert "15:02" in ack_text  # an hour from the Date header, not from receipt
     assert "DS Sam Carver" in ack_text and "101 Extn 345458" in ack_text and "101 Extn 347355" in ack_text
     assert referral["To"] == "duty.ds@police.example"
     assert referral["Cc"] == "referrals@police.example"
-    assert "Bruising to a non-mobile baby" in text_of(referral)
+    assert "Bruising to a non-mobile baby" in plain_text(referral)
     assert "Bond" not in referral["Subject"] and "baby" not in referral["Subject"]
 
 
@@ -166,9 +146,9 @@ def test_untrusted_requests_are_quarantined_and_only_the_admin_is_told(
     assert result.folder is Folder.QUARANTINE  # type: ignore[attr-defined]
     assert why in (result.reason or "")  # type: ignore[attr-defined]
     assert events(bot) == []
-    [notice] = outbox(bot)
+    [notice] = queued_emails(bot)
     assert notice["To"] == "bot.admin@police.example"
-    assert "<forged@elsewhere.example>" in text_of(notice)
+    assert "<forged@elsewhere.example>" in plain_text(notice)
 
 
 def test_unrecognised_mail_goes_to_triage_with_a_short_reply(bot: Bot) -> None:
@@ -176,9 +156,9 @@ def test_unrecognised_mail_goes_to_triage_with_a_short_reply(bot: Bot) -> None:
     raw = request_email(sent, subject="Question about next week's rota", body="Who is on duty next week?\n")
     result = deliver(bot, raw, sent)
     assert result.folder is Folder.TRIAGE  # type: ignore[attr-defined]
-    [reply] = outbox(bot)
+    [reply] = queued_emails(bot)
     assert reply["To"] == "alex.morgan@council.example"
-    text = text_of(reply)
+    text = plain_text(reply)
     assert "URGENT S47 ENQUIRY" in text and "Strategy discussion" in text
 
 
@@ -191,7 +171,7 @@ def test_an_out_of_office_reply_is_recorded_and_never_answered(bot: Bot) -> None
     )
     result = deliver(bot, raw, sent)
     assert result.outcome == "ignored" and result.folder is Folder.PROCESSED  # type: ignore[attr-defined]
-    assert outbox(bot) == [] and events(bot) == []
+    assert queued_emails(bot) == [] and events(bot) == []
 
 
 def test_a_full_day_overflows_to_the_next_meeting_day_and_hand_bookings_count(bot: Bot) -> None:
@@ -218,7 +198,7 @@ def test_a_full_day_overflows_to_the_next_meeting_day_and_hand_bookings_count(bo
         london("2026-11-25 11:15"),
         london("2026-11-27 10:00"),
     ]
-    assert not any(m["Subject"].startswith("Strategy discussion timescale") for m in outbox(bot))
+    assert not any(m["Subject"].startswith("Strategy discussion timescale") for m in queued_emails(bot))
 
 
 def test_a_slot_beyond_the_timescale_is_booked_and_flagged(bot: Bot) -> None:
@@ -234,9 +214,9 @@ def test_a_slot_beyond_the_timescale_is_booked_and_flagged(bot: Bot) -> None:
     deliver(bot, request_email(sent), sent)
     booked = [e for e in events(bot) if not e.uid.startswith("block")]
     assert [e.start for e in booked] == [london("2026-11-30 10:00")]
-    confirmation, at_risk = outbox(bot)
+    confirmation, at_risk = queued_emails(bot)
     assert at_risk["To"] == "alex.morgan@council.example" and at_risk["Cc"] == "referrals@police.example"
-    assert "Thursday 26 November 2026" in text_of(at_risk)
+    assert "Thursday 26 November 2026" in plain_text(at_risk)
 
 
 def test_invitees_outside_the_allowed_domains_are_left_out_and_the_manager_told(bot: Bot) -> None:
@@ -245,8 +225,8 @@ def test_invitees_outside_the_allowed_domains_are_left_out_and_the_manager_told(
     deliver(bot, raw, sent)
     [event] = events(bot)
     assert "someone@gmail.example" not in event.attendees
-    [confirmation] = outbox(bot)
-    assert "someone@gmail.example" in text_of(confirmation)
+    [confirmation] = queued_emails(bot)
+    assert "someone@gmail.example" in plain_text(confirmation)
     assert "someone@gmail.example" not in (confirmation["To"] or "") + (confirmation["Cc"] or "")
 
 
@@ -254,9 +234,9 @@ def test_a_standard_request_that_reads_as_urgent_says_so_and_copies_the_unit(bot
     sent = london("2026-11-23 09:00")
     raw = request_email(sent, reason="Mother reports the children were left home alone overnight.")
     deliver(bot, raw, sent)
-    [confirmation] = outbox(bot)
+    [confirmation] = queued_emails(bot)
     assert confirmation["Cc"].endswith("referrals@police.example")
-    text = text_of(confirmation)
+    text = plain_text(confirmation)
     assert "home alone" in text.lower() and "URGENT S47 ENQUIRY" in text
     assert len(events(bot)) == 1  # the bot does not change the route on its own
 
@@ -267,7 +247,7 @@ def test_an_oversized_message_is_quarantined_unread(bot: Bot) -> None:
     result = bot.service.handle(IncomingMail("k", headers, sent, oversized=True), sent)
     assert result.folder is Folder.QUARANTINE and "max_message_bytes" in (result.reason or "")
     assert events(bot) == []
-    [notice] = outbox(bot)
+    [notice] = queued_emails(bot)
     assert notice["To"] == "bot.admin@police.example"
 
 
@@ -288,7 +268,8 @@ def test_a_message_that_breaks_the_service_is_quarantined_and_the_next_one_still
         urgent = request_email(sent, subject="URGENT S47 ENQUIRY N222222", message_id="<next@council.example>")
         assert deliver(bot, urgent, sent, key="k2").outcome == "processed"  # type: ignore[attr-defined]
         purposes = [
-            m["Message-ID"].split(".")[1] if m["Message-ID"].startswith("<SD") else m["Message-ID"] for m in outbox(bot)
+            m["Message-ID"].split(".")[1] if m["Message-ID"].startswith("<SD") else m["Message-ID"]
+            for m in queued_emails(bot)
         ]
         assert any(p.startswith("<quarantine_notice") for p in purposes)
         assert "urgent_acknowledgement" in purposes and "duty_referral" in purposes

@@ -77,3 +77,28 @@ def request_email(
         body = "Hello,\n\nPlease arrange a strategy discussion.\n\n" + "\n".join(lines) + "\n\nThanks\nAlex\n"
     msg.set_content(body)
     return bytes(msg)
+
+
+def queued_emails(bot: object) -> list[EmailMessage]:
+    """Every email in the bot's outbox, parsed as its recipients will read it, oldest first."""
+    import email
+    import email.policy
+
+    from sqlalchemy import select
+
+    from bot.adapters import sql_schema as t
+
+    with bot.store.connection() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id)).scalars().all()
+    parsed = []
+    for raw in rows:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        parsed.append(msg)
+    return parsed
+
+
+def plain_text(msg: EmailMessage) -> str:
+    body = msg.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
