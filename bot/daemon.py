@@ -25,7 +25,7 @@ class Daemon:
     delivers the outbox and publishes the calendar.
     """
 
-    def __init__(self, bot: Bot, clock: Clock, batch_size: int = 50, publish_every_seconds: float = 5.0) -> None:
+    def __init__(self, bot: Bot, clock: Clock, batch_size: int = 50, publish_every_seconds: float = 60.0) -> None:
         if bot.inbox is None or bot.delivery is None:
             raise ValueError("the daemon needs a bot built with its inbox and sender")
         self.bot = bot
@@ -79,9 +79,11 @@ class Daemon:
                 self.bot.service.ensure_agenda(self.clock.now())
                 self._started = True
             self.fire_due()
-            self.drain()
+            handled = self.drain()
             self.deliver()
-            self.publish_if_due()
+            # The feed is rewritten whole: at once when the inbox is quiet, at most once a
+            # minute while a backlog drains.
+            self.publish_if_due(force=handled == 0)
             if not self.stopping:
                 self.arm_next_timer()
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
