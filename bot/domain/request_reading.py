@@ -6,7 +6,7 @@ import re
 from email.message import EmailMessage
 
 from bot.domain.classify import sender_address
-from bot.domain.message_text import message_text
+from bot.domain.message_text import message_text, strip_quoted
 from bot.domain.model import Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
 
@@ -279,7 +279,13 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
     display_name, address = sender_address(msg)
     name: str | None = None
     role: str | None = None
-    if "requester" in first:
+    top = strip_quoted(text.plain)
+    forwarded_by_sender = top != text.plain.strip() and not any(f == "requester" for f, _, _ in _pairs(top, ()))
+    if forwarded_by_sender and display_name:
+        # A manager forwarding someone else's request takes it on: the confirmation and the
+        # police call-back go to the person who sent it.
+        name = display_name
+    elif "requester" in first:
         name, role = _split_name_and_role(first["requester"])
     role = normalise_role(first.get("role")) or role or requester_label_role
     phone = phone_in(first.get("phone", "")) or (phone_in(first["requester"]) if "requester" in first else None)
