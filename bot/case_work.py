@@ -169,6 +169,7 @@ class CaseWork:
             "effective_day": choice.effective_day if choice else self.now.astimezone(self.s.tz).date(),
             "deadline": choice.deadline if choice else None,
             "working_days": days,
+            "hours": None,
             "complex": case.details.complex,
         }
         self.note(case, "timescale_at_risk")
@@ -210,6 +211,8 @@ class CaseWork:
             return self.minutes_recorded(case, "MINUTES SHARED")
         if word == "OUTCOME":
             return self.outcome(case, command.outcome or "")
+        if word == "MOVED":
+            return self.family_moved(case, command.invitees)
         return False
 
     def contacted(self, case: Case) -> bool:
@@ -245,7 +248,7 @@ class CaseWork:
         if booking is None:
             return True
         attendees, _ = self.attendees(case)
-        event = self.s.event_for(case, booking.start, booking.end, attendees, sequence=booking.sequence + 1)
+        event = self.s.event_for(case, booking.start, booking.end, attendees, booking.sequence + 1, uid=booking.uid)
         self.s.calendar.cancel(booking.uid)
         self.tx.set_booking(case.case_id, booking.start, booking.end, booking.sequence + 1, "cancelled")
         self.result.cancelled.append((case.case_id, event))
@@ -285,7 +288,7 @@ class CaseWork:
             self.tx.update_case(case.case_id, self.now, details=details)
         new_end = new_start + timedelta(minutes=minutes)
         attendees, left_out = self.attendees(case)
-        event = self.s.event_for(case, new_start, new_end, attendees, sequence=booking.sequence + 1)
+        event = self.s.event_for(case, new_start, new_end, attendees, booking.sequence + 1, uid=booking.uid)
         self.s.calendar.move(event)
         moved = Booking(case.case_id, booking.uid, new_start, new_end, booking.sequence + 1)
         self.tx.set_booking(case.case_id, new_start, new_end, moved.sequence, "booked")
@@ -295,6 +298,60 @@ class CaseWork:
         self.result.moved.append((case.case_id, event))
         log.info("case %s moved to %s", case.case_id, new_start.isoformat())
         self.confirm(case, event, moved, left_out, [])
+        return True
+
+    def family_moved(self, case: Case, invitees: tuple[str, ...]) -> bool:
+        """§5 Mobile families: a new strategy discussion within 72 hours, with the receiving authority invited."""
+        if case.state in (CaseState.CANCELLED, CaseState.CLOSED):
+            return False
+        details = replace(case.details, invitees=tuple(unique([*case.details.invitees, *invitees])))
+        case = replace(case, details=details, state=CaseState.BOOKED)
+        self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED, details=details)
+        tz = self.s.tz
+        minutes = booking_length(details.complex, self.cfg.schedule)
+
+        def intervals(day: date) -> list[Interval]:
+            start = datetime.combine(day, time(0), tzinfo=tz)
+            return self.s.calendar.busy(start, start + timedelta(days=1))
+
+        # From the next day: police need time for their research, as for any booked slot.
+        tomorrow = datetime.combine(self.now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+        start = next_slot_after(
+            tomorrow, minutes, intervals, self.cfg.schedule, self.s.days, tz, same_start_allowed=True
+        )
+        self.note(case, "family_moved", f"{len(invitees)} invitee(s) added")
+        if start is None:
+            self.no_slot(case)
+            return True
+        end = start + timedelta(minutes=minutes)
+        previous = self.tx.booking_for(case.case_id)
+        if previous is not None:
+            self.tx.set_booking(case.case_id, previous.start, previous.end, previous.sequence, "superseded")
+        attendees, left_out = self.attendees(case)
+        uid = f"{case.case_id}.moved.{self.now:%Y%m%d%H%M}@{self.cfg.bot.message_id_domain}"
+        event = self.s.event_for(case, start, end, attendees, 0, uid=uid)
+        self.s.calendar.book(event)
+        booking = Booking(case.case_id, uid, start, end)
+        self.tx.add_booking(booking)
+        self.tx.cancel_timers(case.case_id, BOOKING_TIMERS)
+        self.schedule(case, booking_deadlines(start, end, self.cfg.timers, self.s.days, tz))
+        self.result.booked.append((case.case_id, event))
+        self.note(case, "booked", f"{start.isoformat()} {event.subject} (mobile family)")
+        self.confirm(case, event, booking, left_out, [])
+        due = self.now + timedelta(hours=self.cfg.timers.mobile_family_hours)
+        if start > due:
+            context = {
+                "start": start.astimezone(tz),
+                "end": end.astimezone(tz),
+                "effective_day": self.now.astimezone(tz).date(),
+                "deadline": due.astimezone(tz).date(),
+                "working_days": None,
+                "hours": self.cfg.timers.mobile_family_hours,
+                "complex": details.complex,
+            }
+            self.note(case, "timescale_at_risk", "mobile family")
+            people = self.cfg.people
+            self.send("timescale_at_risk", case, (details.requester.email or "",), (people.referral_unit,), context)
         return True
 
     def delay(self, case: Case, minutes: int) -> bool:

@@ -154,6 +154,7 @@ class TimersConfig:
     s47_outcome_working_days: int
     icpc_warning_working_days: int
     icpc_due_working_days: int
+    mobile_family_hours: int
     late_after_seconds: int
 
 
@@ -491,6 +492,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         s47_outcome_working_days=m.integer("s47_outcome_working_days", 3, minimum=1),
         icpc_warning_working_days=m.integer("icpc_warning_working_days", 10, minimum=1),
         icpc_due_working_days=m.integer("icpc_due_working_days", 15, minimum=1),
+        mobile_family_hours=m.integer("mobile_family_hours", 72, minimum=1),
         late_after_seconds=m.integer("late_after_seconds", 120, minimum=1),
     )
     m.check_unknown()

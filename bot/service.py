@@ -296,7 +296,13 @@ class StrategyService:
     # -- booking ---------------------------------------------------------------------------
 
     def event_for(
-        self, case: Case, start: datetime, end: datetime, attendees: Sequence[str], sequence: int
+        self,
+        case: Case,
+        start: datetime,
+        end: datetime,
+        attendees: Sequence[str],
+        sequence: int,
+        uid: str | None = None,
     ) -> CalendarEvent:
         """The strategy calendar event of domain.md §3.5: N numbers in the subject, nothing else."""
         details = case.details
@@ -312,7 +318,7 @@ class StrategyService:
             },
         )
         return CalendarEvent(
-            uid=f"{case.case_id}@{self.config.bot.message_id_domain}",
+            uid=uid or f"{case.case_id}@{self.config.bot.message_id_domain}",
             subject="Strategy discussion " + ", ".join(details.n_numbers),
             start=start,
             end=end,

@@ -17,6 +17,8 @@ COMMAND_WORDS: dict[str, str] = {
     "DELAY <minutes>": "police: the discussions are running late; warns every TM/PM booked later that day",
     "MINUTES SHARED": "the minutes have gone to everyone who took part (or reply to the minutes email, attached)",
     "OUTCOME <joint S47 | single S47 | no further action | child in need>": "records the outcome, sets timescales",
+    "MOVED": "the family has moved during the enquiry: books a new discussion within 72 hours; list the receiving "
+    'authority\'s addresses on the next line as "Other professionals to invite:"',
 }
 
 OUTCOMES = ("joint S47", "single S47", "no further action", "child in need")
@@ -25,7 +27,8 @@ OUTCOMES = ("joint S47", "single S47", "no further action", "child in need")
 POLICE_ONLY = frozenset({"DELAY"})
 
 _COMMAND = re.compile(
-    r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME)\b[\s:,-]*(?P<rest>.*)$",
+    r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED)\b[\s:,-]*"
+    r"(?P<rest>.*)$",
     re.IGNORECASE,
 )
 
@@ -35,6 +38,7 @@ class Command:
     word: str  # CONTACTED, HELD, CANCEL, RESCHEDULE, COMPLEX, DELAY, MINUTES SHARED, OUTCOME
     minutes: int | None = None  # DELAY
     outcome: str | None = None  # OUTCOME, one of OUTCOMES
+    invitees: tuple[str, ...] = ()  # MOVED: the receiving authority's addresses
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ def read_command(top_text: str) -> Command | NotUnderstood | None:
             if wanted.startswith(outcome.lower()) or wanted.startswith(outcome.lower().replace(" s47", " section 47")):
                 return Command(word, outcome=outcome)
         return NotUnderstood("OUTCOME needs one of: " + ", ".join(OUTCOMES) + ".")
+    if word == "MOVED":
+        addresses = re.findall(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", top_text)
+        return Command(word, invitees=tuple(dict.fromkeys(a.lower() for a in addresses)))
     return Command(word)
 
 

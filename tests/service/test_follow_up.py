@@ -217,3 +217,34 @@ def test_a_timer_already_due_at_restart_fires_once_and_is_marked_late(bot: Bot) 
     with bot.store.transaction() as tx:
         entries = [h for h in tx.history(result.case_id or "") if h.action == "timer_fired"]
     assert entries and "late" in entries[0].detail
+
+
+def test_a_family_that_moves_gets_a_new_discussion_within_72_hours_with_the_receiving_authority(bot: Bot) -> None:
+    from bot.domain.model import CalendarEvent
+
+    confirmation = booked(bot, london("2026-11-23 09:00"), message_id="<b11@council.example>")
+    result = reply(
+        bot,
+        confirmation,
+        london("2026-11-27 11:00"),
+        "MOVED\nOther professionals to invite: mash@receiving.council.example",
+    )
+    [(_, event)] = result.booked
+    assert event.start == london("2026-11-30 10:00")  # Friday 11:00 + 72 hours is Monday 11:00
+    assert "mash@receiving.council.example" in event.attendees
+    [confirm] = [m for m in result.emails if m.purpose == "confirmation"]
+    assert "mash@receiving.council.example" in confirm.cc
+    assert not [m for m in result.emails if m.purpose == "timescale_at_risk"]
+
+    # A second move when Monday is full: booked on Wednesday, and flagged as beyond 72 hours.
+    with bot.store.transaction():
+        bot.calendar.book(
+            CalendarEvent(
+                uid="full-mon", subject="Training", start=london("2026-12-07 10:00"), end=london("2026-12-07 11:30")
+            )
+        )
+    again = reply(bot, confirmation, london("2026-12-04 11:00"), "MOVED")
+    [(_, later)] = again.booked
+    assert later.start == london("2026-12-09 10:00")
+    [risk] = [m for m in again.emails if m.purpose == "timescale_at_risk"]
+    assert "72 hours" in risk.text and risk.cc == ("referrals@police.example",)
