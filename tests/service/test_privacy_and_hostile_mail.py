@@ -1,0 +1,144 @@
+"""Nothing leaked, nothing stops the loop: a personal-data scan over a week of mail, and a bounded fuzz run."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from requests_mail import london, queued_emails
+from sqlalchemy import select
+
+from bot.adapters import sql_schema as t
+from bot.config import load_config
+from bot.ports import IncomingMail
+from bot.replay import Replay, load
+from bot.wiring import Bot, build
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*.eml"))
+
+# What the example requests say about children and families: none of it may reach a calendar
+# subject or location, an email subject, a log line, the history or the timers.
+PERSONAL = [
+    "Bond",
+    "Okafor",
+    "Lewis",
+    "Patel-Hughes",
+    "Achterberg",
+    "Súilleabháin",
+    "Grant",
+    "Novak",
+    "James",
+    "Daniel",
+    "Asha",
+    "Renée",
+    "03/04/2016",
+    "12/09/2019",
+    "14/02/2013",
+    "11/08/2026",
+    "Orchard Close",
+    "Mill Lane",
+    "Station Road",
+    "NN1 4AB",
+    "bruising",
+    "belt",
+    "hungry",
+    "home alone",
+    "neglect",
+    "alcohol",
+    "hit him",
+    "exploit",
+]
+
+
+def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    replay = Replay(load_config(None, base=tmp_path), workdir=tmp_path / "state")
+    try:
+        saved = load(EXAMPLES)
+        for _ in replay.run(saved, until=london("2026-12-20 00:00")):
+            pass
+        bot = replay.bot
+        events = bot.calendar.all_events()
+        with bot.store.connection() as conn:
+            history = [f"{r.actor} {r.action} {r.detail}" for r in conn.execute(select(t.history))]
+            timers = [f"{r.key} {r.purpose} {r.detail}" for r in conn.execute(select(t.timers))]
+        subjects = [str(m["Subject"]) for m in queued_emails(bot)]
+    finally:
+        replay.close()
+    assert events and subjects and history and timers
+    assert any("booked" in r.getMessage() for r in caplog.records)  # the scan reads real log lines
+    places = {
+        "calendar subject": [e.subject for e in events],
+        "calendar location": [e.location for e in events],
+        "email subject": subjects,
+        "log line": [r.getMessage() for r in caplog.records],
+        "history": history,
+        "timers": timers,
+    }
+    leaks = [(where, word) for where, texts in places.items() for text in texts for word in PERSONAL if word in text]
+    assert leaks == []
+    assert all(e.subject.startswith("Strategy discussion N") for e in events)
+
+
+def _mutations(raw: bytes) -> st.SearchStrategy[bytes]:
+    def mutate(data: bytes, cuts: list[tuple[int, int, bytes]]) -> bytes:
+        for position, length, insert in cuts:
+            position %= max(1, len(data))
+            data = data[:position] + insert + data[position + length :]
+        return data
+
+    hostile = st.sampled_from(
+        [
+            b"\r\n",
+            b"\n\n",
+            b"\x00",
+            b"=?utf-8?b?",
+            b"Content-Type: multipart/mixed; boundary=x\r\n",
+            b"--x\r\n",
+            b"\r\nBcc: victim@evil.example\r\n",
+            b"\xff\xfe",
+            b"From: a@b.example, c@d.example\r\n",
+            b"<",
+            b">",
+        ]
+    )
+    cut = st.tuples(st.integers(0, 10_000), st.integers(0, 40), st.one_of(hostile, st.binary(max_size=30)))
+    return st.lists(cut, max_size=6).map(lambda cuts: mutate(raw, cuts))
+
+
+@pytest.fixture(scope="module")
+def fuzz_bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
+    built = build(load_config(None, base=tmp_path_factory.mktemp("fuzz")), with_mail=False)
+    return built
+
+
+SEEDS = [p.read_bytes() for p in EXAMPLES]
+OUTCOMES = {"processed", "triage", "quarantine", "ignored"}
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=st.one_of(st.binary(max_size=3000), st.sampled_from(SEEDS).flatmap(_mutations)))
+def test_any_bytes_end_in_exactly_one_outcome_and_no_header_carries_a_line_break(fuzz_bot: Bot, data: bytes) -> None:
+    at = london("2026-11-23 09:00")
+    before = len(queued_emails(fuzz_bot))
+    result = fuzz_bot.service.handle(IncomingMail("fuzz", data, at), at)
+    assert result.outcome in OUTCOMES
+    for msg in queued_emails(fuzz_bot)[before:]:
+        for name, value in msg.items():
+            assert "\r" not in str(value) and "\n" not in str(value), name
+        assert msg["Bcc"] is None
+    again = fuzz_bot.service.handle(IncomingMail("fuzz", data, at), at)
+    assert again.duplicate and again.outcome == result.outcome
+
+
+def test_the_fuzz_seeds_are_parseable_examples() -> None:
+    assert len(SEEDS) >= 10
+    assert all(email.message_from_bytes(s, policy=email.policy.default)["Message-ID"] for s in SEEDS)
