@@ -57,6 +57,9 @@ class InboxConfig:
     quarantine_folder: str
     triage_folder: str
     max_message_bytes: int
+    max_headers: int
+    max_mime_parts: int
+    max_mime_depth: int
 
 
 @dataclass(frozen=True)
@@ -379,6 +382,9 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         quarantine_folder=i.string("quarantine_folder", "Quarantine"),
         triage_folder=i.string("triage_folder", "Triage"),
         max_message_bytes=i.integer("max_message_bytes", 25 * 1024 * 1024, minimum=1024),
+        max_headers=i.integer("max_headers", 500, minimum=10),
+        max_mime_parts=i.integer("max_mime_parts", 100, minimum=1),
+        max_mime_depth=i.integer("max_mime_depth", 10, minimum=1),
     )
     i.check_unknown()
 

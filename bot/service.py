@@ -26,6 +26,7 @@ from bot.domain.classify import (
 )
 from bot.domain.commands import POLICE_ONLY, Command, NotUnderstood, entitled, read_command
 from bot.domain.deadlines import next_agenda
+from bot.domain.mail_limits import over_limits
 from bot.domain.message_text import message_text, strip_quoted
 from bot.domain.model import (
     Attachment,
@@ -122,10 +123,12 @@ class StrategyService:
                 if seen is not None:
                     log.info("message already handled (%s); not acted on again", seen.outcome)
                     return Handled(message_id, seen.kind, seen.outcome, seen.case_id, seen.reason, duplicate=True)
+                inbox = self.config.inbox
                 if mail.oversized:
-                    raise _Quarantine(
-                        f"message larger than inbox.max_message_bytes ({self.config.inbox.max_message_bytes} bytes)"
-                    )
+                    raise _Quarantine(f"message larger than inbox.max_message_bytes ({inbox.max_message_bytes} bytes)")
+                too_complex = over_limits(msg, inbox.max_headers, inbox.max_mime_parts, inbox.max_mime_depth)
+                if too_complex:
+                    raise _Quarantine(f"message not read: {too_complex}")
                 result = _Work(self, tx, msg, mail, message_id, now).run()
                 tx.record_message(
                     message_id,

@@ -288,3 +288,41 @@ def test_history_records_each_action_without_personal_data(bot: Bot) -> None:
     assert not any("Bond" in e.detail or "neglect" in e.detail for e in entries)
     assert entries[0].message_id == "<hist@council.example>"
     assert datetime(2026, 11, 23, 9, tzinfo=UTC) == entries[0].at
+
+
+def _nested(depth: int) -> bytes:
+    head = (
+        "From: Alex Morgan <alex.morgan@council.example>\r\nTo: referrals@police.example\r\n"
+        "Subject: Strategy discussion N146782\r\nMessage-ID: <nested-%d@council.example>\r\n"
+        "Authentication-Results: mx.police.example; dmarc=pass header.from=council.example\r\n" % depth
+    )
+    body = "N number: N146782\r\n"
+    for level in range(depth):
+        body = f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n{body}\r\n--b{level}--\r\n"
+    return (head + "MIME-Version: 1.0\r\n" + body).encode()
+
+
+def test_hostile_shapes_are_quarantined_unread(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    many_headers = request_email(sent, message_id="<headers@council.example>", extra_headers={"X-Pad": "x"})
+    many_headers = b"".join(b"X-Pad-%d: x\r\n" % i for i in range(600)) + many_headers
+    many_parts = (
+        b"From: Alex Morgan <alex.morgan@council.example>\r\nSubject: Strategy discussion N146782\r\n"
+        b"Message-ID: <parts@council.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+        + b"".join(b"--z\r\nContent-Type: text/plain\r\n\r\npart\r\n" for _ in range(150))
+        + b"--z--\r\n"
+    )
+    reasons = []
+    for key, raw in (("h", many_headers), ("p", many_parts), ("d", _nested(40))):
+        result = deliver(bot, raw, sent, key=key)
+        assert result.folder is Folder.QUARANTINE  # type: ignore[attr-defined]
+        reasons.append(result.reason)  # type: ignore[attr-defined]
+    assert reasons == [
+        "message not read: more than 500 headers",
+        "message not read: more than 100 MIME parts",
+        "message not read: MIME nested more than 10 levels deep",
+    ]
+    assert events(bot) == []
+    assert [m["To"] for m in queued_emails(bot)] == ["bot.admin@police.example"] * 3
+    # A reasonable nesting is read as usual.
+    assert deliver(bot, _nested(3), sent, key="ok").outcome == "processed"  # type: ignore[attr-defined]
