@@ -63,6 +63,9 @@ def test_it_is_an_inbox_and_from_config_makes_the_maildir_and_its_folders(tmp_pa
         quarantine_folder="Held",
         triage_folder="ForTriage",
         max_message_bytes=4096,
+        max_headers=500,
+        max_mime_parts=100,
+        max_mime_depth=10,
     )
     made: Inbox = MaildirInbox.from_config(cfg)
     assert isinstance(made, MaildirInbox) and made.max_message_bytes == 4096

@@ -293,8 +293,8 @@ def test_history_records_each_action_without_personal_data(bot: Bot) -> None:
 def _nested(depth: int) -> bytes:
     head = (
         "From: Alex Morgan <alex.morgan@council.example>\r\nTo: referrals@police.example\r\n"
-        "Subject: Strategy discussion N146782\r\nMessage-ID: <nested-%d@council.example>\r\n"
-        "Authentication-Results: mx.police.example; dmarc=pass header.from=council.example\r\n" % depth
+        f"Subject: Strategy discussion N146782\r\nMessage-ID: <nested-{depth}@council.example>\r\n"
+        "Authentication-Results: mx.police.example; dmarc=pass header.from=council.example\r\n"
     )
     body = "N number: N146782\r\n"
     for level in range(depth):
