@@ -127,8 +127,13 @@ class CaseWork:
         left_out: list[str],
         urgent_indicators: list[str],
         choice: SlotChoice | None = None,
+        check_timescale: bool = True,
     ) -> None:
-        """§3.6: the confirmation with its invitation, to the TM/PM, copied to everyone invited."""
+        """§3.6: the confirmation with its invitation, to the TM/PM, copied to everyone invited.
+
+        ``check_timescale`` is off for a mobile family's new discussion: its 72 hours are
+        checked separately, not the referral's working days.
+        """
         details = case.details
         invited = [a for a in event.attendees if a != details.requester.email]
         schedule = self.cfg.schedule
@@ -147,9 +152,7 @@ class CaseWork:
             "health_rep": details.health_rep if details.health_rep in invited else None,
             "quorum_note": _quorum_note(details.health_rep, invited),
             "left_out": left_out,
-            "within_timescale": choice.within_timescale
-            if choice
-            else booking.start.astimezone(self.s.tz).date() <= deadline,
+            "within_timescale": not check_timescale or booking.start.astimezone(self.s.tz).date() <= deadline,
             "deadline": deadline,
             "urgent_indicators": urgent_indicators,
         }
@@ -337,7 +340,7 @@ class CaseWork:
         self.schedule(case, booking_deadlines(start, end, self.cfg.timers, self.s.days, tz))
         self.result.booked.append((case.case_id, event))
         self.note(case, "booked", f"{start.isoformat()} {event.subject} (mobile family)")
-        self.confirm(case, event, booking, left_out, [])
+        self.confirm(case, event, booking, left_out, [], check_timescale=False)
         due = self.now + timedelta(hours=self.cfg.timers.mobile_family_hours)
         if start > due:
             context = {
