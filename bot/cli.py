@@ -174,6 +174,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
+    # The demo prints its own account of what happened; the daemon's warnings would only repeat it.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     return run_demo(_config(args.config), Path(args.out), sys.stdout)
 
 
