@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 BOOKING_TIMERS = ("reminder_day_before", "reminder_30_min", "minutes_template", "minutes_reminder", "minutes_overdue")
 LADDER = ("escalation_60", "escalation_90")
 MINUTES_TIMERS = ("minutes_reminder", "minutes_overdue")
+# The replies that go back to whoever wrote, and so could feed a mail loop.
+SHORT_REPLIES = ("triage_reply", "command_help")
 
 
 class CaseWork:
@@ -387,8 +389,26 @@ class CaseWork:
         return True
 
     def command_help(self, case: Case | None, to: str, reason: str) -> None:
+        if not self.may_answer(case, to):
+            return
         words = [SimpleNamespace(word=w, meaning=m) for w, m in COMMAND_WORDS.items()]
         self.send("command_help", case, (to,), (), {"reason": reason, "words": words})
+
+    def may_answer(self, case: Case | None, sender: str) -> bool:
+        """Loop protection (issue 6): short replies are capped per sender per hour and overall per minute.
+
+        A mail system that answers every reply without marking itself automatic would
+        otherwise keep the two machines writing to each other all night.
+        """
+        trust = self.cfg.trust
+        per_sender = self.tx.count_recent_emails(SHORT_REPLIES, self.now - timedelta(hours=1), sender)
+        overall = self.tx.count_recent_emails(SHORT_REPLIES, self.now - timedelta(minutes=1))
+        if per_sender < trust.max_replies_per_sender_per_hour and overall < trust.max_replies_per_minute:
+            return True
+        why = "sender limit" if per_sender >= trust.max_replies_per_sender_per_hour else "circuit breaker open"
+        self.note(case, "reply_suppressed", why)
+        log.warning("short reply not sent: %s", why)
+        return False
 
     # -- the minutes pack (§5) ------------------------------------------------------------------
 

@@ -167,6 +167,8 @@ class TrustConfig:
     recipient_domains: tuple[str, ...]
     authentication_results_server_id: str | None
     require_dmarc: bool
+    max_replies_per_sender_per_hour: int
+    max_replies_per_minute: int
 
 
 @dataclass(frozen=True)
@@ -519,6 +521,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         recipient_domains=t.domains("recipient_domains"),
         authentication_results_server_id=t.optional_string("authentication_results_server_id"),
         require_dmarc=t.boolean("require_dmarc", False),
+        max_replies_per_sender_per_hour=t.integer("max_replies_per_sender_per_hour", 10, minimum=1),
+        max_replies_per_minute=t.integer("max_replies_per_minute", 60, minimum=1),
     )
     t.check_unknown()
     if trust.require_dmarc and not trust.authentication_results_server_id:

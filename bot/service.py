@@ -416,7 +416,7 @@ class _Work(CaseWork):
     def _unrecognised(self, address: str | None, untrusted: str | None) -> Handled:
         self.actor = address or "unknown"
         self.note(None, "triaged", "subject not recognised")
-        if untrusted is None and address:
+        if untrusted is None and address and self.may_answer(None, address):
             context = {
                 "urgent_subject": "URGENT S47 ENQUIRY",
                 "standard_subject": "Strategy discussion",

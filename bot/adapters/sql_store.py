@@ -327,6 +327,18 @@ class StoreTransaction:
     def count_emails(self, case_id: str | None, purpose: str) -> int:
         return int(self.conn.execute(_COUNT_EMAILS, {"purpose": purpose, "case_id": case_id}).scalar_one())
 
+    def count_recent_emails(self, purposes: tuple[str, ...], since: datetime, recipient: str | None = None) -> int:
+        """Emails of these purposes queued since ``since``, to ``recipient`` if given."""
+        query = (
+            select(func.count())
+            .select_from(t.outbox)
+            .where(t.outbox.c.purpose.in_(purposes))
+            .where(t.outbox.c.created_at >= utc_text(since))
+        )
+        if recipient is not None:
+            query = query.where(t.outbox.c.recipients == recipient)
+        return int(self.conn.execute(query).scalar_one())
+
     def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
         self.conn.execute(
             _INSERT_OUTBOX,

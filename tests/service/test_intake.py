@@ -326,3 +326,36 @@ def test_hostile_shapes_are_quarantined_unread(bot: Bot) -> None:
     assert [m["To"] for m in queued_emails(bot)] == ["bot.admin@police.example"] * 3
     # A reasonable nesting is read as usual.
     assert deliver(bot, _nested(3), sent, key="ok").outcome == "processed"  # type: ignore[attr-defined]
+
+
+def test_short_replies_are_rate_limited_per_sender_and_by_a_circuit_breaker(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    example = (repo / "config.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "bot.toml").write_text(example.replace("max_replies_per_minute = 60", "max_replies_per_minute = 12"))
+    bot = build(load_config(tmp_path / "bot.toml"))
+    try:
+        at = london("2026-11-23 09:00")
+        for i in range(12):
+            raw = request_email(at, subject="Rota question", message_id=f"<loop-{i}@council.example>", body="?\n")
+            deliver(bot, raw, at + timedelta(minutes=2 * i), key=f"k{i}")
+        to_alex = [m for m in queued_emails(bot) if m["To"] == "alex.morgan@council.example"]
+        assert len(to_alex) == 10  # the sender limit: 10 an hour
+        # Another sender is still answered ...
+        other = request_email(
+            at, subject="Rota", sender="Jo <jo.mensah@council.example>", message_id="<jo@council.example>"
+        )
+        deliver(bot, other, at + timedelta(minutes=30), key="jo")
+        assert queued_emails(bot)[-1]["To"] == "jo.mensah@council.example"
+        # ... until a burst from many senders trips the breaker for everyone.
+        burst = at + timedelta(hours=3)
+        for i in range(14):
+            raw = request_email(
+                burst, subject="Hello", sender=f"S{i} <s{i}@council.example>", message_id=f"<b{i}@x.example>"
+            )
+            deliver(bot, raw, burst, key=f"b{i}")
+        answered = [m for m in queued_emails(bot) if str(m["To"]).startswith("s")]
+        assert len(answered) == 12
+        with bot.store.transaction() as tx:
+            assert tx.count_recent_emails(("triage_reply",), at) == 23
+    finally:
+        bot.close()
