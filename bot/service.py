@@ -6,6 +6,7 @@ import email
 import email.policy
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -366,6 +367,8 @@ class _Work(CaseWork):
         verdict = classify(self.msg, self.s.own_addresses)
         if verdict.kind is Kind.AUTO:
             self.note(None, "ignored", verdict.auto_reason or "")
+            if verdict.auto_reason == "delivery status report":
+                self._bounce_alert()
             return self._done("auto", "ignored", reason=verdict.auto_reason)
         _name, address = sender_address(self.msg)
         untrusted = self._untrusted_reason(address)
@@ -388,6 +391,24 @@ class _Work(CaseWork):
         self.result.kind, self.result.outcome, self.result.reason = kind, outcome, reason
         self.result.case_id = case.case_id if case else None
         return self.result
+
+    def _bounce_alert(self) -> None:
+        """Issue 6: a bounce of the bot's own mail reaches the administrator; it never opens a case."""
+        domain = re.escape(self.cfg.bot.message_id_domain)
+        found = re.findall(rf"<[^<>\s]+@{domain}>", self.mail.raw.decode("ascii", "replace"))
+        ours = [ref for ref in dict.fromkeys(found) if self.tx.email_purpose(ref)]
+        if not ours:
+            return
+        case = self.tx.case_for_thread(ours)
+        reason = f"delivery failure report for the bot's email {ours[0]}" + (f" (case {case.case_id})" if case else "")
+        context = {
+            "reason": reason,
+            "message_id": self.message_id,
+            "received_at": self.mail.received_at.astimezone(self.s.tz),
+            "folder": self.cfg.inbox.processed_folder,
+        }
+        self.send("quarantine_notice", None, (self.cfg.people.administrator,), (), context, key=self.message_id)
+        self.note(case, "bounce", ours[0])
 
     # -- who may ask -------------------------------------------------------------------------
 

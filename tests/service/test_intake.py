@@ -359,3 +359,27 @@ def test_short_replies_are_rate_limited_per_sender_and_by_a_circuit_breaker(tmp_
             assert tx.count_recent_emails(("triage_reply",), at) == 23
     finally:
         bot.close()
+
+
+def test_a_bounce_of_our_own_mail_alerts_the_admin_and_never_opens_a_case(bot: Bot) -> None:
+    sent = london("2026-11-23 09:00")
+    deliver(bot, request_email(sent, message_id="<bounce-src@council.example>"), sent)
+    [confirmation] = queued_emails(bot)
+    ours = str(confirmation["Message-ID"])
+    report = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.police.example>\r\n"
+        "To: referrals@police.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.police.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+        "--r\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.police.example\r\n\r\n"
+        "Final-Recipient: rfc822; dsl@school.council.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {ours}\r\nSubject: x\r\n--r--\r\n"
+    ).encode()
+    result = deliver(bot, report, sent + timedelta(minutes=5), key="dsn")
+    assert result.outcome == "ignored" and result.case_id is None  # type: ignore[attr-defined]
+    alert = queued_emails(bot)[-1]
+    assert alert["To"] == "bot.admin@police.example"
+    assert ours in plain_text(alert) and "SD000001" in plain_text(alert)
+    with bot.store.connection() as conn:
+        assert len(conn.execute(select(t.cases)).all()) == 1
