@@ -15,7 +15,3 @@ class PermanentError(BotError):
 
 class SlotTaken(BotError):
     """The strategy calendar already has an event overlapping the one being booked."""
-
-
-class UnreadableMessage(BotError):
-    """An email that cannot be parsed at all; its message names what is wrong."""

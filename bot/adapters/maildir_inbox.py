@@ -189,16 +189,6 @@ class MaildirInbox:
             raise TransientError(f"cannot list the Maildir inbox {self._cur}: {exc}") from exc
         return None
 
-    def size(self, key: str) -> int:
-        """The full size in bytes of a pending message; ``KeyError`` if it is not in the inbox."""
-        path = self._locate(key)
-        if path is None:
-            raise KeyError(key)
-        try:
-            return path.stat().st_size
-        except FileNotFoundError:
-            raise KeyError(key) from None
-
     # -- moving -----------------------------------------------------------------------------
 
     def move(self, key: str, folder: Folder) -> None:

@@ -204,11 +204,8 @@ def test_an_oversized_message_comes_with_its_headers_only(tmp_path: Path) -> Non
     headers = message(2).split(b"\r\n\r\n")[0] + b"\r\n\r\n"
     assert second.raw == headers
     assert b"Message-ID: <m2@council.example>" in second.raw
-    assert inbox.size(big) == len(big_raw)
     inbox.move(big, Folder.QUARANTINE)  # moved whole, not truncated
     assert (inbox.path / ".Quarantine" / "cur" / f"{big}:2,").read_bytes() == big_raw
-    with pytest.raises(KeyError):
-        inbox.size(big)
 
 
 def test_oversized_headers_without_an_end_are_cut_at_a_line_end(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -122,8 +123,14 @@ SEEDS = [p.read_bytes() for p in EXAMPLES]
 OUTCOMES = {"processed", "triage", "quarantine", "ignored"}
 
 
+# The suite runs a bounded fuzz; set STRATEGY_BOT_FUZZ_EXAMPLES for the long run by hand.
+FUZZ_EXAMPLES = int(os.environ.get("STRATEGY_BOT_FUZZ_EXAMPLES", "120"))
+
+
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.one_of(st.binary(max_size=3000), st.sampled_from(SEEDS).flatmap(_mutations)))
 def test_any_bytes_end_in_exactly_one_outcome_and_no_header_carries_a_line_break(fuzz_bot: Bot, data: bytes) -> None:
