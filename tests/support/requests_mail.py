@@ -79,8 +79,8 @@ def request_email(
     return bytes(msg)
 
 
-def queued_emails(bot: object) -> list[EmailMessage]:
-    """Every email in the bot's outbox, parsed as its recipients will read it, oldest first."""
+def queued_emails(bot: object, after: int = 0) -> list[EmailMessage]:
+    """Every email in the bot's outbox (after the first ``after``), parsed as its recipients will read it."""
     import email
     import email.policy
 
@@ -89,7 +89,7 @@ def queued_emails(bot: object) -> list[EmailMessage]:
     from bot.adapters import sql_schema as t
 
     with bot.store.connection() as conn:  # type: ignore[attr-defined]
-        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id)).scalars().all()
+        rows = conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id).offset(after)).scalars().all()
     parsed = []
     for raw in rows:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
