@@ -2,49 +2,105 @@
 
 from __future__ import annotations
 
+import email.policy
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
-from email.header import decode_header, make_header
+from datetime import UTC, datetime
+from email.errors import InvalidHeaderDefect
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from bot.domain.model import Kind
 
-_S47 = r"(?:s\s*\.?\s*47|section\s+47)"
+# S47, S.47, S 47, S. 47, Section 47: the spellings staff use for the Children Act section.
+_S47 = r"(?:s\s*\.?\s*47|section\s*47)"
 URGENT_SUBJECT = re.compile(rf"\burgent\s+{_S47}\s+enquiry\b", re.IGNORECASE)
 STANDARD_SUBJECT = re.compile(r"\bstrategy\s+(?:discussion|meeting)s?\b", re.IGNORECASE)
-_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+_REPLY_WORD = r"(?:re|fwd?|aw|wg|sv|antw)\s*(?:\[\d+\])?\s*:"
+# Mail gateways put tags such as "[EXTERNAL]" in front of the subject, before or after "RE:".
+_SUBJECT_TAG = r"\[[^\[\]\r\n]{1,40}\]"
+_LEADING_PREFIXES = re.compile(rf"^\s*(?:(?:{_REPLY_WORD}|{_SUBJECT_TAG})\s*)+", re.IGNORECASE)
+_REPLY_WORD_RE = re.compile(_REPLY_WORD, re.IGNORECASE)
+_SUBJECT_TAG_RE = re.compile(_SUBJECT_TAG)
+
 _MSGID = re.compile(r"<[^<>\s]+>")
+
+# Only the auto-reply wordings themselves, followed by ":" or "reply": a person's subject
+# may well begin "Out of office hours …".
 _OUT_OF_OFFICE_SUBJECT = re.compile(
-    r"^\s*(?:automatic\s+reply|auto(?:matic)?[\s-]*reply|out\s+of\s+(?:the\s+)?office|autosvar|abwesenheitsnotiz|"
-    r"r[ée]ponse\s+automatique)\b",
+    r"^\s*(?:(?:automatic|auto)[\s-]*reply\s*:|out\s+of\s+(?:the\s+)?office\s*(?::|reply\b)|autosvar\b|"
+    r"abwesenheitsnotiz\b|r[ée]ponse\s+automatique\b)",
     re.IGNORECASE,
 )
-_OOF_HEADERS = (
+_OUT_OF_OFFICE_HEADERS = (
     "X-Autoreply",
     "X-Autorespond",
     "X-MS-Exchange-Generated-Message-Source",
     "X-MS-Exchange-Inbox-Rules-Loop",
 )
-_LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help")
+_LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post")
+_DELIVERY_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_READ_RECEIPT_TYPES = ("message/disposition-notification", "message/global-disposition-notification")
+_BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}")
+# RFC 5322 "-0000": the time is UTC, the sender's own zone unknown; Python leaves it naive.
+_UNKNOWN_ZONE = re.compile(r"(?<![\d+-])-0000\b")
+# A date is a few dozen characters; anything far longer is not worth parsing.
+_LONGEST_DATE = 200
 
 
 @dataclass(frozen=True)
 class Classification:
+    """What an incoming email is (§1). Whether a reply belongs to an open case needs the store: the service decides."""
+
     kind: Kind
     is_reply: bool
     auto_reason: str | None
 
 
-def _header(msg: EmailMessage, name: str) -> str:
-    """A header as text; hostile or undecodable headers read as empty rather than raising."""
+# -- reading headers without ever raising --------------------------------------------------------
+
+
+def _values(msg: Message, name: str) -> list[str]:
+    """Every value of a header, as text; malformed headers read as absent rather than raising."""
     try:
-        value = msg.get(name)
-    except Exception:  # noqa: BLE001 - the email library raises many types on malformed headers
-        return ""
-    return "" if value is None else str(value)
+        found = msg.get_all(name) or []
+        return [str(value) for value in found]
+    except Exception:
+        # The email package raises many exception types on hostile headers.
+        return []
+
+
+def _header(msg: Message, name: str) -> str:
+    values = _values(msg, name)
+    return values[0] if values else ""
+
+
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """A header's values as they arrived: the parsed form can hide a second address."""
+    try:
+        return [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
+    except Exception:
+        return []
+
+
+def _has(msg: Message, name: str) -> bool:
+    try:
+        return name in msg
+    except Exception:
+        return False
+
+
+def _first_token(value: str) -> str:
+    """The keyword of a header such as ``Auto-Submitted: auto-replied; owner-email=…`` or ``(comment)``."""
+    return re.split(r"[\s;(]", value.strip(), maxsplit=1)[0].lower()
+
+
+# -- subjects ---------------------------------------------------------------------------------
 
 
 def subject_kind(subject: str) -> Kind:
@@ -56,92 +112,140 @@ def subject_kind(subject: str) -> Kind:
     return Kind.UNRECOGNISED
 
 
+def _leading_prefixes(subject: str) -> str:
+    """The run of reply prefixes and gateway tags at the start, if it holds at least one reply prefix."""
+    found = _LEADING_PREFIXES.match(subject)
+    if found is None or not _REPLY_WORD_RE.search(_SUBJECT_TAG_RE.sub("", found.group())):
+        return ""
+    return found.group()
+
+
 def is_reply_subject(subject: str) -> bool:
-    return bool(_REPLY_PREFIX.match(subject))
+    """§1 step 2: the subject starts with a reply or forward prefix (Re:, FW:, AW:, Re[2]: …)."""
+    return bool(_leading_prefixes(subject))
 
 
 def strip_reply_prefixes(subject: str) -> str:
-    return _REPLY_PREFIX.sub("", subject)
+    """The subject without its leading reply and forward prefixes; unchanged when it has none."""
+    return subject[len(_leading_prefixes(subject)) :]
+
+
+# -- threads ----------------------------------------------------------------------------------
 
 
 def thread_references(msg: EmailMessage) -> list[str]:
-    """Message-IDs named by In-Reply-To and References, in order, each once."""
-    found = _MSGID.findall(_header(msg, "In-Reply-To") + " " + _header(msg, "References"))
+    """§1 step 2: Message-IDs named by In-Reply-To then References, as ``<id>``, in order, each once."""
+    found: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        for value in _values(msg, name):
+            ids = _MSGID.findall(value)
+            if not ids:
+                # Some clients drop the angle brackets; an id still has its "@".
+                ids = [f"<{token}>" for token in value.split() if "@" in token and not set("<>()") & set(token)]
+            found += ids
     return list(dict.fromkeys(found))
 
 
-def _raw_values(msg: Message, name: str) -> list[str]:
-    """A header's values as they arrived: the parsed form can hide a second address."""
-    try:
-        return [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
-    except Exception:  # noqa: BLE001
-        return []
+# -- who sent it ------------------------------------------------------------------------------
 
 
-def _decoded(text: str) -> str:
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001 - an undecodable display name is just left as it came
-        return text
+def _well_formed(address: str) -> bool:
+    if address.count("@") != 1:
+        return False
+    local, domain = address.split("@")
+    return bool(_LOCAL_PART.fullmatch(local) and _DOMAIN.fullmatch(domain))
 
 
 def sender_address(msg: Message) -> tuple[str | None, str | None]:
-    """(display name, lower-cased address) when there is one From header holding one well-formed address.
+    """(display name, lower-cased address) when the one From header holds exactly one well-formed address.
 
-    Read from the raw header, not the parsed one: ``"a" <a@x.example>@y.example`` must
-    not pass as a@x.example (the CVE-2023-27043 family).
+    §7 trusts senders by address, so parsing is strict: the raw header must read as one
+    address both to the modern header parser (with no invalid-syntax defect) and to
+    ``getaddresses``, and the two must agree; ``"a" <a@x.example>@y.example`` must not
+    pass as a@x.example (the CVE-2023-27043 family). Anything else is ``(None, None)``.
     """
     values = _raw_values(msg, "From")
     if len(values) != 1:
         return None, None
     raw = " ".join(values[0].split())
-    if raw.count("@") != 1:
+    try:
+        parsed = email.policy.default.header_factory("From", raw)
+        addresses = list(getattr(parsed, "addresses", ()))
+        defects = list(getattr(parsed, "defects", ()))
+        pairs = getaddresses([raw])
+    except Exception:
         return None, None
-    pairs = getaddresses([raw])
-    if len(pairs) != 1:
+    if len(addresses) != 1 or any(isinstance(d, InvalidHeaderDefect) for d in defects):
         return None, None
-    name, address = pairs[0]
-    local, _, domain = address.partition("@")
-    if (
-        not local
-        or not re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", domain)
-        or re.search(r"[\s<>()\[\],;:\"]", local)
-    ):
+    address = str(addresses[0].addr_spec)
+    if len(pairs) != 1 or pairs[0][1].lower() != address.lower() or not _well_formed(address):
         return None, None
-    return (_decoded(name).strip() or None), address.lower()
+    name = str(addresses[0].display_name).strip()
+    return (name or None), address.lower()
+
+
+def _from_addresses_loosely(msg: Message) -> set[str]:
+    """Every address a From header could be read as: for spotting mail not to answer, reading too much is safe."""
+    try:
+        return {address.lower() for _, address in getaddresses(_raw_values(msg, "From")) if address}
+    except Exception:
+        return set()
+
+
+# -- mail not to act on -----------------------------------------------------------------------
+
+
+def _delivery_report(msg: EmailMessage) -> str | None:
+    try:
+        parts = [part.get_content_type() for part in msg.walk()]
+        report_type = str(msg.get_param("report-type", "") or "").lower()
+    except Exception:
+        return None
+    if any(t in _READ_RECEIPT_TYPES for t in parts) or report_type == "disposition-notification":
+        return "read receipt"
+    if msg.get_content_type() == "multipart/report" or any(t in _DELIVERY_STATUS_TYPES for t in parts):
+        return "delivery status report"
+    return None
 
 
 def auto_generated_reason(msg: EmailMessage, own_addresses: Collection[str]) -> str | None:
-    """§1 step 1: why this mail must never be answered, or None if it is a person's mail."""
-    auto = _header(msg, "Auto-Submitted").strip().lower()
-    if auto and not auto.startswith("no"):
-        return f"auto-submitted: {auto.split(';')[0]}"
-    precedence = _header(msg, "Precedence").strip().lower()
+    """§1 step 1 (RFC 3834): why this mail must never be answered, or None when a person wrote it.
+
+    Delivery reports are named first: they usually carry ``Auto-Submitted`` and an empty
+    return path too, and the service tells the administrator about bounces by this reason.
+    ``X-Auto-Response-Suppress`` is not a sign: Outlook sets it on ordinary mail.
+    """
+    report = _delivery_report(msg)
+    if report is not None:
+        return report
+    senders = _from_addresses_loosely(msg)
+    if any(address.split("@", 1)[0] in _BOUNCE_SENDERS for address in senders):
+        return "delivery status report"
+    if _has(msg, "Auto-Submitted"):
+        auto = _first_token(_header(msg, "Auto-Submitted"))
+        if auto != "no":
+            return f"auto-submitted: {auto or '(empty)'}"
+    precedence = _first_token(_header(msg, "Precedence"))
     if precedence in ("bulk", "junk", "list"):
         return f"precedence: {precedence}"
-    if any(_header(msg, h) for h in _LIST_HEADERS):
+    if any(_has(msg, name) for name in _LIST_HEADERS):
         return "mailing list"
-    if msg.get_content_type() == "multipart/report" or any(
-        part.get_content_type() == "message/delivery-status" for part in msg.walk()
-    ):
-        return "delivery status report"
-    _, address = sender_address(msg)
-    if address and address.split("@")[0] in ("mailer-daemon", "postmaster"):
-        return "delivery status report"
-    if any(_header(msg, h) for h in _OOF_HEADERS) or _OUT_OF_OFFICE_SUBJECT.match(_header(msg, "Subject")):
+    if any(_has(msg, name) for name in _OUT_OF_OFFICE_HEADERS) or _OUT_OF_OFFICE_SUBJECT.match(_header(msg, "Subject")):
         return "out-of-office reply"
-    if _header(msg, "Return-Path").strip() == "<>":
+    if any("".join(value.split()) == "<>" for value in _raw_values(msg, "Return-Path")):
         return "empty return path"
-    own = {a.lower() for a in own_addresses}
-    if address and address in own:
+    own = {address.strip().lower() for address in own_addresses if address.strip()}
+    if senders & own:
         return "from the bot's own address"
-    if any(a in _header(msg, "X-Loop").lower() for a in own):
-        return "x-loop: ours"
+    for value in _values(msg, "X-Loop"):
+        tokens = {token for token in re.split(r"[\s<>,;]+", value.lower()) if token}
+        if tokens & own or value.strip().lower() in own:
+            return "x-loop: ours"
     return None
 
 
 def classify(msg: EmailMessage, own_addresses: Collection[str]) -> Classification:
-    """§1: auto-generated first; then the subject decides, after any reply prefixes."""
+    """§1: auto-generated first; then the subject decides, after any reply prefixes (URGENT beats STANDARD)."""
     subject = _header(msg, "Subject")
     is_reply = bool(thread_references(msg)) or is_reply_subject(subject)
     reason = auto_generated_reason(msg, own_addresses)
@@ -150,58 +254,114 @@ def classify(msg: EmailMessage, own_addresses: Collection[str]) -> Classificatio
     return Classification(subject_kind(strip_reply_prefixes(subject)), is_reply, None)
 
 
-def date_header(msg: EmailMessage) -> datetime | None:
-    """The Date header as an aware datetime, or None when missing, naive or unparseable."""
-    return _parse_date(_header(msg, "Date"))
-
-
-def topmost_received_time(msg: EmailMessage) -> datetime | None:
-    """The time the nearest server received the message: after the last ';' of the first Received."""
-    try:
-        received = msg.get_all("Received") or []
-    except Exception:  # noqa: BLE001
-        return None
-    if not received:
-        return None
-    return _parse_date(str(received[0]).rsplit(";", 1)[-1])
+# -- when it was sent and received ------------------------------------------------------------
 
 
 def _parse_date(text: str) -> datetime | None:
-    text = text.strip()
-    if not text:
+    text = " ".join(text.split())
+    if not text or len(text) > _LONGEST_DATE:
         return None
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    except Exception:
+        # ValueError for most nonsense, but TypeError and IndexError occur too.
         return None
-    return moment if moment.tzinfo is not None else None
+    if moment.tzinfo is None:
+        if not _UNKNOWN_ZONE.search(text):
+            return None  # no zone at all: the instant cannot be known
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        # A date at the very edge of the calendar cannot be moved to UTC later on.
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment
 
 
-_AUTH_RESULT = re.compile(r"\b(dmarc|compauth)\s*=\s*([a-z]+)", re.IGNORECASE)
-_COMPAUTH_REASON = re.compile(r"\breason\s*=\s*([0-9]{3})", re.IGNORECASE)
+def date_header(msg: EmailMessage) -> datetime | None:
+    """§4.1: the Date header as an aware datetime, or None when missing or unparseable; never raises."""
+    values = _raw_values(msg, "Date")
+    return _parse_date(values[0]) if values else None
+
+
+def topmost_received_time(msg: EmailMessage) -> datetime | None:
+    """When the nearest server received the message: the date after the last ``;`` of the first Received header."""
+    received = _raw_values(msg, "Received")
+    if not received or ";" not in received[0]:
+        return None
+    return _parse_date(received[0].rsplit(";", 1)[1])
+
+
+# -- DMARC ------------------------------------------------------------------------------------
+
+
+def _without_comments_and_quotes(text: str) -> str:
+    """``text`` with (comments) and "quoted strings" blanked, so a ``;`` or ``=`` inside them cannot mislead."""
+    out: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for char in text:
+        if escaped:
+            escaped = False
+            out.append(" ")
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+            out.append(" ")
+        elif quoted:
+            quoted = char != '"'
+            out.append(" ")
+        elif char == '"' and not depth:
+            quoted = True
+            out.append(" ")
+        elif char == "(":
+            depth += 1
+            out.append(" ")
+        elif char == ")" and depth:
+            depth -= 1
+            out.append(" ")
+        else:
+            out.append(" " if depth else char)
+    return "".join(out)
+
+
+def _passes(results: str) -> bool:
+    """Whether one Authentication-Results header (after its authserv-id) shows dmarc=pass or compauth=pass 1xx/7xx."""
+    for resinfo in results.split(";"):
+        tokens = re.sub(r"\s*=\s*", "=", resinfo).split()
+        if not tokens:
+            continue
+        method, _, result = tokens[0].lower().partition("=")
+        method = method.split("/", 1)[0]  # a method may carry a version: dmarc/1=pass
+        if result != "pass":
+            continue
+        if method == "dmarc":
+            return True
+        if method == "compauth":
+            reasons = [t.split("=", 1)[1] for t in tokens[1:] if t.lower().startswith("reason=")]
+            if any(re.fullmatch(r"[17][0-9]{2}", reason) for reason in reasons):
+                return True
+    return False
 
 
 def dmarc_passes(msg: EmailMessage, server_id: str) -> bool:
-    """§7: an Authentication-Results header from the trusted server shows DMARC passed.
+    """§7: the trusted server's Authentication-Results header shows DMARC passed.
 
-    Exchange Online writes ``compauth=pass reason=1xx`` (or 7xx) when DMARC itself was not
-    conclusive but its composite check passed. Headers from any other server id are
-    ignored: anyone can write an Authentication-Results header into the mail they send.
+    Only headers whose authserv-id (before the first ``;``; an optional version number
+    after it is allowed) equals ``server_id`` count, and of those only the topmost, the one
+    the receiving server added last: anyone can write an Authentication-Results header
+    claiming the trusted server's id into the mail they send, and it sits below the real
+    one. Exchange Online's ``compauth=pass reason=1xx`` (or 7xx) counts as a pass: its
+    composite check passed where DMARC alone was not conclusive. Results are read as
+    ``method=result`` at the start of each result, never from inside property values,
+    comments or quoted strings (``smtp.mailfrom=dmarc=pass@evil.example``).
     """
-    try:
-        headers = msg.get_all("Authentication-Results") or []
-    except Exception:  # noqa: BLE001
+    wanted = server_id.strip().lower()
+    if not wanted:
         return False
-    for header in headers:
-        text = str(header)
-        authserv = text.split(";", 1)[0].strip().split()[0].lower() if text.strip() else ""
-        if authserv != server_id.lower():
+    for value in _raw_values(msg, "Authentication-Results"):
+        text = _without_comments_and_quotes(" ".join(value.split()))
+        authserv, separator, results = text.partition(";")
+        words = authserv.split()
+        if not words or words[0].lower() != wanted or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
             continue
-        for method, result in _AUTH_RESULT.findall(text):
-            if method.lower() == "dmarc" and result.lower() == "pass":
-                return True
-            if method.lower() == "compauth" and result.lower() == "pass":
-                reason = _COMPAUTH_REASON.search(text)
-                if reason and reason.group(1)[0] in "17":
-                    return True
+        return bool(separator) and _passes(results)
     return False

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import ScheduleConfig
 from bot.domain.model import Interval
 from bot.domain.working_days import WorkingDays
 
+# Longest run of days searched for the next meeting day before the schedule is declared
+# impossible (say, meeting days set to Saturday only): a year and a bit covers any run of
+# bank holidays and closure days a real calendar has.
+_LONGEST_GAP_DAYS = 400
+
 
 @dataclass(frozen=True)
 class SlotChoice:
-    """The slot chosen for a request, and what the timescale check made of it."""
+    """The slot chosen for a request, and what the timescale check made of it (§3.3, §3.4)."""
 
     start: datetime
     end: datetime
@@ -24,58 +29,102 @@ class SlotChoice:
     within_timescale: bool
 
 
+def _utc(moment: datetime, what: str) -> datetime:
+    # A naive datetime would silently be read as the server's local time: refuse it.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what}: got {moment.isoformat()}; expected a timezone-aware datetime")
+    return moment.astimezone(UTC)
+
+
+def _is_meeting_day(day: date, schedule: ScheduleConfig, days: WorkingDays) -> bool:
+    return day.weekday() in schedule.meeting_days and days.is_working_day(day)
+
+
+def _next_meeting_day(after: date, schedule: ScheduleConfig, days: WorkingDays) -> date | None:
+    """The first meeting day strictly after ``after`` that is a working day, or None if there is none for a year."""
+    day = after
+    for _ in range(_LONGEST_GAP_DAYS):
+        day += timedelta(days=1)
+        if _is_meeting_day(day, schedule, days):
+            return day
+    return None
+
+
 def effective_referral_day(received: datetime, schedule: ScheduleConfig, days: WorkingDays, tz: ZoneInfo) -> date:
-    """§3.1: the day received if a working day and at or before the cut-off, else the next working day."""
-    local = received.astimezone(tz)
+    """§3.1: the day received if a working day and at or before the cut-off, else the next working day.
+
+    The cut-off is London wall-clock time whatever zone ``received`` is in. Fractions of a
+    second are dropped: a message stamped 16:00:00.4 arrived "at 16:00:00", as any clock
+    a person looks at would show it.
+    """
+    local = _utc(received, "received").astimezone(tz)
     day = local.date()
-    cutoff = datetime.combine(day, schedule.cutoff, tzinfo=tz)
-    if days.is_working_day(day) and local <= cutoff:
+    if days.is_working_day(day) and local.time().replace(microsecond=0) <= schedule.cutoff:
         return day
     return days.next_working_day(day)
 
 
 def target_meeting_day(effective: date, schedule: ScheduleConfig, days: WorkingDays) -> date:
-    """§3.2: the first meeting day at least a day after the effective day that is a working day.
+    """§3.2: the first meeting day strictly after the effective day that is a working day.
 
-    With meeting days Monday, Wednesday and Friday this is the county's table: Monday or
-    Tuesday → Wednesday; Wednesday or Thursday → Friday; Friday → the following Monday.
+    With the county's meeting days (Monday, Wednesday, Friday) this is exactly its table:
+    Monday or Tuesday → Wednesday; Wednesday or Thursday → Friday; Friday → the following
+    Monday. A target that is a bank holiday or closure day moves to the next meeting day
+    that is a working day. Written for any configured meeting days.
     """
-    candidate = effective + timedelta(days=1)
-    while candidate.weekday() not in schedule.meeting_days or not days.is_working_day(candidate):
-        candidate += timedelta(days=1)
-    return candidate
+    found = _next_meeting_day(effective, schedule, days)
+    if found is None:
+        raise ValueError(
+            f"no meeting day that is a working day within {_LONGEST_GAP_DAYS} days after {effective.isoformat()}: "
+            f"check schedule.meeting_days {schedule.meeting_days} and schedule.closure_days"
+        )
+    return found
 
 
 def meeting_days_from(target: date, schedule: ScheduleConfig, days: WorkingDays) -> Iterator[date]:
-    """The target day, then later meeting days that are working days, up to the horizon (§3.3)."""
-    day, found = target, 0
-    while found < schedule.horizon_meeting_days:
-        if day.weekday() in schedule.meeting_days and days.is_working_day(day):
-            yield day
-            found += 1
-        day += timedelta(days=1)
+    """§3.3: the target day, then later meeting days that are working days; at most the horizon of them."""
+    day: date | None = target if _is_meeting_day(target, schedule, days) else _next_meeting_day(target, schedule, days)
+    for _ in range(schedule.horizon_meeting_days):
+        if day is None:
+            return
+        yield day
+        day = _next_meeting_day(day, schedule, days)
 
 
 def booking_length(complex_case: bool, schedule: ScheduleConfig) -> int:
-    """Minutes a discussion takes: one slot, or the longer complex length (two slots by default)."""
+    """§3: minutes a discussion takes: one slot, or the complex length (two slots by default)."""
     return schedule.complex_minutes if complex_case else schedule.slot_minutes
 
 
 def first_free_start(
     day: date, minutes: int, busy: Sequence[Interval], schedule: ScheduleConfig, tz: ZoneInfo
 ) -> datetime | None:
-    """§3.3: the earliest grid start whose whole length fits the window and overlaps nothing busy."""
-    # Local wall-clock times built per day, so 10:00 is 10:00 on both sides of a clock change.
-    window_start = datetime.combine(day, schedule.window_start, tzinfo=tz)
-    window_end = datetime.combine(day, schedule.window_end, tzinfo=tz)
+    """§3.3: the earliest start on the slot grid whose whole length fits the window and overlaps nothing busy.
+
+    Busy intervals may be in any zone and off the grid (events made by hand). The answer
+    is in ``tz``; None when nothing fits that day.
+    """
+    if minutes <= 0:
+        raise ValueError(f"first_free_start: got minutes={minutes}; expected more than 0")
+    # The window is built from the day's own wall-clock times, so 10:00 is 10:00 on both
+    # sides of a clock change; overlaps are then compared in UTC, because comparing two
+    # datetimes that share a tzinfo compares wall-clock readings, not instants.
+    window_start = datetime.combine(day, schedule.window_start, tzinfo=tz).astimezone(UTC)
+    window_end = datetime.combine(day, schedule.window_end, tzinfo=tz).astimezone(UTC)
+    taken = [(_utc(b.start, "busy start"), _utc(b.end, "busy end")) for b in busy]
     step, length = timedelta(minutes=schedule.slot_minutes), timedelta(minutes=minutes)
     start = window_start
     while start + length <= window_end:
-        candidate = Interval(start, start + length)
-        if not any(candidate.overlaps(b) for b in busy):
-            return start
+        end = start + length
+        if not any(b_start < end and start < b_end for b_start, b_end in taken):
+            return start.astimezone(tz)
         start += step
     return None
+
+
+def _end(start: datetime, minutes: int, tz: ZoneInfo) -> datetime:
+    # Elapsed minutes, counted in UTC: the one correct way even on a clock-change day.
+    return (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(tz)
 
 
 def choose_slot(
@@ -85,19 +134,31 @@ def choose_slot(
     schedule: ScheduleConfig,
     days: WorkingDays,
     tz: ZoneInfo,
+    *,
+    not_before: datetime | None = None,
 ) -> SlotChoice | None:
-    """§3.1–3.4 together: the next proper slot for a request, or None past the horizon."""
+    """§3.1–3.4 together: the slot for a request, or None past the horizon (the case goes to a person).
+
+    ``busy_on(day)`` gives every busy interval on a meeting day, bookings made by hand
+    included. ``not_before`` (usually now) matters only when a request is handled late,
+    after an outage: meeting days up to and including that day are passed over, so nothing
+    is booked in the past or at a few minutes' notice; the horizon still counts from the
+    target day. The timescale check is on the day of the slot found (§3.4).
+    """
     effective = effective_referral_day(received, schedule, days, tz)
     target = target_meeting_day(effective, schedule, days)
     minutes = booking_length(complex_case, schedule)
     allowed = schedule.complex_timescale_working_days if complex_case else schedule.timescale_working_days
     deadline = days.add_working_days(effective, allowed)
+    too_early = _utc(not_before, "not_before").astimezone(tz).date() if not_before is not None else None
     for day in meeting_days_from(target, schedule, days):
+        if too_early is not None and day <= too_early:
+            continue
         start = first_free_start(day, minutes, busy_on(day), schedule, tz)
         if start is not None:
             return SlotChoice(
                 start=start,
-                end=start + timedelta(minutes=minutes),
+                end=_end(start, minutes, tz),
                 effective_day=effective,
                 target_day=target,
                 deadline=deadline,
@@ -117,9 +178,10 @@ def next_slot_after(
 ) -> datetime | None:
     """§6 RESCHEDULE and COMPLEX: the first free start after the current one (or at it, when allowed).
 
-    ``busy_on`` must leave out the booking being moved, so it does not block itself.
+    ``busy_on`` must leave out the booking being moved, so it does not block itself. The
+    search runs over the horizon of meeting days counted from the current day.
     """
-    first_day = current_start.astimezone(tz).date()
+    first_day = _utc(current_start, "current_start").astimezone(tz).date()
     for day in meeting_days_from(first_day, schedule, days):
         busy = list(busy_on(day))
         if day == first_day:
@@ -127,7 +189,7 @@ def next_slot_after(
             # Everything before the current start (and the current start itself, unless
             # allowed) counts as taken on the current day.
             blocked_until = current_start if same_start_allowed else current_start + timedelta(minutes=1)
-            if blocked_until > window_start:
+            if _utc(blocked_until, "current_start") > window_start.astimezone(UTC):
                 busy.append(Interval(window_start, blocked_until))
         start = first_free_start(day, minutes, busy, schedule, tz)
         if start is not None:

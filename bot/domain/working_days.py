@@ -6,24 +6,40 @@ from datetime import date, timedelta
 
 import holidays
 
-from bot.config import ScheduleConfig
+from bot.config import ConfigError, ScheduleConfig
+
+_SATURDAY = 5
 
 
 class WorkingDays:
-    """Answers "is this a working day?" for England and Wales by default, with closure days on top."""
+    """Answers "is this a working day?" (domain.md "Words"): England and Wales by default, closure days on top."""
 
     def __init__(
         self, closure_days: frozenset[date] = frozenset(), country: str = "GB", subdivision: str = "ENG"
     ) -> None:
-        self._closures = closure_days
+        try:
+            # Built once here so an unknown country or subdivision fails at start-up, not on
+            # the first request that needs a bank holiday.
+            holidays.country_holidays(country, subdiv=subdivision)
+        except NotImplementedError as exc:
+            raise ValueError(f"bank holidays: {exc}") from None
+        self._closures = frozenset(closure_days)
         self._country = country
         self._subdivision = subdivision
-        # Bank holidays by year, computed once: this is on the hot path of every booking.
+        # Bank holidays by year, computed once: every booking and timer asks, 300 requests/s.
         self._by_year: dict[int, frozenset[date]] = {}
 
     @classmethod
     def from_schedule(cls, schedule: ScheduleConfig) -> WorkingDays:
-        return cls(schedule.closure_days, schedule.bank_holidays_country, schedule.bank_holidays_subdivision)
+        """The working days the ``[schedule]`` config describes."""
+        try:
+            return cls(schedule.closure_days, schedule.bank_holidays_country, schedule.bank_holidays_subdivision)
+        except ValueError:
+            raise ConfigError(
+                f"schedule.bank_holidays_country / schedule.bank_holidays_subdivision: got "
+                f"{schedule.bank_holidays_country!r} / {schedule.bank_holidays_subdivision!r}; expected a country "
+                'and subdivision the holidays package knows, such as "GB" / "ENG"'
+            ) from None
 
     def _bank_holidays(self, year: int) -> frozenset[date]:
         found = self._by_year.get(year)
@@ -37,7 +53,9 @@ class WorkingDays:
         return day in self._bank_holidays(day.year)
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._closures and not self.is_bank_holiday(day)
+        """domain.md "Words": Monday to Friday, not a bank holiday, not a closure day."""
+        # Cheapest tests first: most days are settled by the weekday alone.
+        return day.weekday() < _SATURDAY and day not in self._closures and not self.is_bank_holiday(day)
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after ``day``."""
@@ -47,13 +65,15 @@ class WorkingDays:
         return candidate
 
     def add_working_days(self, day: date, n: int) -> date:
-        """The ``n``th working day after ``day``; ``n == 0`` gives ``day`` itself."""
+        """The ``n``th working day after ``day``; ``n == 0`` gives ``day`` itself, working day or not."""
+        if n < 0:
+            raise ValueError(f"add_working_days: got n={n}; expected 0 or more")
         for _ in range(n):
             day = self.next_working_day(day)
         return day
 
     def working_days_after(self, start: date, end: date) -> int:
-        """How many working days fall in (start, end]."""
+        """How many working days fall in (start, end]; 0 when ``end`` is not after ``start``."""
         count, day = 0, start
         while day < end:
             day += timedelta(days=1)
