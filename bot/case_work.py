@@ -94,7 +94,7 @@ class CaseWork:
     def book(self, case: Case, received: datetime, urgent_indicators: list[str]) -> None:
         """§3.3–3.6: the next proper slot, the event, the confirmation, the timescale check."""
         details = case.details
-        choice = self.s.find_slot(received, details.complex)
+        choice = self.s.find_slot(received, details.complex, self.now)
         if choice is None:
             self.no_slot(case)
             return
@@ -104,7 +104,7 @@ class CaseWork:
             self.s.calendar.book(event)
         except SlotTaken:
             # Someone booked by hand between our look and our write: look again once.
-            choice = self.s.find_slot(received, details.complex)
+            choice = self.s.find_slot(received, details.complex, self.now)
             if choice is None:
                 self.no_slot(case)
                 return

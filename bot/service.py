@@ -334,12 +334,15 @@ class StrategyService:
             private=True,
         )
 
-    def find_slot(self, received: datetime, complex_case: bool) -> SlotChoice | None:
+    def find_slot(self, received: datetime, complex_case: bool, now: datetime) -> SlotChoice | None:
+        """§3: the next proper slot; never in the past when a request is handled late (after an outage)."""
+
         def busy_on(day: date) -> list[Any]:
             start = datetime.combine(day, time(0), tzinfo=self.tz)
             return self.calendar.busy(start, start + timedelta(days=1))
 
-        return choose_slot(received, complex_case, busy_on, self.config.schedule, self.days, self.tz)
+        schedule = self.config.schedule
+        return choose_slot(received, complex_case, busy_on, schedule, self.days, self.tz, not_before=now)
 
 
 class _Quarantine(Exception):

@@ -34,12 +34,10 @@ _OUT_OF_OFFICE_SUBJECT = re.compile(
     r"abwesenheitsnotiz\b|r[ée]ponse\s+automatique\b)",
     re.IGNORECASE,
 )
-_OUT_OF_OFFICE_HEADERS = (
-    "X-Autoreply",
-    "X-Autorespond",
-    "X-MS-Exchange-Generated-Message-Source",
-    "X-MS-Exchange-Inbox-Rules-Loop",
-)
+# Not Exchange's X-MS-Exchange-Inbox-Rules-Loop or X-MS-Exchange-Generated-Message-Source:
+# Outlook rules that forward a manager's request set them too, and a request must never be
+# ignored. Exchange's own out-of-office replies carry Auto-Submitted.
+_OUT_OF_OFFICE_HEADERS = ("X-Autoreply", "X-Autorespond")
 _LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post")
 _DELIVERY_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _READ_RECEIPT_TYPES = ("message/disposition-notification", "message/global-disposition-notification")
