@@ -2,39 +2,164 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText
+from icalendar import Calendar, Component, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
 
 from bot.domain.model import CalendarEvent
 
 PRODID = "-//strategy-bot//EN"
+METHODS = ("REQUEST", "CANCEL")
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
-def _timezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
-    """A VTIMEZONE covering the events' years, so Outlook shows 10:00 on both sides of a clock change."""
-    years = [m.astimezone(tz).year for m in moments] or [2026]
-    return _vtimezone(str(tz.key), min(years) - 1, max(years) + 2)
+# -- VTIMEZONE ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Transition:
+    at: datetime  # the UTC instant the offset changes
+    offset_from: timedelta
+    offset_to: timedelta
+    name: str
+
+    @property
+    def wall(self) -> datetime:
+        """The onset as RFC 5545 wants it: local time in the offset in force before the change."""
+        return (self.at + self.offset_from).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    month: int
+    ordinal: int  # 1..4, or -1 for the last such weekday of the month
+    weekday: int  # Monday == 0
+    at: time
+
+
+def _transitions(tz: ZoneInfo, year: int) -> list[_Transition]:
+    found: list[_Transition] = []
+    day = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    while day < end:
+        following = day + timedelta(days=1)
+        before, after = day.astimezone(tz).utcoffset(), following.astimezone(tz).utcoffset()
+        if before != after and before is not None and after is not None:
+            low, high = day, following
+            while high - low > timedelta(seconds=1):
+                middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
+                if middle.astimezone(tz).utcoffset() == before:
+                    low = middle
+                else:
+                    high = middle
+            found.append(_Transition(high, before, after, high.astimezone(tz).tzname() or ""))
+        day = following
+    return found
+
+
+def _rules(transition: _Transition) -> set[_Rule]:
+    """Every "nth weekday of the month" reading of one transition: the 4th Sunday may also be the last."""
+    wall = transition.wall
+    rules = {_Rule(wall.month, (wall.day - 1) // 7 + 1, wall.weekday(), wall.time())}
+    if wall.day + 7 > calendar.monthrange(wall.year, wall.month)[1]:
+        rules.add(_Rule(wall.month, -1, wall.weekday(), wall.time()))
+    return rules
+
+
+def _onset(rule: _Rule, year: int) -> datetime:
+    days = [d for d in calendar.Calendar().itermonthdates(year, rule.month) if d.month == rule.month]
+    matching = [d for d in days if d.weekday() == rule.weekday]
+    return datetime.combine(matching[rule.ordinal if rule.ordinal < 0 else rule.ordinal - 1], rule.at)
+
+
+def _observance(
+    kind: type[TimezoneStandard | TimezoneDaylight], transition: _Transition, rule: _Rule, year: int
+) -> Component:
+    observance = kind()
+    observance.add("dtstart", _onset(rule, year))
+    observance.add(
+        "rrule", {"freq": "yearly", "bymonth": rule.month, "byday": f"{rule.ordinal}{_WEEKDAYS[rule.weekday]}"}
+    )
+    observance.add("tzoffsetfrom", transition.offset_from)
+    observance.add("tzoffsetto", transition.offset_to)
+    if transition.name:
+        observance.add("tzname", transition.name)
+    return observance
+
+
+def _yearly_rules(key: str, first_year: int, last_year: int) -> Timezone | None:
+    """The zone as two yearly rules, the way Outlook writes it, or None when its changes follow no such rule.
+
+    Outlook reads the RRULE form and mishandles RDATE lists, which can put a 10:00 meeting
+    at 09:00 or 11:00 on one side of a clock change.
+    """
+    tz = ZoneInfo(key)
+    years = range(first_year, last_year + 1)
+    per_year = [_transitions(tz, year) for year in years]
+    vtimezone = Timezone()
+    vtimezone.add("tzid", key)
+    if not any(per_year):
+        offset = datetime(first_year, 1, 1, tzinfo=tz).utcoffset() or timedelta(0)
+        standard = TimezoneStandard()
+        standard.add("dtstart", datetime(1970, 1, 1))
+        standard.add("tzoffsetfrom", offset)
+        standard.add("tzoffsetto", offset)
+        standard.add("tzname", datetime(first_year, 1, 1, tzinfo=tz).tzname() or key)
+        vtimezone.add_component(standard)
+        return vtimezone
+    if any(len(changes) != 2 for changes in per_year):
+        return None
+    first = per_year[0]
+    for changes in per_year:
+        if [(c.offset_from, c.offset_to, c.name) for c in changes] != [
+            (c.offset_from, c.offset_to, c.name) for c in first
+        ]:
+            return None
+    for index, transition in enumerate(first):
+        common = set.intersection(*(_rules(changes[index]) for changes in per_year))
+        if not common:
+            return None
+        # "Last Sunday" is how the rule is written wherever it holds in every year.
+        rule = min(common, key=lambda r: (r.ordinal != -1, r.ordinal))
+        kind = TimezoneDaylight if transition.offset_to > transition.offset_from else TimezoneStandard
+        # Starting the rule a year early leaves no gap before the first onset in the southern hemisphere.
+        vtimezone.add_component(_observance(kind, transition, rule, first_year - 1))
+    return vtimezone
 
 
 @lru_cache(maxsize=64)
 def _vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
     # Working out the transitions is the slowest part of an invitation; they never change.
-    return Timezone.from_tzinfo(
-        ZoneInfo(key), tzid=key, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1)
+    return _yearly_rules(key, first_year, last_year) or Timezone.from_tzinfo(
+        ZoneInfo(key), tzid=key, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
     )
 
 
-def _vevent(event_uid: str, subject: str, start: datetime, end: datetime, tz: ZoneInfo, stamp: datetime) -> Event:
+def vtimezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
+    """A VTIMEZONE for ``tz`` valid from the year before the earliest moment to the year after the last."""
+    years = [m.astimezone(tz).year for m in moments] or [2026]
+    return _vtimezone(str(tz.key), min(years) - 1, max(years) + 1)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def _vevent(event: CalendarEvent, tz: ZoneInfo, stamp: datetime) -> Event:
     vevent = Event()
-    vevent.add("uid", event_uid)
-    vevent.add("dtstamp", stamp.astimezone(ZoneInfo("UTC")))
-    vevent.add("dtstart", start.astimezone(tz))
-    vevent.add("dtend", end.astimezone(tz))
-    vevent.add("summary", subject)
+    vevent.add("uid", event.uid)
+    vevent.add("dtstamp", stamp.astimezone(UTC))
+    vevent.add("dtstart", event.start.astimezone(tz))
+    vevent.add("dtend", event.end.astimezone(tz))
+    vevent.add("sequence", event.sequence)
+    vevent.add("summary", event.subject)
+    if event.location:
+        vevent.add("location", event.location)
+    vevent.add("class", "PRIVATE" if event.private else "PUBLIC")
     return vevent
 
 
@@ -45,24 +170,29 @@ def _address(address: str, **params: str) -> vCalAddress:
     return value
 
 
+def _calendar(method: str) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    return cal
+
+
 def invitation(event: CalendarEvent, method: str, tz: ZoneInfo, organizer_name: str, stamp: datetime) -> bytes:
     """One event as an iTIP message: METHOD:REQUEST to invite or move, METHOD:CANCEL to cancel.
 
     The UID stays the same for the life of a booking and SEQUENCE rises with each change,
     which is how Outlook knows an update or cancellation belongs to the meeting it holds.
+    ``stamp`` is DTSTAMP, the moment the message is made.
     """
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", method)
-    cal.add_component(_timezone(tz, [event.start, event.end]))
-    vevent = _vevent(event.uid, event.subject, event.start, event.end, tz, stamp)
-    vevent.add("sequence", event.sequence)
+    if method not in METHODS:
+        raise ValueError(f"invitation method: got {method!r}; expected one of {', '.join(METHODS)}")
+    cal = _calendar(method)
+    cal.add_component(vtimezone(tz, [event.start, event.end]))
+    vevent = _vevent(event, tz, stamp)
     if event.body:
         vevent.add("description", event.body)
-    if event.location:
-        vevent.add("location", event.location)
-    vevent.add("class", "PRIVATE" if event.private else "PUBLIC")
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     vevent.add("transp", "OPAQUE")
     if event.organizer:
@@ -78,20 +208,16 @@ def invitation(event: CalendarEvent, method: str, tz: ZoneInfo, organizer_name: 
 
 
 def calendar_feed(events: Sequence[CalendarEvent], calendar_name: str, tz: ZoneInfo, stamp: datetime) -> bytes:
-    """The whole strategy calendar as a subscribable feed (METHOD:PUBLISH)."""
+    """The whole strategy calendar as a subscribable feed (METHOD:PUBLISH).
+
+    Subject, times and location only: the body names the family and the manager, and the
+    feed may be read by anyone who has its address, so neither it nor the attendees go in.
+    """
     items = list(events)
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
+    cal = _calendar("PUBLISH")
     cal.add("x-wr-calname", calendar_name)
     cal.add("x-wr-timezone", str(tz.key))
-    cal.add_component(_timezone(tz, [e.start for e in items] or [stamp]))
+    cal.add_component(vtimezone(tz, [e.start for e in items] + [e.end for e in items] or [stamp]))
     for event in items:
-        vevent = _vevent(event.uid, event.subject, event.start, event.end, tz, stamp)
-        vevent.add("sequence", event.sequence)
-        vevent.add("class", "PRIVATE" if event.private else "PUBLIC")
-        if event.location:
-            vevent.add("location", event.location)
-        cal.add_component(vevent)
+        cal.add_component(_vevent(event, tz, stamp))
     return bytes(cal.to_ical())

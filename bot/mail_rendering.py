@@ -7,47 +7,66 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import encoders
+from email.charset import QP, Charset
 from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from importlib import resources
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, meta
+from jinja2.exceptions import TemplateSyntaxError
 
 from bot.config import ConfigError
 from bot.domain.model import OutgoingEmail
 
 SMTP_COMPAT = compat32.clone(linesep="\r\n")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+TEMPLATE_SUFFIXES = (".subject.j2", ".txt.j2", ".html.j2")
+# Rendered alone, not as an email: the strategy calendar event's body (domain.md §3.5).
+SINGLE_TEMPLATES = ("event_body.txt.j2",)
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators, which some
+# parsers (Python's own splitlines among them) treat as line breaks.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def header_safe(value: str) -> str:
-    """A value fit for a header: CR, LF and other control characters become single spaces."""
-    return _CONTROL.sub(" ", value).strip()
+    """A value fit for a header: one line, control characters gone, runs of spaces made one."""
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
-def _longdate(value: date | datetime) -> str:
+# -- filters --------------------------------------------------------------------------------
+
+
+def longdate(value: date | datetime) -> str:
+    """'Wednesday 25 November 2026'."""
     return f"{value:%A} {value.day} {value:%B %Y}"
 
 
-def _shortdate(value: date | datetime) -> str:
+def shortdate(value: date | datetime) -> str:
+    """'Wed 25 Nov'."""
     return f"{value:%a} {value.day} {value:%b}"
 
 
-def _hhmm(value: datetime) -> str:
+def hhmm(value: datetime) -> str:
+    """'10:00', in the datetime's own zone: callers pass Europe/London times."""
     return f"{value:%H:%M}"
 
 
-def _joinand(items: Sequence[str]) -> str:
-    items = [str(i) for i in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+def joinand(items: Iterable[Any]) -> str:
+    """'a, b and c'."""
+    words = [str(i) for i in items]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# -- rendering ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -62,55 +81,111 @@ def packaged_templates() -> Path:
     return Path(str(resources.files("bot.mail_templates")))
 
 
+def _autoescape(name: str | None) -> bool:
+    return bool(name and name.endswith(".html.j2"))
+
+
+def _where(tb: TracebackType | None) -> str:
+    """The template file and line an error was raised at, from the traceback Jinja rewrites."""
+    found = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = f"{Path(filename).name} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 class MailRenderer:
-    """One Jinja2 environment: HTML autoescaped, every variable required (StrictUndefined)."""
+    """One Jinja2 environment: HTML autoescaped, text not, every variable required (StrictUndefined)."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         self.folder = templates_dir or packaged_templates()
         self.env = Environment(
             loader=FileSystemLoader(str(self.folder)),
             undefined=StrictUndefined,
-            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            autoescape=_autoescape,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters.update(longdate=_longdate, shortdate=_shortdate, hhmm=_hhmm, joinand=_joinand)
+        self.env.filters.update(longdate=longdate, shortdate=shortdate, hhmm=hhmm, joinand=joinand)
 
-    def check(self, purposes: Iterable[str]) -> None:
-        """Refuse to start when a template is missing, naming every missing file."""
-        missing = [
-            f"{purpose}{suffix}"
-            for purpose in purposes
-            for suffix in (".subject.j2", ".txt.j2", ".html.j2")
-            if not (self.folder / f"{purpose}{suffix}").is_file()
-        ]
+    def check(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
+        """Refuse to start when a template is missing or broken, naming every missing file.
+
+        ``purposes`` each need a trio; ``single`` are templates rendered on their own with
+        ``render_text``. The templates each one includes or extends are checked too, so a
+        custom folder that lacks `_layout.html.j2` fails here, not when the first email is due.
+        """
+        wanted = [f"{purpose}{suffix}" for purpose in purposes for suffix in TEMPLATE_SUFFIXES] + list(single)
+        missing: list[str] = []
+        broken: list[str] = []
+        seen: set[str] = set()
+        while wanted:
+            name = wanted.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            path = self.folder / name
+            if not path.is_file():
+                missing.append(name)
+                continue
+            try:
+                tree = self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+            except TemplateSyntaxError as exc:
+                broken.append(f"{name} line {exc.lineno}: {exc.message}")
+                continue
+            except (OSError, UnicodeDecodeError) as exc:
+                broken.append(f"{name}: {exc}")
+                continue
+            wanted += [n for n in meta.find_referenced_templates(tree) if n is not None]
+        problems = []
         if missing:
-            raise ConfigError(
-                f"templates_dir: {self.folder} lacks {', '.join(missing)}; expected one trio per email purpose"
-            )
+            problems.append(f"lacks {', '.join(missing)}; expected one .subject.j2, .txt.j2 and .html.j2 per email")
+        if broken:
+            problems.append("cannot read " + "; ".join(broken))
+        if problems:
+            raise ConfigError(f"templates_dir: {self.folder} " + "; and ".join(problems))
 
     def render_text(self, name: str, context: Mapping[str, Any]) -> str:
+        """One template rendered; an error names the template (and the included file and line at fault)."""
         try:
             return self.env.get_template(name).render(context)
-        except TemplateNotFound:
-            raise ConfigError(f"templates_dir: {self.folder} has no {name}") from None
+        except TemplateNotFound as exc:
+            raise ConfigError(f"templates_dir: {self.folder} has no {exc.name} (needed by {name})") from None
         except TemplateError as exc:
-            raise TemplateError(f"{name}: {exc}") from exc
+            where = _where(exc.__traceback__)
+            raise TemplateError(f"{name}: {exc.message}" + (f" (at {where})" if where else "")) from exc
 
     def render(self, purpose: str, context: Mapping[str, Any]) -> RenderedMail:
-        subject = header_safe(" ".join(self.render_text(f"{purpose}.subject.j2", context).split()))
+        """The subject (one line), text and HTML of the email for ``purpose``."""
         return RenderedMail(
-            subject=subject,
+            subject=header_safe(self.render_text(f"{purpose}.subject.j2", context)),
             text=self.render_text(f"{purpose}.txt.j2", context),
             html=self.render_text(f"{purpose}.html.j2", context),
         )
 
 
-def _header_value(value: str) -> str:
+# -- the message on the wire ----------------------------------------------------------------
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    # Quoted-printable keeps the bodies readable in the raw message, and spam filters
+    # score base64-encoded text bodies as suspicious.
+    charset = Charset("utf-8")
+    charset.body_encoding = QP
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, charset)
+    return part
+
+
+def _header_value(value: str, name: str) -> str:
     """ASCII as is; anything else RFC 2047-encoded, so names with accents survive every client."""
     value = header_safe(value)
-    return value if value.isascii() else Header(value, "utf-8").encode()
+    # The header's name counts towards the first line's length: without it the encoded
+    # value starts on a folded line and parsers read a leading space into the subject.
+    return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
 
 
 def _addresses(addresses: Sequence[str]) -> str:
@@ -118,29 +193,36 @@ def _addresses(addresses: Sequence[str]) -> str:
 
 
 def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loop: str, date: datetime) -> bytes:
-    """The email as bytes on the wire: threaded, marked automatic, with any invitation in two places.
+    """The email as bytes on the wire (CRLF): threaded, marked automatic, with any invitation in two places.
 
-    Built with the compat32 MIME classes: the policy-based header objects cost ten times
-    as much, and the bot sends every email through here.
+    Structure: multipart/alternative [text/plain, text/html, text/calendar] inside
+    multipart/mixed with the invitation again as an ``invite.ics`` attachment. Every header
+    value goes through ``header_safe``, so no CR or LF from a request can add a header.
+    Built with the compat32 MIME classes: the policy-based ``EmailMessage`` costs several
+    times as much (see BENCHMARKS.md), and every email the bot sends comes through here.
     """
     body = MIMEMultipart("alternative")
-    body.attach(MIMEText(email.text, "plain", "utf-8"))
-    body.attach(MIMEText(email.html, "html", "utf-8"))
+    body.attach(_text_part(email.text, "plain"))
+    body.attach(_text_part(email.html, "html"))
     files: list[MIMEBase] = []
     for attachment in email.attachments:
-        maintype, subtype = attachment.content_type.split("/", 1)
+        maintype, _, subtype = attachment.content_type.partition("/")
+        filename = header_safe(attachment.filename) or "attachment"
         if attachment.inline_alternative:
             # Outlook acts on an invitation found as an alternative body part; other clients
-            # offer the attached file.
-            part = MIMEText(attachment.data.decode("utf-8"), subtype, "utf-8")
+            # offer the attached file. Base64 keeps the iCalendar's CRLF line ends intact.
+            part = MIMEText(attachment.data.decode("utf-8"), subtype or "calendar", "utf-8")
             for key, value in attachment.params:
-                part.set_param(key, value)
+                part.set_param(header_safe(key), header_safe(value))
             body.attach(part)
             maintype, subtype = "application", "ics"
-        file_part = MIMEBase(maintype, subtype)
+        file_part = MIMEBase(header_safe(maintype) or "application", header_safe(subtype) or "octet-stream")
         file_part.set_payload(attachment.data)
         encoders.encode_base64(file_part)
-        file_part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+        if filename.isascii():
+            file_part.add_header("Content-Disposition", "attachment", filename=filename)
+        else:
+            file_part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
         files.append(file_part)
     msg: MIMEBase = body
     if files:
@@ -152,7 +234,7 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
     msg["To"] = _addresses(email.to)
     if email.cc:
         msg["Cc"] = _addresses(email.cc)
-    msg["Subject"] = _header_value(email.subject)
+    msg["Subject"] = _header_value(email.subject, "Subject")
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = header_safe(email.message_id)
     if email.in_reply_to:
