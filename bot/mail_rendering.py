@@ -157,6 +157,12 @@ class MailRenderer:
         except TemplateError as exc:
             where = _where(exc.__traceback__)
             raise TemplateError(f"{name}: {exc.message}" + (f" (at {where})" if where else "")) from exc
+        except TypeError as exc:
+            # A missing date reaches a date filter as Undefined and fails as a bare TypeError.
+            where = _where(exc.__traceback__)
+            raise TemplateError(
+                f"{name}: a value is missing or of the wrong type ({exc})" + (f" (at {where})" if where else "")
+            ) from exc
 
     def render(self, purpose: str, context: Mapping[str, Any]) -> RenderedMail:
         """The subject (one line), text and HTML of the email for ``purpose``."""

@@ -230,6 +230,8 @@ def auto_generated_reason(msg: EmailMessage, own_addresses: Collection[str]) -> 
         return "mailing list"
     if any(_has(msg, name) for name in _OUT_OF_OFFICE_HEADERS) or _OUT_OF_OFFICE_SUBJECT.match(_header(msg, "Subject")):
         return "out-of-office reply"
+    if _is_meeting_response(msg):
+        return "meeting response"
     if any("".join(value.split()) == "<>" for value in _raw_values(msg, "Return-Path")):
         return "empty return path"
     own = {address.strip().lower() for address in own_addresses if address.strip()}
@@ -240,6 +242,29 @@ def auto_generated_reason(msg: EmailMessage, own_addresses: Collection[str]) -> 
         if tokens & own or value.strip().lower() in own:
             return "x-loop: ours"
     return None
+
+
+_MEETING_RESPONSE_SUBJECT = re.compile(r"^\s*(?:accepted|declined|tentative(?:ly accepted)?)\s*:", re.IGNORECASE)
+
+
+def _is_meeting_response(msg: EmailMessage) -> bool:
+    """An attendee's Accepted / Declined / Tentative answer to the bot's invitation (iTIP REPLY).
+
+    Outlook sends them to the organiser, the bot's own address, with the meeting's subject;
+    they must neither open a case nor be answered.
+    """
+    if _MEETING_RESPONSE_SUBJECT.match(_header(msg, "Subject")):
+        return True
+    try:
+        parts = list(msg.walk())
+    except Exception:  # noqa: BLE001 - a hostile MIME tree is someone else's to refuse
+        return False
+    for part in parts:
+        if part.get_content_type() == "text/calendar":
+            method = str(part.get_param("method") or "").upper()
+            if method in ("REPLY", "COUNTER"):
+                return True
+    return False
 
 
 def classify(msg: EmailMessage, own_addresses: Collection[str]) -> Classification:

@@ -250,12 +250,23 @@ OWN = {"referrals@police.example"}
         ({"From": "Referrals <referrals@police.example>"}, "own address"),
         ({"From": "MAILER-DAEMON@council.example"}, "delivery status"),
         ({"X_Loop": "referrals@police.example"}, "x-loop"),
+        ({"Subject": "Accepted: Strategy discussion N146782"}, "meeting response"),
+        ({"Subject": "Tentative: Strategy discussion N146782"}, "meeting response"),
     ],
 )
 def test_auto_generated_mail_is_never_acted_on(headers: dict[str, str], reason: str) -> None:
     msg = mail(**headers)
     found = auto_generated_reason(msg, OWN)
     assert found is not None and reason in found
+    assert classify(msg, OWN).kind is Kind.AUTO
+
+
+def test_a_calendar_reply_is_a_meeting_response() -> None:
+    msg = mail(Subject="Strategy discussion N146782")
+    msg.add_attachment(
+        "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n", subtype="calendar", params={"method": "REPLY"}
+    )
+    assert auto_generated_reason(msg, OWN) == "meeting response"
     assert classify(msg, OWN).kind is Kind.AUTO
 
 
