@@ -158,12 +158,17 @@ class CaseWork:
             "deadline": deadline,
             "urgent_indicators": urgent_indicators,
         }
-        invite = invitation(event, "REQUEST", self.s.tz, self.cfg.bot.display_name, self.now)
-        attachment = Attachment(
-            "invite.ics", "text/calendar", invite, inline_alternative=True, params=(("method", "REQUEST"),)
-        )
         cc = [*invited, *([self.cfg.people.referral_unit] if urgent_indicators else [])]
-        self.send("confirmation", case, (details.requester.email or "",), cc, context, attachments=(attachment,))
+        attachments = self.invitation(event, "REQUEST")
+        self.send("confirmation", case, (details.requester.email or "",), cc, context, attachments=attachments)
+
+    def invitation(self, event: CalendarEvent, method: str) -> tuple[Attachment, ...]:
+        """The iCalendar invitation to attach, unless the calendar (Exchange) sends its own."""
+        if self.s.calendar.sends_invitations:
+            return ()
+        ics = invitation(event, method, self.s.tz, self.cfg.bot.display_name, self.now)
+        name = "invite.ics" if method == "REQUEST" else "cancel.ics"
+        return (Attachment(name, "text/calendar", ics, inline_alternative=True, params=(("method", method),)),)
 
     def timescale_notice(self, case: Case, choice: SlotChoice | None) -> None:
         schedule = self.cfg.schedule
@@ -257,16 +262,13 @@ class CaseWork:
         self.s.calendar.cancel(booking.uid)
         self.tx.set_booking(case.case_id, booking.start, booking.end, booking.sequence + 1, "cancelled")
         self.result.cancelled.append((case.case_id, event))
-        ics = invitation(event, "CANCEL", self.s.tz, self.cfg.bot.display_name, self.now)
-        attachment = Attachment(
-            "cancel.ics", "text/calendar", ics, inline_alternative=True, params=(("method", "CANCEL"),)
-        )
         context = {
             "start": booking.start.astimezone(self.s.tz),
             "end": booking.end.astimezone(self.s.tz),
             "cancelled_by": by,
         }
-        self.send("cancellation", case, attendees[:1], attendees[1:], context, attachments=(attachment,))
+        attachments = self.invitation(event, "CANCEL")
+        self.send("cancellation", case, attendees[:1], attendees[1:], context, attachments=attachments)
         return True
 
     def move(self, case: Case, make_complex: bool) -> bool:

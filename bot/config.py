@@ -60,6 +60,81 @@ class InboxConfig:
     max_headers: int
     max_mime_parts: int
     max_mime_depth: int
+    # The folder watched on a mail server (IMAP, Graph, EWS); the Maildir's is its root.
+    folder: str = "INBOX"
+    # No word from the mail server for this long and the administrator is emailed.
+    silence_alert_minutes: int = 15
+    imap: ImapConfig | None = None
+
+
+def _secret(key: str, env: str | None, what: str) -> str | None:
+    """The value of the environment variable that ``key`` names, or None when ``key`` is unset."""
+    if not env:
+        return None
+    value = os.environ.get(env)
+    if value is None:
+        raise ConfigError(f"{key}: environment variable {env!r} is not set; expected it to hold {what}")
+    return value
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int
+    security: str  # "tls" (implicit, port 993), "starttls" or "none" (loopback test servers only)
+    username: str
+    auth: str  # "password" or "xoauth2"
+    password_env: str | None
+    oauth_token_env: str | None
+    ca_file: Path | None  # trust this CA instead of the system's (a council's own CA)
+    timeout_seconds: float
+    idle: bool
+    idle_renew_seconds: float
+    retry_first_seconds: float
+    retry_max_seconds: float
+
+    def password(self) -> str | None:
+        return _secret("inbox.imap.password_env", self.password_env, "the IMAP password")
+
+    def oauth_token(self) -> str | None:
+        return _secret("inbox.imap.oauth_token_env", self.oauth_token_env, "an OAuth 2.0 access token for IMAP")
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    tenant_id: str
+    client_id: str
+    client_secret_env: str | None
+    certificate_path: Path | None  # PEM: private key and certificate, for certificate credentials
+    certificate_thumbprint: str | None
+    mailbox: str  # the shared referral mailbox the bot reads and sends from
+    calendar_mailbox: str  # the mailbox holding the strategy calendar
+    authority: str
+    endpoint: str
+    timeout_seconds: float
+    max_wait_seconds: float  # longest Retry-After honoured in place; longer waits retry later
+
+    def client_secret(self) -> str | None:
+        return _secret("graph.client_secret_env", self.client_secret_env, "the app registration's client secret")
+
+
+@dataclass(frozen=True)
+class EwsConfig:
+    endpoint: str  # the EWS service URL, e.g. https://mail.police.example/EWS/Exchange.asmx
+    username: str
+    password_env: str
+    auth_type: str  # "NTLM" or "basic"
+    mailbox: str
+    calendar_mailbox: str
+    autodiscover: bool
+    ca_file: Path | None
+    timeout_seconds: float
+    max_wait_seconds: float
+
+    def password(self) -> str:
+        value = _secret("ews.password_env", self.password_env, "the Exchange service account's password")
+        assert value is not None  # password_env is required
+        return value
 
 
 @dataclass(frozen=True)
@@ -80,15 +155,7 @@ class SmtpConfig:
 
     def password(self) -> str | None:
         """The SMTP password from the environment variable the config names."""
-        if not self.password_env:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                f"sender.smtp.password_env: environment variable {self.password_env!r} "
-                "is not set; expected it to hold the SMTP password"
-            )
-        return value
+        return _secret("sender.smtp.password_env", self.password_env, "the SMTP password")
 
 
 @dataclass(frozen=True)
@@ -99,6 +166,8 @@ class SenderConfig:
     retry_first_seconds: float
     retry_max_seconds: float
     batch_size: int
+    # Most mails sent in any 60 seconds; 0 for no limit (Exchange Online allows 30).
+    rate_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -185,6 +254,8 @@ class Config:
     timers: TimersConfig
     trust: TrustConfig
     templates_dir: Path | None = None
+    graph: GraphConfig | None = None
+    ews: EwsConfig | None = None
     source: str = field(default="embedded default", compare=False)
 
 
@@ -376,8 +447,9 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     s.check_unknown()
 
     i = root.section("inbox")
+    inbox_kind = i.string("kind", "maildir")
     inbox = InboxConfig(
-        kind=i.string("kind", "maildir"),
+        kind=inbox_kind,
         path=i.path("path", "strategy-bot-data/inbox"),
         poll_seconds=i.number("poll_seconds", 2.0, minimum=0.05),
         processed_folder=i.string("processed_folder", "Processed"),
@@ -387,6 +459,9 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         max_headers=i.integer("max_headers", 500, minimum=10),
         max_mime_parts=i.integer("max_mime_parts", 100, minimum=1),
         max_mime_depth=i.integer("max_mime_depth", 10, minimum=1),
+        folder=i.string("folder", "INBOX"),
+        silence_alert_minutes=i.integer("silence_alert_minutes", 15, minimum=1),
+        imap=_imap(i) if i.has("imap") or inbox_kind == "imap" else None,
     )
     i.check_unknown()
 
@@ -419,6 +494,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         retry_first_seconds=o.number("retry_first_seconds", 30.0, minimum=0.0),
         retry_max_seconds=o.number("retry_max_seconds", 3600.0, minimum=1.0),
         batch_size=o.integer("batch_size", 100, minimum=1),
+        rate_per_minute=o.integer("rate_per_minute", 0, minimum=0),
     )
     o.check_unknown()
 
@@ -531,6 +607,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
             "to name the server whose Authentication-Results header is trusted"
         )
 
+    kinds = {inbox.kind, calendar.kind, sender.kind}
+    graph = _graph(root.section("graph"), address) if root.has("graph") or "graph" in kinds else None
+    ews = _ews(root.section("ews"), address) if root.has("ews") or "ews" in kinds else None
+
     templates_dir = root.optional_path("templates_dir")
     if templates_dir is not None and not templates_dir.is_dir():
         raise ConfigError(f"templates_dir: got {str(templates_dir)!r}; expected an existing folder")
@@ -550,7 +630,90 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         trust=trust,
         templates_dir=templates_dir,
         source=source,
+        graph=graph,
+        ews=ews,
     )
+
+
+def _imap(inbox: _Section) -> ImapConfig:
+    m = inbox.section("imap")
+    security = m.choice("security", ("tls", "starttls", "none"), "tls")
+    auth = m.choice("auth", ("password", "xoauth2"), "password")
+    cfg = ImapConfig(
+        host=m.string("host"),
+        port=m.integer("port", 993 if security == "tls" else 143, minimum=1, maximum=65535),
+        security=security,
+        username=m.string("username"),
+        auth=auth,
+        password_env=m.optional_string("password_env"),
+        oauth_token_env=m.optional_string("oauth_token_env"),
+        ca_file=m.optional_path("ca_file"),
+        timeout_seconds=m.number("timeout_seconds", 30.0, minimum=1.0),
+        idle=m.boolean("idle", True),
+        # RFC 2177: servers may drop an IDLE after 30 minutes, so it is re-issued before.
+        idle_renew_seconds=m.number("idle_renew_seconds", 29 * 60.0, minimum=1.0),
+        retry_first_seconds=m.number("retry_first_seconds", 1.0, minimum=0.01),
+        retry_max_seconds=m.number("retry_max_seconds", 300.0, minimum=0.01),
+    )
+    m.check_unknown()
+    needed = "password_env" if auth == "password" else "oauth_token_env"
+    if getattr(cfg, needed) is None:
+        raise ConfigError(f'inbox.imap.{needed}: missing; expected it when inbox.imap.auth = "{auth}"')
+    if cfg.idle_renew_seconds > 29 * 60:
+        raise ConfigError(
+            f"inbox.imap.idle_renew_seconds: got {cfg.idle_renew_seconds:g}; expected 1740 (29 minutes) or less, "
+            "since servers may end an IDLE after 30 minutes"
+        )
+    if cfg.ca_file is not None and not cfg.ca_file.is_file():
+        raise ConfigError(f"inbox.imap.ca_file: got {str(cfg.ca_file)!r}; expected an existing PEM file")
+    return cfg
+
+
+def _graph(g: _Section, address: str) -> GraphConfig:
+    cfg = GraphConfig(
+        tenant_id=g.string("tenant_id"),
+        client_id=g.string("client_id"),
+        client_secret_env=g.optional_string("client_secret_env"),
+        certificate_path=g.optional_path("certificate_path"),
+        certificate_thumbprint=g.optional_string("certificate_thumbprint"),
+        mailbox=g.email("mailbox", address),
+        calendar_mailbox=g.email("calendar_mailbox", address),
+        authority=g.string("authority", "https://login.microsoftonline.com").rstrip("/"),
+        endpoint=g.string("endpoint", "https://graph.microsoft.com/v1.0").rstrip("/"),
+        timeout_seconds=g.number("timeout_seconds", 30.0, minimum=1.0),
+        max_wait_seconds=g.number("max_wait_seconds", 120.0, minimum=0.0),
+    )
+    g.check_unknown()
+    if (cfg.client_secret_env is None) == (cfg.certificate_path is None):
+        raise ConfigError(
+            "graph.client_secret_env: expected exactly one of graph.client_secret_env or "
+            "graph.certificate_path (with graph.certificate_thumbprint)"
+        )
+    if cfg.certificate_path is not None and not cfg.certificate_thumbprint:
+        raise ConfigError("graph.certificate_thumbprint: missing; expected it with graph.certificate_path")
+    for key in ("authority", "endpoint"):
+        if not getattr(cfg, key).startswith("https://"):
+            raise ConfigError(f"graph.{key}: got {getattr(cfg, key)!r}; expected an https:// address")
+    return cfg
+
+
+def _ews(e: _Section, address: str) -> EwsConfig:
+    cfg = EwsConfig(
+        endpoint=e.string("endpoint"),
+        username=e.string("username"),
+        password_env=e.string("password_env"),
+        auth_type=e.choice("auth_type", ("NTLM", "basic"), "NTLM"),
+        mailbox=e.email("mailbox", address),
+        calendar_mailbox=e.email("calendar_mailbox", address),
+        autodiscover=e.boolean("autodiscover", False),
+        ca_file=e.optional_path("ca_file"),
+        timeout_seconds=e.number("timeout_seconds", 30.0, minimum=1.0),
+        max_wait_seconds=e.number("max_wait_seconds", 120.0, minimum=0.0),
+    )
+    e.check_unknown()
+    if not cfg.endpoint.startswith("https://"):
+        raise ConfigError(f"ews.endpoint: got {cfg.endpoint!r}; expected the https:// address of Exchange.asmx")
+    return cfg
 
 
 def load_config(path: Path | None, base: Path | None = None) -> Config:

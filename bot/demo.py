@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from bot.adapters.local_calendar import LocalCalendar
 from bot.config import Config
 from bot.replay import Replay, load
 
@@ -97,7 +98,10 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
             written += 1
         ics = replay.bot.publish_calendar(until or datetime.now(tz))
         print("\nThe strategy calendar now holds:", file=stdout)
-        for event in replay.bot.calendar.all_events():
+        # A replay always runs on the embedded calendar.
+        calendar = replay.bot.calendar
+        assert isinstance(calendar, LocalCalendar)
+        for event in calendar.all_events():
             start, end = event.start.astimezone(tz), event.end.astimezone(tz)
             print(f"  {start:%a %d %b %H:%M}-{end:%H:%M}  {event.subject}", file=stdout)
         summary = ", ".join(f"{purpose} {count}" for purpose, count in sorted(purposes.items()))

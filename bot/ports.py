@@ -55,6 +55,10 @@ class MailSender(Protocol):
 class StrategyCalendar(Protocol):
     """The shared strategy calendar. Events made by hand count as busy time (domain.md §3.3)."""
 
+    # True when the calendar's server invites the attendees itself (Exchange): the bot's
+    # emails then carry no iCalendar invitation of their own, so nobody gets two.
+    sends_invitations: bool
+
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
         """Every busy interval overlapping [start, end), whoever booked it."""
         ...

@@ -13,7 +13,7 @@ from bot.config import Config, ConfigError
 from bot.delivery import OutboxDelivery
 from bot.domain.working_days import WorkingDays
 from bot.mail_rendering import MailRenderer
-from bot.ports import Inbox, MailSender
+from bot.ports import Inbox, MailSender, StrategyCalendar
 from bot.service import StrategyService
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
@@ -47,7 +47,7 @@ class Bot:
 
     config: Config
     store: SqlStore
-    calendar: LocalCalendar
+    calendar: StrategyCalendar
     inbox: Inbox | None
     sender: MailSender | None
     renderer: MailRenderer
@@ -56,16 +56,24 @@ class Bot:
 
     def publish_calendar(self, stamp: Any) -> Path | None:
         path = self.config.calendar.ics_path
-        if path is None:
+        # Outlook calendars publish themselves; the feed is the local calendar's way to be seen.
+        if path is None or not isinstance(self.calendar, LocalCalendar):
             return None
         self.calendar.publish(path, self.config.calendar.name, self.config.bot.timezone, stamp)
         return path
 
     def close(self) -> None:
-        close = getattr(self.sender, "close", None)
-        if callable(close):
-            close()
+        for adapter in (self.sender, self.inbox, self.calendar):
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
         self.store.dispose()
+
+
+def _need(section: Any, key: str, kind: str) -> Any:
+    if section is None:
+        raise ConfigError(f'{key}: missing; expected a [{key}] table when a kind is "{kind}"')
+    return section
 
 
 def _sqlite_store(config: Config) -> SqlStore:
@@ -95,10 +103,70 @@ def _smtp_sender(config: Config) -> MailSender:
     return SmtpSender(config.sender.smtp)
 
 
+def _imap_inbox(config: Config) -> Inbox:
+    from bot.adapters.imap_inbox import ImapInbox
+
+    return ImapInbox.from_config(config.inbox)
+
+
+def _graph_inbox(config: Config) -> Inbox:
+    from bot.adapters.graph import GraphInbox
+
+    return GraphInbox.from_config(_need(config.graph, "graph", "graph"), config.inbox)
+
+
+def _graph_sender(config: Config) -> MailSender:
+    from bot.adapters.graph import GraphSender
+
+    return GraphSender.from_config(_need(config.graph, "graph", "graph"))
+
+
+def _graph_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
+    from bot.adapters.graph import GraphCalendar
+
+    return GraphCalendar.from_config(_need(config.graph, "graph", "graph"), config.calendar)
+
+
+def _ews_inbox(config: Config) -> Inbox:
+    from bot.adapters.ews import EwsInbox
+
+    return EwsInbox.from_config(_need(config.ews, "ews", "ews"), config.inbox)
+
+
+def _ews_sender(config: Config) -> MailSender:
+    from bot.adapters.ews import EwsSender
+
+    return EwsSender.from_config(_need(config.ews, "ews", "ews"))
+
+
+def _ews_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
+    from bot.adapters.ews import EwsCalendar
+
+    return EwsCalendar.from_config(_need(config.ews, "ews", "ews"), config.calendar)
+
+
+def _local_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
+    return LocalCalendar(store)
+
+
 STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store}
-INBOXES: dict[str, Callable[[Config], Inbox]] = {"maildir": _maildir_inbox}
-SENDERS: dict[str, Callable[[Config], MailSender]] = {"maildir": _maildir_sender, "smtp": _smtp_sender}
-CALENDARS: dict[str, Callable[[SqlStore], LocalCalendar]] = {"local": LocalCalendar}
+INBOXES: dict[str, Callable[[Config], Inbox]] = {
+    "maildir": _maildir_inbox,
+    "imap": _imap_inbox,
+    "graph": _graph_inbox,
+    "ews": _ews_inbox,
+}
+SENDERS: dict[str, Callable[[Config], MailSender]] = {
+    "maildir": _maildir_sender,
+    "smtp": _smtp_sender,
+    "graph": _graph_sender,
+    "ews": _ews_sender,
+}
+CALENDARS: dict[str, Callable[[Config, SqlStore], StrategyCalendar]] = {
+    "local": _local_calendar,
+    "graph": _graph_calendar,
+    "ews": _ews_calendar,
+}
 
 
 def _pick(table: dict[str, Any], key: str, kind: str) -> Any:
@@ -122,7 +190,7 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     renderer.check(PURPOSES)
     store = _pick(STORES, "store.kind", config.store.kind)(config)
     store.migrate()
-    calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(store)
+    calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
     service = StrategyService(config, store, calendar, renderer, WorkingDays.from_schedule(config.schedule))

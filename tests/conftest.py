@@ -10,6 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
+# Real servers on loopback (certificates, SMTP) as fixtures for every test module.
+pytest_plugins = ["mail_servers"]
+
 from bot.config import Config, load_config  # noqa: E402
 from bot.wiring import Bot, build  # noqa: E402
 

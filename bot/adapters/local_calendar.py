@@ -26,6 +26,8 @@ _EVENTS_BETWEEN = (
 class LocalCalendar:
     """A strategy calendar that refuses overlaps; it joins the store's open unit of work."""
 
+    sends_invitations = False  # the bot's confirmation carries the invitation
+
     def __init__(self, store: SqlStore) -> None:
         self._store = store
 

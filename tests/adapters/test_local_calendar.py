@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from port_contracts import CalendarContract
 from requests_mail import london
 
 from bot.adapters.local_calendar import LocalCalendar
@@ -84,3 +85,7 @@ def test_published_feed_holds_every_event_at_local_times(calendar: LocalCalendar
         "Strategy discussion N146783": london("2027-04-07 10:00"),
     }
     assert str(feed["X-WR-CALNAME"]) == "Strategy Meeting"
+
+
+class TestLocalCalendarContract(CalendarContract):
+    """The port's contract; ``calendar`` is the module's fixture."""

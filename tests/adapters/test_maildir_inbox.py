@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from port_contracts import InboxContract, InboxUnderTest
 
 from bot.adapters.maildir_inbox import MaildirInbox
 from bot.config import InboxConfig
@@ -239,3 +240,19 @@ def test_deliver_leaves_nothing_in_tmp(inbox: MaildirInbox) -> None:
     assert files_in(inbox.path) == {"new": [key], "cur": [], "tmp": []}
     box = mailbox.Maildir(inbox.path, create=False)
     assert box.get_bytes(key) == message(1)
+
+
+class TestMaildirInboxContract(InboxContract):
+    @pytest.fixture
+    def inbox_under_test(self, tmp_path: Path) -> InboxUnderTest:
+        inbox = make_inbox(tmp_path / "inbox", max_message_bytes=4096)
+
+        def in_folder(folder: Folder) -> list[str]:
+            box = mailbox.Maildir(inbox.folder_path(folder), factory=None, create=False)
+            return sorted(str(m["Message-ID"]) for m in box)
+
+        def deliver(raw: bytes) -> None:
+            inbox.deliver(raw)
+            time.sleep(0.002)  # distinct delivery times, as from an MTA
+
+        return InboxUnderTest(inbox, deliver, in_folder, 4096)

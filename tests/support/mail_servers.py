@@ -1,0 +1,191 @@
+"""Real mail servers for the tests, on loopback: a throw-away CA and a recording aiosmtpd server."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HOST = "127.0.0.1"
+USER = "strategy-bot"
+PASSWORD = "correct horse battery staple"
+
+
+# -- a throw-away certificate authority ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+
+def self_signed(folder: Path, name: str) -> Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    paths = Certificate(folder / f"{name}.crt", folder / f"{name}.key")
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Certificate]:
+    folder = tmp_path_factory.mktemp("certs")
+    return {"server": self_signed(folder, "test-smtp"), "stranger": self_signed(folder, "stranger")}
+
+
+def server_context(cert: Certificate) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert.cert, cert.key)
+    return context
+
+
+def trusting(cert: Certificate) -> ssl.SSLContext:
+    """A client context that trusts only ``cert``, with hostname checks on as in production."""
+    return ssl.create_default_context(cafile=str(cert.cert))
+
+
+# -- a recording SMTP server -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    peer: Any  # the client's (host, port): the same for mail sent over one connection
+    login: bytes | None
+
+
+@dataclass
+class RecordingHandler:
+    """Keeps what arrives; ``refuse`` and ``data_reply`` make the server say no."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)
+    data_reply: str | None = None
+    connections: list[Any] = field(default_factory=list)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if server not in self.connections:
+            self.connections.append(server)
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.data_reply is not None:
+            return self.data_reply
+        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session.peer, login)
+        )
+        return "250 OK queued"
+
+
+def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    # handled=False: aiosmtpd then sends the standard 535 reply itself.
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class SmtpServer:
+    handler: RecordingHandler
+    controller: Controller
+    port: int
+
+    def drop_connections(self) -> None:
+        """Close every client connection from the server side, as an idle timeout does."""
+
+        async def close_all() -> None:
+            for server in self.handler.connections:
+                if server.transport is not None:
+                    server.transport.close()
+            self.handler.connections.clear()
+
+        asyncio.run_coroutine_threadsafe(close_all(), self.controller.loop).result(timeout=5)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., SmtpServer]]:
+    running: list[Controller] = []
+
+    def start(**smtp_options: Any) -> SmtpServer:
+        handler = RecordingHandler()
+        port = free_port()
+        controller = Controller(handler, hostname=HOST, port=port, **smtp_options)
+        controller.start()
+        running.append(controller)
+        return SmtpServer(handler, controller, port)
+
+    yield start
+    for controller in running:
+        if controller._thread is not None:  # stopped already by the test
+            controller.stop()
