@@ -87,3 +87,11 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
         ...
+
+
+class AdapterState(Protocol):
+    """A small durable key-value store for a mail adapter's bookmarks (UIDVALIDITY, delta links)."""
+
+    def get_state(self, key: str) -> str | None: ...
+
+    def put_state(self, key: str, value: str, now: datetime) -> None: ...

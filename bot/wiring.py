@@ -82,7 +82,7 @@ def _sqlite_store(config: Config) -> SqlStore:
     return SqlStore(config.store.url)
 
 
-def _maildir_inbox(config: Config) -> Inbox:
+def _maildir_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.maildir_inbox import MaildirInbox
 
     return MaildirInbox.from_config(config.inbox)
@@ -103,16 +103,16 @@ def _smtp_sender(config: Config) -> MailSender:
     return SmtpSender(config.sender.smtp)
 
 
-def _imap_inbox(config: Config) -> Inbox:
+def _imap_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.imap_inbox import ImapInbox
 
-    return ImapInbox.from_config(config.inbox)
+    return ImapInbox.from_config(config.inbox, store)
 
 
-def _graph_inbox(config: Config) -> Inbox:
+def _graph_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.graph import GraphInbox
 
-    return GraphInbox.from_config(_need(config.graph, "graph", "graph"), config.inbox)
+    return GraphInbox.from_config(_need(config.graph, "graph", "graph"), config.inbox, store)
 
 
 def _graph_sender(config: Config) -> MailSender:
@@ -127,10 +127,10 @@ def _graph_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
     return GraphCalendar.from_config(_need(config.graph, "graph", "graph"), config.calendar)
 
 
-def _ews_inbox(config: Config) -> Inbox:
+def _ews_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.ews import EwsInbox
 
-    return EwsInbox.from_config(_need(config.ews, "ews", "ews"), config.inbox)
+    return EwsInbox.from_config(_need(config.ews, "ews", "ews"), config.inbox, store)
 
 
 def _ews_sender(config: Config) -> MailSender:
@@ -150,7 +150,7 @@ def _local_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
 
 
 STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store}
-INBOXES: dict[str, Callable[[Config], Inbox]] = {
+INBOXES: dict[str, Callable[[Config, SqlStore], Inbox]] = {
     "maildir": _maildir_inbox,
     "imap": _imap_inbox,
     "graph": _graph_inbox,
@@ -191,7 +191,7 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     store = _pick(STORES, "store.kind", config.store.kind)(config)
     store.migrate()
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
-    inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config) if with_mail else None
+    inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
     service = StrategyService(config, store, calendar, renderer, WorkingDays.from_schedule(config.schedule))
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.

@@ -145,6 +145,17 @@ timers = Table(
 )
 
 
+# What a mail adapter must remember across restarts: IMAP's UIDVALIDITY and last UID,
+# Graph's delta link. Values are opaque to everything but the adapter that wrote them.
+adapter_state = Table(
+    "adapter_state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+
 def _create_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[messages, cases, bookings, calendar_events, outbox, history, timers])
 
@@ -153,6 +164,7 @@ def _create_initial(conn: Connection) -> None:
 # Append new steps; never edit one that has shipped.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial),
+    (2, lambda conn: metadata.create_all(conn, tables=[adapter_state])),
 ]
 
 

@@ -583,6 +583,20 @@ class SqlStore:
         with self.engine.begin() as conn:
             yield conn
 
+    def get_state(self, key: str) -> str | None:
+        """What an adapter stored under ``key`` (``AdapterState`` port)."""
+        with self.connection() as conn:
+            value = conn.execute(select(t.adapter_state.c.value).where(t.adapter_state.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def put_state(self, key: str, value: str, now: datetime) -> None:
+        """Store ``value`` under ``key``, durably, replacing what was there."""
+        row = {"value": value, "updated_at": utc_text(now)}
+        with self.connection() as conn:
+            done = conn.execute(update(t.adapter_state).where(t.adapter_state.c.key == key).values(**row))
+            if not done.rowcount:
+                conn.execute(insert(t.adapter_state).values(key=key, **row))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
