@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.adapters.sql_store import QueuedEmail, SqlStore, retry_delay
 from bot.config import SenderConfig
@@ -25,12 +26,20 @@ class OutboxDelivery:
     """Sends what the service queued. A mail is marked sent only after the sender accepted it."""
 
     def __init__(
-        self, store: SqlStore, sender: MailSender, from_address: str, cfg: SenderConfig, group_commit: bool = False
+        self,
+        store: SqlStore,
+        sender: MailSender,
+        from_address: str,
+        cfg: SenderConfig,
+        group_commit: bool = False,
+        on_refused: Callable[[QueuedEmail, str, datetime], None] | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
         self.from_address = from_address
         self.cfg = cfg
+        # Told of every email refused for good, so that a person hears of it.
+        self.on_refused = on_refused
         # Only for a sender that recognises a resend by its Message-ID: a crash before the
         # round commits sends the whole round again.
         self.group_commit = group_commit
@@ -39,6 +48,13 @@ class OutboxDelivery:
         """One round: every queued email that is due, up to ``sender.batch_size``."""
         with self.store.transaction() as tx:
             due = tx.due_emails(now, self.cfg.batch_size)
+            if due and self.cfg.rate_per_minute:
+                # The server's own limit (Exchange Online: 30 a minute) is kept on our side, so
+                # nothing is refused for speed; the rest wait for the next round.
+                room = max(0, self.cfg.rate_per_minute - tx.sent_since(now - timedelta(seconds=60)))
+                if room < len(due):
+                    log.info("send rate limit: %d of %d due emails sent this round", room, len(due))
+                due = due[:room]
         if not due:
             return DeliveryRound(0, 0, 0)
         if self.group_commit:
@@ -60,6 +76,8 @@ class OutboxDelivery:
                     tx.add_history(
                         queued.case_id, now, "bot", "email_failed", f"{queued.purpose}: {exc}"[:500], queued.message_id
                     )
+                if self.on_refused is not None:
+                    self.on_refused(queued, str(exc), now)
                 continue
             except TransientError as exc:
                 retrying += 1

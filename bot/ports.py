@@ -41,8 +41,8 @@ class Inbox(Protocol):
         """Move a handled message out of the inbox; moving one already gone is not an error."""
         ...
 
-    def wait(self, timeout: float) -> None:
-        """Block until new mail may have arrived, or ``timeout`` seconds pass."""
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived (True), or ``timeout`` seconds pass (False)."""
         ...
 
 

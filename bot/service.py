@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from bot.adapters.sql_store import SqlStore, StoreTransaction, TimerRow
+from bot.adapters.sql_store import QueuedEmail, SqlStore, StoreTransaction, TimerRow
 from bot.case_work import CaseWork, unique
 from bot.config import Config
 from bot.domain.case_states import check_transition
@@ -173,6 +173,42 @@ class StrategyService:
             tx.add_history(None, now, "bot", "quarantined", reason, message_id)
         log.warning("message quarantined: %s", reason.split(":", 1)[0])
         return result
+
+    def alert_admin(
+        self, key: str, headline: str, details: Sequence[tuple[str, str]], action: str, now: datetime
+    ) -> None:
+        """An ``admin_alert`` to the administrator: the bot's own trouble (mail server silent, mail refused).
+
+        ``key`` makes the Message-ID, so the same alert queued twice is one email; it and the
+        details carry ids and server names only, never personal data.
+        """
+        with self.store.transaction() as tx:
+            if tx.email_queued(self._alert_id(key)):
+                return
+            context = {"headline": headline, "details": list(details), "action": action}
+            self.compose(tx, "admin_alert", None, (self.config.people.administrator,), (), context, now, key=key)
+            tx.add_history(None, now, "bot", "admin_alerted", headline[:200])
+        log.warning("administrator alerted: %s", headline)
+
+    def email_refused(self, queued: QueuedEmail, reason: str, now: datetime) -> None:
+        """A mail server refused one of our emails for good: the administrator hears which and why."""
+        if queued.purpose == "admin_alert":
+            return  # the administrator's own address refused: an alert about it would loop
+        self.alert_admin(
+            f"refused {queued.message_id}",
+            f"An email from the bot was refused by the mail server: {queued.purpose}",
+            [
+                ("Case", queued.case_id or "none"),
+                ("Email", queued.purpose),
+                ("Message-ID", queued.message_id),
+                ("Reason", _one_line(reason)[:300]),
+            ],
+            "It will not be retried. Please check the recipients and send the case's news by hand if it matters.",
+            now,
+        )
+
+    def _alert_id(self, key: str) -> str:
+        return f"<admin_alert.{hashlib.sha256(key.encode()).hexdigest()[:24]}@{self.config.bot.message_id_domain}>"
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -595,6 +631,10 @@ def _top_part(msg: EmailMessage) -> EmailMessage:
             top[header] = str(msg[header])
     top.set_content(strip_quoted(message_text(msg).plain) or "\n")
     return top
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _log_handled(result: Handled) -> None:

@@ -38,6 +38,7 @@ PURPOSES = (
     "daily_agenda",
     "s47_outcome_due",
     "icpc_due",
+    "admin_alert",
 )
 
 
@@ -197,7 +198,9 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.
     group_commit = config.sender.kind == "maildir"
     delivery = (
-        OutboxDelivery(store, sender, config.bot.address, config.sender, group_commit) if sender is not None else None
+        OutboxDelivery(store, sender, config.bot.address, config.sender, group_commit, service.email_refused)
+        if sender is not None
+        else None
     )
     return Bot(config, store, calendar, inbox, sender, renderer, service, delivery)
 

@@ -227,7 +227,7 @@ class MaildirInbox:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
         """Return once ``new/`` changed since the last ``pending()``, or after ``timeout`` seconds.
 
         An MTA delivers by renaming into ``new/``, which changes the directory's mtime; polling
@@ -239,10 +239,10 @@ class MaildirInbox:
             baseline = self._new_mtime()
         while True:
             if self._new_mtime() != baseline:
-                return
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return False
             time.sleep(min(self.poll_seconds, remaining))
 
     def _new_mtime(self) -> int | None:

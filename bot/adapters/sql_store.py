@@ -339,6 +339,16 @@ class StoreTransaction:
             query = query.where(t.outbox.c.recipients == recipient)
         return int(self.conn.execute(query).scalar_one())
 
+    def sent_since(self, since: datetime) -> int:
+        """How many emails were handed to the sender at or after ``since`` (the send-rate window)."""
+        count = self.conn.execute(
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at >= utc_text(since))
+        ).scalar()
+        return int(count or 0)
+
+    def email_queued(self, message_id: str) -> bool:
+        return self.conn.execute(select(t.outbox.c.id).where(t.outbox.c.message_id == message_id)).first() is not None
+
     def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
         self.conn.execute(
             _INSERT_OUTBOX,

@@ -1,0 +1,467 @@
+"""The referral inbox on an IMAP server (imapclient): pushed by IDLE, moved out only after commit.
+
+Two connections: one fetches and moves (the daemon's worker), one sits in IDLE on the
+watched folder (the daemon's watcher) so new mail wakes the bot within a second. Nothing
+is ever marked: fetching uses ``BODY.PEEK[]``, and "done" is the message having left the
+watched folder, never ``\\Seen``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from imapclient import DELETED, IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from bot.config import ConfigError, ImapConfig, InboxConfig
+from bot.errors import PermanentError, TransientError
+from bot.ports import AdapterState, Folder, IncomingMail
+
+log = logging.getLogger(__name__)
+
+# Fetched together in one round trip; enough to keep a backlog moving, small enough for memory.
+FETCH_CHUNK = 25
+
+
+@dataclass
+class InboxHealth:
+    """What ``status`` and the silence alert read: is the server answering, and since when."""
+
+    connected: bool = False
+    last_contact: datetime | None = None
+    error: str | None = None
+    idle: bool | None = None  # None until the server has said whether it offers IDLE
+
+
+def _text(exc: BaseException) -> str:
+    message = exc.args[0] if exc.args else exc
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return " ".join(str(message).split()) or type(exc).__name__
+
+
+class _Backoff:
+    """Capped exponential back-off for reconnecting; forever, never giving up."""
+
+    def __init__(self, first: float, most: float, monotonic: Callable[[], float]) -> None:
+        self.first, self.most, self.monotonic = first, most, monotonic
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def failed(self) -> float:
+        self.failures += 1
+        delay: float = min(self.first * 2.0 ** (self.failures - 1), self.most)
+        self.retry_at = self.monotonic() + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def wait_left(self) -> float:
+        return max(0.0, self.retry_at - self.monotonic())
+
+
+class ImapInbox:
+    """The ``Inbox`` port on an IMAP folder.
+
+    State kept per folder in ``AdapterState``: UIDVALIDITY and the last UID moved out. A
+    new UIDVALIDITY means every UID may now name another message, so the folder is read
+    again from the start; the service recognises messages already handled by Message-ID
+    and content hash before acting on anything.
+    """
+
+    def __init__(
+        self,
+        cfg: InboxConfig,
+        state: AdapterState,
+        ssl_context: ssl.SSLContext | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if cfg.imap is None:
+            raise ConfigError('inbox.imap: missing; expected an [inbox.imap] table when inbox.kind = "imap"')
+        self.cfg = cfg
+        self.imap: ImapConfig = cfg.imap
+        self.state = state
+        self.where = f"{self.imap.host}:{self.imap.port}"
+        if ssl_context is None:
+            cafile = str(self.imap.ca_file) if self.imap.ca_file else None
+            ssl_context = ssl.create_default_context(cafile=cafile)
+        self.ssl_context = ssl_context
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.folders = {
+            Folder.PROCESSED: cfg.processed_folder,
+            Folder.QUARANTINE: cfg.quarantine_folder,
+            Folder.TRIAGE: cfg.triage_folder,
+        }
+        self.health = InboxHealth()
+        self._state_key = f"imap:{self.imap.username}@{self.where}/{cfg.folder}"
+        self._conn: IMAPClient | None = None
+        self._selected_uidvalidity: int | None = None
+        self._backoff = _Backoff(self.imap.retry_first_seconds, self.imap.retry_max_seconds, monotonic)
+        self._watch: IMAPClient | None = None
+        self._watch_since = 0.0
+        self._watch_backoff = _Backoff(self.imap.retry_first_seconds, self.imap.retry_max_seconds, monotonic)
+        self._lock = threading.Lock()  # health is written by the worker and the watcher
+
+    @classmethod
+    def from_config(cls, cfg: InboxConfig, state: AdapterState) -> ImapInbox:
+        return cls(cfg, state)
+
+    # -- connecting --------------------------------------------------------------------------
+
+    def connect(self) -> IMAPClient:
+        """A new, logged-in connection; every failure as a ``TransientError`` or ``PermanentError`` in words."""
+        imap = self.imap
+        try:
+            client = IMAPClient(
+                imap.host,
+                port=imap.port,
+                ssl=imap.security == "tls",
+                ssl_context=self.ssl_context,
+                timeout=imap.timeout_seconds,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message}") from exc
+        except ssl.SSLError as exc:
+            raise TransientError(f"TLS failed with {self.where}: {_text(exc)}") from exc
+        except socket.gaierror as exc:
+            raise TransientError(f"cannot find the IMAP server {imap.host}: {_text(exc)}") from exc
+        except OSError as exc:
+            raise TransientError(f"cannot reach the IMAP server {self.where}: {_text(exc)}") from exc
+        try:
+            client.normalise_times = False  # INTERNALDATE as aware datetimes
+            if imap.security == "starttls":
+                try:
+                    client.starttls(self.ssl_context)
+                except ssl.SSLCertVerificationError as exc:
+                    raise PermanentError(
+                        f"TLS certificate check failed for {self.where}: {exc.verify_message}"
+                    ) from exc
+                except IMAPClientError as exc:
+                    raise PermanentError(f"{self.where} refused STARTTLS; not logging in in clear text") from exc
+            self._login(client)
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
+    def _login(self, client: IMAPClient) -> None:
+        imap = self.imap
+        try:
+            if imap.auth == "xoauth2":
+                client.oauth2_login(imap.username, imap.oauth_token() or "")
+            else:
+                client.login(imap.username, imap.password() or "")
+        except ConfigError as exc:
+            raise PermanentError(str(exc)) from exc
+        except LoginError as exc:
+            reason = _text(exc)
+            if "UNAVAILABLE" in reason.upper():  # the server's password store is down
+                raise TransientError(f"login for {imap.username} failed for now at {self.where}: {reason}") from exc
+            raise PermanentError(f"login refused for {imap.username} by {self.where}: {reason}") from exc
+        except (IMAPClientError, OSError) as exc:
+            raise TransientError(f"{self.where} dropped the connection during login: {_text(exc)}") from exc
+
+    def _client(self) -> IMAPClient:
+        if self._conn is not None:
+            return self._conn
+        wait = self._backoff.wait_left()
+        if wait > 0:
+            raise TransientError(f"IMAP server {self.where} unavailable; next try in {wait:.0f} s")
+        try:
+            client = self.connect()
+            self._prepare_folders(client)
+        except (TransientError, PermanentError) as exc:
+            self._lost(exc, self._backoff)
+            raise
+        if self._backoff.failures:
+            log.warning("IMAP server %s answering again after %d failed tries", self.where, self._backoff.failures)
+        else:
+            log.info("connected to IMAP server %s (%s)", self.where, self.imap.security)
+        self._backoff.succeeded()
+        self._conn = client
+        self._heard()
+        return client
+
+    def _prepare_folders(self, client: IMAPClient) -> None:
+        try:
+            if not client.folder_exists(self.cfg.folder):
+                raise PermanentError(f"the watched folder {self.cfg.folder!r} does not exist on {self.where}")
+            for name in self.folders.values():
+                if not client.folder_exists(name):
+                    client.create_folder(name)
+                    log.info("created IMAP folder %s", name)
+        except PermanentError:
+            _close(client)
+            raise
+        except (IMAPClientError, OSError) as exc:
+            _close(client)
+            raise TransientError(f"{self.where} failed while checking folders: {_text(exc)}") from exc
+        self._selected_uidvalidity = None
+
+    def _lost(self, exc: BaseException, backoff: _Backoff) -> None:
+        delay = backoff.failed()
+        with self._lock:
+            self.health.connected = False
+            self.health.error = _text(exc)
+        log.warning("IMAP server %s: %s; retrying in %.0f s", self.where, _text(exc), delay)
+
+    def _drop(self, exc: BaseException) -> TransientError:
+        """Forget the fetch connection after an error on it; the next use reconnects."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            _close(conn)
+        self._lost(exc, self._backoff)
+        return TransientError(f"lost the IMAP server {self.where}: {_text(exc)}")
+
+    def _heard(self) -> None:
+        with self._lock:
+            self.health.connected = True
+            self.health.last_contact = datetime.now(UTC)
+            self.health.error = None
+
+    # -- the folder's bookmark -----------------------------------------------------------------
+
+    def _bookmark(self) -> tuple[int | None, int]:
+        text = self.state.get_state(self._state_key)
+        if not text:
+            return None, 0
+        data = json.loads(text)
+        return int(data["uidvalidity"]), int(data["last_uid"])
+
+    def _save_bookmark(self, uidvalidity: int, last_uid: int) -> None:
+        value = json.dumps({"uidvalidity": uidvalidity, "last_uid": last_uid})
+        self.state.put_state(self._state_key, value, datetime.now(UTC))
+
+    def _select(self, client: IMAPClient) -> int:
+        info = client.select_folder(self.cfg.folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        known, last_uid = self._bookmark()
+        if known is not None and known != uidvalidity:
+            log.warning(
+                "UIDVALIDITY of %s changed from %d to %d: reading the whole folder again; "
+                "messages already handled are recognised by Message-ID and content hash",
+                self.cfg.folder,
+                known,
+                uidvalidity,
+            )
+            last_uid = 0
+        if known != uidvalidity:
+            self._save_bookmark(uidvalidity, last_uid)
+        self._selected_uidvalidity = uidvalidity
+        return uidvalidity
+
+    # -- the Inbox port ------------------------------------------------------------------------
+
+    def pending(self) -> Iterator[IncomingMail]:
+        """Every message in the watched folder, in UID (arrival) order, fetched a chunk at a time."""
+        client = self._client()
+        try:
+            uidvalidity = self._select(client)
+            uids = sorted(client.search("ALL"))
+            meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"]) if uids else {}
+        except (IMAPClientError, OSError) as exc:
+            raise self._drop(exc) from exc
+        self._heard()
+        _, last_uid = self._bookmark()
+        again = [uid for uid in uids if uid <= last_uid]
+        if again:
+            log.info("%d message(s) in %s were handled before and are offered again", len(again), self.cfg.folder)
+        limit = self.cfg.max_message_bytes
+        small = [uid for uid in uids if uid in meta and int(meta[uid][b"RFC822.SIZE"]) <= limit]
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = uids[start : start + FETCH_CHUNK]
+            whole = [uid for uid in chunk if uid in small]
+            big = [uid for uid in chunk if uid in meta and uid not in small]
+            try:
+                bodies = client.fetch(whole, ["BODY.PEEK[]"]) if whole else {}
+                heads = client.fetch(big, ["BODY.PEEK[HEADER]"]) if big else {}
+            except (IMAPClientError, OSError) as exc:
+                raise self._drop(exc) from exc
+            self._heard()
+            for uid in chunk:
+                if uid in bodies:
+                    raw, oversized = bodies[uid].get(b"BODY[]"), False
+                elif uid in heads:
+                    raw, oversized = heads[uid].get(b"BODY[HEADER]"), True
+                    log.warning(
+                        "message UID %d is %d bytes, over the limit; headers only", uid, meta[uid][b"RFC822.SIZE"]
+                    )
+                else:
+                    continue  # expunged by someone else since the search
+                if raw is None:
+                    continue
+                yield IncomingMail(
+                    f"{uidvalidity}:{uid}", bytes(raw), _received(meta[uid].get(b"INTERNALDATE")), oversized
+                )
+
+    def move(self, key: str, folder: Folder) -> None:
+        """``UID MOVE``, or COPY + ``\\Deleted`` + ``UID EXPUNGE`` where MOVE is missing.
+
+        A UID no longer in the folder is not an error (the server ignores it): that is the
+        restart after a crash between the move and our record of it.
+        """
+        try:
+            uidvalidity, uid = (int(part) for part in key.split(":", 1))
+        except ValueError:
+            raise ValueError(f"not an IMAP message key: {key!r}") from None
+        client = self._client()
+        try:
+            current = self._selected_uidvalidity or self._select(client)
+            if current != uidvalidity:
+                # The UIDs were renumbered since the listing: this UID may be another message.
+                # The message stays; the next listing offers it again and it is recognised.
+                log.warning("not moving UID %d: UIDVALIDITY changed since it was listed", uid)
+                return
+            target = self.folders[folder]
+            if client.has_capability("MOVE"):
+                client.move([uid], target)
+            else:
+                client.copy([uid], target)
+                client.add_flags([uid], [DELETED])
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge([uid])
+                else:
+                    client.expunge()
+        except (IMAPClientError, OSError) as exc:
+            raise self._drop(exc) from exc
+        self._heard()
+        _, last_uid = self._bookmark()
+        if uid > last_uid:
+            self._save_bookmark(uidvalidity, uid)
+
+    def wait(self, timeout: float) -> bool:
+        """Sit in IDLE for up to ``timeout`` seconds; True as soon as the server reports new mail.
+
+        Without IDLE (or with ``idle = false``) this only sleeps: the daemon's poll finds the mail.
+        """
+        if not self.imap.idle or self.health.idle is False:
+            self.sleep(timeout)
+            return False
+        try:
+            client = self._idle_client()
+        except (TransientError, PermanentError):
+            self.sleep(min(timeout, max(self._watch_backoff.wait_left(), 0.1)))
+            return False
+        if client is None:  # the server offers no IDLE: polling from now on
+            self.sleep(timeout)
+            return False
+        try:
+            if self.monotonic() - self._watch_since >= self.imap.idle_renew_seconds:
+                client.idle_done()
+                client.idle()
+                self._watch_since = self.monotonic()
+            with selectors.DefaultSelector() as selector:
+                selector.register(client.socket(), selectors.EVENT_READ)
+                if not selector.select(timeout):
+                    return False
+            responses = client.idle_check(timeout=0)
+            if not responses:
+                raise ConnectionError("the server closed the connection")
+        except (IMAPClientError, OSError) as exc:
+            self._drop_watch(exc)
+            return True  # a round now finds out whether the fetch connection survived
+        self._heard()
+        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+    def _idle_client(self) -> IMAPClient | None:
+        if self._watch is not None:
+            return self._watch
+        wait = self._watch_backoff.wait_left()
+        if wait > 0:
+            raise TransientError(f"IMAP server {self.where} unavailable; next try in {wait:.0f} s")
+        try:
+            client = self.connect()
+        except (TransientError, PermanentError) as exc:
+            self._lost(exc, self._watch_backoff)
+            raise
+        try:
+            if not client.has_capability("IDLE"):
+                _close(client)
+                log.warning("IMAP server %s offers no IDLE; polling every %g s", self.where, self.cfg.poll_seconds)
+                with self._lock:
+                    self.health.idle = False
+                return None
+            client.select_folder(self.cfg.folder, readonly=True)
+            client.idle()
+        except (IMAPClientError, OSError) as exc:
+            _close(client)
+            self._lost(exc, self._watch_backoff)
+            raise TransientError(f"cannot start IDLE on {self.where}: {_text(exc)}") from exc
+        self._watch_backoff.succeeded()
+        with self._lock:
+            self.health.idle = True
+        self._watch = client
+        self._watch_since = self.monotonic()
+        self._heard()
+        log.info("waiting for mail in %s on %s with IDLE", self.cfg.folder, self.where)
+        return client
+
+    def _drop_watch(self, exc: BaseException) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            _close(watch, polite=False)
+        self._lost(exc, self._watch_backoff)
+
+    # -- the operator's check and shutdown -----------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """What ``check-config`` reports, in plain words: empty when the inbox is ready."""
+        try:
+            client = self.connect()
+        except (TransientError, PermanentError) as exc:
+            return [f"IMAP: {exc}"]
+        problems = []
+        try:
+            if not client.folder_exists(self.cfg.folder):
+                problems.append(f"IMAP: the watched folder {self.cfg.folder!r} does not exist on {self.where}")
+            missing = [name for name in self.folders.values() if not client.folder_exists(name)]
+            if missing:
+                log.info("IMAP folders %s will be created at start", ", ".join(missing))
+            if self.imap.idle and not client.has_capability("IDLE"):
+                log.info("IMAP server %s offers no IDLE; the bot will poll", self.where)
+        except (IMAPClientError, OSError) as exc:
+            problems.append(f"IMAP: {self.where} failed while checking folders: {_text(exc)}")
+        finally:
+            _close(client)
+        return problems
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _close(self._conn)
+        if self._watch is not None:
+            _close(self._watch, polite=False)  # LOGOUT in the middle of IDLE only waits for a timeout
+        self._conn = self._watch = None
+
+
+def _received(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def _close(client: IMAPClient, polite: bool = True) -> None:
+    """Log out if the server still listens (``polite``); drop the socket either way."""
+    if not polite:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        return
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - closing a broken connection must not raise
+        with contextlib.suppress(Exception):
+            client.shutdown()

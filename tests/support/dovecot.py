@@ -1,0 +1,203 @@
+"""A real Dovecot IMAP server on loopback for the tests: throw-away config, passwd file and TLS certificate.
+
+Installed from apt by the README's test line (``dovecot-imapd``); every test that needs it
+starts its own instance in a temporary folder, so nothing is shared and nothing is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import pwd
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from imapclient import IMAPClient
+from mail_servers import HOST, PASSWORD, Certificate, free_port
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+IMAP_USER = "referrals@police.example"
+NOBODY = pwd.getpwnam("nobody")
+
+# What Dovecot 2.3 offers before and after login, less what a test wants missing.
+_BASE_CAPABILITIES = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+    "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+    "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE "
+    "SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
+)
+
+
+def available() -> bool:
+    return Path(DOVECOT).exists()
+
+
+@dataclass
+class Dovecot:
+    """One running Dovecot; ``stop``/``start`` restart it on the same ports and mail."""
+
+    root: Path
+    cert: Certificate
+    imaps_port: int
+    imap_port: int
+    without: tuple[str, ...] = ()
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def write_config(self) -> None:
+        for sub in ("run", "state", "mail"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        # Dovecot never delivers as root: the mail belongs to "nobody", who must reach it.
+        for folder in (self.root, *self.root.parents):
+            folder.chmod(folder.stat().st_mode | 0o011)
+        os.chown(self.root / "mail", NOBODY.pw_uid, NOBODY.pw_gid)
+        (self.root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{PASSWORD}::::::\n")
+        capabilities = " ".join(c for c in _BASE_CAPABILITIES.split() if c not in self.without)
+        self.config.write_text(
+            f"""
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+instance_name = strategy-bot-test-{self.imaps_port}
+log_path = {self.root}/dovecot.log
+protocols = imap
+listen = {HOST}
+ssl = yes
+ssl_cert = <{self.cert.cert}
+ssl_key = <{self.cert.key}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = {NOBODY.pw_uid}
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = maildir:{self.root}/mail/%u
+mailbox_list_index = no
+imap_capability = {capabilities}
+# Tests watch IDLE wake-ups; the server's own keep-alive is not what they test.
+imap_idle_notify_interval = 2 mins
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={NOBODY.pw_uid} gid={NOBODY.pw_gid} home={self.root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {HOST}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {HOST}
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+}}
+# The test's temporary folders are root's alone (mode 0700).
+service auth {{
+  user = root
+}}
+service auth-worker {{
+  user = root
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+"""
+        )
+
+    def start(self) -> None:
+        # The daemon keeps inherited pipes open: its output goes to a file, never to a pipe.
+        with (self.root / "start.log").open("ab") as out:
+            subprocess.run([DOVECOT, "-c", str(self.config)], check=True, stdout=out, stderr=out, timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex((HOST, self.imaps_port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"Dovecot did not start; see {self.root / 'dovecot.log'}")
+
+    def stop(self) -> None:
+        """Stop the server and every session it serves, as a crash or a restart would."""
+        pid_file = self.root / "run" / "master.pid"
+        try:
+            master = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        # The master's process group holds the login and imap processes too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(master), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(master, signal.SIGKILL)
+        subprocess.run(["pkill", "-KILL", "-f", f"{self.root}/"], check=False)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex((HOST, self.imaps_port)) != 0:
+                    break
+            time.sleep(0.02)
+        pid_file.unlink(missing_ok=True)
+
+    def client(self) -> IMAPClient:
+        """A mail client of the tests' own, over implicit TLS, logged in."""
+        context = ssl.create_default_context(cafile=str(self.cert.cert))
+        client = IMAPClient(HOST, port=self.imaps_port, ssl=True, ssl_context=context, timeout=10)
+        client.login(IMAP_USER, PASSWORD)
+        return client
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
+        with self.client() as client:
+            client.append(folder, raw)
+
+    def message_ids(self, folder: str) -> list[str]:
+        """The Message-IDs in ``folder``, in UID order ([] when the folder does not exist)."""
+        with self.client() as client:
+            if not client.folder_exists(folder):
+                return []
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            fetched = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]) if uids else {}
+            ids = []
+            for uid in sorted(fetched):
+                header = fetched[uid][b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode().strip()
+                ids.append(header.split(":", 1)[1].strip() if ":" in header else "")
+            return ids
+
+    def set_uidvalidity(self, folder: str, value: int) -> None:
+        subprocess.run(
+            [
+                DOVEADM,
+                "-c",
+                str(self.config),
+                "mailbox",
+                "update",
+                "-u",
+                IMAP_USER,
+                "--uid-validity",
+                str(value),
+                folder,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+
+def start_dovecot(root: Path, cert: Certificate, without: tuple[str, ...] = ()) -> Dovecot:
+    server = Dovecot(root, cert, free_port(), free_port(), without)
+    server.write_config()
+    server.start()
+    return server
