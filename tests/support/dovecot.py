@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
