@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
+from datetime import datetime, timedelta
 from itertools import islice
 from types import FrameType
 
+from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
+from bot.errors import BotError
 from bot.ports import Clock, Inbox
 from bot.wiring import Bot
 
@@ -43,6 +47,10 @@ class Daemon:
         # lock while it waits for the worker).
         self._round = threading.Lock()
         self.jobs = JobScheduler()
+        # When the inbox last answered, and whether the administrator was told it went quiet.
+        self.last_contact: datetime = clock.now()
+        self.silence_alerted = False
+        self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
@@ -56,6 +64,8 @@ class Daemon:
         log.info("strategy-bot running on %s", self.bot.config.source)
         self.jobs.start()
         self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
+        watcher = threading.Thread(target=self.watch, name="inbox-watcher", daemon=True)
+        watcher.start()
         while not self._stopped.wait(timeout=1.0):
             pass
         with self._round:
@@ -65,6 +75,18 @@ class Daemon:
         self.publish_if_due(force=True)
         log.info("strategy-bot stopped")
         return 0
+
+    def watch(self) -> None:
+        """Wait on the inbox (IMAP IDLE, the Maildir's ``new/``) and start a round the moment mail comes."""
+        while not self._stopped.is_set():
+            try:
+                woken = self.inbox.wait(1.0)
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive anything the server does
+                log.warning("waiting for mail failed: %s", exc)
+                self._stopped.wait(1.0)
+                continue
+            if woken and not self.stopping:
+                self.jobs.at("wake", 0, self.round)
 
     def round(self) -> None:
         """One pass: timers due, then mail, then the outbox; a failure is logged and the next round runs."""
@@ -79,7 +101,7 @@ class Daemon:
                 self.bot.service.ensure_agenda(self.clock.now())
                 self._started = True
             self.fire_due()
-            handled = self.drain()
+            handled = self.read_inbox()
             self.deliver()
             # The feed is rewritten whole: at once when the inbox is quiet, at most once a
             # minute while a backlog drains.
@@ -112,6 +134,63 @@ class Daemon:
                 count += 1
         return count
 
+    def read_inbox(self) -> int:
+        """Drain the inbox; an inbox that does not answer is logged and watched, and the round goes on.
+
+        Timers and the outbox do not wait for the mail server: an escalation is due whether
+        or not the referral inbox can be read.
+        """
+        now = self.clock.now()
+        try:
+            handled = self.drain()
+        except BotError as exc:
+            self._inbox_down(str(exc), now)
+            return 0
+        self._inbox_up(now)
+        return handled
+
+    def _inbox_down(self, error: str, now: datetime) -> None:
+        if error != self._inbox_error:
+            log.warning("the referral inbox does not answer: %s", error)
+            self._record_health(False, error, now)
+        self._inbox_error = error
+        silence = self.bot.config.inbox.silence_alert_minutes
+        if self.silence_alerted or now - self.last_contact < timedelta(minutes=silence):
+            return
+        self.silence_alerted = True
+        local = self.last_contact.astimezone(self.bot.config.bot.timezone)
+        self.bot.service.alert_admin(
+            f"inbox silent since {self.last_contact.isoformat()}",
+            f"The referral inbox has not answered for {silence} minutes",
+            [("Inbox", self.bot.config.inbox.kind), ("Last answer", f"{local:%a %d %b %Y %H:%M}"), ("Error", error)],
+            "New requests are not being read, so no urgent call-back can be chased. Please check the mail server "
+            "and the bot's log. Nothing is lost: the bot keeps trying and reads every waiting request when the "
+            "server answers.",
+            now,
+        )
+
+    def _inbox_up(self, now: datetime) -> None:
+        if self._inbox_error is not None:
+            if self._inbox_error:
+                log.warning("the referral inbox answers again")
+            self._record_health(True, None, now)
+        if self.silence_alerted:
+            self.bot.service.alert_admin(
+                f"inbox back at {now.isoformat()}",
+                "The referral inbox answers again",
+                [("Inbox", self.bot.config.inbox.kind), ("Silent since", f"{self.last_contact:%Y-%m-%d %H:%M} UTC")],
+                "The bot is reading the waiting requests now. Nothing more is needed.",
+                now,
+            )
+            self.silence_alerted = False
+        self._inbox_error = None
+        self.last_contact = now
+
+    def _record_health(self, ok: bool, error: str | None, now: datetime) -> None:
+        """What `status` shows the admin: is the inbox answering, and since when."""
+        value = json.dumps({"ok": ok, "since": now.isoformat(), "error": error})
+        self.bot.store.put_state("health:inbox", value, now)
+
     def drain(self) -> int:
         """Handle every message now in the inbox, a batch at a time; returns how many."""
         count = 0
@@ -120,6 +199,7 @@ class Daemon:
             chunk = list(islice(pending, self.batch_size))
             if not chunk:
                 break
+            failpoints.reach("after_fetch")
             handled = []
             # Each message is its own unit of work (a savepoint); the batch commits them
             # with one flush to disk.
@@ -130,8 +210,10 @@ class Daemon:
                     handled.append((mail, self.bot.service.handle(mail, self.clock.now())))
             # The moves come only after the commit; a crash before them means the messages
             # are seen again and recognised as duplicates.
+            failpoints.reach("after_commit")
             for mail, result in handled:
                 self.inbox.move(mail.key, result.folder)
+                failpoints.reach("after_move")
                 self._calendar_dirty = self._calendar_dirty or bool(result.booked or result.moved or result.cancelled)
             count += len(handled)
             self.deliver()

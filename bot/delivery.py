@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import failpoints
 from bot.adapters.sql_store import QueuedEmail, SqlStore, retry_delay
 from bot.config import SenderConfig
 from bot.errors import PermanentError, TransientError
@@ -68,6 +69,7 @@ class OutboxDelivery:
             attempts = queued.attempts + 1
             try:
                 self.sender.send(queued.message_id, queued.raw, self.from_address, queued.recipients)
+                failpoints.reach("after_send")
             except PermanentError as exc:
                 failed += 1
                 log.error("email %s (%s) refused for good: %s", queued.message_id, queued.purpose, exc)

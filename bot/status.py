@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from bot.wiring import Bot
@@ -21,6 +22,13 @@ def render_status(bot: Bot, now: datetime) -> str:
         pending_mail = tx.pending_email_count()
     lines.append(f"strategy-bot status at {_when(now, bot)} ({bot.config.source})")
     lines.append("")
+    health = bot.store.get_state("health:inbox")
+    if health:
+        inbox = json.loads(health)
+        since = _when(datetime.fromisoformat(inbox["since"]), bot)
+        state = "answering" if inbox["ok"] else f"NOT ANSWERING ({inbox['error']})"
+        lines.append(f"Inbox ({bot.config.inbox.kind}): {state} since {since}")
+        lines.append("")
     lines.append(f"Open cases: {len(cases)}")
     for case in cases:
         numbers = ", ".join(case.details.n_numbers) or "(no N number yet)"
