@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
+from bot.errors import BotError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -56,8 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.adapters.sql_store import SqlStore
     from bot.mail_rendering import MailRenderer
-    from bot.wiring import PURPOSES, check_kinds
+    from bot.wiring import CALENDARS, INBOXES, PURPOSES, SENDERS, check_kinds
 
     config = load_config(Path(args.file))
     check_kinds(config)
@@ -65,11 +67,68 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if config.sender.smtp is not None and config.sender.kind == "smtp":
         config.sender.smtp.password()
     print(f"{args.file}: configuration is valid")
-    print(f"  inbox:    {config.inbox.kind} at {config.inbox.path}")
+    print(f"  inbox:    {_inbox_where(config)}")
     print(f"  calendar: {config.calendar.kind} ({config.calendar.name})")
-    print(f"  sender:   {config.sender.kind}")
+    print(f"  sender:   {_sender_where(config)}")
     print(f"  store:    {config.store.kind} ({config.store.url})")
-    return EXIT_OK
+    if args.offline:
+        return EXIT_OK
+    # The adapters are built as the daemon builds them, on a scratch database: a check
+    # changes nothing on disk and moves no mail.
+    scratch = SqlStore("sqlite://")
+    scratch.migrate()
+    roles = [
+        (role, make)
+        for role, kind, make in (
+            ("inbox", config.inbox.kind, lambda: INBOXES[config.inbox.kind](config, scratch)),
+            ("sender", config.sender.kind, lambda: SENDERS[config.sender.kind](config)),
+            ("calendar", config.calendar.kind, lambda: CALENDARS[config.calendar.kind](config, scratch)),
+        )
+        if kind not in LOCAL_KINDS
+    ]
+    if not roles:
+        return EXIT_OK
+    print("Connecting to the servers it names:")
+    failed = False
+    for role, make in roles:
+        try:
+            adapter = make()
+            check = getattr(adapter, "check", None)
+            problems = check() if callable(check) else []
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
+        except BotError as exc:
+            problems = [str(exc)]
+        failed = failed or bool(problems)
+        if not problems:
+            print(f"  {role + ':':<9} ok")
+        for problem in problems:
+            print(f"  {role + ':':<9} PROBLEM: {problem}")
+    scratch.dispose()
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+# Kinds kept on this machine: nothing to connect to, and building them would create folders.
+LOCAL_KINDS = ("maildir", "local")
+
+
+def _inbox_where(config: Config) -> str:
+    imap = config.inbox.imap
+    if config.inbox.kind == "imap" and imap is not None:
+        return f"imap {imap.username} at {imap.host}:{imap.port} ({imap.security}), folder {config.inbox.folder}"
+    if config.inbox.kind == "maildir":
+        return f"maildir at {config.inbox.path}"
+    return f"{config.inbox.kind}, folder {config.inbox.folder}"
+
+
+def _sender_where(config: Config) -> str:
+    smtp = config.sender.smtp
+    if config.sender.kind == "smtp" and smtp is not None:
+        return f"smtp at {smtp.host}:{smtp.port} ({smtp.security})"
+    if config.sender.kind == "maildir":
+        return f"maildir at {config.sender.path}"
+    return config.sender.kind
 
 
 # -- parse ------------------------------------------------------------------------------------------
@@ -242,8 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
+    check = sub.add_parser(
+        "check-config", help="validate a config file, then log in to its servers and say in plain words what is wrong"
+    )
     check.add_argument("file")
+    check.add_argument("--offline", action="store_true", help="validate the file only; connect to nothing")
     check.set_defaults(func=cmd_check_config)
 
     parse = sub.add_parser("parse", help="print what the bot reads from one .eml file, as JSON")

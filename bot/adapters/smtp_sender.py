@@ -86,6 +86,26 @@ class SmtpSender:
             raise self._refused(refused, accepted) from None
         log.info("email %s accepted by %s", message_id, self.where)
 
+    def check(self) -> list[str]:
+        """What ``check-config`` reports: connect, TLS, log in, NOOP; empty when the server is ready."""
+        try:
+            smtp = self._connect()
+        except BotError as exc:
+            return [f"SMTP: {exc}"]
+        except ssl.SSLCertVerificationError as exc:
+            return [f"SMTP: TLS certificate check failed for {self.where}: {exc.verify_message or exc}"]
+        except (smtplib.SMTPException, OSError) as exc:
+            return [f"SMTP: cannot reach {self.where}: {exc}"]
+        try:
+            code, reply = smtp.noop()
+            if code != 250:
+                return [f"SMTP: {self.where} answered NOOP with {code} {_text(reply)}"]
+            return []
+        except (smtplib.SMTPException, OSError) as exc:
+            return [f"SMTP: {self.where} dropped the connection: {exc}"]
+        finally:
+            smtp.close()
+
     def close(self) -> None:
         """Say QUIT and drop the connection; the next send opens a new one."""
         smtp, self._smtp = self._smtp, None

@@ -1,0 +1,121 @@
+"""`strategy-bot check-config` logs in to the IMAP and SMTP servers it names and says what is wrong in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dovecot import IMAP_USER, Dovecot, start_dovecot
+from mail_servers import HOST, PASSWORD, USER, Certificate, SmtpServer, authenticator, server_context
+
+from bot.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dovecot(tmp_path: Path, certs: dict[str, Certificate]) -> Iterator[Dovecot]:
+    server = start_dovecot(tmp_path / "dovecot", certs["server"])
+    yield server
+    server.stop()
+
+
+def config_file(
+    folder: Path, imap: Dovecot, smtp_port: int, smtp_security: str = "none", folder_name: str = "INBOX"
+) -> Path:
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"')
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"')
+    text = text.replace('folder = "INBOX"', f'folder = "{folder_name}"')
+    smtp_login = f'username = "{USER}"\npassword_env = "TEST_SMTP_PASSWORD"\n' if smtp_security != "none" else ""
+    text += f"""
+[inbox.imap]
+host = "{HOST}"
+port = {imap.imaps_port}
+username = "{IMAP_USER}"
+password_env = "TEST_IMAP_PASSWORD"
+ca_file = "{imap.cert.cert}"
+
+[sender.smtp]
+host = "{HOST}"
+port = {smtp_port}
+security = "{smtp_security}"
+{smtp_login}"""
+    path = folder / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["check-config", str(path)])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out
+
+
+@pytest.fixture
+def passwords(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    return monkeypatch
+
+
+def test_servers_that_answer_are_ok(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    start_server: Callable[..., SmtpServer],
+    passwords: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    smtp = start_server()
+    code, out = check(config_file(tmp_path, dovecot, smtp.port), capsys)
+    assert code == 0
+    assert f"imap {IMAP_USER} at {HOST}:{dovecot.imaps_port} (tls), folder INBOX" in out
+    assert "  inbox:    ok" in out and "  sender:   ok" in out
+    assert "PROBLEM" not in out
+
+
+def test_a_refused_login_a_missing_folder_and_an_untrusted_certificate_are_named(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    start_server: Callable[..., SmtpServer],
+    certs: dict[str, Certificate],
+    passwords: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The SMTP server's certificate is one the system does not trust.
+    smtp = start_server(tls_context=server_context(certs["server"]), authenticator=authenticator)
+    passwords.setenv("TEST_IMAP_PASSWORD", "not the password")
+    code, out = check(config_file(tmp_path, dovecot, smtp.port, smtp_security="starttls"), capsys)
+    assert code == 1
+    assert f"  inbox:    PROBLEM: IMAP: login refused for {IMAP_USER} by {HOST}:{dovecot.imaps_port}" in out
+    assert f"  sender:   PROBLEM: SMTP: TLS certificate check failed for {HOST}:{smtp.port}" in out
+
+    passwords.setenv("TEST_IMAP_PASSWORD", PASSWORD)
+    code, out = check(config_file(tmp_path, dovecot, smtp.port, folder_name="Referrals"), capsys)
+    assert code == 1
+    assert f"PROBLEM: IMAP: the watched folder 'Referrals' does not exist on {HOST}:{dovecot.imaps_port}" in out
+
+
+def test_servers_that_are_down_are_named(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    start_server: Callable[..., SmtpServer],
+    passwords: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    smtp = start_server()
+    smtp.controller.stop()
+    dovecot.stop()
+    code, out = check(config_file(tmp_path, dovecot, smtp.port), capsys)
+    assert code == 1
+    assert f"inbox:    PROBLEM: IMAP: cannot reach the IMAP server {HOST}:{dovecot.imaps_port}" in out
+    assert f"sender:   PROBLEM: SMTP: cannot reach {HOST}:{smtp.port}" in out
+
+
+def test_offline_checks_the_file_only(tmp_path: Path, dovecot: Dovecot, capsys: pytest.CaptureFixture[str]) -> None:
+    dovecot.stop()
+    code = main(["check-config", "--offline", str(config_file(tmp_path, dovecot, 1))])
+    out = capsys.readouterr().out
+    assert code == 0 and "configuration is valid" in out and "Connecting" not in out
