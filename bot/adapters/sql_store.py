@@ -340,9 +340,9 @@ class StoreTransaction:
         return int(self.conn.execute(query).scalar_one())
 
     def sent_since(self, since: datetime) -> int:
-        """How many emails were handed to the sender at or after ``since`` (the send-rate window)."""
+        """How many emails were handed to the sender after ``since`` (the send-rate window)."""
         count = self.conn.execute(
-            select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at >= utc_text(since))
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > utc_text(since))
         ).scalar()
         return int(count or 0)
 
