@@ -1,0 +1,289 @@
+"""Microsoft Graph over HTTPS: an app-only token from Entra ID (msal), and calls whose failures become ours.
+
+Every call carries ``Prefer: IdType="ImmutableId"`` (a message keeps its id when it is moved,
+so a key handed to the service stays good) and asks for London wall times and text bodies.
+Throttling (429, 503, 504) is waited out in place when Graph's ``Retry-After`` is short, and
+reported as a ``TransientError`` when it is long; 401 and 403 are never retried: they name
+the permission and the mailbox an administrator has to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from bot.config import GraphConfig
+from bot.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+# The preferences sent on every call, comma-separated as RFC 7240 allows.
+PREFER = 'IdType="ImmutableId", outlook.timezone="Europe/London", outlook.body-content-type="text"'
+# Graph's answers that mean "slow down" or "busy for a moment".
+THROTTLED = (429, 503, 504)
+# A throttled call is tried this many times in all before the round gives up for now.
+MAX_ATTEMPTS = 5
+# 404 codes that say the mailbox itself is missing, not the item asked for.
+MAILBOX_MISSING = {"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "MailboxNotFound", "ResourceNotFound"}
+# Entra ID sign-in errors an administrator meets, in plain words.
+SIGN_IN_ERRORS = {
+    "AADSTS7000215": "the client secret is wrong",
+    "AADSTS7000222": "the client secret has expired",
+    "AADSTS700016": "there is no app with this client id in the tenant",
+    "AADSTS90002": "the tenant was not found",
+    "AADSTS900023": "the tenant id is not valid",
+    "AADSTS700027": "the certificate is not the one registered for the app (check graph.certificate_thumbprint)",
+    "AADSTS7000112": "the app is disabled",
+}
+
+
+def segment(value: str) -> str:
+    """One path segment of a Graph URL: mailbox addresses keep their @, ids are escaped whole."""
+    return quote(value, safe="@")
+
+
+def odata_string(value: str) -> str:
+    """A string literal for an OData ``$filter``: single quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def graph_error(resp: requests.Response) -> tuple[str, str]:
+    """Graph's error code and message from a failed answer, or the HTTP reason when the body says nothing."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = str(error.get("code") or resp.status_code)
+        message = " ".join(str(error.get("message") or "").split())
+        return code, message[:300]
+    return str(resp.status_code), resp.reason or ""
+
+
+def retry_after(resp: requests.Response, attempt: int, now: datetime) -> float:
+    """Seconds Graph asks us to wait: ``Retry-After`` as seconds or an HTTP date; else a short back-off."""
+    value = resp.headers.get("Retry-After", "").strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - now).total_seconds())
+    return float(2**attempt)
+
+
+def _sign_in_problem(description: str) -> str:
+    for code, words in SIGN_IN_ERRORS.items():
+        if code in description:
+            return f"{words} ({code})"
+    first = description.strip().splitlines()[0] if description.strip() else "no reason given"
+    return first[:300]
+
+
+class GraphClient:
+    """One app registration talking to Graph: a token kept by msal until it expires, and one HTTP session.
+
+    ``sleep`` is how throttling waits (tests pass a recorder); ``now`` dates a long wait's retry time.
+    """
+
+    def __init__(
+        self,
+        cfg: GraphConfig,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.cfg = cfg
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.now = now
+        parts = urlsplit(cfg.endpoint)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.scope = f"{self.origin}/.default"
+        self._app: Any = None  # msal.ConfidentialClientApplication, built at the first call
+
+    # -- token -----------------------------------------------------------------------------
+
+    def _credential(self) -> str | dict[str, str]:
+        if self.cfg.certificate_path is not None:
+            path = self.cfg.certificate_path
+            try:
+                pem = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PermanentError(f"graph.certificate_path: cannot read {str(path)!r}: {exc}") from exc
+            key = re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", pem, re.S)
+            if key is None:
+                raise PermanentError(
+                    f"graph.certificate_path: {str(path)!r} holds no private key; expected a PEM file "
+                    "with the app's private key and its certificate"
+                )
+            credential = {"private_key": key.group(0), "thumbprint": self.cfg.certificate_thumbprint or ""}
+            cert = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S)
+            if cert is not None:
+                credential["public_certificate"] = cert.group(0)
+            return credential
+        try:
+            secret = self.cfg.client_secret()
+        except ValueError as exc:  # ConfigError: the environment variable is not set
+            raise PermanentError(str(exc)) from exc
+        if not secret:
+            raise PermanentError("graph.client_secret_env: the environment variable holds no client secret")
+        return secret
+
+    def _msal_app(self) -> Any:
+        if self._app is None:
+            import msal  # heavy and optional: only a Graph set-up needs it
+
+            authority = f"{self.cfg.authority}/{self.cfg.tenant_id}"
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self.cfg.client_id,
+                    client_credential=self._credential(),
+                    authority=authority,
+                    http_client=self.session,
+                    timeout=self.cfg.timeout_seconds,
+                    instance_discovery=False,
+                )
+            except requests.RequestException as exc:
+                raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {type(exc).__name__}") from exc
+            except ValueError as exc:
+                raise PermanentError(
+                    f"Entra ID does not know the tenant {self.cfg.tenant_id!r} at {self.cfg.authority} "
+                    "(check graph.tenant_id and graph.authority)"
+                ) from exc
+        return self._app
+
+    def token(self) -> str:
+        """An access token for Graph; msal keeps it and asks for a new one shortly before it expires."""
+        app = self._msal_app()
+        try:
+            result = app.acquire_token_for_client(scopes=[self.scope])
+        except requests.RequestException as exc:
+            raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {type(exc).__name__}") from exc
+        except ValueError as exc:  # a malformed key or certificate
+            raise PermanentError(f"the app's credential could not be used: {exc}") from exc
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if token:
+            return str(token)
+        error = str(result.get("error", "")) if isinstance(result, dict) else ""
+        description = str(result.get("error_description", "")) if isinstance(result, dict) else ""
+        words = (
+            f"Entra ID refused a token to app {self.cfg.client_id} in tenant {self.cfg.tenant_id}: "
+            f"{_sign_in_problem(description)}"
+        )
+        if error in ("temporarily_unavailable", "server_error") or not error:
+            raise TransientError(words)
+        raise PermanentError(words)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """An absolute Graph URL: paths are taken below the configured endpoint, links from Graph as they are."""
+        return path if path.startswith("https://") else f"{self.cfg.endpoint}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        need: str,
+        mailbox: str,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        allow: Collection[int] = (),
+        stream: bool = False,
+    ) -> requests.Response:
+        """One Graph call; returns a 2xx answer or one of ``allow``, raises ``TransientError``/``PermanentError``.
+
+        ``need`` is the application permission the call uses and ``what`` says in plain words
+        what the bot was doing: both go into the error an administrator reads.
+        """
+        url = self.url(path)
+        if not url.startswith(self.origin + "/"):
+            raise PermanentError(f"refusing to send the Graph token to {urlsplit(url).netloc} while {what}")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            headers = {"Authorization": f"Bearer {self.token()}", "Prefer": PREFER, "Accept": "application/json"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    timeout=self.cfg.timeout_seconds,
+                    stream=stream,
+                )
+            except requests.RequestException as exc:
+                raise TransientError(
+                    f"Microsoft Graph did not answer while {what} ({type(exc).__name__}); it will be tried again"
+                ) from exc
+            status = resp.status_code
+            if status in THROTTLED:
+                wait = retry_after(resp, attempt, self.now())
+                if wait > self.cfg.max_wait_seconds or attempt == MAX_ATTEMPTS:
+                    again = self.now() + timedelta(seconds=wait)
+                    raise TransientError(
+                        f"Microsoft Graph is busy (HTTP {status}) while {what} and asks us to wait {wait:g} seconds; "
+                        f"try again after {again:%H:%M:%S} UTC"
+                    )
+                log.info("Graph answered %d while %s; waiting %g s as it asks", status, what, wait)
+                resp.close()
+                self.sleep(wait)
+                continue
+            if 200 <= status < 300 or (status in allow and not self._mailbox_missing(resp)):
+                return resp
+            raise self._failure(resp, need=need, mailbox=mailbox, what=what)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _mailbox_missing(resp: requests.Response) -> bool:
+        return resp.status_code == 404 and graph_error(resp)[0] in MAILBOX_MISSING
+
+    def _failure(self, resp: requests.Response, *, need: str, mailbox: str, what: str) -> Exception:
+        code, message = graph_error(resp)
+        said = f"Graph said {code}: {message}" if message else f"Graph said {code}"
+        status = resp.status_code
+        if status == 401:
+            return PermanentError(
+                f"Microsoft Graph did not accept the app's sign-in while {what} in mailbox {mailbox} ({said}); "
+                "check graph.tenant_id, graph.client_id and the app's credential"
+            )
+        if status == 403:
+            return PermanentError(
+                f"Microsoft Graph refused the app access while {what} in mailbox {mailbox}: the app needs the "
+                f'{need} application permission for that mailbox (Exchange Online role "Application {need}" '
+                f"scoped to it; see docs/outlook.md). {said}"
+            )
+        if self._mailbox_missing(resp):
+            return PermanentError(
+                f"the mailbox {mailbox} was not found in Exchange Online, or it is outside the app's scope, "
+                f"while {what} ({said})"
+            )
+        if status >= 500:
+            return TransientError(f"Microsoft Graph failed (HTTP {status}) while {what}; {said}")
+        return PermanentError(f"Microsoft Graph refused the request (HTTP {status}) while {what}; {said}")
+
+    def close(self) -> None:
+        self.session.close()
