@@ -4,4 +4,6 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main())
+# Guarded: the reading-limit worker process imports this module as its main module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,6 +60,8 @@ class InboxConfig:
     max_headers: int
     max_mime_parts: int
     max_mime_depth: int
+    # Reading one message may take this long (seconds) before it is quarantined; 0 for no limit.
+    parse_seconds: float = 5.0
     # The folder watched on a mail server (IMAP, Graph, EWS); the Maildir's is its root.
     folder: str = "INBOX"
     # No word from the mail server for this long and the administrator is emailed.
@@ -459,6 +461,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         max_headers=i.integer("max_headers", 500, minimum=10),
         max_mime_parts=i.integer("max_mime_parts", 100, minimum=1),
         max_mime_depth=i.integer("max_mime_depth", 10, minimum=1),
+        parse_seconds=i.number("parse_seconds", 5.0, minimum=0.0),
         folder=i.string("folder", "INBOX"),
         silence_alert_minutes=i.integer("silence_alert_minutes", 15, minimum=1),
         imap=_imap(i) if i.has("imap") or inbox_kind == "imap" else None,

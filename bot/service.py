@@ -47,6 +47,7 @@ from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicator
 from bot.domain.working_days import WorkingDays
 from bot.mail_rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
+from bot.reading_limit import too_slow
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,9 @@ class StrategyService:
                 too_complex = over_limits(msg, inbox.max_headers, inbox.max_mime_parts, inbox.max_mime_depth)
                 if too_complex:
                     raise _Quarantine(f"message not read: {too_complex}")
+                slow = too_slow(mail.raw, inbox.parse_seconds)
+                if slow:
+                    raise _Quarantine(slow)
                 result = _Work(self, tx, msg, mail, message_id, now).run()
                 tx.record_message(
                     message_id,

@@ -6,16 +6,17 @@ import email
 import email.policy
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from requests_mail import london, queued_emails
+from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import func, select
 
 from bot.adapters import sql_schema as t
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
 from bot.wiring import Bot, build
@@ -150,3 +151,23 @@ def test_any_bytes_end_in_exactly_one_outcome_and_no_header_carries_a_line_break
 def test_the_fuzz_seeds_are_parseable_examples() -> None:
     assert len(SEEDS) >= 10
     assert all(email.message_from_bytes(s, policy=email.policy.default)["Message-ID"] for s in SEEDS)
+
+
+def test_a_message_that_takes_too_long_to_read_is_quarantined_unread(config: Config) -> None:
+    from bot.reading_limit import too_slow
+
+    raw = request_email(london("2026-11-23 09:00"))
+    assert too_slow(raw, 30.0) is None  # an ordinary request reads well within the limit
+    # No message reads in a microsecond: the worker is stopped and the reason names the setting.
+    assert too_slow(raw, 0.000001) == "reading the message took longer than 1e-06 s (inbox.parse_seconds)"
+    assert too_slow(raw, 30.0) is None  # a fresh worker takes over
+
+    built = build(replace(config, inbox=replace(config.inbox, parse_seconds=0.000001)))
+    try:
+        result = built.service.handle(IncomingMail("k", raw, london("2026-11-23 09:00")), london("2026-11-23 09:00"))
+        assert result.outcome == "quarantine" and "inbox.parse_seconds" in (result.reason or "")
+        [notice] = queued_emails(built)
+        assert "inbox.parse_seconds" in plain_text(notice)
+        assert str(notice["To"]) == config.people.administrator
+    finally:
+        built.close()

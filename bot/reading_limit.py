@@ -1,0 +1,85 @@
+"""Reading a message under a time limit: a hostile message must not hold the inbox up.
+
+Python cannot stop a thread that is stuck in a regular expression or a parser, so each
+message is first read once in a worker process, exactly as the service will read it; if
+that does not finish within ``inbox.parse_seconds`` the worker is killed and the message is
+quarantined unread. A message that reads in time is then read in-process, where it takes
+the same time. One pool serves every service in the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import email
+import email.policy
+import logging
+import multiprocessing
+import threading
+from email.message import EmailMessage
+from multiprocessing.pool import Pool
+
+from bot.domain.classify import classify
+from bot.domain.model import Kind
+from bot.domain.request_reading import read_request
+
+log = logging.getLogger(__name__)
+
+# Generous: a loaded machine may take a while to start a Python process and import the bot.
+STARTUP_SECONDS = 120
+_pool: Pool | None = None
+_lock = threading.Lock()
+
+
+def _read(raw: bytes) -> None:
+    """What the service does to a message before it decides anything, in the worker."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    verdict = classify(msg, ())
+    read_request(msg, verdict.kind if verdict.kind in (Kind.URGENT, Kind.STANDARD) else Kind.STANDARD)
+
+
+def _ready() -> None:
+    """Imports done: the worker is ready for a timed read."""
+
+
+def _get_pool() -> Pool:
+    global _pool
+    if _pool is None:
+        # forkserver: the worker starts from a clean process, not a copy of the daemon's
+        # threads and open database connections. Its start-up is not the message's time.
+        _pool = multiprocessing.get_context("forkserver").Pool(processes=1)
+        _pool.apply_async(_ready).get(timeout=STARTUP_SECONDS)
+        atexit.register(_stop)
+    return _pool
+
+
+def _stop() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.terminate()
+        _pool.join()
+        _pool = None
+
+
+def too_slow(raw: bytes, seconds: float) -> str | None:
+    """None when the message reads within ``seconds``; else the reason to quarantine it.
+
+    An error while reading is not this check's business: the service meets it again and
+    quarantines the message with its own precise reason.
+    """
+    if seconds <= 0:
+        return None
+    global _pool
+    with _lock:
+        pending = _get_pool().apply_async(_read, (raw,))
+        try:
+            pending.get(timeout=seconds)
+        except multiprocessing.TimeoutError:
+            assert _pool is not None
+            _pool.terminate()
+            _pool = None
+            log.warning("a message took longer than %g s to read; its reader was stopped", seconds)
+            return f"reading the message took longer than {seconds:g} s (inbox.parse_seconds)"
+        except Exception:  # noqa: BLE001 - see the docstring
+            return None
+    return None
