@@ -254,14 +254,14 @@ class GraphClient:
                 continue
             if 200 <= status < 300 or (status in allow and not self._mailbox_missing(resp)):
                 return resp
-            raise self._failure(resp, need=need, mailbox=mailbox, what=what)
+            raise self.failure(resp, need=need, mailbox=mailbox, what=what)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _mailbox_missing(resp: requests.Response) -> bool:
         return resp.status_code == 404 and graph_error(resp)[0] in MAILBOX_MISSING
 
-    def _failure(self, resp: requests.Response, *, need: str, mailbox: str, what: str) -> Exception:
+    def failure(self, resp: requests.Response, *, need: str, mailbox: str, what: str) -> Exception:
         code, message = graph_error(resp)
         said = f"Graph said {code}: {message}" if message else f"Graph said {code}"
         status = resp.status_code

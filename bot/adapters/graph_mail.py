@@ -271,7 +271,7 @@ class GraphInbox:
                 code, _ = graph_error(resp)
                 expired = resp.status_code == 410 or code.lower() in ("syncstatenotfound", "resyncrequired")
                 if not expired or resynced or link is None:
-                    raise self.client._failure(resp, need=MAIL, mailbox=self.mailbox, what="reading new mail")
+                    raise self.client.failure(resp, need=MAIL, mailbox=self.mailbox, what="reading new mail")
                 log.warning(
                     "Graph no longer knows our place in %s (%s); reading the whole folder", self.cfg.folder, code
                 )
