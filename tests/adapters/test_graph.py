@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
+from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeFolder, FakeGraph
 from port_contracts import (
     CalendarContract,
     InboxContract,
@@ -483,8 +483,6 @@ def test_a_watched_folder_by_path_and_a_missing_one(fake: FakeGraph, store: SqlS
     box = fake.mailbox(MAILBOX)
     parent = fake.folder(MAILBOX, "inbox")
     assert parent is not None
-    from fake_graph import FakeFolder
-
     box.folders["AQMkReferrals"] = FakeFolder("AQMkReferrals", "Referrals", parent.id)
     fake.deliver(MAILBOX, contract_message(5), folder="Referrals")
     fake.deliver(MAILBOX, contract_message(6))  # in the Inbox itself: not watched
