@@ -1,0 +1,318 @@
+"""One Exchange mailbox over EWS (exchangelib): the account made on first use, bounded retries, errors in words.
+
+Shared by the EWS inbox, sender and calendar (``bot.adapters.ews``). exchangelib runs with
+``FailFast`` so it never sleeps or retries on its own; this module honours an
+``ErrorServerBusy`` back-off in place, through an injectable ``sleep``, when it is no longer
+than ``ews.max_wait_seconds``, and otherwise gives up with a ``TransientError`` so the
+service tries again later. Bad credentials and refused access are ``PermanentError`` at
+once: retrying a wrong password only locks the service account out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import requests
+from exchangelib import (
+    DELEGATE,
+    IMPERSONATION,
+    Account,
+    Build,
+    Configuration,
+    Credentials,
+    FailFast,
+    Version,
+)
+from exchangelib.errors import (
+    CASError,
+    ErrorAccessDenied,
+    ErrorFolderNotFound,
+    ErrorImpersonateUserDenied,
+    ErrorImpersonationDenied,
+    ErrorImpersonationFailed,
+    ErrorInternalServerTransientError,
+    ErrorInvalidRecipients,
+    ErrorInvalidSmtpAddress,
+    ErrorMailboxLogonFailed,
+    ErrorMessageSizeExceeded,
+    ErrorMimeContentConversionFailed,
+    ErrorMimeContentInvalid,
+    ErrorNonExistentMailbox,
+    ErrorQuotaExceeded,
+    ErrorSendAsDenied,
+    ErrorServerBusy,
+    ErrorTimeoutExpired,
+    EWSError,
+    RateLimitError,
+    RedirectError,
+    TransportError,
+    UnauthorizedError,
+)
+from exchangelib.ewsdatetime import EWSTimeZone
+from exchangelib.protocol import BaseProtocol
+
+from bot.config import ConfigError, EwsConfig
+from bot.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The Exchange 2016 schema, spoken by Exchange 2016, 2019 and Subscription Edition. Giving it
+# saves the version probe; an older server answers ErrorInvalidServerVersion and exchangelib
+# steps down to the schema it accepts.
+EXCHANGE_BUILD = Build(15, 1, 2507, 6)
+LONDON = ZoneInfo("Europe/London")
+# How many times one call is tried in all while the server asks us to back off.
+MAX_ATTEMPTS = 4
+# A busy server that names no back-off gets this many seconds (exchangelib's own default).
+DEFAULT_BACK_OFF = 10.0
+
+_IMPERSONATION_REFUSED = (ErrorImpersonateUserDenied, ErrorImpersonationDenied, ErrorImpersonationFailed)
+_ACCESS_REFUSED = (ErrorAccessDenied, ErrorMailboxLogonFailed, *_IMPERSONATION_REFUSED)
+_MAIL_REFUSED = (
+    ErrorInvalidRecipients,
+    ErrorInvalidSmtpAddress,
+    ErrorMessageSizeExceeded,
+    ErrorMimeContentConversionFailed,
+    ErrorMimeContentInvalid,
+    ErrorQuotaExceeded,
+    ErrorSendAsDenied,
+)
+
+
+def _words(exc: BaseException) -> str:
+    """An exception's message on one line, never the SOAP it may quote at length."""
+    text = " ".join(str(exc.args[0] if exc.args else exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class CaFileAdapter(requests.adapters.HTTPAdapter):
+    """Trusts a council's own CA for the EWS hosts configured with ``ews.ca_file``; the system's for the rest.
+
+    exchangelib makes its HTTP sessions itself, so its documented hook is the class attribute
+    ``BaseProtocol.HTTP_ADAPTER_CLS``; this adapter is installed there once, and only changes
+    anything for the hosts registered in ``CA_FILES``. Certificates are always checked.
+    """
+
+    CA_FILES: ClassVar[dict[str, str]] = {}
+
+    def _verify(self, url: str, verify: Any) -> Any:
+        if verify is True:
+            return self.CA_FILES.get((urlsplit(url).hostname or "").lower(), True)
+        return verify
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, self._verify(url, verify), cert)  # type: ignore[no-untyped-call]
+
+    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None, cert: Any = None) -> Any:
+        return super().get_connection_with_tls_context(request, self._verify(request.url, verify), proxies, cert)
+
+    @classmethod
+    def trust(cls, endpoint: str, ca_file: Path) -> None:
+        if not ca_file.is_file():
+            raise ConfigError(f"ews.ca_file: {str(ca_file)!r} is not a file; expected the CA certificate (PEM)")
+        cls.CA_FILES[(urlsplit(endpoint).hostname or "").lower()] = str(ca_file)
+        if not issubclass(BaseProtocol.HTTP_ADAPTER_CLS, CaFileAdapter):
+            BaseProtocol.HTTP_ADAPTER_CLS = CaFileAdapter
+
+
+class _NoSoapInLogs(logging.Filter):
+    """exchangelib logs whole SOAP requests (message bodies, names) on some failures: keep them out of our logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return "Request XML" not in text and "<?xml" not in text and "<s:Envelope" not in text
+
+
+def quiet_exchangelib() -> None:
+    """Drop exchangelib's log records that carry SOAP; idempotent."""
+    for name in ("exchangelib.util", "exchangelib.util.xml"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoSoapInLogs) for f in logger.filters):
+            logger.addFilter(_NoSoapInLogs())
+
+
+class EwsMailbox:
+    """One mailbox on the Exchange server, reached with the service account.
+
+    Access is tried as ApplicationImpersonation first and, if the server refuses to let the
+    service account impersonate, as a delegate with FullAccess: the administrator grants
+    either (docs/outlook-ews.md).
+    """
+
+    def __init__(
+        self,
+        cfg: EwsConfig,
+        address: str,
+        role: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.cfg = cfg
+        self.address = address
+        self.role = role  # "referral mailbox", "strategy calendar": who we are, in the errors
+        self.sleep = sleep
+        self._account: Any = None
+        self._lock = threading.RLock()
+        if cfg.ca_file is not None:
+            CaFileAdapter.trust(cfg.endpoint, cfg.ca_file)
+        quiet_exchangelib()
+
+    # -- the account ------------------------------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        return "Autodiscover" if self.cfg.autodiscover else self.cfg.endpoint
+
+    def account(self) -> Any:
+        """The exchangelib ``Account``, made and proved (one GetFolder) on first use."""
+        with self._lock:
+            if self._account is None:
+                self._account = self._open()
+            return self._account
+
+    def _open(self) -> Any:
+        try:
+            password = self.cfg.password()
+        except ConfigError as exc:
+            raise PermanentError(str(exc)) from exc
+        credentials = Credentials(self.cfg.username, password)
+        auth_type = "NTLM" if self.cfg.auth_type.upper() == "NTLM" else "basic"
+        refused: EWSError | None = None
+        for access_type in (IMPERSONATION, DELEGATE):
+            config = Configuration(
+                service_endpoint=None if self.cfg.autodiscover else self.cfg.endpoint,
+                credentials=credentials,
+                auth_type=auth_type,
+                version=Version(build=EXCHANGE_BUILD),
+                retry_policy=FailFast(),
+            )
+            account = self._attempt(
+                "connecting",
+                partial(
+                    Account,
+                    primary_smtp_address=self.address,
+                    config=config,
+                    autodiscover=self.cfg.autodiscover,
+                    access_type=access_type,
+                    default_timezone=EWSTimeZone.from_timezone(LONDON),
+                ),
+            )
+            account.protocol.TIMEOUT = self.cfg.timeout_seconds
+            try:
+                # The first request: proves the login and the access to the mailbox.
+                self._attempt("opening the mailbox", partial(getattr, account, "root"))
+            except _IMPERSONATION_REFUSED as exc:
+                log.info("impersonation of the %s refused; trying delegate (FullAccess) access", self.role)
+                refused = exc
+                continue
+            log.info("opened the %s on %s with %s access", self.role, self.where, access_type)
+            return account
+        raise self._permanent(refused or ErrorAccessDenied("access denied"), "opening the mailbox")
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[[Any], T]) -> T:
+        """``fn(account)``, with ErrorServerBusy waited out in place; every failure as our own error, in words."""
+        try:
+            account = self.account()
+            return self._attempt(what, lambda: fn(account))
+        except (PermanentError, TransientError):
+            raise
+        except UnauthorizedError as exc:
+            raise self._permanent(exc, what) from exc
+        except _ACCESS_REFUSED + (ErrorNonExistentMailbox,) as exc:
+            raise self._permanent(exc, what) from exc
+        except _MAIL_REFUSED as exc:
+            raise PermanentError(f"Exchange refused {what} for the {self.role}: {_words(exc)}") from exc
+        except RedirectError as exc:
+            raise PermanentError(
+                f"{self.cfg.endpoint} redirects elsewhere ({_words(exc)}); set ews.endpoint to the EWS URL itself"
+            ) from exc
+        except ErrorTimeoutExpired as exc:
+            raise TransientError(f"cannot reach Exchange at {self.where} while {what}: {_words(exc)}") from exc
+        except TransportError as exc:
+            if _is_tls_failure(exc):
+                raise PermanentError(
+                    f"TLS certificate check failed for {self.where}: {_words(exc)}; "
+                    "set ews.ca_file to the CA that signed the server's certificate"
+                ) from exc
+            raise TransientError(f"Exchange at {self.where} failed while {what}: {_words(exc)}") from exc
+        except (CASError, EWSError) as exc:
+            raise TransientError(f"Exchange at {self.where} failed while {what}: {_words(exc)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(f"cannot reach Exchange at {self.where} while {what}: {_words(exc)}") from exc
+
+    def _attempt(self, what: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``, waiting out a busy server's back-off up to ``max_wait_seconds`` in all."""
+        waited = 0.0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return fn()
+            except (ErrorServerBusy, RateLimitError, ErrorInternalServerTransientError) as exc:
+                back_off = float(getattr(exc, "back_off", None) or getattr(exc, "wait", None) or DEFAULT_BACK_OFF)
+                if attempt == MAX_ATTEMPTS or waited + back_off > self.cfg.max_wait_seconds:
+                    raise TransientError(
+                        f"Exchange at {self.where} is busy while {what} and asks us to wait {back_off:g} s; "
+                        "trying again later"
+                    ) from exc
+                log.warning("Exchange is busy while %s; waiting %g s as it asks", what, back_off)
+                self.sleep(back_off)
+                waited += back_off
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _permanent(self, exc: BaseException, what: str) -> PermanentError:
+        if isinstance(exc, UnauthorizedError):
+            return PermanentError(
+                f"login for user {self.cfg.username!r} refused at {self.where} while {what}: "
+                "check the user name, the password in the environment variable "
+                f"{self.cfg.password_env} and ews.auth_type ({self.cfg.auth_type})"
+            )
+        if isinstance(exc, ErrorNonExistentMailbox):
+            return PermanentError(f"the {self.role} {self.address} does not exist on {self.where}")
+        return PermanentError(
+            f"access to the {self.role} {self.address} denied for {self.cfg.username!r} while {what} "
+            f"({type(exc).__name__}): the service account needs ApplicationImpersonation or FullAccess on it"
+        )
+
+    # -- folders --------------------------------------------------------------------------------
+
+    def problems(self, probe: Callable[[Any], object], what: str) -> list[str]:
+        """What stops this mailbox working, in words: empty when ``probe(account)`` succeeds."""
+        try:
+            self.call(what, probe)
+        except (PermanentError, TransientError) as exc:
+            return [str(exc)]
+        except ErrorFolderNotFound as exc:  # pragma: no cover - call() turns it into words already
+            return [f"{what}: {_words(exc)}"]
+        return []
+
+    def close(self) -> None:
+        with self._lock:
+            if self._account is not None:
+                self._account.protocol.close()
+                self._account = None
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_gone(exc: BaseException) -> bool:
+    """An item or folder the server no longer has (moved, deleted): for the callers to whom that is fine."""
+    from exchangelib.errors import ErrorInvalidIdMalformed, ErrorItemNotFound
+
+    return isinstance(exc, ErrorItemNotFound | ErrorInvalidIdMalformed | ErrorFolderNotFound)
