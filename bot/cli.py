@@ -113,6 +113,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 LOCAL_KINDS = ("maildir", "local")
 
 
+def cmd_new_key(args: argparse.Namespace) -> int:
+    from bot.sealing import new_key
+
+    print(new_key())
+    return EXIT_OK
+
+
 def _inbox_where(config: Config) -> str:
     imap = config.inbox.imap
     if config.inbox.kind == "imap" and imap is not None:
@@ -300,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="strategy-bot-demo", help="folder for the rendered emails and .ics (default: %(default)s)"
     )
     demo.set_defaults(func=cmd_demo)
+
+    key = sub.add_parser("new-key", help="print a new key for sealing personal data at rest (privacy.key_env)")
+    key.set_defaults(func=cmd_new_key)
 
     check = sub.add_parser(
         "check-config", help="validate a config file, then log in to its servers and say in plain words what is wrong"

@@ -243,6 +243,13 @@ class TrustConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    key_env: str | None  # the variable holding the sealing key(s); None: stored unsealed
+    retention_days: int  # closed cases and sent mail keep personal details this long
+    purge_time: time  # the daily purge runs at the first round after this local time
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig
     store: StoreConfig
@@ -258,6 +265,7 @@ class Config:
     templates_dir: Path | None = None
     graph: GraphConfig | None = None
     ews: EwsConfig | None = None
+    privacy: PrivacyConfig = PrivacyConfig(None, 365, time(2, 30))
     source: str = field(default="embedded default", compare=False)
 
 
@@ -614,6 +622,14 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     graph = _graph(root.section("graph"), address) if root.has("graph") or "graph" in kinds else None
     ews = _ews(root.section("ews"), address) if root.has("ews") or "ews" in kinds else None
 
+    v = root.section("privacy", required=False)
+    privacy = PrivacyConfig(
+        key_env=v.optional_string("key_env"),
+        retention_days=v.integer("retention_days", 365, minimum=1),
+        purge_time=v.clock_time("purge_time", "02:30"),
+    )
+    v.check_unknown()
+
     templates_dir = root.optional_path("templates_dir")
     if templates_dir is not None and not templates_dir.is_dir():
         raise ConfigError(f"templates_dir: got {str(templates_dir)!r}; expected an existing folder")
@@ -635,6 +651,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         source=source,
         graph=graph,
         ews=ews,
+        privacy=privacy,
     )
 
 

@@ -101,6 +101,7 @@ class Daemon:
                 self.bot.service.ensure_agenda(self.clock.now())
                 self._started = True
             self.fire_due()
+            self.purge_if_due()
             handled = self.read_inbox()
             self.deliver()
             # The feed is rewritten whole: at once when the inbox is quiet, at most once a
@@ -133,6 +134,23 @@ class Daemon:
                 self.bot.service.handle_due(timer.id, self.clock.now())
                 count += 1
         return count
+
+    def purge_if_due(self) -> None:
+        """Once a day, at the first round after ``privacy.purge_time``: the retention purge."""
+        now = self.clock.now()
+        privacy = self.bot.config.privacy
+        local = now.astimezone(self.bot.config.bot.timezone)
+        today = local.date().isoformat()
+        if local.time() < privacy.purge_time or self.bot.store.get_state("purge:last") == today:
+            return
+        cases, emails = self.bot.service.purge(now)
+        purge_mail = getattr(self.inbox, "purge", None)
+        mails = purge_mail(now - timedelta(days=privacy.retention_days)) if callable(purge_mail) else 0
+        if mails:
+            with self.bot.store.transaction() as tx:
+                tx.add_history(None, now, "bot", "purged", f"{mails} handled messages from the inbox's folders")
+            log.info("purged %d handled messages older than %d days", mails, privacy.retention_days)
+        self.bot.store.put_state("purge:last", today, now)
 
     def read_inbox(self) -> int:
         """Drain the inbox; an inbox that does not answer is logged and watched, and the round goes on.

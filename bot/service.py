@@ -194,6 +194,25 @@ class StrategyService:
             tx.add_history(None, now, "bot", "admin_alerted", headline[:200])
         log.warning("administrator alerted: %s", headline)
 
+    def purge(self, now: datetime) -> tuple[int, int]:
+        """Issue 6: personal details of cases finished ``privacy.retention_days`` ago, and old emails, removed.
+
+        The purge is recorded in each case's history and in the log by case id and count
+        only; what was purged is gone. Returns (cases, emails) purged.
+        """
+        before = now - timedelta(days=self.config.privacy.retention_days)
+        with self.store.transaction() as tx:
+            case_ids = tx.purgeable_cases(before)
+            for case_id in case_ids:
+                tx.purge_case(case_id, now)
+                tx.add_history(case_id, now, "bot", "purged", "personal details and stored emails removed")
+            emails = tx.purge_old_emails(before)
+            if case_ids or emails:
+                tx.add_history(None, now, "bot", "purged", f"{len(case_ids)} cases, {emails} stored emails")
+        if case_ids or emails:
+            log.info("purged personal details of %d cases and %d stored emails", len(case_ids), emails)
+        return len(case_ids), emails
+
     def email_refused(self, queued: QueuedEmail, reason: str, now: datetime) -> None:
         """A mail server refused one of our emails for good: the administrator hears which and why."""
         if queued.purpose == "admin_alert":

@@ -14,6 +14,7 @@ from bot.delivery import OutboxDelivery
 from bot.domain.working_days import WorkingDays
 from bot.mail_rendering import MailRenderer
 from bot.ports import Inbox, MailSender, StrategyCalendar
+from bot.sealing import Sealer
 from bot.service import StrategyService
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
@@ -80,7 +81,8 @@ def _need(section: Any, key: str, kind: str) -> Any:
 def _sqlite_store(config: Config) -> SqlStore:
     path = Path(config.store.url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqlStore(config.store.url)
+    key_env = config.privacy.key_env
+    return SqlStore(config.store.url, Sealer.from_env(key_env) if key_env else None)
 
 
 def _maildir_inbox(config: Config, store: SqlStore) -> Inbox:

@@ -251,6 +251,27 @@ class MaildirInbox:
         except OSError:
             return None  # let the next pending() report the problem
 
+    def purge(self, before: datetime) -> int:
+        """Delete handled mail delivered before ``before`` from the handled folders; returns how many.
+
+        Mail still in the inbox is never purged: it has not been handled yet.
+        """
+        cutoff = before.timestamp()
+        removed = 0
+        for folder in Folder:
+            for sub in ("cur", "new"):
+                directory = self.folder_path(folder) / sub
+                if not directory.is_dir():
+                    continue
+                for path in directory.iterdir():
+                    try:
+                        if path.is_file() and path.stat().st_mtime < cutoff:
+                            path.unlink()
+                            removed += 1
+                    except FileNotFoundError:
+                        continue
+        return removed
+
     # -- delivering (tests, demo) -----------------------------------------------------------
 
     def deliver(self, raw: bytes) -> str:

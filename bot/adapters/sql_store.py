@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func
 
 from bot.adapters import sql_schema as t
 from bot.domain.model import Booking, Case, CaseState, Kind, OutgoingEmail, RequestDetails, Requester
+from bot.errors import PermanentError
+from bot.sealing import PREFIX, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,16 @@ def _details_json(details: RequestDetails) -> str:
     return json.dumps(asdict(details), ensure_ascii=False, sort_keys=True)
 
 
+# A case in one of these may still be acted on; it is never purged, however old.
+OPEN_STATES = (CaseState.AWAITING_INFORMATION, CaseState.BOOKED, CaseState.NEEDS_PERSON, CaseState.AWAITING_CONTACT)
+
+
+def _plain(text: str) -> str:
+    if text.startswith(PREFIX.decode()):
+        raise PermanentError("case details are sealed; set privacy.key_env to the key they were sealed with")
+    return text
+
+
 def _details_from_json(text: str) -> RequestDetails:
     data = json.loads(text)
     data["requester"] = Requester(**data["requester"])
@@ -105,8 +117,17 @@ _COUNT_EMAILS = (
 class StoreTransaction:
     """One unit of work: everything done through it commits or rolls back together."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
+        # Seals the personal data written (case details, outgoing mail) when privacy.key_env is set.
+        self.sealer = sealer
+
+    def _seal_details(self, details: RequestDetails) -> str:
+        text = _details_json(details)
+        return self.sealer.seal_text(text) if self.sealer else text
+
+    def _open_details(self, text: str) -> RequestDetails:
+        return _details_from_json(self.sealer.open_text(text) if self.sealer else _plain(text))
 
     # -- messages ------------------------------------------------------------------------
 
@@ -192,7 +213,7 @@ class StoreTransaction:
                 "kind": kind.value,
                 "state": state.value,
                 "n_numbers": ",".join(details.n_numbers),
-                "details": _details_json(details),
+                "details": self._seal_details(details),
                 "root_message_id": root_message_id,
                 "received_at": utc_text(received_at),
                 "effective_day": effective_day.isoformat() if effective_day else None,
@@ -224,7 +245,7 @@ class StoreTransaction:
             case_id=row.case_id,
             kind=Kind(row.kind),
             state=CaseState(row.state),
-            details=_details_from_json(row.details),
+            details=self._open_details(row.details),
             root_message_id=row.root_message_id,
             received_at=from_utc_text(row.received_at),
             effective_day=row.effective_day,
@@ -243,7 +264,7 @@ class StoreTransaction:
         if state is not None:
             values["state"] = state.value
         if details is not None:
-            values["details"] = _details_json(details)
+            values["details"] = self._seal_details(details)
             values["n_numbers"] = ",".join(details.n_numbers)
         if effective_day is not None:
             values["effective_day"] = effective_day.isoformat()
@@ -358,7 +379,7 @@ class StoreTransaction:
                 "purpose": email.purpose,
                 "recipients": ",".join(dict.fromkeys(email.to + email.cc)),
                 "subject": email.subject,
-                "raw": raw,
+                "raw": self.sealer.seal(raw) if self.sealer else raw,
                 "created_at": utc_text(now),
                 "status": "pending",
                 "attempts": 0,
@@ -377,9 +398,61 @@ class StoreTransaction:
             .limit(limit)
         )
         return [
-            QueuedEmail(r.id, r.message_id, r.case_id, r.purpose, tuple(r.recipients.split(",")), r.raw, r.attempts)
+            QueuedEmail(
+                r.id, r.message_id, r.case_id, r.purpose, tuple(r.recipients.split(",")), self._raw(r.raw), r.attempts
+            )
             for r in rows
         ]
+
+    def _raw(self, stored: bytes) -> bytes:
+        if self.sealer is not None:
+            return self.sealer.open(stored)
+        if stored.startswith(PREFIX):
+            raise PermanentError("this email was sealed; set privacy.key_env to the key it was sealed with")
+        return stored
+
+    # -- purging (issue 6) ------------------------------------------------------------------
+
+    def purgeable_cases(self, before: datetime) -> list[str]:
+        """Cases finished before ``before``: not open, no pending timer, details not yet purged."""
+        still_open = [state.value for state in OPEN_STATES]
+        timed = select(t.timers.c.case_id).where(t.timers.c.status == "pending").where(t.timers.c.case_id.is_not(None))
+        ids = self.conn.execute(
+            select(t.cases.c.case_id)
+            .where(t.cases.c.state.not_in(still_open))
+            .where(t.cases.c.updated_at < utc_text(before))
+            .where(t.cases.c.case_id.not_in(timed))
+            .order_by(t.cases.c.id)
+        ).scalars()
+        return [case_id for case_id in ids if not self._purged(case_id)]
+
+    def _purged(self, case_id: str) -> bool:
+        case = self.case(case_id)
+        return case is not None and case.details == RequestDetails(n_numbers=case.details.n_numbers)
+
+    def purge_case(self, case_id: str, now: datetime) -> None:
+        """Keep the N numbers; drop names, dates of birth, address, reason, contacts and emails sent."""
+        case = self.case(case_id)
+        if case is None:
+            return
+        self.update_case(case_id, now, details=RequestDetails(n_numbers=case.details.n_numbers))
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.case_id == case_id)
+            .where(t.outbox.c.status != "pending")
+            .values(raw=b"", subject="(purged)")
+        )
+
+    def purge_old_emails(self, before: datetime) -> int:
+        """Empty the stored copy of every email sent or refused before ``before``; returns how many."""
+        result = self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.status != "pending")
+            .where(t.outbox.c.created_at < utc_text(before))
+            .where(t.outbox.c.raw != b"")
+            .values(raw=b"", subject="(purged)")
+        )
+        return int(result.rowcount or 0)
 
     def mark_sent(self, email_id: int, now: datetime) -> None:
         self.conn.execute(
@@ -513,8 +586,9 @@ def _timer(row: Any) -> TimerRow:
 class SqlStore:
     """The database behind every other part of the bot; SQLite for the embedded default."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sealer: Sealer | None = None) -> None:
         self.url = url
+        self.sealer = sealer
         self.engine: Engine = create_engine(url)
         self._current: Connection | None = None
         self._batch: Connection | None = None
@@ -554,7 +628,7 @@ class SqlStore:
             with self._batch.begin_nested():
                 self._current = self._batch
                 try:
-                    yield StoreTransaction(self._batch)
+                    yield StoreTransaction(self._batch, self.sealer)
                 finally:
                     self._current = None
             return
@@ -563,7 +637,7 @@ class SqlStore:
         with self.engine.begin() as conn:
             self._current = conn
             try:
-                yield StoreTransaction(conn)
+                yield StoreTransaction(conn, self.sealer)
             finally:
                 self._current = None
 
