@@ -126,16 +126,25 @@ class CaFileAdapter(requests.adapters.HTTPAdapter):
 
 
 class _NoSoapInLogs(logging.Filter):
-    """exchangelib logs whole SOAP requests (message bodies, names) on some failures: keep them out of our logs."""
+    """exchangelib logs whole SOAP requests and answers (message bodies, names) on failures and at debug level.
+
+    The record is kept, so a failure still shows in the log, but its text is replaced.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = str(record.msg)
-        return "Request XML" not in text and "<?xml" not in text and "<s:Envelope" not in text
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is exchangelib's bug, not a reason to crash
+            text = str(record.msg)
+        if "<?xml" in text or "Envelope" in text or "XML:" in text:
+            first = text.split("\n", 1)[0][:200]
+            record.msg, record.args = "%s [SOAP withheld from the log: it may carry personal data]", (first,)
+        return True
 
 
 def quiet_exchangelib() -> None:
-    """Drop exchangelib's log records that carry SOAP; idempotent."""
-    for name in ("exchangelib.util", "exchangelib.util.xml"):
+    """Withhold the SOAP in exchangelib's log records; idempotent."""
+    for name in ("exchangelib.util", "exchangelib.util.xml", "exchangelib.services.common"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoSoapInLogs) for f in logger.filters):
             logger.addFilter(_NoSoapInLogs())

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import base64
+import email
+import logging
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 import responses
-from exchangelib.protocol import CachingProtocol
-from fake_ews import CALENDAR_MAILBOX, ENDPOINT, REFERRALS, FakeEws
+from exchangelib.protocol import BaseProtocol, CachingProtocol
+from fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws
 from port_contracts import (
     CalendarContract,
     InboxContract,
     InboxUnderTest,
     SenderContract,
     SenderUnderTest,
+    contract_event,
+    contract_message,
+    message_id,
 )
+from requests_mail import london
 
-from bot.adapters.ews import EwsCalendar, EwsInbox, EwsSender
-from bot.config import CalendarConfig, EwsConfig, InboxConfig
+from bot.adapters.ews import UID_PROPERTY_NAME, UID_PROPERTY_SET, EwsCalendar, EwsInbox, EwsSender
+from bot.adapters.ews_connection import CaFileAdapter
+from bot.config import CalendarConfig, ConfigError, EwsConfig, InboxConfig
+from bot.domain.model import Interval
+from bot.errors import PermanentError, SlotTaken, TransientError
 from bot.ports import Folder
 
 PASSWORD_ENV = "STRATEGY_BOT_TEST_EWS_PASSWORD"
@@ -110,3 +124,395 @@ class TestEwsSenderContract(SenderContract):
         return SenderUnderTest(
             EwsSender(ews_config(), sleep=sleeps), lambda: [(m.recipients, m.mime) for m in fake.sent]
         )
+
+
+# -- what the calendar sends --------------------------------------------------------------------
+
+UTC_TEXT = "%Y-%m-%dT%H:%M:%SZ"
+NOVEMBER_25 = (london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+
+
+def created_events(fake: FakeEws) -> list[ET.Element]:
+    return [e for call in fake.calls_of("CreateItem") for e in call.findall("m:Items/t:CalendarItem")]
+
+
+def utc(text: str | None) -> str:
+    assert text is not None
+    return datetime.fromisoformat(text).astimezone(UTC).strftime(UTC_TEXT)
+
+
+def test_the_booked_event_carries_n_numbers_only_is_private_and_exchange_invites_the_attendees(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    calendar.book(replace(event, subject="Strategy discussion N146782, N146783"))
+    [create] = fake.calls_of("CreateItem")
+    [item] = created_events(fake)
+    subject = item.findtext("t:Subject", namespaces=NS)
+    assert subject == "Strategy discussion N146782, N146783"
+    assert re.fullmatch(r"Strategy discussion N\d{6}(, N\d{6})*", subject or "")
+    assert item.findtext("t:Sensitivity", namespaces=NS) == "Private"
+    assert create.body.get("SendMeetingInvitations") == "SendToAllAndSaveCopy"
+    attendees = [e.text for e in item.findall("t:RequiredAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS)]
+    assert attendees == ["tm@council.example", "ds@police.example"]
+    assert item.findtext("t:Location", namespaces=NS) == "Conference line: 0300 000 0000"
+    assert item.findtext("t:Body", namespaces=NS) == "Strategy discussion by telephone."
+    [uri] = item.findall("t:ExtendedProperty/t:ExtendedFieldURI", NS)
+    assert (uri.get("PropertySetId"), uri.get("PropertyName"), uri.get("PropertyType")) == (
+        UID_PROPERTY_SET,
+        UID_PROPERTY_NAME,
+        "String",
+    )
+    assert item.findtext("t:ExtendedProperty/t:Value", namespaces=NS) == "case-1@police.example"
+    saved_in = create.find("m:SavedItemFolderId/t:FolderId")
+    assert saved_in is not None and saved_in.get("Id") == fake.folder_named(CALENDAR_MAILBOX, "Strategy Meeting").id
+    assert [(m.kind, m.attendees) for m in fake.meeting_mail] == [
+        ("request", ["tm@council.example", "ds@police.example"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_start", "utc_end"),
+    [
+        ("2027-03-31", "2027-03-31T09:00:00Z", "2027-03-31T09:15:00Z"),  # after the spring change: BST
+        ("2027-11-03", "2027-11-03T10:00:00Z", "2027-11-03T10:15:00Z"),  # after the autumn change: GMT
+    ],
+)
+def test_london_wall_time_is_sent_and_read_back_right_across_the_clock_changes(
+    calendar: EwsCalendar, fake: FakeEws, day: str, utc_start: str, utc_end: str
+) -> None:
+    calendar.book(contract_event(f"{day}@police.example", f"{day} 10:00", f"{day} 10:15"))
+    [item] = created_events(fake)
+    assert utc(item.findtext("t:Start", namespaces=NS)) == utc_start
+    assert utc(item.findtext("t:End", namespaces=NS)) == utc_end
+    assert [e.get("Id") for e in item.findall("t:StartTimeZone", NS)] == ["GMT Standard Time"]
+    [event] = calendar.events(london(f"{day} 00:00"), london(f"{day} 23:59"))
+    assert event.start == london(f"{day} 10:00") and event.end == london(f"{day} 10:15")
+    assert (event.start.tzinfo, event.start.hour, event.start.minute) == (london(day + " 00:00").tzinfo, 10, 0)
+
+
+def test_a_retried_booking_finds_its_event_by_the_uid_property_and_creates_nothing(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    calendar.book(event)
+    calendar.book(event)
+    assert len(fake.calls_of("CreateItem")) == 1
+    assert len(fake.calendar_items()) == 1
+    searches = [c for c in fake.calls_of("FindItem") if c.find("m:Restriction") is not None]
+    last = searches[-1].find("m:Restriction/t:IsEqualTo")
+    assert last is not None
+    assert last.find("t:ExtendedFieldURI", NS).get("PropertyName") == UID_PROPERTY_NAME  # type: ignore[union-attr]
+    assert last.find("t:FieldURIOrConstant/t:Constant", NS).get("Value") == "case-1@police.example"  # type: ignore[union-attr]
+
+
+def test_an_event_made_by_hand_is_busy_time_refuses_an_overlap_and_reads_back_by_its_item_id(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
+    item_id = fake.add_event(london("2026-11-25 10:00"), london("2026-11-25 10:30"))
+    day = (london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    assert calendar.busy(*day) == [Interval(london("2026-11-25 10:00"), london("2026-11-25 10:30"))]
+    with pytest.raises(SlotTaken):
+        calendar.book(contract_event("case-1@police.example", "2026-11-25 10:15", "2026-11-25 10:30"))
+    assert fake.calls_of("CreateItem") == []
+    [event] = calendar.events(*day)
+    assert (event.uid, event.subject) == (item_id, "Team meeting")
+    views = [c.find("m:CalendarView") for c in fake.calls_of("FindItem") if c.find("m:CalendarView") is not None]
+    assert (views[0].get("StartDate"), views[0].get("EndDate")) in {  # type: ignore[union-attr]
+        ("2026-11-25T00:00:00+00:00", "2026-11-26T00:00:00+00:00"),
+        ("2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z"),
+    }
+
+
+def test_move_updates_the_times_and_exchange_tells_the_attendees(calendar: EwsCalendar, fake: FakeEws) -> None:
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    calendar.move(replace(contract_event("case-1@police.example", "2026-11-25 10:30", "2026-11-25 10:45"), sequence=1))
+    [update] = fake.calls_of("UpdateItem")
+    assert update.body.get("SendMeetingInvitationsOrCancellations") == "SendToAllAndSaveCopy"
+    fields = {
+        f.find("t:FieldURI", NS).get("FieldURI"): f  # type: ignore[union-attr]
+        for f in update.findall("m:ItemChanges/t:ItemChange/t:Updates/t:SetItemField")
+    }
+    assert utc(fields["calendar:Start"].findtext("t:CalendarItem/t:Start", namespaces=NS)) == "2026-11-25T10:30:00Z"
+    assert utc(fields["calendar:End"].findtext("t:CalendarItem/t:End", namespaces=NS)) == "2026-11-25T10:45:00Z"
+    assert len(fake.calls_of("CreateItem")) == 1  # moved, not booked again
+    assert [m.kind for m in fake.meeting_mail] == ["request", "update"]
+
+
+def test_cancel_sends_a_meeting_cancellation_and_frees_the_time(calendar: EwsCalendar, fake: FakeEws) -> None:
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    [booked] = fake.calendar_items()
+    calendar.cancel("case-1@police.example")
+    calendar.cancel("case-1@police.example")
+    [cancel] = [c for c in fake.calls_of("CreateItem") if c.find("m:Items/t:CancelCalendarItem") is not None]
+    assert cancel.body.get("MessageDisposition") == "SendAndSaveCopy"
+    assert cancel.find("m:Items/t:CancelCalendarItem/t:ReferenceItemId").get("Id") == booked.id  # type: ignore[union-attr]
+    assert [(m.kind, m.attendees) for m in fake.meeting_mail][-1] == (
+        "cancel",
+        ["tm@council.example", "ds@police.example"],
+    )
+    assert fake.calendar_items() == []
+
+
+def test_the_default_calendar_is_used_when_its_name_is_the_configured_one(fake: FakeEws, sleeps: Sleeps) -> None:
+    calendar = EwsCalendar(ews_config(), replace(CALENDAR, name="Calendar"), sleep=sleeps)
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    [item] = fake.calendar_items(calendar="Calendar")
+    assert item.subject == "Strategy discussion N146782"
+    assert calendar.check() == []
+
+
+def test_a_calendar_missing_is_named_in_words(fake: FakeEws, sleeps: Sleeps) -> None:
+    calendar = EwsCalendar(ews_config(), replace(CALENDAR, name="Strategy Discussions"), sleep=sleeps)
+    [problem] = calendar.check()
+    assert "no calendar named 'Strategy Discussions'" in problem and CALENDAR_MAILBOX in problem
+    with pytest.raises(PermanentError, match="Strategy Discussions"):
+        calendar.busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+
+
+# -- what the inbox sends -----------------------------------------------------------------------
+
+
+def items_asked(fake: FakeEws, field_uri: str) -> list[str]:
+    """The item ids fetched by GetItem with ``field_uri`` among the properties asked for."""
+    asked = []
+    for call in fake.calls_of("GetItem"):
+        uris = {e.get("FieldURI") for e in call.findall("m:ItemShape/t:AdditionalProperties/t:FieldURI")}
+        if field_uri in uris:
+            asked += [e.get("Id", "") for e in call.findall("m:ItemIds/t:ItemId")]
+    return asked
+
+
+@pytest.fixture
+def inbox(fake: FakeEws, sleeps: Sleeps, tmp_path: Path) -> EwsInbox:
+    return EwsInbox(ews_config(), inbox_config(tmp_path), None, sleep=sleeps)
+
+
+def test_reading_moves_nothing_and_move_is_one_move_item_into_the_folder_beside_the_inbox(
+    inbox: EwsInbox, fake: FakeEws
+) -> None:
+    fake.deliver(contract_message(1))
+    fake.deliver(contract_message(2))
+    [one, _] = list(inbox.pending())
+    list(inbox.pending())
+    assert "MoveItem" not in fake.operations()
+    inbox.move(one.key, Folder.QUARANTINE)
+    [move] = fake.calls_of("MoveItem")
+    quarantine = fake.folder_named(REFERRALS, "Quarantine")
+    assert quarantine is not None and quarantine.parent_id == fake.well_known(REFERRALS, "msgfolderroot").id
+    assert move.find("m:ToFolderId/t:FolderId").get("Id") == quarantine.id  # type: ignore[union-attr]
+    assert [e.get("Id") for e in move.findall("m:ItemIds/t:ItemId")] == [one.key]
+    assert one.received_at == datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
+
+
+def test_a_handled_folder_is_made_once_and_found_after(inbox: EwsInbox, fake: FakeEws) -> None:
+    for n in (1, 2):
+        fake.deliver(contract_message(n))
+    for mail in list(inbox.pending()):
+        inbox.move(mail.key, Folder.PROCESSED)
+    assert len(fake.calls_of("CreateFolder")) == 1
+    assert [i.message_id for i in fake.messages_in(REFERRALS, "Processed")] == [
+        "<contract-1@council.example>",
+        "<contract-2@council.example>",
+    ]
+
+
+def test_an_oversized_message_is_offered_from_its_headers_without_fetching_its_mime(
+    inbox: EwsInbox, fake: FakeEws
+) -> None:
+    small = fake.deliver(contract_message(1))
+    large = fake.deliver(contract_message(2, body="B" * 5000))
+    [first, second] = list(inbox.pending())
+    assert (first.oversized, second.oversized) == (False, True)
+    assert items_asked(fake, "item:MimeContent") == [small]
+    assert items_asked(fake, "item:InternetMessageHeaders") == [large]
+    parsed = email.message_from_bytes(second.raw, policy=default_policy)
+    assert parsed["Message-ID"] == "<contract-2@council.example>"
+    assert parsed["From"] == "Team Manager 2 <tm2@council.example>"
+
+
+def test_after_a_restart_a_message_offered_but_not_moved_is_offered_again(
+    fake: FakeEws, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    fake.deliver(contract_message(1))
+    [mail] = list(EwsInbox(ews_config(), inbox_config(tmp_path), None, sleep=sleeps).pending())
+    CachingProtocol.clear_cache()
+    [again] = list(EwsInbox(ews_config(), inbox_config(tmp_path), None, sleep=sleeps).pending())
+    assert again.raw == mail.raw and again.key == mail.key
+
+
+def test_a_watched_folder_missing_is_named_in_words(fake: FakeEws, sleeps: Sleeps, tmp_path: Path) -> None:
+    inbox = EwsInbox(ews_config(), replace(inbox_config(tmp_path), folder="Referrals"), None, sleep=sleeps)
+    assert inbox.check() == [f"the watched folder 'Referrals' does not exist in the referral mailbox {REFERRALS}"]
+    fake._folder(REFERRALS, "Referrals", fake.well_known(REFERRALS, "msgfolderroot").id)
+    assert inbox.check() == []
+
+
+# -- what the sender sends ----------------------------------------------------------------------
+
+
+def test_the_mime_goes_as_it_is_saved_in_sent_items_when_the_headers_name_the_envelope(
+    fake: FakeEws, sleeps: Sleeps
+) -> None:
+    raw = contract_message(7).replace(
+        b"To: referrals@police.example", b"To: tm@council.example\r\nCc: ds@police.example"
+    )
+    EwsSender(ews_config(), sleep=sleeps).send(
+        "<contract-7@council.example>", raw, REFERRALS, ["tm@council.example", "ds@police.example"]
+    )
+    [create] = fake.calls_of("CreateItem")
+    assert create.body.get("MessageDisposition") == "SendAndSaveCopy"
+    saved_in = create.find("m:SavedItemFolderId/t:DistinguishedFolderId")
+    assert saved_in is not None and saved_in.get("Id") == "sentitems"
+    assert saved_in.findtext("t:Mailbox/t:EmailAddress", namespaces=NS) == REFERRALS
+    [message] = create.findall("m:Items/t:Message")
+    assert base64.b64decode(message.findtext("t:MimeContent", namespaces=NS) or "") == raw
+    assert message.find("t:ToRecipients", NS) is None and message.find("t:BccRecipients", NS) is None
+    [sent] = fake.sent
+    assert sorted(sent.recipients) == ["ds@police.example", "tm@council.example"]
+
+
+def test_an_envelope_recipient_not_in_the_headers_is_added_as_bcc(fake: FakeEws, sleeps: Sleeps) -> None:
+    raw = contract_message(7).replace(b"To: referrals@police.example", b"To: tm@council.example")
+    EwsSender(ews_config(), sleep=sleeps).send(
+        "<contract-7@council.example>", raw, REFERRALS, ["tm@council.example", "admin@police.example"]
+    )
+    [message] = fake.calls_of("CreateItem")[0].findall("m:Items/t:Message")
+    assert base64.b64decode(message.findtext("t:MimeContent", namespaces=NS) or "") == raw
+    bcc = [e.text for e in message.findall("t:BccRecipients/t:Mailbox/t:EmailAddress", NS)]
+    assert bcc == ["admin@police.example"]
+
+
+def test_headers_naming_someone_outside_the_envelope_are_replaced_by_recipients_and_the_rest_kept(
+    fake: FakeEws, sleeps: Sleeps
+) -> None:
+    raw = contract_message(7).replace(
+        b"To: referrals@police.example", b"To: Team Manager <tm@council.example>,\r\n someone@else.example"
+    )
+    EwsSender(ews_config(), sleep=sleeps).send("<contract-7@council.example>", raw, REFERRALS, ["tm@council.example"])
+    [message] = fake.calls_of("CreateItem")[0].findall("m:Items/t:Message")
+    mime = base64.b64decode(message.findtext("t:MimeContent", namespaces=NS) or "")
+    assert b"someone@else.example" not in mime and b"\r\nTo:" not in mime
+    assert mime == raw.replace(b"To: Team Manager <tm@council.example>,\r\n someone@else.example\r\n", b"")
+    assert [e.text for e in message.findall("t:ToRecipients/t:Mailbox/t:EmailAddress", NS)] == ["tm@council.example"]
+    assert fake.sent[0].recipients == ["tm@council.example"]
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+
+def test_a_busy_server_is_waited_out_for_the_back_off_it_asks_and_the_call_then_succeeds(
+    calendar: EwsCalendar, fake: FakeEws, sleeps: Sleeps
+) -> None:
+    calendar.busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))  # connected
+    before = len(fake.calls)
+    fake.busy_once(5000)
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    assert sleeps == [5.0]
+    assert len(fake.calendar_items()) == 1
+    assert fake.calls[before].operation == fake.calls[before + 1].operation  # the same request again
+
+
+def test_a_back_off_longer_than_max_wait_is_a_transient_error_without_waiting(fake: FakeEws, sleeps: Sleeps) -> None:
+    calendar = EwsCalendar(ews_config(max_wait_seconds=2), CALENDAR, sleep=sleeps)
+    fake.busy_once(5000)
+    with pytest.raises(TransientError, match="busy .* wait 5 s"):
+        calendar.busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("auth_type", ["basic", "NTLM"])
+def test_a_refused_login_is_a_permanent_error_in_words_after_exactly_one_request(
+    fake: FakeEws, sleeps: Sleeps, auth_type: str
+) -> None:
+    fake.refuse_login()
+    calendar = EwsCalendar(ews_config(auth_type=auth_type), CALENDAR, sleep=sleeps)
+    with pytest.raises(PermanentError) as refused:
+        calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    assert str(refused.value).startswith(f"login for user 'POLICE\\\\svc-strategy-bot' refused at {ENDPOINT}")
+    assert len(fake.calls) == 1
+    assert sleeps == []
+
+
+def test_without_impersonation_the_mailbox_is_opened_as_a_delegate(
+    fake: FakeEws, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    fake.impersonation_allowed = False
+    fake.deliver(contract_message(1))
+    inbox = EwsInbox(ews_config(), inbox_config(tmp_path), None, sleep=sleeps)
+    assert [message_id(m.raw) for m in inbox.pending()] == ["<contract-1@council.example>"]
+    assert fake.calls[0].impersonating == REFERRALS
+    assert all(c.impersonating is None for c in fake.calls[1:])
+
+
+def test_no_impersonation_and_no_full_access_says_what_the_service_account_needs(
+    fake: FakeEws, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    fake.impersonation_allowed = False
+    fake.full_access = False
+    inbox = EwsInbox(ews_config(), inbox_config(tmp_path), None, sleep=sleeps)
+    [problem] = inbox.check()
+    assert problem.startswith(f"access to the referral mailbox {REFERRALS} denied for 'POLICE\\\\svc-strategy-bot'")
+    assert "ApplicationImpersonation or FullAccess" in problem
+
+
+def test_an_unreachable_server_is_transient_and_check_says_so(fake: FakeEws, sleeps: Sleeps) -> None:
+    fake.unreachable()
+    sender = EwsSender(ews_config(), sleep=sleeps)
+    with pytest.raises(TransientError, match=f"cannot reach Exchange at {ENDPOINT}"):
+        sender.send("<contract-7@council.example>", contract_message(7), REFERRALS, ["tm@council.example"])
+    [problem] = sender.check()
+    assert problem.startswith(f"cannot reach Exchange at {ENDPOINT}")
+    assert fake.sent == []
+
+
+def test_a_missing_password_is_reported_by_check_before_any_request(
+    fake: FakeEws, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV)
+    [problem] = EwsSender(ews_config(), sleep=sleeps).check()
+    assert PASSWORD_ENV in problem
+    assert fake.calls == []
+
+
+def test_a_ca_file_is_trusted_for_the_ews_host_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeEws, sleeps: Sleeps
+) -> None:
+    monkeypatch.setattr(CaFileAdapter, "CA_FILES", {})
+    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", BaseProtocol.HTTP_ADAPTER_CLS)
+    ca = tmp_path / "council-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    EwsSender(ews_config(ca_file=ca), sleep=sleeps)
+    assert BaseProtocol.HTTP_ADAPTER_CLS is CaFileAdapter
+    adapter = CaFileAdapter()
+    assert adapter._verify(ENDPOINT, True) == str(ca)
+    assert adapter._verify("https://elsewhere.example/", True) is True
+    assert adapter._verify(ENDPOINT, False) is False  # never turns a check on or off by itself
+    with pytest.raises(ConfigError, match="ews.ca_file"):
+        EwsSender(ews_config(ca_file=tmp_path / "missing.pem"), sleep=sleeps)
+
+
+def test_logs_carry_ids_and_counts_never_names_or_bodies(
+    calendar: EwsCalendar, inbox: EwsInbox, fake: FakeEws, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.deliver(contract_message(1, body="The Smithson children, 4 Acacia Avenue."))
+    for mail in list(inbox.pending()):
+        inbox.move(mail.key, Folder.TRIAGE)
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    calendar.book(replace(event, body="Smithson children / Team Manager: Jo Bloggs (01234 567890)"))
+    fake.refuse_login()
+    CachingProtocol.clear_cache()
+    with pytest.raises(PermanentError):
+        EwsCalendar(ews_config(auth_type="basic"), CALENDAR).busy(
+            london("2026-11-25 00:00"), london("2026-11-26 00:00")
+        )
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for personal in ("Smithson", "Acacia", "Bloggs", "Team Manager 1", "tm@council.example", "01234"):
+        assert personal not in text
+
+
+def test_the_fake_answers_get_server_time_zones_as_exchangelib_reads_it(calendar: EwsCalendar) -> None:
+    account = calendar.mailbox.account()
+    [zone] = list(account.protocol.get_timezones(return_full_timezone_data=True))
+    assert zone.id == "GMT Standard Time"
