@@ -1,0 +1,89 @@
+"""`kind = "graph"` for inbox, calendar and sender runs the daemon unchanged: a request in the mailbox is booked."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import responses
+from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
+from requests_mail import london, request_email
+
+from bot.config import load_config
+from bot.daemon import Daemon
+from bot.wiring import build
+
+REPO = Path(__file__).resolve().parents[2]
+MAILBOX = "referrals@police.example"
+CALENDAR_MAILBOX = "strategy.calendar@police.example"
+T0 = london("2026-11-23 09:00")
+
+
+@dataclass
+class StepClock:
+    at: datetime
+    speed: float = 1.0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
+    monkeypatch.setenv("TEST_GRAPH_SECRET", SECRET)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        graph = FakeGraph(rs)
+        graph.mailbox(MAILBOX)
+        graph.add_calendar(CALENDAR_MAILBOX, "Strategy Meeting")
+        yield graph
+
+
+def graph_config_file(folder: Path) -> Path:
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "graph"')
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "graph"')
+    text = text.replace('[calendar]\n# "local"', '[calendar]\nkind = "graph"\n# "local"').replace(
+        'kind = "local"\n', "", 1
+    )
+    text += f"""
+[graph]
+tenant_id = "{TENANT}"
+client_id = "{CLIENT_ID}"
+client_secret_env = "TEST_GRAPH_SECRET"
+mailbox = "{MAILBOX}"
+calendar_mailbox = "{CALENDAR_MAILBOX}"
+authority = "{AUTHORITY}"
+endpoint = "{ENDPOINT}"
+"""
+    path = folder / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_request_in_the_shared_mailbox_is_booked_in_outlook_and_confirmed(fake: FakeGraph, tmp_path: Path) -> None:
+    config = load_config(graph_config_file(tmp_path))
+    assert (config.inbox.kind, config.calendar.kind, config.sender.kind) == ("graph", "graph", "graph")
+    fake.deliver(MAILBOX, request_email(T0, subject="Strategy discussion N146782", message_id="<r1@council.example>"))
+    bot = build(config)
+    try:
+        Daemon(bot, StepClock(T0)).round()
+    finally:
+        bot.close()
+
+    [event] = fake.mailbox(CALENDAR_MAILBOX).events.values()
+    assert event.data["subject"] == "Strategy discussion N146782"
+    assert event.data["sensitivity"] == "private"
+    assert event.start == london("2026-11-25 10:00")  # the next meeting day's first slot
+    assert fake.in_folder(MAILBOX, "Processed") == ["<r1@council.example>"]
+    assert fake.in_folder(MAILBOX, "Inbox") == []
+    [(recipients, mime)] = fake.mailbox(MAILBOX).sent
+    sent = email.message_from_bytes(mime, policy=email.policy.default)
+    assert str(sent["Message-ID"]) == "<SD000001.confirmation.1@police.example>"
+    assert "alex.morgan@council.example" in recipients
+    # Exchange invites the attendees itself: the confirmation carries no second invitation.
+    assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
