@@ -179,7 +179,7 @@ class EwsMailbox:
 
     @property
     def where(self) -> str:
-        return "Autodiscover" if self.cfg.autodiscover else self.cfg.endpoint
+        return f"the server Autodiscover finds for {self.address}" if self.cfg.autodiscover else self.cfg.endpoint
 
     def account(self) -> Any:
         """The exchangelib ``Account``, made and proved (one GetFolder) on first use."""
@@ -300,8 +300,6 @@ class EwsMailbox:
             self.call(what, probe)
         except (PermanentError, TransientError) as exc:
             return [str(exc)]
-        except ErrorFolderNotFound as exc:  # pragma: no cover - call() turns it into words already
-            return [f"{what}: {_words(exc)}"]
         return []
 
     def close(self) -> None:
