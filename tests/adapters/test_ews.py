@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import responses
+from exchangelib.ewsdatetime import EWSDateTime
 from exchangelib.protocol import BaseProtocol, CachingProtocol
 from fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws
 from port_contracts import (
@@ -512,7 +513,16 @@ def test_logs_carry_ids_and_counts_never_names_or_bodies(
         assert personal not in text
 
 
-def test_the_fake_answers_get_server_time_zones_as_exchangelib_reads_it(calendar: EwsCalendar) -> None:
+def test_the_fake_answers_what_else_exchangelib_may_ask_as_exchangelib_reads_it(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
+    fake.add_event(london("2027-03-31 10:00"), london("2027-03-31 10:30"))
     account = calendar.mailbox.account()
     [zone] = list(account.protocol.get_timezones(return_full_timezone_data=True))
     assert zone.id == "GMT Standard Time"
+    [mailbox] = account.protocol.resolve_names(["tm@council.example"])
+    assert mailbox.email_address == "tm@council.example"
+    start, end = (EWSDateTime.from_datetime(london(t)) for t in ("2027-03-31 00:00", "2027-04-01 00:00"))
+    [view] = list(account.protocol.get_free_busy_info(accounts=[(account, "Required", False)], start=start, end=end))
+    [busy] = view.calendar_events
+    assert (busy.start, busy.end) == (london("2027-03-31 10:00"), london("2027-03-31 10:30"))

@@ -24,6 +24,7 @@ from email.policy import default as default_policy
 from email.utils import getaddresses
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
+from zoneinfo import ZoneInfo
 
 import requests
 import responses
@@ -797,15 +798,18 @@ class FakeEws:
         )
         return _response("ResolveNames", [_ok("ResolveNames", resolution)])
 
-    def _op_GetUserAvailability(self, call: SoapCall) -> str:
-        window = call.find("m:FreeBusyViewOptions/t:TimeWindow")
+    def _op_GetUserAvailabilityRequest(self, call: SoapCall) -> str:
+        """Free/busy of the mailboxes asked; times in the request's time zone, which here is always London's."""
+        window = call.find("t:FreeBusyViewOptions/t:TimeWindow")
         assert window is not None
-        start = _parse_time(window.findtext("t:StartTime", default="", namespaces=NS) + "+00:00")
-        end = _parse_time(window.findtext("t:EndTime", default="", namespaces=NS) + "+00:00")
-        responses_xml = []
+        start, end = (
+            _parse_time(_with_zone(window.findtext(f"t:{name}", default="", namespaces=NS)))
+            for name in ("StartTime", "EndTime")
+        )
+        answers = []
         for mailbox in call.findall("m:MailboxDataArray/t:MailboxData/t:Email/t:Address"):
-            events = [
-                i
+            busy = [
+                (i.start, i.end, i.free_busy)
                 for i in self.items.values()
                 if i.kind == "CalendarItem"
                 and self.folders[i.folder_id].mailbox == mailbox.text
@@ -814,22 +818,30 @@ class FakeEws:
                 and i.start < end
                 and i.end > start
             ]
-            calendar_events = "".join(
-                f"<t:CalendarEvent><t:StartTime>{_utc(i.start).rstrip('Z')}</t:StartTime>"  # type: ignore[arg-type]
-                f"<t:EndTime>{_utc(i.end).rstrip('Z')}</t:EndTime><t:BusyType>{i.free_busy}</t:BusyType></t:CalendarEvent>"  # type: ignore[arg-type]
-                for i in events
+            events = "".join(
+                f"<t:CalendarEvent><t:StartTime>{_london(s)}</t:StartTime><t:EndTime>{_london(e)}</t:EndTime>"
+                f"<t:BusyType>{kind}</t:BusyType></t:CalendarEvent>"
+                for s, e, kind in busy
             )
-            responses_xml.append(
+            answers.append(
                 '<m:FreeBusyResponse><m:ResponseMessage ResponseClass="Success">'
                 "<m:ResponseCode>NoError</m:ResponseCode>"
                 "</m:ResponseMessage><m:FreeBusyView><t:FreeBusyViewType>Detailed</t:FreeBusyViewType>"
-                f"<t:CalendarEventArray>{calendar_events}</t:CalendarEventArray></m:FreeBusyView></m:FreeBusyResponse>"
+                f"<t:CalendarEventArray>{events}</t:CalendarEventArray></m:FreeBusyView></m:FreeBusyResponse>"
             )
         return (
             f'<m:GetUserAvailabilityResponse xmlns:m="{M}" xmlns:t="{T}">'
-            f"<m:FreeBusyResponseArray>{''.join(responses_xml)}</m:FreeBusyResponseArray>"
+            f"<m:FreeBusyResponseArray>{''.join(answers)}</m:FreeBusyResponseArray>"
             "</m:GetUserAvailabilityResponse>"
         )
+
+
+def _with_zone(text: str) -> str:
+    return text if text.endswith("Z") or "+" in text[10:] or "-" in text[10:] else text + "+00:00"
+
+
+def _london(value: datetime) -> str:
+    return value.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # -- SOAP text -------------------------------------------------------------------------------------
