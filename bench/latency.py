@@ -162,7 +162,7 @@ def summary(name: str, values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=40)
-    parser.add_argument("--bursts", default="3x20", help="GROUPSxSIZE")
+    parser.add_argument("--bursts", default="3x20", help="GROUPSxSIZE (0x0: none)")
     parser.add_argument("--polled", type=int, default=8)
     parser.add_argument("--backlog", type=int, default=1000)
     args = parser.parse_args()
@@ -171,26 +171,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="strategy-bot-latency-") as tmp:
         base = Path(tmp)
 
-        run = Run(base / "idle", idle=True, poll_seconds=30)
-        try:
-            run.start_daemon()
-            time.sleep(2)  # connected and in IDLE
-            rows.append(summary("IDLE, one at a time", latencies(run, args.single, 1, 0.2)))
-            rows.append(summary(f"IDLE, bursts of {size}", latencies(run, groups, size, 1.0)))
-        finally:
-            run.close()
+        if args.single or groups:
+            run = Run(base / "idle", idle=True, poll_seconds=30)
+            try:
+                run.start_daemon()
+                time.sleep(2)  # connected and in IDLE
+                if args.single:
+                    rows.append(summary("IDLE, one at a time", latencies(run, args.single, 1, 0.2)))
+                if groups:
+                    rows.append(summary(f"IDLE, bursts of {size}", latencies(run, groups, size, 1.0)))
+            finally:
+                run.close()
 
-        run = Run(base / "polled", idle=False, poll_seconds=30)
-        try:
-            run.start_daemon()
-            time.sleep(2)
-            polled: list[float] = []
-            for _ in range(args.polled):
-                polled += latencies(run, 1, 1, 0)
-                time.sleep(7.3)  # arrive at varied points of the 30-second poll
-            rows.append(summary("30-second poll, one at a time", polled))
-        finally:
-            run.close()
+        if args.polled:
+            run = Run(base / "polled", idle=False, poll_seconds=30)
+            try:
+                run.start_daemon()
+                time.sleep(2)
+                polled: list[float] = []
+                for _ in range(args.polled):
+                    polled += latencies(run, 1, 1, 0)
+                    time.sleep(7.3)  # arrive at varied points of the 30-second poll
+                rows.append(summary("30-second poll, one at a time", polled))
+            finally:
+                run.close()
 
         run = Run(base / "backlog", idle=True, poll_seconds=30)
         try:

@@ -229,9 +229,15 @@ class Daemon:
             # The moves come only after the commit; a crash before them means the messages
             # are seen again and recognised as duplicates.
             failpoints.reach("after_commit")
-            for mail, result in handled:
-                self.inbox.move(mail.key, result.folder)
+            move_many = getattr(self.inbox, "move_many", None)
+            if callable(move_many):  # one command per folder for the whole batch (IMAP)
+                move_many([(mail.key, result.folder) for mail, result in handled])
                 failpoints.reach("after_move")
+            else:
+                for mail, result in handled:
+                    self.inbox.move(mail.key, result.folder)
+                    failpoints.reach("after_move")
+            for _, result in handled:
                 self._calendar_dirty = self._calendar_dirty or bool(result.booked or result.moved or result.cancelled)
             count += len(handled)
             self.deliver()

@@ -315,34 +315,48 @@ class ImapInbox:
         A UID no longer in the folder is not an error (the server ignores it): that is the
         restart after a crash between the move and our record of it.
         """
-        try:
-            uidvalidity, uid = (int(part) for part in key.split(":", 1))
-        except ValueError:
-            raise ValueError(f"not an IMAP message key: {key!r}") from None
+        self.move_many([(key, folder)])
+
+    def move_many(self, moves: list[tuple[str, Folder]]) -> None:
+        """Move a committed batch with one command per destination folder."""
+        parsed: list[tuple[int, int, Folder]] = []
+        for key, folder in moves:
+            try:
+                uidvalidity, uid = (int(part) for part in key.split(":", 1))
+            except ValueError:
+                raise ValueError(f"not an IMAP message key: {key!r}") from None
+            parsed.append((uidvalidity, uid, folder))
+        if not parsed:
+            return
         client = self._client()
         try:
             current = self._selected_uidvalidity or self._select(client)
-            if current != uidvalidity:
-                # The UIDs were renumbered since the listing: this UID may be another message.
-                # The message stays; the next listing offers it again and it is recognised.
-                log.warning("not moving UID %d: UIDVALIDITY changed since it was listed", uid)
-                return
-            target = self.folders[folder]
-            if client.has_capability("MOVE"):
-                client.move([uid], target)
-            else:
-                client.copy([uid], target)
-                client.add_flags([uid], [DELETED])
-                if client.has_capability("UIDPLUS"):
-                    client.uid_expunge([uid])
+            stale = [uid for uidvalidity, uid, _ in parsed if uidvalidity != current]
+            if stale:
+                # The UIDs were renumbered since the listing: these may now be other messages.
+                # They stay; the next listing offers them again and they are recognised.
+                log.warning("not moving %d message(s): UIDVALIDITY changed since they were listed", len(stale))
+            by_folder: dict[str, list[int]] = {}
+            for uidvalidity, uid, folder in parsed:
+                if uidvalidity == current:
+                    by_folder.setdefault(self.folders[folder], []).append(uid)
+            for target, uids in by_folder.items():
+                if client.has_capability("MOVE"):
+                    client.move(uids, target)
                 else:
-                    client.expunge()
+                    client.copy(uids, target)
+                    client.add_flags(uids, [DELETED])
+                    if client.has_capability("UIDPLUS"):
+                        client.uid_expunge(uids)
+                    else:
+                        client.expunge()
         except (IMAPClientError, OSError) as exc:
             raise self._drop(exc) from exc
         self._heard()
+        moved = [uid for uidvalidity, uid, _ in parsed if uidvalidity == current]
         _, last_uid = self._bookmark()
-        if uid > last_uid:
-            self._save_bookmark(uidvalidity, uid)
+        if moved and max(moved) > last_uid:
+            self._save_bookmark(current, max(moved))
 
     def wait(self, timeout: float) -> bool:
         """Sit in IDLE for up to ``timeout`` seconds; True as soon as the server reports new mail.
