@@ -155,7 +155,7 @@ class EwsMailbox:
 
     Access is tried as ApplicationImpersonation first and, if the server refuses to let the
     service account impersonate, as a delegate with FullAccess: the administrator grants
-    either (docs/outlook-ews.md).
+    either (docs/outlook.md, "Exchange Server on premises").
     """
 
     def __init__(

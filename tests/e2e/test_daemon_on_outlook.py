@@ -1,4 +1,4 @@
-"""`kind = "graph"` for inbox, calendar and sender runs the daemon unchanged: a request in the mailbox is booked."""
+"""`kind = "graph"` or `"ews"` for inbox, calendar and sender runs the daemon unchanged: a request is booked."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import responses
+from fake_ews import FakeEws
 from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
 from requests_mail import london, request_email
 
@@ -43,14 +44,17 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
         yield graph
 
 
-def graph_config_file(folder: Path) -> Path:
+def config_file(folder: Path, kind: str, section: str) -> Path:
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "graph"')
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "graph"')
-    text = text.replace('[calendar]\n# "local"', '[calendar]\nkind = "graph"\n# "local"').replace(
-        'kind = "local"\n', "", 1
-    )
-    text += f"""
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', f'kind = "{kind}"')
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', f'kind = "{kind}"')
+    text = text.replace('kind = "local"\n', f'kind = "{kind}"\n', 1)
+    path = folder / "bot.toml"
+    path.write_text(text + section, encoding="utf-8")
+    return path
+
+
+GRAPH = f"""
 [graph]
 tenant_id = "{TENANT}"
 client_id = "{CLIENT_ID}"
@@ -60,13 +64,19 @@ calendar_mailbox = "{CALENDAR_MAILBOX}"
 authority = "{AUTHORITY}"
 endpoint = "{ENDPOINT}"
 """
-    path = folder / "bot.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+
+EWS = f"""
+[ews]
+endpoint = "https://mail.police.example/EWS/Exchange.asmx"
+username = "POLICE\\\\svc-strategy-bot"
+password_env = "TEST_EWS_PASSWORD"
+mailbox = "{MAILBOX}"
+calendar_mailbox = "{CALENDAR_MAILBOX}"
+"""
 
 
 def test_a_request_in_the_shared_mailbox_is_booked_in_outlook_and_confirmed(fake: FakeGraph, tmp_path: Path) -> None:
-    config = load_config(graph_config_file(tmp_path))
+    config = load_config(config_file(tmp_path, "graph", GRAPH))
     assert (config.inbox.kind, config.calendar.kind, config.sender.kind) == ("graph", "graph", "graph")
     fake.deliver(MAILBOX, request_email(T0, subject="Strategy discussion N146782", message_id="<r1@council.example>"))
     bot = build(config)
@@ -86,4 +96,35 @@ def test_a_request_in_the_shared_mailbox_is_booked_in_outlook_and_confirmed(fake
     assert str(sent["Message-ID"]) == "<SD000001.confirmation.1@police.example>"
     assert "alex.morgan@council.example" in recipients
     # Exchange invites the attendees itself: the confirmation carries no second invitation.
+    assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
+
+
+@pytest.fixture
+def fake_ews(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEws]:
+    monkeypatch.setenv("TEST_EWS_PASSWORD", "correct horse")
+    server = FakeEws()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        server.install(mock)
+        yield server
+
+
+def test_a_request_in_the_exchange_mailbox_is_booked_and_confirmed(fake_ews: FakeEws, tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path, "ews", EWS))
+    assert (config.inbox.kind, config.calendar.kind, config.sender.kind) == ("ews", "ews", "ews")
+    fake_ews.deliver(request_email(T0, subject="Strategy discussion N146782", message_id="<r1@council.example>"))
+    bot = build(config)
+    try:
+        Daemon(bot, StepClock(T0)).round()
+    finally:
+        bot.close()
+
+    [item] = fake_ews.calendar_items()
+    assert item.subject == "Strategy discussion N146782" and item.sensitivity == "Private"
+    assert item.start == london("2026-11-25 10:00")
+    assert "alex.morgan@council.example" in item.attendees
+    assert [m.message_id for m in fake_ews.messages_in(MAILBOX, "Processed")] == ["<r1@council.example>"]
+    assert fake_ews.messages_in(MAILBOX, "Inbox") == []
+    [confirmation] = [m for m in fake_ews.sent if b"SD000001.confirmation.1@police.example" in m.mime]
+    assert "alex.morgan@council.example" in confirmation.recipients
+    sent = email.message_from_bytes(confirmation.mime, policy=email.policy.default)
     assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
