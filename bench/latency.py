@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from dovecot import IMAP_USER, Dovecot, start_dovecot  # noqa: E402
+from dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot  # noqa: E402
 from mail_servers import HOST, PASSWORD, free_port, self_signed  # noqa: E402
 from requests_mail import request_email  # noqa: E402
 
@@ -60,30 +59,6 @@ class Sink:
         return "250 OK"
 
 
-def write_config(folder: Path, server: Dovecot, smtp_port: int, idle: bool, poll_seconds: float) -> Path:
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"')
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"')
-    text = re.sub(r"(?m)^poll_seconds = .*$", f"poll_seconds = {poll_seconds}", text)
-    text += f"""
-[inbox.imap]
-host = "{HOST}"
-port = {server.imaps_port}
-username = "{IMAP_USER}"
-password_env = "BENCH_IMAP_PASSWORD"
-ca_file = "{server.cert.cert}"
-idle = {"true" if idle else "false"}
-
-[sender.smtp]
-host = "{HOST}"
-port = {smtp_port}
-security = "none"
-"""
-    path = folder / "bot.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 class Run:
     def __init__(self, root: Path, idle: bool, poll_seconds: float) -> None:
         self.root = root
@@ -92,13 +67,15 @@ class Run:
         self.sink = Sink()
         self.controller = Controller(self.sink, hostname=HOST, port=free_port())
         self.controller.start()
-        self.config = write_config(root, self.server, self.controller.port, idle, poll_seconds)
+        self.config = bot_config(
+            root, self.server, self.controller.port, imap={"idle": idle}, inbox={"poll_seconds": poll_seconds}
+        )
         self.client = self.server.client()
         self.daemon: subprocess.Popen[bytes] | None = None
         self.count = 0
 
     def start_daemon(self) -> None:
-        env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD}
+        env = {**os.environ, IMAP_PASSWORD_ENV: PASSWORD}
         self.daemon = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
             cwd=self.root,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dovecot import IMAP_USER, Dovecot, start_dovecot
+from dovecot import IMAP_USER, Dovecot, bot_config, start_dovecot
 from mail_servers import HOST, PASSWORD, USER, Certificate, SmtpServer, authenticator, server_context
 
 from bot.cli import main
@@ -24,27 +24,10 @@ def dovecot(tmp_path: Path, certs: dict[str, Certificate]) -> Iterator[Dovecot]:
 def config_file(
     folder: Path, imap: Dovecot, smtp_port: int, smtp_security: str = "none", folder_name: str = "INBOX"
 ) -> Path:
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"')
-    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"')
-    text = text.replace('folder = "INBOX"', f'folder = "{folder_name}"')
-    smtp_login = f'username = "{USER}"\npassword_env = "TEST_SMTP_PASSWORD"\n' if smtp_security != "none" else ""
-    text += f"""
-[inbox.imap]
-host = "{HOST}"
-port = {imap.imaps_port}
-username = "{IMAP_USER}"
-password_env = "TEST_IMAP_PASSWORD"
-ca_file = "{imap.cert.cert}"
-
-[sender.smtp]
-host = "{HOST}"
-port = {smtp_port}
-security = "{smtp_security}"
-{smtp_login}"""
-    path = folder / "bot.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    login = (USER, "TEST_SMTP_PASSWORD") if smtp_security != "none" else None
+    return bot_config(
+        folder, imap, smtp_port, smtp_security=smtp_security, smtp_login=login, inbox={"folder": folder_name}
+    )
 
 
 def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

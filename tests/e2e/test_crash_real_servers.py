@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -22,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dovecot import IMAP_USER, Dovecot, start_dovecot
-from mail_servers import HOST, PASSWORD, Certificate, SmtpServer
+from dovecot import Dovecot, bot_config, start_dovecot
+from mail_servers import PASSWORD, Certificate, SmtpServer
 from requests_mail import request_email
 
 from bot.failpoints import ENV, STEPS
@@ -33,31 +32,13 @@ REQUESTS = ("N146782", "N146783", "N146784")
 
 
 def write_config(folder: Path, server: Dovecot, smtp_port: int) -> Path:
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('[inbox]\n# "maildir"', '[inbox]\n# (test) "maildir"')
-    text = re.sub(r'(?m)^kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"', text)
-    text = re.sub(r'(?m)^kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"', text)
-    text = text.replace("poll_seconds = 1.0", "poll_seconds = 0.5")
-    text += f"""
-[inbox.imap]
-host = "{HOST}"
-port = {server.imaps_port}
-security = "tls"
-username = "{IMAP_USER}"
-password_env = "TEST_IMAP_PASSWORD"
-ca_file = "{server.cert.cert}"
-retry_first_seconds = 0.1
-retry_max_seconds = 1
-
-[sender.smtp]
-host = "{HOST}"
-port = {smtp_port}
-security = "none"
-"""
-    text = text.replace("retry_first_seconds = 30\n", "retry_first_seconds = 1\n")
-    path = folder / "bot.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return bot_config(
+        folder,
+        server,
+        smtp_port,
+        imap={"retry_first_seconds": 0.1, "retry_max_seconds": 1},
+        inbox={"poll_seconds": 0.5},
+    )
 
 
 def start(config: Path, cwd: Path, crash_at: str | None = None) -> subprocess.Popen[bytes]:

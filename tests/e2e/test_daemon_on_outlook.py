@@ -5,15 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 import responses
 from fake_ews import FakeEws
 from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
-from requests_mail import london, request_email
+from requests_mail import StepClock, london, request_email
 
 from bot.config import load_config
 from bot.daemon import Daemon
@@ -23,15 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 MAILBOX = "referrals@police.example"
 CALENDAR_MAILBOX = "strategy.calendar@police.example"
 T0 = london("2026-11-23 09:00")
-
-
-@dataclass
-class StepClock:
-    at: datetime
-    speed: float = 1.0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from dovecot import IMAP_USER, start_dovecot
 from mail_servers import HOST, PASSWORD, Certificate, SmtpServer
-from requests_mail import london, plain_text, queued_emails, request_email
+from requests_mail import StepClock, london, plain_text, queued_emails, request_email
 
 from bot.config import Config, ImapConfig, SmtpConfig
 from bot.daemon import Daemon
@@ -67,15 +67,6 @@ def test_no_more_than_the_configured_rate_is_sent_in_any_minute(smtp_bot: tuple[
     assert bot.delivery.deliver_due(T0 + timedelta(seconds=59)).sent == 0
     assert bot.delivery.deliver_due(T0 + timedelta(seconds=60)).sent == min(2, queued - 2)
     assert len(server.handler.received) == min(4, queued)
-
-
-@dataclass
-class StepClock:
-    at: datetime
-    speed: float = 1.0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def test_a_silent_inbox_alerts_the_administrator_once_and_its_return_too(

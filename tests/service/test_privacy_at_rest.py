@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from requests_mail import london, request_email
+from requests_mail import StepClock, london, request_email
 
 from bot.config import Config, ConfigError, PrivacyConfig
 from bot.daemon import Daemon
@@ -146,15 +146,8 @@ def test_the_daemon_purges_once_a_day_after_purge_time_and_empties_old_handled_m
     assert bot.inbox is not None
     inbox_path = config.inbox.path
     old_key = bot.inbox.deliver(bytes(request("N146782").raw))  # type: ignore[attr-defined]
-    clock_at = [london("2026-12-30 02:00")]
-
-    class Clock:
-        speed = 1.0
-
-        def now(self) -> object:
-            return clock_at[0]
-
-    daemon = Daemon(bot, Clock())  # type: ignore[arg-type]
+    clock = StepClock(london("2026-12-30 02:00"))
+    daemon = Daemon(bot, clock)
     try:
         daemon.round()  # handles the request; before 02:30: no purge
         processed = mailbox.Maildir(inbox_path / ".Processed", factory=None, create=False)
@@ -164,7 +157,7 @@ def test_the_daemon_purges_once_a_day_after_purge_time_and_empties_old_handled_m
         os.utime(path, (delivered, delivered))
         assert old_key
 
-        clock_at[0] = london("2026-12-30 02:31")
+        clock.at = london("2026-12-30 02:31")
         daemon.round()
         assert len(processed) == 0
         assert bot.store.get_state("purge:last") == "2026-12-30"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -201,3 +202,54 @@ def start_dovecot(root: Path, cert: Certificate, without: tuple[str, ...] = ()) 
     server.write_config()
     server.start()
     return server
+
+
+REPO = Path(__file__).resolve().parents[2]
+IMAP_PASSWORD_ENV = "TEST_IMAP_PASSWORD"
+
+
+def bot_config(
+    folder: Path,
+    server: Dovecot,
+    smtp_port: int,
+    *,
+    smtp_security: str = "none",
+    smtp_login: tuple[str, str] | None = None,
+    imap: dict[str, object] | None = None,
+    inbox: dict[str, object] | None = None,
+) -> Path:
+    """The example config with the inbox on this Dovecot and the sender on an SMTP server on loopback.
+
+    ``imap`` and ``inbox`` add or override keys of ``[inbox.imap]`` and ``[inbox]``; ``smtp_login``
+    is (username, the variable holding the password).
+    """
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"')
+    text = text.replace('kind = "maildir"\npath = "strategy-bot-data/sent"', 'kind = "smtp"')
+    text = text.replace("retry_first_seconds = 30\n", "retry_first_seconds = 1\n")
+    for key, value in (inbox or {}).items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {_toml(value)}", text, count=1)
+    imap_keys = {
+        "host": HOST,
+        "port": server.imaps_port,
+        "username": IMAP_USER,
+        "password_env": IMAP_PASSWORD_ENV,
+        "ca_file": str(server.cert.cert),
+        **(imap or {}),
+    }
+    smtp_keys: dict[str, object] = {"host": HOST, "port": smtp_port, "security": smtp_security}
+    if smtp_login:
+        smtp_keys.update(username=smtp_login[0], password_env=smtp_login[1])
+    text += "\n[inbox.imap]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in imap_keys.items())
+    text += "\n[sender.smtp]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in smtp_keys.items())
+    path = folder / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -102,3 +103,14 @@ def plain_text(msg: EmailMessage) -> str:
     body = msg.get_body(("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+@dataclass
+class StepClock:
+    """A clock the test moves by hand (the ``Clock`` port)."""
+
+    at: datetime
+    speed: float = 1.0
+
+    def now(self) -> datetime:
+        return self.at
