@@ -218,6 +218,7 @@ class Daemon:
             if not chunk:
                 break
             failpoints.reach("after_fetch")
+            self.bot.service.read_ahead(chunk)
             handled = []
             # Each message is its own unit of work (a savepoint); the batch commits them
             # with one flush to disk.

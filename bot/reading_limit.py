@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import threading
 from email.message import EmailMessage
-from multiprocessing.pool import Pool
+from multiprocessing.pool import AsyncResult, Pool
 
 from bot.domain.classify import classify
 from bot.domain.model import Kind
@@ -61,6 +61,25 @@ def _stop() -> None:
         _pool = None
 
 
+# Reads started ahead of their turn (``read_ahead``), by the identity of the raw bytes; the
+# bytes are kept with the result so that identity cannot be reused meanwhile.
+_ahead: dict[int, tuple[bytes, AsyncResult[None]]] = {}
+
+
+def read_ahead(raws: list[bytes]) -> None:
+    """Start reading a batch in the worker now, so it reads message n+1 while the bot handles message n.
+
+    Each message is still judged on its own: ``too_slow`` waits for its result at most
+    ``seconds`` from when its turn comes, and the worker reads them in order, so a message has
+    had at most that long plus the handling of the one before it.
+    """
+    with _lock:
+        _ahead.clear()
+        pool = _get_pool()
+        for raw in raws:
+            _ahead[id(raw)] = (raw, pool.apply_async(_read, (raw,)))
+
+
 def too_slow(raw: bytes, seconds: float) -> str | None:
     """None when the message reads within ``seconds``; else the reason to quarantine it.
 
@@ -71,13 +90,15 @@ def too_slow(raw: bytes, seconds: float) -> str | None:
         return None
     global _pool
     with _lock:
-        pending = _get_pool().apply_async(_read, (raw,))
+        started = _ahead.pop(id(raw), None)
+        pending = started[1] if started is not None and started[0] is raw else _get_pool().apply_async(_read, (raw,))
         try:
             pending.get(timeout=seconds)
         except multiprocessing.TimeoutError:
             assert _pool is not None
             _pool.terminate()
             _pool = None
+            _ahead.clear()  # the reads queued behind it died with the worker
             log.warning("a message took longer than %g s to read; its reader was stopped", seconds)
             return f"reading the message took longer than {seconds:g} s (inbox.parse_seconds)"
         except Exception:  # noqa: BLE001 - see the docstring

@@ -47,7 +47,7 @@ from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicator
 from bot.domain.working_days import WorkingDays
 from bot.mail_rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
-from bot.reading_limit import too_slow
+from bot.reading_limit import read_ahead, too_slow
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,20 @@ class StrategyService:
 
     # -- intake ----------------------------------------------------------------------------
 
+    def read_ahead(self, batch: list[IncomingMail]) -> None:
+        """Start the time-limited reading of a batch (``inbox.parse_seconds``) ahead of its handling."""
+        if self.config.inbox.parse_seconds > 0:
+            read_ahead([mail.raw for mail in batch if not mail.oversized])
+
     def handle(self, mail: IncomingMail, now: datetime) -> Handled:
         """Handle one message in one transaction; any failure quarantines it and tells the admin."""
         content_hash = hashlib.sha256(mail.raw).hexdigest()
         message_id = f"<sha256-{content_hash[:32]}@no-message-id>"
+        # First, before anything here parses it: a message that does not read in time is
+        # quarantined unread (by its content hash; a second delivery is recognised by it).
+        slow = None if mail.oversized else too_slow(mail.raw, self.config.inbox.parse_seconds)
+        if slow:
+            return self._quarantine(mail, message_id, content_hash, now, slow)
         try:
             msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
             assert isinstance(msg, EmailMessage)
@@ -131,9 +141,6 @@ class StrategyService:
                 too_complex = over_limits(msg, inbox.max_headers, inbox.max_mime_parts, inbox.max_mime_depth)
                 if too_complex:
                     raise _Quarantine(f"message not read: {too_complex}")
-                slow = too_slow(mail.raw, inbox.parse_seconds)
-                if slow:
-                    raise _Quarantine(slow)
                 result = _Work(self, tx, msg, mail, message_id, now).run()
                 tx.record_message(
                     message_id,

@@ -171,3 +171,14 @@ def test_a_message_that_takes_too_long_to_read_is_quarantined_unread(config: Con
         assert str(notice["To"]) == config.people.administrator
     finally:
         built.close()
+
+
+def test_reading_ahead_judges_each_message_on_its_own() -> None:
+    from bot.reading_limit import read_ahead, too_slow
+
+    first, second, third = (request_email(london("2026-11-23 09:00"), n_number=f"N14678{n}") for n in (1, 2, 3))
+    read_ahead([first, second, third])
+    assert too_slow(first, 30.0) is None
+    # Its turn comes with no time left: stopped, and the reads queued behind it are not lost.
+    assert too_slow(second, 0.000001) is not None
+    assert too_slow(third, 30.0) is None
