@@ -176,9 +176,15 @@ def test_a_message_that_takes_too_long_to_read_is_quarantined_unread(config: Con
 def test_reading_ahead_judges_each_message_on_its_own() -> None:
     from bot.reading_limit import read_ahead, too_slow
 
-    first, second, third = (request_email(london("2026-11-23 09:00"), n_number=f"N14678{n}") for n in (1, 2, 3))
+    first, second, third, fourth = (
+        request_email(london("2026-11-23 09:00"), n_number=f"N14678{n}") for n in (1, 2, 3, 4)
+    )
     read_ahead([first, second, third])
     assert too_slow(first, 30.0) is None
-    # Its turn comes with no time left: stopped, and the reads queued behind it are not lost.
-    assert too_slow(second, 0.000001) is not None
-    assert too_slow(third, 30.0) is None
+    assert too_slow(third, 30.0) is None  # out of turn (the one before was a duplicate): still judged
+    # A worker stopped for a message that did not read in time takes the reads queued behind it
+    # down with it; they are read afresh when their turn comes.
+    read_ahead([fourth, second])
+    assert too_slow(bytes(request_email(london("2026-11-23 09:00"), n_number="N146789")), 0.000001) is not None
+    assert too_slow(second, 30.0) is None
+    assert too_slow(fourth, 30.0) is None
