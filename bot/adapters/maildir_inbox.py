@@ -238,7 +238,11 @@ class MaildirInbox:
         if baseline is None:
             baseline = self._new_mtime()
         while True:
-            if self._new_mtime() != baseline:
+            current = self._new_mtime()
+            if current != baseline:
+                # Seen: the next wait returns only for a further change, not for this one again
+                # (moves out of new/ while a batch drains change it too).
+                self._new_mtime_seen = current
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -183,6 +183,18 @@ def test_wait_returns_at_once_for_mail_that_arrived_since_the_last_look(inbox: M
     assert [m.key for m in inbox.pending()] == [key]
 
 
+def test_a_change_wakes_wait_once_not_again_until_the_next(inbox: MaildirInbox) -> None:
+    assert list(inbox.pending()) == []
+    inbox.deliver(message(1))
+    assert inbox.wait(timeout=5) is True
+    # The daemon's watcher calls wait again straight away: the same change must not wake it
+    # again, or it would spin while a batch drains.
+    assert inbox.wait(timeout=0.1) is False
+    time.sleep(0.01)  # a later delivery is a new change, even within the file system's clock tick
+    inbox.deliver(message(2))
+    assert inbox.wait(timeout=5) is True
+
+
 def test_wait_without_mail_returns_after_the_timeout(inbox: MaildirInbox) -> None:
     list(inbox.pending())
     started = time.monotonic()

@@ -13,6 +13,7 @@ from fake_ews import FakeEws
 from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
 from requests_mail import StepClock, london, request_email
 
+from bot.cli import main
 from bot.config import load_config
 from bot.daemon import Daemon
 from bot.wiring import build
@@ -117,3 +118,30 @@ def test_a_request_in_the_exchange_mailbox_is_booked_and_confirmed(fake_ews: Fak
     assert "alex.morgan@council.example" in confirmation.recipients
     sent = email.message_from_bytes(confirmation.mime, policy=email.policy.default)
     assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
+
+
+def test_check_config_signs_in_to_graph_and_names_what_is_wrong(
+    fake: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, "graph", GRAPH)
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  inbox:    ok" in out and "  sender:   ok" in out and "  calendar: ok" in out
+
+    monkeypatch.setenv("TEST_GRAPH_SECRET", "not the secret")
+    assert main(["check-config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("PROBLEM") == 3 and "AADSTS7000215" in out  # Entra ID's "invalid client secret"
+
+
+def test_check_config_logs_in_to_exchange_and_names_what_is_wrong(
+    fake_ews: FakeEws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, "ews", EWS)
+    assert main(["check-config", str(path)]) == 0
+    assert "  calendar: ok" in capsys.readouterr().out
+
+    fake_ews.refuse_login()
+    assert main(["check-config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "  inbox:    PROBLEM:" in out and "refused" in out
