@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dovecot import IMAP_USER, Dovecot, start_dovecot
+from dovecot import ACCESS_TOKEN, IMAP_USER, Dovecot, Introspection, start_dovecot
 from mail_servers import HOST, PASSWORD, Certificate, trusting
 from port_contracts import InboxContract, InboxUnderTest, contract_message, message_id
 
@@ -277,3 +277,23 @@ def test_a_missing_password_variable_is_named(
         f"IMAP: inbox.imap.password_env: environment variable {PASSWORD_ENV!r} is not set; "
         "expected it to hold the IMAP password"
     ]
+
+
+def test_xoauth2_login_with_a_token_from_the_environment(
+    tmp_path: Path, certs: dict[str, Certificate], store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    introspection = Introspection()
+    server = start_dovecot(tmp_path / "oauth", certs["server"], introspection_url=introspection.url)
+    try:
+        server.deliver(contract_message(1))
+        cfg = inbox_config(server, auth="xoauth2", password_env=None, oauth_token_env="TEST_IMAP_TOKEN")
+        monkeypatch.setenv("TEST_IMAP_TOKEN", ACCESS_TOKEN)
+        inbox = ImapInbox(cfg, store)
+        assert [message_id(m.raw) for m in inbox.pending()] == ["<contract-1@council.example>"]
+        inbox.close()
+        monkeypatch.setenv("TEST_IMAP_TOKEN", "an-expired-token")
+        [refused] = ImapInbox(cfg, store).check()
+        assert refused.startswith(f"IMAP: login refused for {IMAP_USER} by {HOST}:{server.imaps_port}")
+    finally:
+        server.stop()
+        introspection.close()

@@ -7,6 +7,7 @@ starts its own instance in a temporary folder, so nothing is shared and nothing 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -15,8 +16,11 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -26,6 +30,7 @@ DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 IMAP_USER = "referrals@police.example"
 NOBODY = pwd.getpwnam("nobody")
+ACCESS_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.test-access-token"
 
 # What Dovecot 2.3 offers before and after login, less what a test wants missing.
 _BASE_CAPABILITIES = (
@@ -49,6 +54,8 @@ class Dovecot:
     imaps_port: int
     imap_port: int
     without: tuple[str, ...] = ()
+    # An OAuth 2.0 token introspection URL: logins are then XOAUTH2 with tokens it vouches for.
+    introspection_url: str | None = None
 
     @property
     def config(self) -> Path:
@@ -63,6 +70,21 @@ class Dovecot:
         os.chown(self.root / "mail", NOBODY.pw_uid, NOBODY.pw_gid)
         (self.root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{PASSWORD}::::::\n")
         capabilities = " ".join(c for c in _BASE_CAPABILITIES.split() if c not in self.without)
+        passdb = f"""passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.root}/passwd
+}}"""
+        mechanisms = "plain login"
+        if self.introspection_url:
+            (self.root / "oauth2.conf").write_text(
+                f"introspection_url = {self.introspection_url}\nintrospection_mode = post\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            )
+            passdb = f"""passdb {{
+  driver = oauth2
+  args = {self.root}/oauth2.conf
+}}"""
+            mechanisms = "xoauth2 oauthbearer"
         self.config.write_text(
             f"""
 base_dir = {self.root}/run
@@ -75,7 +97,7 @@ ssl = yes
 ssl_cert = <{self.cert.cert}
 ssl_key = <{self.cert.key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 first_valid_uid = {NOBODY.pw_uid}
 default_internal_user = dovecot
 default_login_user = dovenull
@@ -84,10 +106,7 @@ mailbox_list_index = no
 imap_capability = {capabilities}
 # Tests watch IDLE wake-ups; the server's own keep-alive is not what they test.
 imap_idle_notify_interval = 2 mins
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.root}/passwd
-}}
+{passdb}
 userdb {{
   driver = static
   args = uid={NOBODY.pw_uid} gid={NOBODY.pw_gid} home={self.root}/mail/%u
@@ -156,7 +175,10 @@ service imap-login {{
         """A mail client of the tests' own, over implicit TLS, logged in."""
         context = ssl.create_default_context(cafile=str(self.cert.cert))
         client = IMAPClient(HOST, port=self.imaps_port, ssl=True, ssl_context=context, timeout=10)
-        client.login(IMAP_USER, PASSWORD)
+        if self.introspection_url:
+            client.oauth2_login(IMAP_USER, ACCESS_TOKEN)
+        else:
+            client.login(IMAP_USER, PASSWORD)
         return client
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
@@ -197,8 +219,10 @@ service imap-login {{
         )
 
 
-def start_dovecot(root: Path, cert: Certificate, without: tuple[str, ...] = ()) -> Dovecot:
-    server = Dovecot(root, cert, free_port(), free_port(), without)
+def start_dovecot(
+    root: Path, cert: Certificate, without: tuple[str, ...] = (), introspection_url: str | None = None
+) -> Dovecot:
+    server = Dovecot(root, cert, free_port(), free_port(), without, introspection_url)
     server.write_config()
     server.start()
     return server
@@ -253,3 +277,30 @@ def _toml(value: object) -> str:
     if isinstance(value, int | float):
         return str(value)
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Introspection:
+    """An OAuth 2.0 token introspection endpoint (RFC 7662) on loopback, vouching for ``ACCESS_TOKEN`` only."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+                length = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                active = form.get("token") == [ACCESS_TOKEN]
+                body = json.dumps({"active": active, "username": IMAP_USER} if active else {"active": False})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/introspect"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
