@@ -176,11 +176,10 @@ class Daemon:
         if self.silence_alerted or now - self.last_contact < timedelta(minutes=silence):
             return
         self.silence_alerted = True
-        local = self.last_contact.astimezone(self.bot.config.bot.timezone)
         self.bot.service.alert_admin(
             f"inbox silent since {self.last_contact.isoformat()}",
             f"The referral inbox has not answered for {silence} minutes",
-            [("Inbox", self.bot.config.inbox.kind), ("Last answer", f"{local:%a %d %b %Y %H:%M}"), ("Error", error)],
+            [("Inbox", self.bot.config.inbox.kind), ("Last answer", self._local(self.last_contact)), ("Error", error)],
             "New requests are not being read, so no urgent call-back can be chased. Please check the mail server "
             "and the bot's log. Nothing is lost: the bot keeps trying and reads every waiting request when the "
             "server answers.",
@@ -196,13 +195,16 @@ class Daemon:
             self.bot.service.alert_admin(
                 f"inbox back at {now.isoformat()}",
                 "The referral inbox answers again",
-                [("Inbox", self.bot.config.inbox.kind), ("Silent since", f"{self.last_contact:%Y-%m-%d %H:%M} UTC")],
+                [("Inbox", self.bot.config.inbox.kind), ("Silent since", self._local(self.last_contact))],
                 "The bot is reading the waiting requests now. Nothing more is needed.",
                 now,
             )
             self.silence_alerted = False
         self._inbox_error = None
         self.last_contact = now
+
+    def _local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.bot.config.bot.timezone):%a %d %b %Y %H:%M}"
 
     def _record_health(self, ok: bool, error: str | None, now: datetime) -> None:
         """What `status` shows the admin: is the inbox answering, and since when."""

@@ -72,9 +72,10 @@ class Bot:
         self.store.dispose()
 
 
-def _need(section: Any, key: str, kind: str) -> Any:
+def _need(section: Any, name: str) -> Any:
+    """The [graph] or [ews] table; the config reader makes it whenever a kind names it."""
     if section is None:
-        raise ConfigError(f'{key}: missing; expected a [{key}] table when a kind is "{kind}"')
+        raise ConfigError(f'{name}: missing; expected a [{name}] table when a kind is "{name}"')
     return section
 
 
@@ -115,37 +116,37 @@ def _imap_inbox(config: Config, store: SqlStore) -> Inbox:
 def _graph_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.graph import GraphInbox
 
-    return GraphInbox.from_config(_need(config.graph, "graph", "graph"), config.inbox, store)
+    return GraphInbox.from_config(_need(config.graph, "graph"), config.inbox, store)
 
 
 def _graph_sender(config: Config) -> MailSender:
     from bot.adapters.graph import GraphSender
 
-    return GraphSender.from_config(_need(config.graph, "graph", "graph"))
+    return GraphSender.from_config(_need(config.graph, "graph"))
 
 
 def _graph_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
     from bot.adapters.graph import GraphCalendar
 
-    return GraphCalendar.from_config(_need(config.graph, "graph", "graph"), config.calendar)
+    return GraphCalendar.from_config(_need(config.graph, "graph"), config.calendar)
 
 
 def _ews_inbox(config: Config, store: SqlStore) -> Inbox:
     from bot.adapters.ews import EwsInbox
 
-    return EwsInbox.from_config(_need(config.ews, "ews", "ews"), config.inbox, store)
+    return EwsInbox.from_config(_need(config.ews, "ews"), config.inbox, store)
 
 
 def _ews_sender(config: Config) -> MailSender:
     from bot.adapters.ews import EwsSender
 
-    return EwsSender.from_config(_need(config.ews, "ews", "ews"))
+    return EwsSender.from_config(_need(config.ews, "ews"))
 
 
 def _ews_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
     from bot.adapters.ews import EwsCalendar
 
-    return EwsCalendar.from_config(_need(config.ews, "ews", "ews"), config.calendar)
+    return EwsCalendar.from_config(_need(config.ews, "ews"), config.calendar)
 
 
 def _local_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
