@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from jinja2 import TemplateError
+
 from bot.adapters.sql_store import QueuedEmail, SqlStore, StoreTransaction, TimerRow
 from bot.case_work import CaseWork, unique
 from bot.config import Config
@@ -45,6 +47,7 @@ from bot.domain.trust import domain_allowed
 from bot.domain.urgent_clock import callback_due, clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
 from bot.domain.working_days import WorkingDays
+from bot.errors import BotError
 from bot.mail_rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
 from bot.reading_limit import read_ahead, too_slow
@@ -270,9 +273,7 @@ class StrategyService:
         except Exception as exc:  # noqa: BLE001 - a timer that cannot fire must not stop the others
             log.error("timer %d could not fire: %s", timer_id, type(exc).__name__)
             log.debug("timer failed", exc_info=True)
-            with self.store.transaction() as tx:
-                tx.fail_timer(timer_id, now, type(exc).__name__)
-                tx.add_history(None, now, "bot", "timer_failed", f"timer {timer_id}: {type(exc).__name__}")
+            self._timer_failed(timer_id, _error_for_admin(exc), now)
             return None
         if timer.purpose == "daily_agenda":
             self.ensure_agenda(now if now > timer.due_at else timer.due_at)
@@ -284,6 +285,33 @@ class StrategyService:
             len(result.emails),
         )
         return result
+
+    def _timer_failed(self, timer_id: int, error: str, now: datetime) -> None:
+        """A timer that raised is marked failed, kept in the case's history, and the admin is told.
+
+        A failed escalation or reminder means a person must do by hand what the bot did not,
+        so a log line alone is not enough. If the store itself is what failed, the alert
+        cannot be queued either; the log line is then all there is.
+        """
+        try:
+            with self.store.transaction() as tx:
+                tx.fail_timer(timer_id, now, error)
+                timer = tx.timer(timer_id)
+                case_id = timer.case_id if timer else None
+                tx.add_history(case_id, now, "bot", "timer_failed", f"timer {timer_id}: {error}")
+            purpose = timer.purpose if timer else "unknown"
+            due = f"{timer.due_at.astimezone(self.tz):%a %d %b %Y %H:%M}" if timer else "unknown"
+            self.alert_admin(
+                f"timer failed {timer_id}",
+                f"A timer could not fire: {purpose}",
+                [("Case", case_id or "none"), ("Timer", purpose), ("Due", due), ("Error", error)],
+                "Nothing was sent for it and it will not be tried again. Please do by hand what it stands for. "
+                + (f"`strategy-bot history {case_id}` shows the case; " if case_id else "")
+                + "the bot's log shows the error.",
+                now,
+            )
+        except Exception as exc:  # noqa: BLE001 - the loop goes on; the error is already logged
+            log.error("timer %d: could not record the failure: %s", timer_id, type(exc).__name__)
 
     # -- outgoing mail ---------------------------------------------------------------------
 
@@ -675,3 +703,12 @@ def _log_handled(result: Handled) -> None:
         result.case_id or "-",
         len(result.emails),
     )
+
+
+def _error_for_admin(exc: Exception) -> str:
+    """What went wrong, for the administrator's alert: our own errors and template errors are
+    written to be read (they name a key, a template and line, a server); any other exception's
+    text may quote mail, so only its class is given."""
+    if isinstance(exc, (BotError, TemplateError)):
+        return _one_line(f"{type(exc).__name__}: {exc}")[:300]
+    return type(exc).__name__

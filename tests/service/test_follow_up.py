@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 from icalendar import Calendar
 from requests_mail import london, queued_emails, request_email
 
+from bot.config import Config
+from bot.mail_rendering import packaged_templates
 from bot.ports import IncomingMail
 from bot.service import Handled
-from bot.wiring import Bot
+from bot.wiring import Bot, build
 
 DUTY_DS = "DS Sam Carver <sam.carver@police.example>"
 
@@ -248,3 +253,33 @@ def test_a_family_that_moves_gets_a_new_discussion_within_72_hours_with_the_rece
     assert later.start == london("2026-12-09 10:00")
     [risk] = [m for m in again.emails if m.purpose == "timescale_at_risk"]
     assert "72 hours" in risk.text and risk.cc == ("referrals@police.example",)
+
+
+def test_a_timer_that_cannot_fire_tells_the_administrator_and_the_others_still_fire(
+    config: Config, tmp_path: Path
+) -> None:
+    """An admin's edited template breaks the 60-minute escalation: a person must ring round by hand."""
+    templates = tmp_path / "templates"
+    shutil.copytree(packaged_templates(), templates)
+    (templates / "escalation_60.txt.j2").write_text("Ring {{ ds_contacts[7].name }} now.\n")
+    bot = build(dataclasses.replace(config, templates_dir=templates))
+    try:
+        t0 = london("2026-11-23 14:02")
+        duty = urgent(bot, t0)
+        before = len(queued_emails(bot))
+        fired = fire_until(bot, t0 + timedelta(hours=3))
+        assert [m.purpose for _, r in fired for m in r.emails] == ["escalation_90"]
+        alerts = [m for m in queued_emails(bot, before) if purpose(m) == "admin_alert"]
+        assert len(alerts) == 1
+        alert, body = alerts[0], alerts[0].get_body(("plain",)).get_content()
+        assert alert["To"] == "bot.admin@police.example"
+        assert alert["Subject"] == "A timer could not fire: escalation_60"
+        case_id = str(duty["Message-ID"]).strip("<>").split(".")[0]
+        assert case_id in body and "Mon 23 Nov 2026 15:02" in body
+        assert "escalation_60.txt.j2" in body and "ds_contacts" not in alert["Subject"]
+        assert f"strategy-bot history {case_id}" in body
+        with bot.store.transaction() as tx:
+            actions = [h.action for h in tx.history(case_id)]
+        assert actions.count("timer_failed") == 1 and actions[-1] == "timer_fired"
+    finally:
+        bot.close()
