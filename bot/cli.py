@@ -261,6 +261,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from bot.metrics import render_metrics
+    from bot.wiring import build
+
+    config = _config(args.config)
+    bot = build(config, with_mail=False)
+    try:
+        print(render_metrics(bot, datetime.now(config.bot.timezone)), end="")
+    finally:
+        bot.close()
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from bot.domain.n_numbers import normalise_n_number
     from bot.status import render_history
@@ -332,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="open cases, upcoming bookings and pending timers")
     status.add_argument("--config", help="TOML config file (default: the embedded default)")
     status.set_defaults(func=cmd_status)
+
+    metrics = sub.add_parser("metrics", help="the bot's figures in the Prometheus text format")
+    metrics.add_argument("--config", help="TOML config file (default: the embedded default)")
+    metrics.set_defaults(func=cmd_metrics)
 
     history = sub.add_parser("history", help="everything the bot did to a case, in order")
     history.add_argument("reference", help="an N number (N146782) or a case id (SD000001)")

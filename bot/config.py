@@ -250,6 +250,12 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    textfile: Path | None  # where the daemon keeps the Prometheus figures; None: only `strategy-bot metrics`
+    every_seconds: int  # how often the daemon rewrites it
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig
     store: StoreConfig
@@ -266,6 +272,7 @@ class Config:
     graph: GraphConfig | None = None
     ews: EwsConfig | None = None
     privacy: PrivacyConfig = PrivacyConfig(None, 365, time(2, 30))
+    metrics: MetricsConfig = MetricsConfig(None, 15)
     source: str = field(default="embedded default", compare=False)
 
 
@@ -630,6 +637,14 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     )
     v.check_unknown()
 
+    m = root.section("metrics", required=False)
+    metrics = MetricsConfig(
+        textfile=m.optional_path("textfile"), every_seconds=m.integer("every_seconds", 15, minimum=1)
+    )
+    m.check_unknown()
+    if metrics.textfile is not None and not metrics.textfile.parent.is_dir():
+        raise ConfigError(f"metrics.textfile: got {str(metrics.textfile)!r}; expected a file in an existing folder")
+
     templates_dir = root.optional_path("templates_dir")
     if templates_dir is not None and not templates_dir.is_dir():
         raise ConfigError(f"templates_dir: got {str(templates_dir)!r}; expected an existing folder")
@@ -652,6 +667,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         graph=graph,
         ews=ews,
         privacy=privacy,
+        metrics=metrics,
     )
 
 

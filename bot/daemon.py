@@ -14,6 +14,7 @@ from types import FrameType
 from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
 from bot.errors import BotError
+from bot.metrics import render_metrics, write_textfile
 from bot.ports import Clock, Inbox
 from bot.wiring import Bot
 
@@ -41,6 +42,7 @@ class Daemon:
         self._stopped = threading.Event()
         self._calendar_dirty = True
         self._last_publish = 0.0
+        self._last_metrics: float | None = None
         self._started = False
         # Held for a whole round: shutting down waits for the round in hand, and no round
         # touches the scheduler once stopping (APScheduler's shutdown holds its job store
@@ -107,11 +109,22 @@ class Daemon:
             # The feed is rewritten whole: at once when the inbox is quiet, at most once a
             # minute while a backlog drains.
             self.publish_if_due(force=handled == 0)
+            self.write_metrics_if_due()
             if not self.stopping:
                 self.arm_next_timer()
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
             log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
             log.debug("round failed", exc_info=True)
+
+    def write_metrics_if_due(self) -> None:
+        target = self.bot.config.metrics.textfile
+        if target is None:
+            return
+        every = self.bot.config.metrics.every_seconds
+        if self._last_metrics is not None and time.monotonic() - self._last_metrics < every:
+            return
+        write_textfile(target, render_metrics(self.bot, self.clock.now()))
+        self._last_metrics = time.monotonic()
 
     def arm_next_timer(self) -> None:
         with self.bot.store.transaction() as tx:

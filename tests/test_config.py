@@ -75,6 +75,12 @@ def test_every_key_in_the_example_is_commented() -> None:
             "trust.sender_domains",
         ),
         ('address = "referrals@police.example"', "", "bot.address: missing"),
+        (
+            '# textfile = "/var/lib/node_exporter/textfile/strategy_bot.prom"',
+            'textfile = "/no/such/folder/bot.prom"',
+            "metrics.textfile: got '/no/such/folder/bot.prom'; expected a file in an existing folder",
+        ),
+        ("every_seconds = 15", "every_seconds = 0", "metrics.every_seconds: got 0"),
     ],
 )
 def test_a_bad_value_is_named_with_what_is_expected(tmp_path: Path, old: str, new: str, message: str) -> None:

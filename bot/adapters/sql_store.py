@@ -479,6 +479,35 @@ class StoreTransaction:
         query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status == "pending")
         return int(self.conn.execute(query).scalar_one())
 
+    def tallies(self) -> list[tuple[str, tuple[str, ...], int]]:
+        """Counts for the metrics, by table and labels: no column that holds personal data is read."""
+        groups = (
+            ("messages", (t.messages.c.kind, t.messages.c.outcome)),
+            ("cases", (t.cases.c.kind, t.cases.c.state)),
+            ("emails", (t.outbox.c.purpose, t.outbox.c.status)),
+            ("timers", (t.timers.c.purpose, t.timers.c.status, t.timers.c.late)),
+            ("bookings", (t.bookings.c.status,)),
+        )
+        counts: list[tuple[str, tuple[str, ...], int]] = []
+        for name, columns in groups:
+            for row in self.conn.execute(select(*columns, func.count()).group_by(*columns)):
+                counts.append((name, tuple(str(v) for v in row[:-1]), int(row[-1])))
+        return counts
+
+    def overdue_timer_count(self, now: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(t.timers)
+            .where(t.timers.c.status == "pending")
+            .where(t.timers.c.due_at < utc_text(now))
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def oldest_pending_email(self) -> datetime | None:
+        query = select(func.min(t.outbox.c.created_at)).where(t.outbox.c.status == "pending")
+        value = self.conn.execute(query).scalar_one()
+        return from_utc_text(value) if value else None
+
     # -- timers --------------------------------------------------------------------------
 
     def add_timer(self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "") -> bool:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from requests_mail import london, request_email
+from requests_mail import StepClock, london, request_email
 
 from bot.cli import main
 from bot.config import load_config
+from bot.daemon import Daemon
 from bot.ports import IncomingMail
 from bot.wiring import build
 
@@ -43,3 +45,49 @@ def test_status_lists_cases_bookings_and_timers_and_history_tells_a_case_s_life(
 
     assert main(["history", "N999999", "--config", str(config_path)]) == 1
     assert "no case" in capsys.readouterr().err
+
+
+def test_metrics_count_what_the_bot_did_and_the_daemon_keeps_them_in_a_textfile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = tmp_path / "bot.toml"
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    textfile = '# textfile = "/var/lib/node_exporter/textfile/strategy_bot.prom"'
+    config_path.write_text(text.replace(textfile, 'textfile = "bot.prom"'), encoding="utf-8")
+    config = load_config(config_path)
+    assert config.metrics.textfile == tmp_path / "bot.prom"
+    bot = build(config)
+    at = london("2030-11-25 09:00")
+    for n, number in enumerate(["N146782", "N311907"]):
+        raw = request_email(at, n_number=number, message_id=f"<metrics.{n}@council.example>")
+        bot.service.handle(IncomingMail(f"k{n}", raw, at), at)
+    forged = request_email(at, sender="Alex Morgan <alex.morgan@evil.example>", message_id="<forged@evil.example>")
+    bot.service.handle(IncomingMail("k3", forged, at), at)
+    bot.close()
+
+    assert main(["metrics", "--config", str(config_path)]) == 0
+    out = capsys.readouterr().out
+    lines = set(out.splitlines())
+    assert 'strategy_bot_messages_total{kind="standard",outcome="processed"} 2' in lines
+    assert 'strategy_bot_messages_total{kind="unrecognised",outcome="quarantine"} 1' in lines
+    assert 'strategy_bot_cases{kind="standard",state="booked"} 2' in lines
+    assert 'strategy_bot_bookings{status="booked"} 2' in lines
+    assert 'strategy_bot_emails_total{purpose="confirmation",status="pending"} 2' in lines
+    assert 'strategy_bot_emails_total{purpose="quarantine_notice",status="pending"} 1' in lines
+    assert 'strategy_bot_timers_total{purpose="reminder_day_before",status="pending",late="no"} 2' in lines
+    assert "strategy_bot_outbox_pending 3" in lines
+    assert "# TYPE strategy_bot_messages_total counter" in lines
+    assert "N146782" not in out and "Bond" not in out and "evil" not in out
+
+    # The daemon's round writes the same figures to the textfile, where node_exporter reads them.
+    bot = build(config)
+    try:
+        Daemon(bot, StepClock(at + timedelta(minutes=1))).round()
+    finally:
+        bot.close()
+    written = (tmp_path / "bot.prom").read_text(encoding="utf-8").splitlines()
+    assert 'strategy_bot_messages_total{kind="standard",outcome="processed"} 2' in written
+    assert 'strategy_bot_emails_total{purpose="confirmation",status="sent"} 2' in written
+    assert "strategy_bot_outbox_pending 0" in written
+    assert "strategy_bot_inbox_up 1" in written
+    assert not list(tmp_path.glob(".bot.prom*"))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from bot.adapters import sql_schema as t
 from bot.config import Config, load_config
+from bot.metrics import render_metrics
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
 from bot.wiring import Bot, build
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.eml"))
 
 # What the example requests say about children and families: none of it may reach a calendar
-# subject or location, an email subject, a log line, the history or the timers.
+# subject or location, an email subject, a log line, a metric, the history or the timers.
 PERSONAL = [
     "Bond",
     "Okafor",
@@ -72,9 +73,11 @@ def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.Lo
             history = [f"{r.actor} {r.action} {r.detail}" for r in conn.execute(select(t.history))]
             timers = [f"{r.key} {r.purpose} {r.detail}" for r in conn.execute(select(t.timers))]
         subjects = [str(m["Subject"]) for m in queued_emails(bot)]
+        metrics = render_metrics(bot, london("2026-12-20 00:00")).splitlines()
     finally:
         replay.close()
     assert events and subjects and history and timers
+    assert any(line.startswith("strategy_bot_messages_total{") for line in metrics)
     assert any("booked" in r.getMessage() for r in caplog.records)  # the scan reads real log lines
     places = {
         "calendar subject": [e.subject for e in events],
@@ -83,6 +86,7 @@ def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.Lo
         "log line": [r.getMessage() for r in caplog.records],
         "history": history,
         "timers": timers,
+        "metric": metrics,
     }
     leaks = [(where, word) for where, texts in places.items() for text in texts for word in PERSONAL if word in text]
     assert leaks == []
