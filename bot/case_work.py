@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -94,14 +95,20 @@ class CaseWork:
     def book(self, case: Case, received: datetime, urgent_indicators: list[str]) -> None:
         """§3.3–3.6: the next proper slot, the event, the confirmation, the timescale check."""
         details = case.details
-        choice = self.s.find_slot(received, details.complex, self.now)
+        # A retry after a crash between the calendar's write and our commit finds its own
+        # event there: the slot is chosen as if it were free, and the event kept to it.
+        already = self.s.calendar.booked(self.s.event_uid(case))
+        choice = self.s.find_slot(received, details.complex, self.now, own=already)
         if choice is None:
             self.no_slot(case)
             return
         attendees, left_out = self.attendees(case)
         event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
         try:
-            self.s.calendar.book(event)
+            if already is None:
+                self.s.calendar.book(event)
+            elif already != Interval(choice.start, choice.end):
+                self.s.calendar.move(event)
         except SlotTaken:
             # Someone booked by hand between our look and our write: look again once.
             choice = self.s.find_slot(received, details.complex, self.now)
@@ -317,9 +324,15 @@ class CaseWork:
         tz = self.s.tz
         minutes = booking_length(details.complex, self.cfg.schedule)
 
+        # Named after the message that said the family moved, so a retry of that message finds
+        # the event it made rather than making another.
+        moved_by = hashlib.sha256((self.in_reply_to or self.now.isoformat()).encode()).hexdigest()[:16]
+        uid = f"{case.case_id}.moved.{moved_by}@{self.cfg.bot.message_id_domain}"
+        already = self.s.calendar.booked(uid)
+
         def intervals(day: date) -> list[Interval]:
             start = datetime.combine(day, time(0), tzinfo=tz)
-            return self.s.calendar.busy(start, start + timedelta(days=1))
+            return [i for i in self.s.calendar.busy(start, start + timedelta(days=1)) if i != already]
 
         # From the next day: police need time for their research, as for any booked slot.
         tomorrow = datetime.combine(self.now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
@@ -335,9 +348,11 @@ class CaseWork:
         if previous is not None:
             self.tx.set_booking(case.case_id, previous.start, previous.end, previous.sequence, "superseded")
         attendees, left_out = self.attendees(case)
-        uid = f"{case.case_id}.moved.{self.now:%Y%m%d%H%M}@{self.cfg.bot.message_id_domain}"
         event = self.s.event_for(case, start, end, attendees, 0, uid=uid)
-        self.s.calendar.book(event)
+        if already is None:
+            self.s.calendar.book(event)
+        elif already != Interval(start, end):
+            self.s.calendar.move(event)
         booking = Booking(case.case_id, uid, start, end)
         self.tx.add_booking(booking)
         self.tx.cancel_timers(case.case_id, BOOKING_TIMERS)

@@ -100,6 +100,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 close()
         except BotError as exc:
             problems = [str(exc)]
+        except Exception as exc:  # noqa: BLE001 - the operator gets one plain line, never a traceback
+            problems = [f"the check failed unexpectedly: {type(exc).__name__}: {str(exc)[:200]}"]
         failed = failed or bool(problems)
         if not problems:
             print(f"  {role + ':':<9} ok")

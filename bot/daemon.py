@@ -177,6 +177,10 @@ class Daemon:
         except BotError as exc:
             self._inbox_down(str(exc), now)
             return 0
+        except Exception as exc:  # noqa: BLE001 - an adapter's surprise must not stop the outbox and timers
+            log.debug("reading the inbox failed", exc_info=True)
+            self._inbox_down(f"unexpected {type(exc).__name__} while reading the inbox", now)
+            return 0
         self._inbox_up(now)
         return handled
 

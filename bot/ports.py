@@ -67,6 +67,14 @@ class StrategyCalendar(Protocol):
         """Add the event; raises ``SlotTaken`` if it would overlap another. Booking the same uid again is a no-op."""
         ...
 
+    def booked(self, uid: str) -> Interval | None:
+        """The times of the event with this uid, or None when the calendar holds none.
+
+        A booking made just before a crash is in the calendar but not in the store; the
+        retry finds it here and keeps to it rather than booking around itself.
+        """
+        ...
+
     def move(self, event: CalendarEvent) -> None:
         """Replace the event with this uid (new times, higher sequence); raises ``SlotTaken``."""
         ...

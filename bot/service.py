@@ -36,6 +36,7 @@ from bot.domain.model import (
     CalendarEvent,
     Case,
     CaseState,
+    Interval,
     Kind,
     OutgoingEmail,
     RequestDetails,
@@ -416,7 +417,7 @@ class StrategyService:
             },
         )
         return CalendarEvent(
-            uid=uid or f"{case.case_id}@{self.config.bot.message_id_domain}",
+            uid=uid or self.event_uid(case),
             subject="Strategy discussion " + ", ".join(details.n_numbers),
             start=start,
             end=end,
@@ -428,12 +429,20 @@ class StrategyService:
             private=True,
         )
 
-    def find_slot(self, received: datetime, complex_case: bool, now: datetime) -> SlotChoice | None:
-        """§3: the next proper slot; never in the past when a request is handled late (after an outage)."""
+    def event_uid(self, case: Case) -> str:
+        return f"{case.case_id}@{self.config.bot.message_id_domain}"
+
+    def find_slot(
+        self, received: datetime, complex_case: bool, now: datetime, own: Interval | None = None
+    ) -> SlotChoice | None:
+        """§3: the next proper slot; never in the past when a request is handled late (after an outage).
+
+        ``own`` is the case's own event, already in the calendar: it does not count as busy.
+        """
 
         def busy_on(day: date) -> list[Any]:
             start = datetime.combine(day, time(0), tzinfo=self.tz)
-            return self.calendar.busy(start, start + timedelta(days=1))
+            return [i for i in self.calendar.busy(start, start + timedelta(days=1)) if i != own]
 
         schedule = self.config.schedule
         return choose_slot(received, complex_case, busy_on, schedule, self.days, self.tz, not_before=now)

@@ -426,6 +426,10 @@ class EwsCalendar:
         items = self.mailbox.call("reading busy times", lambda a: self._view(a, start, end, _VIEW_FIELDS))
         return [Interval(_aware(i.start, self.zone), _aware(i.end, self.zone)) for i in items]
 
+    def booked(self, uid: str) -> Interval | None:
+        item = self.mailbox.call("looking for a booking", lambda a: self._find(a, uid))
+        return Interval(_aware(item.start, self.zone), _aware(item.end, self.zone)) if item is not None else None
+
     def book(self, event: CalendarEvent) -> None:
         def book(account: Any) -> None:
             if self._find(account, event.uid) is not None:

@@ -197,6 +197,10 @@ class GraphCalendar:
         )
         log.info("booked %s in the strategy calendar at %s", event.uid, event.start.isoformat())
 
+    def booked(self, uid: str) -> Interval | None:
+        found = self._find(uid)
+        return Interval(parse_time(found["start"]), parse_time(found["end"])) if found is not None else None
+
     def move(self, event: CalendarEvent) -> None:
         """New times (and details) for the booking with this uid; Exchange sends the attendees the update."""
         found = self._find(event.uid)

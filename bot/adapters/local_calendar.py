@@ -52,6 +52,12 @@ class LocalCalendar:
             self._refuse_overlap(event)
             conn.execute(insert(t.calendar_events).values(**_row(event)))
 
+    def booked(self, uid: str) -> Interval | None:
+        columns = (t.calendar_events.c.start, t.calendar_events.c.end)
+        with self._store.connection() as conn:
+            row = conn.execute(select(*columns).where(t.calendar_events.c.uid == uid)).first()
+        return Interval(from_utc_text(row.start), from_utc_text(row.end)) if row is not None else None
+
     def move(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
             self._refuse_overlap(event)

@@ -11,6 +11,7 @@ import pytest
 import responses
 from fake_ews import FakeEws
 from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
+from port_contracts import contract_event
 from requests_mail import StepClock, london, request_email
 
 from bot.cli import main
@@ -145,3 +146,37 @@ def test_check_config_logs_in_to_exchange_and_names_what_is_wrong(
     assert main(["check-config", str(path)]) == 1
     out = capsys.readouterr().out
     assert "  inbox:    PROBLEM:" in out and "refused" in out
+
+
+@pytest.mark.parametrize("kind", ["graph", "ews"])
+def test_a_booking_made_just_before_a_crash_is_kept_not_booked_around(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The calendar took the event, then the bot died before its commit: the retry keeps to that event."""
+    config = load_config(config_file(tmp_path, kind, GRAPH if kind == "graph" else EWS))
+    mail = request_email(T0, subject="Strategy discussion N146782", message_id="<r1@council.example>")
+    server = request.getfixturevalue("fake" if kind == "graph" else "fake_ews")
+    if kind == "graph":
+        server.deliver(MAILBOX, mail)
+    else:
+        server.deliver(mail)
+    bot = build(config)
+    try:
+        assert bot.calendar is not None
+        bot.calendar.book(contract_event("SD000001@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+        Daemon(bot, StepClock(T0)).round()
+        events = bot.calendar.events(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+        with bot.store.transaction() as tx:
+            booking = tx.booking_for("SD000001")
+    finally:
+        bot.close()
+
+    assert [(e.uid, e.start) for e in events] == [("SD000001@police.example", london("2026-11-25 10:00"))]
+    assert booking is not None and booking.start == london("2026-11-25 10:00")
+    if kind == "graph":
+        [(_, mime)] = server.mailbox(MAILBOX).sent
+    else:
+        [mime] = [m.mime for m in server.sent if b"SD000001.confirmation.1@police.example" in m.mime]
+    sent = email.message_from_bytes(mime, policy=email.policy.default)
+    text = sent.get_body(("plain",)).get_content()
+    assert "Wednesday 25 November 2026" in text and "10:00" in text and "10:15 to" not in text

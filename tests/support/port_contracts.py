@@ -82,6 +82,15 @@ class CalendarContract:
         calendar.book(first)  # the retry after a crash between the booking and our record of it
         assert len(calendar.events(london("2026-11-25 00:00"), london("2026-11-26 00:00"))) == 1
 
+    def test_booked_gives_the_times_of_the_event_with_a_uid(self, calendar: StrategyCalendar) -> None:
+        assert calendar.booked("case-1@police.example") is None
+        calendar.book(contract_event("case-1@police.example", "2027-03-29 10:00", "2027-03-29 10:15"))
+        wanted = Interval(london("2027-03-29 10:00"), london("2027-03-29 10:15"))
+        assert calendar.booked("case-1@police.example") == wanted  # the week after the clocks go forward
+        assert calendar.booked("case-2@police.example") is None
+        calendar.cancel("case-1@police.example")
+        assert calendar.booked("case-1@police.example") is None
+
     def test_move_replaces_the_times_and_frees_the_old_slot(self, calendar: StrategyCalendar) -> None:
         calendar.book(contract_event("a@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
         calendar.book(contract_event("b@police.example", "2026-11-25 10:30", "2026-11-25 10:45"))
