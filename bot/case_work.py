@@ -28,7 +28,7 @@ BOOKING_TIMERS = ("reminder_day_before", "reminder_30_min", "minutes_template", 
 LADDER = ("escalation_60", "escalation_90")
 MINUTES_TIMERS = ("minutes_reminder", "minutes_overdue")
 # The replies that go back to whoever wrote, and so could feed a mail loop.
-SHORT_REPLIES = ("triage_reply", "command_help")
+SHORT_REPLIES = ("triage_reply", "command_help", "missing_information")
 
 
 class CaseWork:
@@ -62,6 +62,10 @@ class CaseWork:
         )
         self.result.emails.append(out)
         return out
+
+    def local(self, moment: datetime) -> str:
+        """A time as the history shows it: London wall time, as people will read it."""
+        return f"{moment.astimezone(self.s.tz):%a %d %b %Y %H:%M}"
 
     def note(self, case: Case | None, action: str, detail: str = "") -> None:
         self.tx.add_history(case.case_id if case else None, self.now, self.actor, action, detail, self.in_reply_to)
@@ -120,7 +124,7 @@ class CaseWork:
         booking = Booking(case.case_id, event.uid, choice.start, choice.end)
         self.tx.add_booking(booking)
         self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED, effective_day=choice.effective_day)
-        self.note(case, "booked", f"{choice.start.isoformat()} {event.subject}")
+        self.note(case, "booked", f"{self.local(choice.start)} {event.subject}")
         self.schedule(case, booking_deadlines(choice.start, choice.end, self.cfg.timers, self.s.days, self.s.tz))
         self.result.booked.append((case.case_id, event))
         log.info("case %s %s booked %s", case.case_id, ",".join(details.n_numbers), choice.start.isoformat())
@@ -308,7 +312,7 @@ class CaseWork:
         self.tx.set_booking(case.case_id, new_start, new_end, moved.sequence, "booked")
         self.tx.cancel_timers(case.case_id, BOOKING_TIMERS)
         self.schedule(case, booking_deadlines(new_start, new_end, self.cfg.timers, self.s.days, tz))
-        self.note(case, "moved", f"{booking.start.isoformat()} -> {new_start.isoformat()}")
+        self.note(case, "moved", f"{self.local(booking.start)} -> {self.local(new_start)}")
         self.result.moved.append((case.case_id, event))
         log.info("case %s moved to %s", case.case_id, new_start.isoformat())
         self.confirm(case, event, moved, left_out, [])
@@ -358,7 +362,7 @@ class CaseWork:
         self.tx.cancel_timers(case.case_id, BOOKING_TIMERS)
         self.schedule(case, booking_deadlines(start, end, self.cfg.timers, self.s.days, tz))
         self.result.booked.append((case.case_id, event))
-        self.note(case, "booked", f"{start.isoformat()} {event.subject} (mobile family)")
+        self.note(case, "booked", f"{self.local(start)} {event.subject} (mobile family)")
         self.confirm(case, event, booking, left_out, [], check_timescale=False)
         due = self.now + timedelta(hours=self.cfg.timers.mobile_family_hours)
         if start > due:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot import failpoints
 from bot.adapters.sql_store import QueuedEmail, SqlStore, retry_delay
 from bot.config import SenderConfig
-from bot.errors import PermanentError, TransientError
+from bot.errors import PermanentError
 from bot.ports import MailSender
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class OutboxDelivery:
                 if self.on_refused is not None:
                     self.on_refused(queued, str(exc), now)
                 continue
-            except TransientError as exc:
+            except Exception as exc:  # noqa: BLE001 - TransientError, or an adapter's surprise: retried, never fatal
                 retrying += 1
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
                 log.warning(
@@ -97,5 +97,9 @@ class OutboxDelivery:
             sent += 1
             with self.store.transaction() as tx:
                 tx.mark_sent(queued.id, now)
+                recipients = ", ".join(queued.recipients)
+                tx.add_history(
+                    queued.case_id, now, "bot", "email_sent", f"{queued.purpose} to {recipients}", queued.message_id
+                )
             log.info("email %s (%s) delivered", queued.message_id, queued.purpose)
         return DeliveryRound(sent, retrying, failed)

@@ -19,8 +19,11 @@ from email.message import EmailMessage
 from multiprocessing.pool import AsyncResult, Pool
 
 from bot.domain.classify import classify
+from bot.domain.commands import read_command
+from bot.domain.message_text import message_text, strip_quoted
 from bot.domain.model import Kind
 from bot.domain.request_reading import read_request
+from bot.domain.urgent_screening import screen_urgent_indicators
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,16 @@ _lock = threading.Lock()
 
 
 def _read(raw: bytes) -> None:
-    """What the service does to a message before it decides anything, in the worker."""
+    """Every reading the service may do to a message, in the worker: its kind, its fields, a
+    reply's first lines and command word, and the urgent screening. (The shape caps of
+    ``over_limits`` stop counting at their limits, so they need no time limit.)"""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     verdict = classify(msg, ())
     read_request(msg, verdict.kind if verdict.kind in (Kind.URGENT, Kind.STANDARD) else Kind.STANDARD)
+    plain = message_text(msg).plain
+    read_command(strip_quoted(plain))
+    screen_urgent_indicators(plain)
 
 
 def _ready() -> None:
@@ -91,7 +99,13 @@ def too_slow(raw: bytes, seconds: float) -> str | None:
     global _pool
     with _lock:
         started = _ahead.pop(id(raw), None)
-        pending = started[1] if started is not None and started[0] is raw else _get_pool().apply_async(_read, (raw,))
+        try:
+            ahead = started is not None and started[0] is raw
+            pending = started[1] if started is not None and ahead else _get_pool().apply_async(_read, (raw,))
+        except Exception as exc:  # noqa: BLE001 - a reader that will not start must not stop the intake
+            log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
+            _stop()
+            return None
         try:
             pending.get(timeout=seconds)
         except multiprocessing.TimeoutError:

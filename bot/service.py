@@ -111,7 +111,7 @@ class StrategyService:
         self.renderer = renderer
         self.days = days or WorkingDays.from_schedule(config.schedule)
         self.tz = config.bot.timezone
-        self.own_addresses = {config.bot.address}
+        self.own_addresses = {config.bot.address, config.bot.x_loop}
         self.police_domain = config.people.referral_unit.rsplit("@", 1)[1]
 
     # -- intake ----------------------------------------------------------------------------
@@ -157,19 +157,27 @@ class StrategyService:
                     result.case_id,
                 )
         except _Quarantine as exc:
-            return self._quarantine(mail, message_id, content_hash, now, str(exc))
+            return self._quarantine(mail, message_id, content_hash, now, str(exc), exc.case_id)
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the daemon
-            # The exception's text may quote the message: only its type goes in the log.
+            # The exception's text may quote the message: only its type goes in the log, and
+            # in the history and the notice only what our own errors say.
             log.error("message could not be handled: %s; quarantined", type(exc).__name__)
             log.debug("handling failed", exc_info=True)
-            return self._quarantine(mail, message_id, content_hash, now, f"{type(exc).__name__}: {exc}"[:500])
+            reason = f"the bot could not handle it ({_error_for_admin(exc)})"
+            return self._quarantine(mail, message_id, content_hash, now, reason)
         _log_handled(result)
         return result
 
     def _quarantine(
-        self, mail: IncomingMail, message_id: str, content_hash: str, now: datetime, reason: str
+        self,
+        mail: IncomingMail,
+        message_id: str,
+        content_hash: str,
+        now: datetime,
+        reason: str,
+        case_id: str | None = None,
     ) -> Handled:
-        result = Handled(message_id, "unrecognised", "quarantine", reason=reason)
+        result = Handled(message_id, "unrecognised", "quarantine", case_id, reason=reason)
         with self.store.transaction() as tx:
             seen = tx.seen_message(message_id, content_hash)
             if seen is not None:
@@ -184,8 +192,10 @@ class StrategyService:
                 tx, "quarantine_notice", None, (self.config.people.administrator,), (), context, now, key=message_id
             )
             result.emails.append(out)
-            tx.record_message(message_id, content_hash, mail.received_at, now, result.kind, "quarantine", reason, None)
-            tx.add_history(None, now, "bot", "quarantined", reason, message_id)
+            tx.record_message(
+                message_id, content_hash, mail.received_at, now, result.kind, "quarantine", reason, case_id
+            )
+            tx.add_history(case_id, now, "bot", "quarantined", reason, message_id)
         log.warning("message quarantined: %s", reason.split(":", 1)[0])
         return result
 
@@ -451,6 +461,10 @@ class StrategyService:
 class _Quarantine(Exception):
     """Raised inside handling to send a message to Quarantine with a plain reason."""
 
+    def __init__(self, reason: str, case: Case | None = None) -> None:
+        super().__init__(reason)
+        self.case_id = case.case_id if case else None
+
 
 class _Work(CaseWork):
     """Handling of one parsed message inside one open transaction."""
@@ -482,12 +496,15 @@ class _Work(CaseWork):
             case = self._case_in_thread()
             if case is not None:
                 if untrusted:
-                    raise _Quarantine(f"reply in case {case.case_id} from an untrusted sender: {untrusted}")
+                    raise _Quarantine(f"reply in case {case.case_id} from an untrusted sender: {untrusted}", case)
                 return self._reply(case, address or "")
-        if verdict.kind is Kind.UNRECOGNISED:
-            return self._unrecognised(address, untrusted)
         if untrusted:
-            raise _Quarantine(f"{verdict.kind.value} request from an untrusted sender: {untrusted}")
+            # §7: whatever it asks, mail from outside the trusted senders is quarantined and
+            # the administrator told; the claimed sender gets nothing.
+            what = "message" if verdict.kind is Kind.UNRECOGNISED else "request"
+            raise _Quarantine(f"{verdict.kind.value} {what} from an untrusted sender: {untrusted}")
+        if verdict.kind is Kind.UNRECOGNISED:
+            return self._unrecognised(address)
         details = read_request(self.msg, verdict.kind)
         if verdict.kind is Kind.URGENT:
             return self._urgent(details)
@@ -540,10 +557,10 @@ class _Work(CaseWork):
 
     # -- the routes --------------------------------------------------------------------------
 
-    def _unrecognised(self, address: str | None, untrusted: str | None) -> Handled:
+    def _unrecognised(self, address: str | None) -> Handled:
         self.actor = address or "unknown"
         self.note(None, "triaged", "subject not recognised")
-        if untrusted is None and address and self.may_answer(None, address):
+        if address and self.may_answer(None, address):
             context = {
                 "urgent_subject": "URGENT S47 ENQUIRY",
                 "standard_subject": "Strategy discussion",
@@ -637,7 +654,10 @@ class _Work(CaseWork):
         case = replace(case, details=details)
         missing = details.missing(case.kind)
         if missing:
-            self._ask_for(case, missing)
+            # Asked again only within the reply limits: a mailbox that answers every email
+            # without marking itself automatic would otherwise be asked all night.
+            if self.may_answer(case, case.details.requester.email or ""):
+                self._ask_for(case, missing)
             return
         check_transition(case.state, CaseState.BOOKED)
         self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED)
@@ -648,10 +668,10 @@ class _Work(CaseWork):
 
     def _opened(self, case: Case) -> None:
         self.actor = case.details.requester.email or "unknown"
-        self.note(
-            case, "received", f"{case.kind.value} request for {', '.join(case.details.n_numbers) or 'no N number'}"
-        )
+        details = case.details
+        self.note(case, "received", f"{case.kind.value} request for {', '.join(details.n_numbers) or 'no N number'}")
         self.actor = "bot"
+        self.note(case, "read", _what_was_read(details, case.kind))
 
     def _indicators(self, details: RequestDetails) -> list[str]:
         text = "\n".join(filter(None, [details.reason, message_text(self.msg).plain]))
@@ -721,3 +741,26 @@ def _error_for_admin(exc: Exception) -> str:
     if isinstance(exc, (BotError, TemplateError)):
         return _one_line(f"{type(exc).__name__}: {exc}")[:300]
     return type(exc).__name__
+
+
+def _what_was_read(details: RequestDetails, kind: Kind) -> str:
+    """The history's account of a request's reading: which fields, never what they say."""
+    found = [
+        name
+        for name, value in (
+            ("surname", details.surname),
+            ("children", details.children),
+            ("address", details.address),
+            ("requester", details.requester.email),
+            ("phone", details.requester.phone),
+            ("social worker", details.social_worker),
+            ("reason", details.reason),
+            ("health rep", details.health_rep),
+        )
+        if value
+    ]
+    counts = f"{len(details.n_numbers)} N number(s), {len(details.invitees)} invitee(s)"
+    complex_case = ", complex" if details.complex else ""
+    missing = details.missing(kind)
+    gaps = f"missing: {', '.join(missing)}" if missing else "nothing required missing"
+    return f"{counts}{complex_case}; found: {', '.join(found) or 'nothing'}; {gaps}"

@@ -22,7 +22,8 @@ def test_status_lists_cases_bookings_and_timers_and_history_tells_a_case_s_life(
 ) -> None:
     config_path = tmp_path / "bot.toml"
     config_path.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    bot = build(load_config(config_path))
+    config = load_config(config_path)
+    bot = build(config)
     at = london("2030-11-25 09:00")  # a Monday in the future, so its timers are still pending
     raw = request_email(at, message_id="<status@council.example>")
     bot.service.handle(IncomingMail("k", raw, at), at)
@@ -35,13 +36,41 @@ def test_status_lists_cases_bookings_and_timers_and_history_tells_a_case_s_life(
     assert "reminder_day_before" in out and "Tue 26 Nov 2030 16:00" in out
     assert "Bond" not in out and "neglect" not in out
 
+    # The rest of the case's life: the confirmation delivered, the day-before reminder, the
+    # manager's CANCEL, and a year later the purge.
+    bot = build(config)
+    try:
+        assert bot.delivery is not None
+        bot.delivery.deliver_due(at + timedelta(minutes=1))
+        [reminder] = [t for t in bot.service.due_timers(london("2030-11-26 16:00")) if t.case_id == "SD000001"]
+        bot.service.handle_due(reminder.id, reminder.due_at)
+        cancel_at = london("2030-11-26 16:30")
+        cancel = request_email(
+            cancel_at,
+            subject="RE: Strategy discussion N146782",
+            message_id="<cancel@council.example>",
+            in_reply_to="<SD000001.confirmation.1@police.example>",
+            body="CANCEL\n\nThanks\n",
+        )
+        bot.service.handle(IncomingMail("c", cancel, cancel_at), cancel_at)
+        bot.service.purge(cancel_at + timedelta(days=config.privacy.retention_days + 1))
+    finally:
+        bot.close()
+
     assert main(["history", "n 146782", "--config", str(config_path)]) == 0
     history = capsys.readouterr().out
     lines = history.splitlines()
     assert lines[0].startswith("SD000001  standard request  N146782")
-    actions = [line.split()[6].rstrip(":") for line in lines[1:] if line.strip()]
-    assert actions[:3] == ["received", "booked", "email_queued"]
-    assert "<status@council.example>" in history and "Bond" not in history
+    entries = [line.split(None, 6)[6] for line in lines[1:] if line.strip()]
+    actions = [entry.split()[0].rstrip(":") for entry in entries]
+    assert actions[:4] == ["received", "read", "booked", "email_queued"]
+    assert "email_sent" in actions and "timer_fired" in actions
+    assert actions.index("email_sent") < actions.index("timer_fired") < actions.index("cancelled")
+    assert actions[-1] == "purged"
+    assert "alex.morgan@council.example" in lines[1]  # who: the requester, for the request
+    assert any(e.startswith("email_sent: confirmation to alex.morgan@council.example") for e in entries)
+    assert any("[<cancel@council.example>]" in line and "cancelled" in line for line in lines)
+    assert "<status@council.example>" in history and "Bond" not in history and "neglect" not in history
 
     assert main(["history", "N999999", "--config", str(config_path)]) == 1
     assert "no case" in capsys.readouterr().err
