@@ -160,11 +160,22 @@ def _create_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[messages, cases, bookings, calendar_events, outbox, history, timers])
 
 
+def _history_append_only(conn: Connection) -> None:
+    """The audit history can be added to, never changed or deleted, whatever code runs."""
+    if conn.dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER history_no_{verb.lower()} BEFORE {verb} ON history "
+                "BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END"
+            )
+
+
 # Each migration runs once, in order, inside one transaction with its version row.
 # Append new steps; never edit one that has shipped.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial),
     (2, lambda conn: metadata.create_all(conn, tables=[adapter_state])),
+    (3, _history_append_only),
 ]
 
 

@@ -442,6 +442,11 @@ class StoreTransaction:
             .where(t.outbox.c.status != "pending")
             .values(raw=b"", subject="(purged)")
         )
+        # The local calendar's copy of the event body names the family and the manager.
+        own_events = select(t.bookings.c.uid).where(t.bookings.c.case_id == case_id)
+        self.conn.execute(
+            update(t.calendar_events).where(t.calendar_events.c.uid.in_(own_events)).values(body="", attendees="")
+        )
 
     def purge_old_emails(self, before: datetime) -> int:
         """Empty the stored copy of every email sent or refused before ``before``; returns how many."""

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from requests_mail import StepClock, london, request_email
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config, ConfigError, PrivacyConfig
 from bot.daemon import Daemon
@@ -137,6 +139,23 @@ def test_finished_cases_keep_only_their_n_numbers_after_the_retention_period(
         history = render_history(bot, "N146782") or ""
         assert "purged: personal details and stored emails removed" in history
         assert "Bondarenko" not in history
+        events = {e.subject: e for e in bot.calendar.all_events()}  # type: ignore[attr-defined]
+        assert events["Strategy discussion N146782"].body == ""  # the family's name went with it
+        assert events["Strategy discussion N146782"].attendees == ()
+        assert "Bondarenko-Whitfield" in events["Strategy discussion N146783"].body
+    finally:
+        bot.close()
+
+
+def test_the_history_is_append_only_in_the_database_itself(config: Config) -> None:
+    bot = build(config)
+    try:
+        bot.service.handle(request("N146782"), T0)
+        with pytest.raises(IntegrityError, match="the history is append-only"), bot.store.connection() as conn:
+            conn.execute(text("UPDATE history SET detail = 'rewritten'"))
+        with pytest.raises(IntegrityError, match="the history is append-only"), bot.store.connection() as conn:
+            conn.execute(text("DELETE FROM history"))
+        assert "received: standard request for N146782" in (render_history(bot, "N146782") or "")
     finally:
         bot.close()
 
