@@ -7,6 +7,7 @@ file names the environment variable that holds them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -21,6 +22,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# The SMTP port each kind of security is usually offered on: submission, submissions, relay.
+SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+# IDLE must be re-issued before servers may drop it (30 minutes, RFC 2177), allowing for the
+# second or so between the bot's looks.
+IDLE_RENEW_LIMIT = 29 * 60.0
 
 
 class ConfigError(ValueError):
@@ -83,7 +89,7 @@ def _secret(key: str, env: str | None, what: str) -> str | None:
 class ImapConfig:
     host: str
     port: int
-    security: str  # "tls" (implicit, port 993), "starttls" or "none" (loopback test servers only)
+    security: str  # "tls" (implicit, port 993), "starttls" (143) or "none" (loopback test servers only)
     username: str
     auth: str  # "password" or "xoauth2"
     password_env: str | None
@@ -150,10 +156,11 @@ class CalendarConfig:
 class SmtpConfig:
     host: str
     port: int
-    security: str  # "starttls", "tls" or "none"
+    security: str  # "starttls" (port 587), "tls" (implicit, port 465) or "none" (port 25, loopback only)
     username: str | None
     password_env: str | None
     timeout_seconds: float
+    ca_file: Path | None = None  # trust this CA instead of the system's (a council's own CA)
 
     def password(self) -> str | None:
         """The SMTP password from the environment variable the config names."""
@@ -496,15 +503,18 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     smtp: SmtpConfig | None = None
     if o.has("smtp") or sender_kind == "smtp":
         m = o.section("smtp")
+        smtp_security = m.choice("security", ("starttls", "tls", "none"), "starttls")
         smtp = SmtpConfig(
             host=m.string("host"),
-            port=m.integer("port", 587, minimum=1, maximum=65535),
-            security=m.choice("security", ("starttls", "tls", "none"), "starttls"),
+            port=m.integer("port", SMTP_PORTS[smtp_security], minimum=1, maximum=65535),
+            security=smtp_security,
             username=m.optional_string("username"),
             password_env=m.optional_string("password_env"),
             timeout_seconds=m.number("timeout_seconds", 30.0, minimum=1.0),
+            ca_file=m.optional_path("ca_file"),
         )
         m.check_unknown()
+        _check_transport("sender.smtp", smtp.host, smtp.security, smtp.ca_file)
     sender = SenderConfig(
         kind=sender_kind,
         path=o.path("path", "strategy-bot-data/sent"),
@@ -686,8 +696,8 @@ def _imap(inbox: _Section) -> ImapConfig:
         ca_file=m.optional_path("ca_file"),
         timeout_seconds=m.number("timeout_seconds", 30.0, minimum=1.0),
         idle=m.boolean("idle", True),
-        # RFC 2177: servers may drop an IDLE after 30 minutes, so it is re-issued before.
-        idle_renew_seconds=m.number("idle_renew_seconds", 29 * 60.0, minimum=1.0),
+        # RFC 2177: servers may drop an IDLE after 30 minutes, so it is re-issued well before.
+        idle_renew_seconds=m.number("idle_renew_seconds", 25 * 60.0, minimum=1.0),
         retry_first_seconds=m.number("retry_first_seconds", 1.0, minimum=0.01),
         retry_max_seconds=m.number("retry_max_seconds", 300.0, minimum=0.01),
     )
@@ -695,14 +705,37 @@ def _imap(inbox: _Section) -> ImapConfig:
     needed = "password_env" if auth == "password" else "oauth_token_env"
     if getattr(cfg, needed) is None:
         raise ConfigError(f'inbox.imap.{needed}: missing; expected it when inbox.imap.auth = "{auth}"')
-    if cfg.idle_renew_seconds > 29 * 60:
+    if cfg.idle_renew_seconds >= IDLE_RENEW_LIMIT:
         raise ConfigError(
-            f"inbox.imap.idle_renew_seconds: got {cfg.idle_renew_seconds:g}; expected 1740 (29 minutes) or less, "
-            "since servers may end an IDLE after 30 minutes"
+            f"inbox.imap.idle_renew_seconds: got {cfg.idle_renew_seconds:g}; expected less than "
+            f"{IDLE_RENEW_LIMIT:g} (29 minutes), since servers may end an IDLE after 30 minutes "
+            "and the bot looks about once a second"
         )
-    if cfg.ca_file is not None and not cfg.ca_file.is_file():
-        raise ConfigError(f"inbox.imap.ca_file: got {str(cfg.ca_file)!r}; expected an existing PEM file")
+    _check_transport("inbox.imap", cfg.host, cfg.security, cfg.ca_file)
     return cfg
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost, 127.0.0.0/8 or ::1."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_transport(prefix: str, host: str, security: str, ca_file: Path | None) -> None:
+    """A password never crosses a network in clear text; a CA file named must exist."""
+    if security == "none" and not _loopback(host):
+        raise ConfigError(
+            f'{prefix}.security: got "none" with {prefix}.host = {host!r}; expected "tls" or "starttls", '
+            'since "none" sends the password and the mail in clear text and is allowed only for a server on '
+            "this machine (localhost, 127.0.0.0/8 or ::1)"
+        )
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(f"{prefix}.ca_file: got {str(ca_file)!r}; expected an existing PEM file")
 
 
 def _graph(g: _Section, address: str) -> GraphConfig:

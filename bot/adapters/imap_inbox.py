@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import selectors
 import socket
 import ssl
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import DELETED, IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from bot.config import ConfigError, ImapConfig, InboxConfig
 from bot.errors import PermanentError, TransientError
@@ -49,6 +50,21 @@ def _text(exc: BaseException) -> str:
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
     return " ".join(str(message).split()) or type(exc).__name__
+
+
+def _tls_text(exc: ssl.SSLError) -> str:
+    """``[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)`` as "wrong version number"."""
+    if isinstance(exc, ssl.SSLEOFError):
+        return "the server closed the connection during the handshake"
+    text = str(exc.args[1] if len(exc.args) > 1 else exc)
+    text = re.sub(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$", "", text)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _greeting(exc: BaseException) -> str:
+    """What a server said instead of greeting us: ``* BYE go away`` as "go away"."""
+    text = _text(exc)
+    return re.sub(r"^\*\s+(BYE|NO|BAD)\s*", "", text, flags=re.IGNORECASE) or text
 
 
 class _Backoff:
@@ -124,7 +140,12 @@ class ImapInbox:
     # -- connecting --------------------------------------------------------------------------
 
     def connect(self) -> IMAPClient:
-        """A new, logged-in connection; every failure as a ``TransientError`` or ``PermanentError`` in words."""
+        """A new, logged-in connection; every failure as a ``TransientError`` or ``PermanentError`` in words.
+
+        An untrusted certificate, a refused STARTTLS and a refused login will not mend on
+        their own (permanent); anything else (unreachable, turned away, a broken handshake,
+        a dropped connection) is retried with back-off.
+        """
         imap = self.imap
         try:
             client = IMAPClient(
@@ -137,27 +158,36 @@ class ImapInbox:
         except ssl.SSLCertVerificationError as exc:
             raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message}") from exc
         except ssl.SSLError as exc:
-            raise TransientError(f"TLS failed with {self.where}: {_text(exc)}") from exc
+            raise TransientError(f"TLS handshake with {self.where} failed: {_tls_text(exc)}") from exc
         except socket.gaierror as exc:
             raise TransientError(f"cannot find the IMAP server {imap.host}: {_text(exc)}") from exc
         except OSError as exc:
             raise TransientError(f"cannot reach the IMAP server {self.where}: {_text(exc)}") from exc
+        except IMAPClientError as exc:  # a greeting of "* BYE ..." or no IMAP greeting at all
+            raise TransientError(f"the IMAP server {self.where} turned the connection away: {_greeting(exc)}") from exc
         try:
             client.normalise_times = False  # INTERNALDATE as aware datetimes
             if imap.security == "starttls":
-                try:
-                    client.starttls(self.ssl_context)
-                except ssl.SSLCertVerificationError as exc:
-                    raise PermanentError(
-                        f"TLS certificate check failed for {self.where}: {exc.verify_message}"
-                    ) from exc
-                except IMAPClientError as exc:
-                    raise PermanentError(f"{self.where} refused STARTTLS; not logging in in clear text") from exc
+                self._starttls(client)
             self._login(client)
         except BaseException:
-            _close(client)
+            _close(client, polite=False)
             raise
         return client
+
+    def _starttls(self, client: IMAPClient) -> None:
+        try:
+            client.starttls(self.ssl_context)
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message}") from exc
+        except ssl.SSLError as exc:
+            raise TransientError(f"TLS handshake with {self.where} failed after STARTTLS: {_tls_text(exc)}") from exc
+        except IMAPClientAbortError as exc:
+            raise TransientError(f"{self.where} dropped the connection at STARTTLS: {_text(exc)}") from exc
+        except IMAPClientError as exc:
+            raise PermanentError(f"{self.where} refused STARTTLS; not logging in in clear text") from exc
+        except OSError as exc:
+            raise TransientError(f"TLS handshake with {self.where} failed after STARTTLS: {_text(exc)}") from exc
 
     def _login(self, client: IMAPClient) -> None:
         imap = self.imap
@@ -312,6 +342,8 @@ class ImapInbox:
     def move(self, key: str, folder: Folder) -> None:
         """``UID MOVE``, or COPY + ``\\Deleted`` + ``UID EXPUNGE`` where MOVE is missing.
 
+        Where UIDPLUS is missing too, a plain EXPUNGE that spares what others marked deleted.
+
         A UID no longer in the folder is not an error (the server ignores it): that is the
         restart after a crash between the move and our record of it.
         """
@@ -343,13 +375,13 @@ class ImapInbox:
             for target, uids in by_folder.items():
                 if client.has_capability("MOVE"):
                     client.move(uids, target)
-                else:
-                    client.copy(uids, target)
+                    continue
+                client.copy(uids, target)
+                if client.has_capability("UIDPLUS"):
                     client.add_flags(uids, [DELETED])
-                    if client.has_capability("UIDPLUS"):
-                        client.uid_expunge(uids)
-                    else:
-                        client.expunge()
+                    client.uid_expunge(uids)
+                else:
+                    self._expunge_sparing_others(client, uids)
         except (IMAPClientError, OSError) as exc:
             raise self._drop(exc) from exc
         self._heard()
@@ -358,9 +390,42 @@ class ImapInbox:
         if moved and max(moved) > last_uid:
             self._save_bookmark(current, max(moved))
 
+    def _expunge_sparing_others(self, client: IMAPClient, uids: list[int]) -> None:
+        """Expunge ``uids`` with a plain EXPUNGE, which removes every ``\\Deleted`` message in the folder.
+
+        Messages someone else marked ``\\Deleted`` are unmarked first and marked again after,
+        so that only ours go. Chosen over refusing the fallback (which would leave every
+        handled message in the folder, read again at every poll, for ever) because its
+        failures are benign: a crash or a dropped connection between unmarking and marking
+        again leaves those messages in the folder without their mark (logged, nothing lost);
+        only a message marked in the instant between our SEARCH and our EXPUNGE can go with
+        ours, as it would with that person's own client's next EXPUNGE.
+        """
+        ours = set(uids)
+        others = [uid for uid in client.search(["DELETED"]) if uid not in ours]
+        if others:
+            log.info("unmarking %d message(s) marked deleted by someone else while expunging", len(others))
+            client.remove_flags(others, [DELETED])
+        try:
+            client.add_flags(uids, [DELETED])
+            client.expunge()
+        finally:
+            if others:
+                try:
+                    client.add_flags(others, [DELETED])
+                except (IMAPClientError, OSError):
+                    log.warning(
+                        "could not mark UIDs %s in %s as deleted again; they stay in the folder unmarked",
+                        ", ".join(map(str, others)),
+                        self.cfg.folder,
+                    )
+                    raise
+
     def wait(self, timeout: float) -> bool:
         """Sit in IDLE for up to ``timeout`` seconds; True as soon as the server reports new mail.
 
+        IDLE is ended and re-issued every ``idle_renew_seconds``, never later: servers may drop
+        an IDLE after 30 minutes. What the server said while the IDLE ended counts too.
         Without IDLE (or with ``idle = false``) this only sleeps: the daemon's poll finds the mail.
         """
         if not self.imap.idle or self.health.idle is False:
@@ -374,14 +439,22 @@ class ImapInbox:
         if client is None:  # the server offers no IDLE: polling from now on
             self.sleep(timeout)
             return False
+        deadline = self.monotonic() + timeout
         try:
-            if self.monotonic() - self._watch_since >= self.imap.idle_renew_seconds:
-                client.idle_done()
-                client.idle()
-                self._watch_since = self.monotonic()
-            with selectors.DefaultSelector() as selector:
-                selector.register(client.socket(), selectors.EVENT_READ)
-                if not selector.select(timeout):
+            while True:
+                renew_in = self._watch_since + self.imap.idle_renew_seconds - self.monotonic()
+                if renew_in <= 0:
+                    if self._renew_idle(client):
+                        return True
+                    continue
+                left = deadline - self.monotonic()
+                span = max(0.0, min(left, renew_in))
+                with selectors.DefaultSelector() as selector:
+                    selector.register(client.socket(), selectors.EVENT_READ)
+                    ready = selector.select(span)
+                if ready:
+                    break
+                if span >= left:
                     return False
             responses = client.idle_check(timeout=0)
             if not responses:
@@ -390,7 +463,18 @@ class ImapInbox:
             self._drop_watch(exc)
             return True  # a round now finds out whether the fetch connection survived
         self._heard()
-        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        return _new_mail(responses)
+
+    def _renew_idle(self, client: IMAPClient) -> bool:
+        """End the IDLE and start another; True if the server reported new mail in between."""
+        _, responses = client.idle_done()
+        client.idle()
+        self._watch_since = self.monotonic()
+        self._heard()
+        if _new_mail(responses):
+            log.info("new mail in %s reported as IDLE was renewed", self.cfg.folder)
+            return True
+        return False
 
     def _idle_client(self) -> IMAPClient | None:
         if self._watch is not None:
@@ -460,6 +544,11 @@ class ImapInbox:
         if self._watch is not None:
             _close(self._watch, polite=False)  # LOGOUT in the middle of IDLE only waits for a timeout
         self._conn = self._watch = None
+
+
+def _new_mail(responses: list[Any]) -> bool:
+    """Whether untagged responses such as ``(3, b"EXISTS")`` tell of mail arriving."""
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
 
 
 def _received(value: Any) -> datetime:

@@ -23,6 +23,15 @@ def _text(reply: bytes | str) -> str:
     return " ".join(text.split())
 
 
+def _tls_text(exc: OSError) -> str:
+    """``[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)`` as "wrong version number"."""
+    if isinstance(exc, ssl.SSLEOFError | ConnectionError):
+        return "the server closed the connection during the handshake"
+    text = str(exc.args[1] if isinstance(exc, ssl.SSLError) and len(exc.args) > 1 else exc)
+    text = re.sub(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$", "", text)
+    return " ".join(text.split()) or type(exc).__name__
+
+
 def _by_code(code: int, what: str) -> BotError:
     """A server's reply as our error: 4xx is worth retrying, anything else is not."""
     return TransientError(what) if 400 <= code < 500 else PermanentError(what)
@@ -33,7 +42,7 @@ class SmtpSender:
 
     ``security`` is "starttls" (refuses to send if the server does not offer it), "tls"
     (implicit TLS) or "none" (loopback only). Certificates are checked against
-    ``ssl_context``, by default the system's trusted CAs.
+    ``ssl_context``, by default the CA in ``sender.smtp.ca_file`` or else the system's trusted CAs.
     """
 
     def __init__(self, cfg: SmtpConfig, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -42,7 +51,9 @@ class SmtpSender:
                 f"sender.smtp.security: got {cfg.security!r}; expected one of " + ", ".join(repr(s) for s in SECURITY)
             )
         self.cfg = cfg
-        self.ssl_context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        if ssl_context is None:
+            ssl_context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+        self.ssl_context = ssl_context
         self.where = f"{cfg.host}:{cfg.port}"
         self._smtp: smtplib.SMTP | None = None
 
@@ -92,9 +103,13 @@ class SmtpSender:
             smtp = self._connect()
         except BotError as exc:
             return [f"SMTP: {exc}"]
-        except ssl.SSLCertVerificationError as exc:
-            return [f"SMTP: TLS certificate check failed for {self.where}: {exc.verify_message or exc}"]
-        except (smtplib.SMTPException, OSError) as exc:
+        except smtplib.SMTPServerDisconnected as exc:
+            return [f"SMTP: {self.where} closed the connection: {exc}"]
+        except smtplib.SMTPResponseException as exc:
+            return [f"SMTP: {self.where} replied {exc.smtp_code} {_text(exc.smtp_error)}"]
+        except smtplib.SMTPException as exc:  # no AUTH offered, no usable mechanism
+            return [f"SMTP: {self.where}: {exc}"]
+        except OSError as exc:
             return [f"SMTP: cannot reach {self.where}: {exc}"]
         try:
             code, reply = smtp.noop()
@@ -137,6 +152,7 @@ class SmtpSender:
         return self._smtp
 
     def _connect(self) -> smtplib.SMTP:
+        """A new connection, TLS set up and logged in; a failed TLS handshake as our error in words."""
         cfg = self.cfg
         timeout = cfg.timeout_seconds
         try:
@@ -146,12 +162,17 @@ class SmtpSender:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:
             raise TransientError(f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except ssl.SSLError as exc:  # implicit TLS: the handshake is part of connecting
+            raise self._tls_failed(exc) from exc
         try:
             if cfg.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
                     raise PermanentError(f"{self.where}: server does not offer STARTTLS; not sending in clear text")
-                smtp.starttls(context=self.ssl_context)
+                try:
+                    smtp.starttls(context=self.ssl_context)
+                except (ssl.SSLError, ConnectionError) as exc:
+                    raise self._tls_failed(exc) from exc
                 smtp.ehlo()
             if cfg.username:
                 self._login(smtp, cfg.username)
@@ -160,6 +181,12 @@ class SmtpSender:
             raise
         log.info("SMTP connection to %s opened (%s)", self.where, cfg.security)
         return smtp
+
+    def _tls_failed(self, exc: OSError) -> BotError:
+        """An untrusted certificate will not fix itself; any other broken handshake may."""
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}")
+        return TransientError(f"TLS handshake with {self.where} failed: {_tls_text(exc)}")
 
     def _login(self, smtp: smtplib.SMTP, username: str) -> None:
         try:

@@ -5,26 +5,28 @@ from __future__ import annotations
 import mailbox
 import os
 import ssl
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dovecot import REPO
 from mail_servers import (
     HOST,
     PASSWORD,
     USER,
     Certificate,
+    LineServer,
     SmtpServer,
-    authenticator,
     free_port,
-    server_context,
     trusting,
 )
 from port_contracts import SenderContract, SenderUnderTest
 
 from bot.adapters.maildir_sender import MaildirSender
 from bot.adapters.smtp_sender import SmtpSender
-from bot.config import SmtpConfig
+from bot.config import ConfigError, SmtpConfig, parse_config
 from bot.errors import PermanentError, TransientError
 from bot.ports import MailSender
 
@@ -52,18 +54,14 @@ def email_bytes(n: int = 1, eol: bytes = b"\r\n") -> bytes:
 
 
 @pytest.fixture
-def submission(start_server: Callable[..., SmtpServer], certs: dict[str, Certificate]) -> SmtpServer:
+def submission(start_server: Callable[..., SmtpServer], submission_options: dict[str, Any]) -> SmtpServer:
     """A submission server as the bot meets it: STARTTLS required, then AUTH required."""
-    return start_server(
-        tls_context=server_context(certs["server"]),
-        require_starttls=True,
-        auth_required=True,
-        auth_require_tls=True,
-        authenticator=authenticator,
-    )
+    return start_server(**submission_options)
 
 
-def smtp_config(port: int, security: str = "starttls", username: str | None = USER) -> SmtpConfig:
+def smtp_config(
+    port: int, security: str = "starttls", username: str | None = USER, ca_file: Path | None = None
+) -> SmtpConfig:
     return SmtpConfig(
         host=HOST,
         port=port,
@@ -71,6 +69,7 @@ def smtp_config(port: int, security: str = "starttls", username: str | None = US
         username=username,
         password_env=PASSWORD_ENV if username else None,
         timeout_seconds=5.0,
+        ca_file=ca_file,
     )
 
 
@@ -211,23 +210,83 @@ def test_a_server_that_is_down_is_transient_and_named(senders: Callable[..., Smt
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
-def test_implicit_tls(
+def test_implicit_tls_trusting_the_ca_file_from_the_config(
     password: None,
+    start_server: Callable[..., SmtpServer],
+    smtps_options: dict[str, Any],
+    certs: dict[str, Certificate],
+    senders: Callable[..., SmtpSender],
+) -> None:
+    smtps = start_server(**smtps_options)
+    sender = senders(smtp_config(smtps.port, security="tls", ca_file=certs["server"].cert))
+    sender.send("<confirm-1@police.example>", email_bytes(), BOT, [TEAM_MANAGER])
+    [got] = smtps.handler.received
+    assert (got.rcpt_tos, got.content, got.login) == ([TEAM_MANAGER], email_bytes(), USER.encode())
+    assert sender.check() == []
+
+
+def test_starttls_trusting_the_ca_file_from_the_config(
+    password: None, submission: SmtpServer, certs: dict[str, Certificate], senders: Callable[..., SmtpSender]
+) -> None:
+    sender = senders(smtp_config(submission.port, ca_file=certs["server"].cert))
+    sender.send("<confirm-1@police.example>", email_bytes(), BOT, [TEAM_MANAGER])
+    [got] = submission.handler.received
+    assert (got.rcpt_tos, got.content, got.login) == ([TEAM_MANAGER], email_bytes(), USER.encode())
+    assert sender.check() == []
+    # Another CA in ca_file: the server's certificate is not trusted, the system's CAs are not asked.
+    stranger = senders(smtp_config(submission.port, ca_file=certs["stranger"].cert))
+    assert stranger.check() == [
+        f"SMTP: TLS certificate check failed for {HOST}:{submission.port}: self-signed certificate"
+    ]
+
+
+# -- check-config's words ------------------------------------------------------------------------
+
+
+def smtp_starttls_then_hang_up(line: bytes) -> tuple[bytes, bool]:
+    """An SMTP server that offers STARTTLS, says go ahead, and closes instead of shaking hands."""
+    command = line.split(b" ", 1)[0].strip().upper()
+    if command in (b"EHLO", b"HELO"):
+        return b"250-fake.police.example\r\n250 STARTTLS\r\n", True
+    if command == b"STARTTLS":
+        return b"220 2.0.0 Ready to start TLS\r\n", False
+    return b"502 5.5.2 not here\r\n", True
+
+
+def test_check_names_a_broken_tls_handshake_as_such(
+    password: None,
+    line_server: Callable[..., LineServer],
     start_server: Callable[..., SmtpServer],
     certs: dict[str, Certificate],
     senders: Callable[..., SmtpSender],
 ) -> None:
-    smtps = start_server(
-        ssl_context=server_context(certs["server"]),
-        authenticator=authenticator,
-        auth_required=True,
-        # aiosmtpd counts only STARTTLS as TLS; this whole connection is TLS from the start.
-        auth_require_tls=False,
+    hangs_up = line_server(b"220 fake.police.example ESMTP\r\n", smtp_starttls_then_hang_up)
+    sender = senders(smtp_config(hangs_up.port, ca_file=certs["server"].cert))
+    expected = (
+        f"TLS handshake with {HOST}:{hangs_up.port} failed: the server closed the connection during the handshake"
     )
-    sender = senders(smtp_config(smtps.port, security="tls"), trusting(certs["server"]))
-    sender.send("<confirm-1@police.example>", email_bytes(), BOT, [TEAM_MANAGER])
-    [got] = smtps.handler.received
-    assert (got.rcpt_tos, got.content, got.login) == ([TEAM_MANAGER], email_bytes(), USER.encode())
+    assert sender.check() == [f"SMTP: {expected}"]
+    with pytest.raises(TransientError) as caught:  # worth retrying: the server may mend
+        sender.send("<confirm-1@police.example>", email_bytes(), BOT, [TEAM_MANAGER])
+    assert str(caught.value) == expected
+
+    plain = start_server()  # implicit TLS to a server that speaks plain SMTP
+    [problem] = senders(smtp_config(plain.port, security="tls", ca_file=certs["server"].cert)).check()
+    assert problem.startswith(f"SMTP: TLS handshake with {HOST}:{plain.port} failed: ")
+    assert "[SSL" not in problem and "_ssl.c" not in problem
+
+
+def test_check_names_a_refused_login(
+    monkeypatch: pytest.MonkeyPatch,
+    submission: SmtpServer,
+    certs: dict[str, Certificate],
+    senders: Callable[..., SmtpSender],
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "wrong")
+    [problem] = senders(smtp_config(submission.port, ca_file=certs["server"].cert)).check()
+    assert problem.startswith(f"SMTP: login refused for {USER} by {HOST}:{submission.port}: 535 ")
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    assert senders(smtp_config(submission.port, ca_file=certs["server"].cert)).check() == []
 
 
 def test_plain_smtp_without_login(start_server: Callable[..., SmtpServer], senders: Callable[..., SmtpSender]) -> None:
@@ -330,3 +389,51 @@ class TestMaildirSenderContract(SenderContract):
         return SenderUnderTest(
             MaildirSender(tmp_path / "sent"), lambda: [(None, raw) for raw in delivered(tmp_path / "sent")]
         )
+
+
+# -- the [sender.smtp] config ----------------------------------------------------------------
+
+
+def parsed_smtp(tmp_path: Path, **keys: object) -> SmtpConfig:
+    data = tomllib.loads((REPO / "config.example.toml").read_text(encoding="utf-8"))
+    data["sender"]["kind"] = "smtp"
+    data["sender"]["smtp"] = {"host": "smtp.police.example", **keys}
+    smtp = parse_config(data, tmp_path, "bot.toml").sender.smtp
+    assert smtp is not None
+    return smtp
+
+
+@pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("tls", 465), ("none", 25)])
+def test_the_default_port_follows_the_security(tmp_path: Path, security: str, port: int) -> None:
+    host = "127.0.0.1" if security == "none" else "smtp.police.example"
+    keys: dict[str, object] = {"host": host} if security == "starttls" else {"host": host, "security": security}
+    smtp = parsed_smtp(tmp_path, **keys)
+    assert (smtp.security, smtp.port) == (security, port)
+    assert parsed_smtp(tmp_path, host=host, security=security, port=2525).port == 2525
+
+
+def test_security_none_is_refused_unless_the_server_is_on_this_machine(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parsed_smtp(tmp_path, security="none")
+    assert str(caught.value) == (
+        "sender.smtp.security: got \"none\" with sender.smtp.host = 'smtp.police.example'; "
+        'expected "tls" or "starttls", since "none" sends the password and the mail in clear text '
+        "and is allowed only for a server on this machine (localhost, 127.0.0.0/8 or ::1)"
+    )
+    with pytest.raises(ConfigError, match="sender.smtp.security: got \"none\" with sender.smtp.host = '192.0.2.7'"):
+        parsed_smtp(tmp_path, security="none", host="192.0.2.7")
+    for host in ("127.0.0.1", "127.0.0.53", "::1", "localhost"):
+        assert parsed_smtp(tmp_path, security="none", host=host).host == host
+
+
+def test_ca_file_is_read_from_the_config_and_must_exist(tmp_path: Path, certs: dict[str, Certificate]) -> None:
+    assert parsed_smtp(tmp_path).ca_file is None
+    assert parsed_smtp(tmp_path, ca_file=str(certs["server"].cert)).ca_file == certs["server"].cert
+    (tmp_path / "ca.pem").write_text("a PEM file")
+    assert parsed_smtp(tmp_path, ca_file="ca.pem").ca_file == tmp_path / "ca.pem"  # beside the config file
+    with pytest.raises(ConfigError) as caught:
+        parsed_smtp(tmp_path, ca_file="missing.pem")
+    assert (
+        str(caught.value)
+        == f"sender.smtp.ca_file: got {str(tmp_path / 'missing.pem')!r}; expected an existing PEM file"
+    )

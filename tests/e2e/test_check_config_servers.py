@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dovecot import IMAP_USER, Dovecot, bot_config, start_dovecot
@@ -22,11 +23,22 @@ def dovecot(tmp_path: Path, certs: dict[str, Certificate]) -> Iterator[Dovecot]:
 
 
 def config_file(
-    folder: Path, imap: Dovecot, smtp_port: int, smtp_security: str = "none", folder_name: str = "INBOX"
+    folder: Path,
+    imap: Dovecot,
+    smtp_port: int,
+    smtp_security: str = "none",
+    folder_name: str = "INBOX",
+    smtp: dict[str, object] | None = None,
 ) -> Path:
     login = (USER, "TEST_SMTP_PASSWORD") if smtp_security != "none" else None
     return bot_config(
-        folder, imap, smtp_port, smtp_security=smtp_security, smtp_login=login, inbox={"folder": folder_name}
+        folder,
+        imap,
+        smtp_port,
+        smtp_security=smtp_security,
+        smtp_login=login,
+        inbox={"folder": folder_name},
+        smtp=smtp,
     )
 
 
@@ -48,15 +60,41 @@ def test_servers_that_answer_are_ok(
     tmp_path: Path,
     dovecot: Dovecot,
     start_server: Callable[..., SmtpServer],
+    submission_options: dict[str, Any],
+    certs: dict[str, Certificate],
     passwords: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    smtp = start_server()
-    code, out = check(config_file(tmp_path, dovecot, smtp.port), capsys)
+    # Submission with STARTTLS and login, trusting the council's own CA named in sender.smtp.ca_file.
+    smtp = start_server(**submission_options)
+    ca_file = {"ca_file": str(certs["server"].cert)}
+    code, out = check(config_file(tmp_path, dovecot, smtp.port, smtp_security="starttls", smtp=ca_file), capsys)
     assert code == 0
     assert f"imap {IMAP_USER} at {HOST}:{dovecot.imaps_port} (tls), folder INBOX" in out
+    assert f"smtp at {HOST}:{smtp.port} (starttls)" in out
     assert "  inbox:    ok" in out and "  sender:   ok" in out
     assert "PROBLEM" not in out
+
+    passwords.setenv("TEST_SMTP_PASSWORD", "not the password")
+    code, out = check(config_file(tmp_path, dovecot, smtp.port, smtp_security="starttls", smtp=ca_file), capsys)
+    assert code == 1
+    assert f"  sender:   PROBLEM: SMTP: login refused for {USER} by {HOST}:{smtp.port}: 535 " in out
+
+
+def test_a_server_that_breaks_the_tls_handshake_is_named(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    start_server: Callable[..., SmtpServer],
+    certs: dict[str, Certificate],
+    passwords: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = start_server()  # speaks plain SMTP where implicit TLS is configured
+    tls = {"ca_file": str(certs["server"].cert)}
+    code, out = check(config_file(tmp_path, dovecot, plain.port, smtp_security="tls", smtp=tls), capsys)
+    assert code == 1
+    assert f"  sender:   PROBLEM: SMTP: TLS handshake with {HOST}:{plain.port} failed: " in out
+    assert "cannot reach" not in out and "unexpectedly" not in out
 
 
 def test_a_refused_login_a_missing_folder_and_an_untrusted_certificate_are_named(

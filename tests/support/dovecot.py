@@ -6,6 +6,7 @@ starts its own instance in a temporary folder, so nothing is shared and nothing 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -16,10 +17,11 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -41,6 +43,13 @@ _BASE_CAPABILITIES = (
 )
 
 
+def _mail_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="strategy-bot-test-mail-"))
+    folder.chmod(0o711)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def available() -> bool:
     return Path(DOVECOT).exists()
 
@@ -56,18 +65,21 @@ class Dovecot:
     without: tuple[str, ...] = ()
     # An OAuth 2.0 token introspection URL: logins are then XOAUTH2 with tokens it vouches for.
     introspection_url: str | None = None
+    # The mail, which Dovecot reads as "nobody": outside pytest's temporary folders, since
+    # every pytest session that starts makes those root's alone again (mode 0700).
+    mail: Path = field(default_factory=_mail_folder)
 
     @property
     def config(self) -> Path:
         return self.root / "dovecot.conf"
 
     def write_config(self) -> None:
-        for sub in ("run", "state", "mail"):
+        for sub in ("run", "state"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # Dovecot never delivers as root: the mail belongs to "nobody", who must reach it.
         for folder in (self.root, *self.root.parents):
             folder.chmod(folder.stat().st_mode | 0o011)
-        os.chown(self.root / "mail", NOBODY.pw_uid, NOBODY.pw_gid)
+        os.chown(self.mail, NOBODY.pw_uid, NOBODY.pw_gid)
         (self.root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{PASSWORD}::::::\n")
         capabilities = " ".join(c for c in _BASE_CAPABILITIES.split() if c not in self.without)
         passdb = f"""passdb {{
@@ -101,7 +113,7 @@ auth_mechanisms = {mechanisms}
 first_valid_uid = {NOBODY.pw_uid}
 default_internal_user = dovecot
 default_login_user = dovenull
-mail_location = maildir:{self.root}/mail/%u
+mail_location = maildir:{self.mail}/%u
 mailbox_list_index = no
 imap_capability = {capabilities}
 # Tests watch IDLE wake-ups; the server's own keep-alive is not what they test.
@@ -109,7 +121,7 @@ imap_idle_notify_interval = 2 mins
 {passdb}
 userdb {{
   driver = static
-  args = uid={NOBODY.pw_uid} gid={NOBODY.pw_gid} home={self.root}/mail/%u
+  args = uid={NOBODY.pw_uid} gid={NOBODY.pw_gid} home={self.mail}/%u
 }}
 service imap-login {{
   inet_listener imap {{
@@ -241,11 +253,12 @@ def bot_config(
     smtp_login: tuple[str, str] | None = None,
     imap: dict[str, object] | None = None,
     inbox: dict[str, object] | None = None,
+    smtp: dict[str, object] | None = None,
 ) -> Path:
     """The example config with the inbox on this Dovecot and the sender on an SMTP server on loopback.
 
-    ``imap`` and ``inbox`` add or override keys of ``[inbox.imap]`` and ``[inbox]``; ``smtp_login``
-    is (username, the variable holding the password).
+    ``imap``, ``inbox`` and ``smtp`` add or override keys of ``[inbox.imap]``, ``[inbox]`` and
+    ``[sender.smtp]``; ``smtp_login`` is (username, the variable holding the password).
     """
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
     text = text.replace('kind = "maildir"\npath = "strategy-bot-data/inbox"', 'kind = "imap"')
@@ -264,6 +277,7 @@ def bot_config(
     smtp_keys: dict[str, object] = {"host": HOST, "port": smtp_port, "security": smtp_security}
     if smtp_login:
         smtp_keys.update(username=smtp_login[0], password_env=smtp_login[1])
+    smtp_keys.update(smtp or {})
     text += "\n[inbox.imap]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in imap_keys.items())
     text += "\n[sender.smtp]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in smtp_keys.items())
     path = folder / "bot.toml"

@@ -1,11 +1,14 @@
-"""Real mail servers for the tests, on loopback: a throw-away CA and a recording aiosmtpd server."""
+"""Real mail servers for the tests, on loopback: a throw-away CA, a recording aiosmtpd server, and a
+scripted line server for the misbehaviour real servers will not show on cue."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -189,3 +192,91 @@ def start_server() -> Iterator[Callable[..., SmtpServer]]:
     for controller in running:
         if controller._thread is not None:  # stopped already by the test
             controller.stop()
+
+
+@pytest.fixture
+def submission_options(certs: dict[str, Certificate]) -> dict[str, Any]:
+    """aiosmtpd options for a submission server as the bot meets it: STARTTLS required, then AUTH."""
+    return {
+        "tls_context": server_context(certs["server"]),
+        "require_starttls": True,
+        "auth_required": True,
+        "auth_require_tls": True,
+        "authenticator": authenticator,
+    }
+
+
+@pytest.fixture
+def smtps_options(certs: dict[str, Certificate]) -> dict[str, Any]:
+    """aiosmtpd options for implicit TLS (port 465 style) with AUTH required.
+
+    aiosmtpd counts only STARTTLS as TLS, so ``auth_require_tls`` is off: this whole
+    connection is TLS from the start (it warns about that; the tests filter the warning).
+    """
+    return {
+        "ssl_context": server_context(certs["server"]),
+        "auth_required": True,
+        "auth_require_tls": False,
+        "authenticator": authenticator,
+    }
+
+
+# -- a scripted line server ------------------------------------------------------------------
+
+
+class LineServer:
+    """A TCP server on loopback that sends ``greeting`` and answers each line with ``answer(line)``.
+
+    ``answer`` returns the bytes to send and whether to keep the connection open; for a server
+    that turns clients away, or accepts STARTTLS and then hangs up, as real ones do on a bad day.
+    """
+
+    def __init__(self, greeting: bytes, answer: Callable[[bytes], tuple[bytes, bool]] | None = None) -> None:
+        self.greeting = greeting
+        self.answer = answer or (lambda line: (b"", False))
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.1)  # to notice ``close``
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(10)
+                conn.sendall(self.greeting)
+                lines = conn.makefile("rb")
+                for line in lines:
+                    reply, keep_open = self.answer(line)
+                    conn.sendall(reply)
+                    if not keep_open:
+                        break
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+@pytest.fixture
+def line_server() -> Iterator[Callable[..., LineServer]]:
+    running: list[LineServer] = []
+
+    def start(greeting: bytes, answer: Callable[[bytes], tuple[bytes, bool]] | None = None) -> LineServer:
+        server = LineServer(greeting, answer)
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.close()
