@@ -6,6 +6,9 @@ import email
 import email.policy
 import logging
 import os
+import re
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
@@ -60,6 +63,9 @@ PERSONAL = [
 ]
 
 
+SURNAMES = {"Bond", "Okafor", "Lewis", "Patel-Hughes", "Achterberg", "Súilleabháin", "Grant", "Novak"}
+
+
 def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     replay = Replay(load_config(None, base=tmp_path), workdir=tmp_path / "state")
@@ -83,13 +89,18 @@ def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.Lo
         "calendar subject": [e.subject for e in events],
         "calendar location": [e.location for e in events],
         "email subject": subjects,
-        "log line": [r.getMessage() for r in caplog.records],
+        "log line": caplog.text.splitlines(),  # messages and any traceback logged with them
         "history": history,
         "timers": timers,
         "metric": metrics,
     }
     leaks = [(where, word) for where, texts in places.items() for text in texts for word in PERSONAL if word in text]
     assert leaks == []
+    # The event body may name the family by surname (§3.5: "<surname> children"), and nothing more.
+    beyond = [w for w in PERSONAL if w not in SURNAMES]
+    bodies = [e.body for e in events]
+    assert any("Bond children" in body for body in bodies)  # the scan reads real bodies
+    assert [(body[:40], word) for body in bodies for word in beyond if word in body] == []
     assert all(e.subject.startswith("Strategy discussion N") for e in events)
 
 
@@ -129,6 +140,32 @@ SEEDS = [p.read_bytes() for p in EXAMPLES]
 OUTCOMES = {"processed", "triage", "quarantine", "ignored"}
 
 
+# The slowest handling seen, for the long run's report (STRATEGY_BOT_FUZZ_REPORT names a file).
+SLOWEST = [0.0]
+HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+: ")
+
+
+def assert_clean_head(raw: bytes) -> None:
+    """On the wire: every header line is a header or its folded continuation, each header once."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    names = []
+    for line in head.split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line and b"\x00" not in line, line[:80]
+        if line[:1] in (b" ", b"\t"):
+            continue
+        assert HEADER_LINE.match(line), line[:80]
+        names.append(line.split(b":", 1)[0].lower())
+    assert b"bcc" not in names and len(names) == len(set(names)), names
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_report() -> Iterator[None]:
+    yield
+    report = os.environ.get("STRATEGY_BOT_FUZZ_REPORT")
+    if report:
+        Path(report).write_text(f"slowest handling: {SLOWEST[0]:.3f} s\n", encoding="utf-8")
+
+
 # The suite runs a bounded fuzz; set STRATEGY_BOT_FUZZ_EXAMPLES for the long run by hand.
 FUZZ_EXAMPLES = int(os.environ.get("STRATEGY_BOT_FUZZ_EXAMPLES", "120"))
 
@@ -143,12 +180,18 @@ def test_any_bytes_end_in_exactly_one_outcome_and_no_header_carries_a_line_break
     at = london("2026-11-23 09:00")
     with fuzz_bot.store.transaction() as tx:
         before = tx.conn.execute(select(func.count()).select_from(t.outbox)).scalar_one()
+    started = time.perf_counter()
     result = fuzz_bot.service.handle(IncomingMail("fuzz", data, at), at)
+    SLOWEST[0] = max(SLOWEST[0], time.perf_counter() - started)
     assert result.outcome in OUTCOMES
     for msg in queued_emails(fuzz_bot, after=before):
         for name, value in msg.items():
             assert "\r" not in str(value) and "\n" not in str(value), name
         assert msg["Bcc"] is None
+    with fuzz_bot.store.connection() as conn:
+        raws = [row.raw for row in conn.execute(select(t.outbox.c.raw).order_by(t.outbox.c.id).offset(before))]
+    for raw in raws:
+        assert_clean_head(raw)
     again = fuzz_bot.service.handle(IncomingMail("fuzz", data, at), at)
     assert again.duplicate and again.outcome == result.outcome
 
