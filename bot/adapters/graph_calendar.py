@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from bot.adapters.graph_client import GraphClient, odata_string, segment
+from bot.adapters.graph_client import GraphClient, body, odata_string, segment, unexpected
 from bot.config import CalendarConfig, GraphConfig
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import PermanentError, SlotTaken, TransientError
@@ -93,12 +93,16 @@ class GraphCalendar:
 
     def _calendar(self) -> str:
         if self._calendar_id is None:
-            found = self._call(
-                "GET",
-                f"{self.base}/calendars",
-                f"looking for the calendar {self.name!r}",
-                params={"$filter": f"name eq {odata_string(self.name)}", "$select": "id,name,canEdit"},
-            ).json()
+            what = f"looking for the calendar {self.name!r}"
+            found = body(
+                self._call(
+                    "GET",
+                    f"{self.base}/calendars",
+                    what,
+                    params={"$filter": f"name eq {odata_string(self.name)}", "$select": "id,name,canEdit"},
+                ),
+                what,
+            )
             matches = [c for c in found.get("value", []) if str(c.get("name", "")).lower() == self.name.lower()]
             exact = [c for c in matches if c.get("name") == self.name]
             if not matches:
@@ -122,9 +126,11 @@ class GraphCalendar:
         url = f"{self.base}/calendars/{segment(self._calendar())}/calendarView"
         events: list[dict[str, Any]] = []
         while True:
-            body = self._call("GET", url, "reading the strategy calendar", params=params).json()
-            events.extend(e for e in body.get("value", []) if not e.get("isCancelled"))
-            next_link = body.get("@odata.nextLink")
+            page = body(
+                self._call("GET", url, "reading the strategy calendar", params=params), "reading the strategy calendar"
+            )
+            events.extend(e for e in page.get("value", []) if not e.get("isCancelled"))
+            next_link = page.get("@odata.nextLink")
             if not next_link:
                 break
             url, params = str(next_link), None
@@ -134,17 +140,18 @@ class GraphCalendar:
     def _find(self, uid: str) -> dict[str, Any] | None:
         """Our event with this uid, if the calendar still holds it."""
         where = f"ep/id eq {odata_string(UID_PROPERTY)} and ep/value eq {odata_string(uid)}"
-        body = self._call(
+        what = "looking for a booking in the strategy calendar"
+        answer = self._call(
             "GET",
             f"{self.base}/calendars/{segment(self._calendar())}/events",
-            "looking for a booking in the strategy calendar",
+            what,
             params={
                 "$filter": f"singleValueExtendedProperties/Any(ep: {where})",
                 "$select": SELECT,
                 "$expand": f"singleValueExtendedProperties($filter=id eq {odata_string(UID_PROPERTY)})",
             },
-        ).json()
-        found = [e for e in body.get("value", []) if not e.get("isCancelled") and _uid(e) == uid]
+        )
+        found = [e for e in body(answer, what).get("value", []) if not e.get("isCancelled") and _uid(e) == uid]
         return found[0] if found else None
 
     @staticmethod
@@ -160,7 +167,8 @@ class GraphCalendar:
         )
 
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
-        return self._busy(self._view(start, end))
+        with unexpected("reading the strategy calendar"):
+            return self._busy(self._view(start, end))
 
     def _fields(self, event: CalendarEvent) -> dict[str, Any]:
         return {
@@ -175,12 +183,16 @@ class GraphCalendar:
 
     def book(self, event: CalendarEvent) -> None:
         """Create the event; a booking already there under this uid is left as it is."""
+        with unexpected("booking the strategy calendar"):
+            self._book(event)
+
+    def _book(self, event: CalendarEvent) -> None:
         if self._find(event.uid) is not None:
             log.info("booking %s is already in the strategy calendar", event.uid)
             return
-        if self.busy(event.start, event.end):
+        if self._busy(self._view(event.start, event.end)):
             raise SlotTaken(f"{event.start:%Y-%m-%d %H:%M}–{event.end:%H:%M} overlaps another event")
-        body = {
+        fields = {
             **self._fields(event),
             "showAs": "busy",
             "isOnlineMeeting": False,
@@ -193,57 +205,66 @@ class GraphCalendar:
             "POST",
             f"{self.base}/calendars/{segment(self._calendar())}/events",
             "booking the strategy calendar",
-            json=body,
+            json=fields,
         )
         log.info("booked %s in the strategy calendar at %s", event.uid, event.start.isoformat())
 
     def booked(self, uid: str) -> Interval | None:
-        found = self._find(uid)
-        return Interval(parse_time(found["start"]), parse_time(found["end"])) if found is not None else None
+        with unexpected("looking for a booking in the strategy calendar"):
+            found = self._find(uid)
+            return Interval(parse_time(found["start"]), parse_time(found["end"])) if found is not None else None
 
     def move(self, event: CalendarEvent) -> None:
-        """New times (and details) for the booking with this uid; Exchange sends the attendees the update."""
-        found = self._find(event.uid)
-        if found is None:
-            self.book(event)
-            return
-        if self._busy(self._view(event.start, event.end), skip=str(found["id"])):
-            raise SlotTaken(f"{event.start:%Y-%m-%d %H:%M}–{event.end:%H:%M} overlaps another event")
-        self._call(
-            "PATCH",
-            f"{self.base}/events/{segment(str(found['id']))}",
-            "moving a booking in the strategy calendar",
-            json=self._fields(event),
-        )
-        log.info("moved %s in the strategy calendar to %s", event.uid, event.start.isoformat())
+        """New times and details for the booking with this uid; Exchange sends the attendees the update."""
+        with unexpected("moving a booking in the strategy calendar"):
+            found = self._find(event.uid)
+            if found is None:
+                self._book(event)
+                return
+            if self._busy(self._view(event.start, event.end), skip=str(found["id"])):
+                raise SlotTaken(f"{event.start:%Y-%m-%d %H:%M}–{event.end:%H:%M} overlaps another event")
+            self._call(
+                "PATCH",
+                f"{self.base}/events/{segment(str(found['id']))}",
+                "moving a booking in the strategy calendar",
+                json=self._fields(event),
+            )
+            log.info("moved %s in the strategy calendar to %s", event.uid, event.start.isoformat())
 
     def cancel(self, uid: str) -> None:
         """Cancel the booking (Exchange tells the attendees); one already gone is fine."""
-        found = self._find(uid)
-        if found is None:
-            return
-        path = f"{self.base}/events/{segment(str(found['id']))}"
-        resp = self._call(
-            "POST",
-            f"{path}/cancel",
-            "cancelling a booking in the strategy calendar",
-            json={"comment": CANCEL_COMMENT},
-            allow=(400, 404),
-        )
-        if resp.status_code == 400:
-            # Cancel is for meetings the mailbox organises; an event without attendees is deleted instead.
-            self._call("DELETE", path, "deleting a booking from the strategy calendar", allow=(404,))
-        log.info("cancelled %s in the strategy calendar", uid)
+        with unexpected("cancelling a booking in the strategy calendar"):
+            found = self._find(uid)
+            if found is None:
+                return
+            path = f"{self.base}/events/{segment(str(found['id']))}"
+            resp = self._call(
+                "POST",
+                f"{path}/cancel",
+                "cancelling a booking in the strategy calendar",
+                json={"comment": CANCEL_COMMENT},
+                allow=(400, 404),
+            )
+            if resp.status_code == 400:
+                # Cancel is for meetings the mailbox organises; an event without attendees is deleted instead.
+                self._call("DELETE", path, "deleting a booking from the strategy calendar", allow=(404,))
+            log.info("cancelled %s in the strategy calendar", uid)
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
-        found = [_event(e) for e in self._view(start, end)]
-        return sorted(found, key=lambda e: (e.start, e.uid))
+        with unexpected("reading the strategy calendar"):
+            found = [_event(e) for e in self._view(start, end)]
+            return sorted(found, key=lambda e: (e.start, e.uid))
 
     def check(self) -> list[str]:
-        """What ``check-config`` reports, in plain words: empty when the calendar is ready."""
+        """What ``check-config`` reports, in plain words: empty when the calendar is ready.
+
+        Listing the mailbox's calendars proves the app may read them; writing (Calendars.ReadWrite)
+        is not tried, since that would put something in the calendar.
+        """
         try:
-            self.client.token()
-            self._calendar()
+            with unexpected(f"looking for the calendar {self.name!r}"):
+                self.client.token()
+                self._calendar()
         except (TransientError, PermanentError) as exc:
             return [f"Graph calendar: {exc}"]
         return []

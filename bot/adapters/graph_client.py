@@ -2,9 +2,13 @@
 
 Every call carries ``Prefer: IdType="ImmutableId"`` (a message keeps its id when it is moved,
 so a key handed to the service stays good) and asks for London wall times and text bodies.
-Throttling (429, 503, 504) is waited out in place when Graph's ``Retry-After`` is short, and
-reported as a ``TransientError`` when it is long; 401 and 403 are never retried: they name
-the permission and the mailbox an administrator has to look at.
+Throttling (429, 503, 504) is waited out in place while the waits of one call add up to no
+more than ``graph.max_wait_seconds``. A longer ``Retry-After`` (seconds or an HTTP date) is
+a ``TransientError``, and the client remembers it: until that time every call for that
+mailbox is a ``TransientError`` at once, without a request, so a throttled tenant is not
+asked again by the next poll or the next queued email. 401 and 403 are never retried: they
+name the permission and the mailbox an administrator has to look at. An answer the bot
+cannot read (not JSON, fields missing) is a ``TransientError`` naming what was being done.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from bot.config import GraphConfig
-from bot.errors import PermanentError, TransientError
+from bot.errors import BotError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,45 @@ def retry_after(resp: requests.Response, attempt: int, now: datetime) -> float:
     return float(2**attempt)
 
 
+def body(resp: requests.Response, what: str) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; anything else (a proxy's HTML page, a cut-off body) is a ``TransientError``."""
+    try:
+        value = resp.json()
+    except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+        kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+        raise TransientError(
+            f"Microsoft Graph answered HTTP {resp.status_code} while {what} with something that is not JSON ({kind}); "
+            "a proxy may be in the way; it will be tried again"
+        ) from exc
+    if not isinstance(value, dict):
+        raise TransientError(
+            f"Microsoft Graph answered while {what} with JSON that is not an object; it will be tried again"
+        )
+    return value
+
+
+@contextmanager
+def unexpected(what: str) -> Iterator[None]:
+    """Any exception but our own inside becomes a ``TransientError`` naming Microsoft Graph and ``what``.
+
+    Only the exception's type goes into the message and the log: its text may quote an answer.
+    """
+    try:
+        yield
+    except BotError:
+        raise
+    except Exception as exc:
+        log.debug("unexpected failure while %s", what, exc_info=True)
+        raise TransientError(
+            f"something unexpected ({type(exc).__name__}) went wrong with Microsoft Graph while {what}; "
+            "it will be tried again"
+        ) from exc
+
+
+def utc_text(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _sign_in_problem(description: str) -> str:
     for code, words in SIGN_IN_ERRORS.items():
         if code in description:
@@ -99,7 +143,8 @@ def _sign_in_problem(description: str) -> str:
 class GraphClient:
     """One app registration talking to Graph: a token kept by msal until it expires, and one HTTP session.
 
-    ``sleep`` is how throttling waits (tests pass a recorder); ``now`` dates a long wait's retry time.
+    ``sleep`` is how throttling waits (tests pass a recorder); ``now`` dates a long wait's end.
+    Graph throttles an app per mailbox, so the time it asked to be left alone is kept per mailbox.
     """
 
     def __init__(
@@ -117,6 +162,7 @@ class GraphClient:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.scope = f"{self.origin}/.default"
         self._app: Any = None  # msal.ConfidentialClientApplication, built at the first call
+        self._throttled_until: dict[str, datetime] = {}  # mailbox (lower case) -> when Graph said to come back
 
     # -- token -----------------------------------------------------------------------------
 
@@ -220,6 +266,8 @@ class GraphClient:
         url = self.url(path)
         if not url.startswith(self.origin + "/"):
             raise PermanentError(f"refusing to send the Graph token to {urlsplit(url).netloc} while {what}")
+        self._refuse_while_throttled(mailbox, what)
+        waited = 0.0
         for attempt in range(1, MAX_ATTEMPTS + 1):
             headers = {"Authorization": f"Bearer {self.token()}", "Prefer": PREFER, "Accept": "application/json"}
             if content_type:
@@ -241,21 +289,40 @@ class GraphClient:
                 ) from exc
             status = resp.status_code
             if status in THROTTLED:
-                wait = retry_after(resp, attempt, self.now())
-                if wait > self.cfg.max_wait_seconds or attempt == MAX_ATTEMPTS:
-                    again = self.now() + timedelta(seconds=wait)
+                now = self.now()
+                wait = retry_after(resp, attempt, now)
+                resp.close()
+                if waited + wait > self.cfg.max_wait_seconds or attempt == MAX_ATTEMPTS:
+                    until = now + timedelta(seconds=wait)
+                    self._throttled_until[mailbox.lower()] = until
                     raise TransientError(
                         f"Microsoft Graph is busy (HTTP {status}) while {what} and asks us to wait {wait:g} seconds; "
-                        f"try again after {again:%H:%M:%S} UTC"
+                        f"no calls for mailbox {mailbox} until {utc_text(until)}"
                     )
                 log.info("Graph answered %d while %s; waiting %g s as it asks", status, what, wait)
-                resp.close()
                 self.sleep(wait)
+                waited += wait
                 continue
             if 200 <= status < 300 or (status in allow and not self._mailbox_missing(resp)):
                 return resp
             raise self.failure(resp, need=need, mailbox=mailbox, what=what)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def throttled_until(self, mailbox: str) -> datetime | None:
+        """When Graph said it may be called again for this mailbox, if that is still to come."""
+        until = self._throttled_until.get(mailbox.lower())
+        if until is not None and self.now() >= until:
+            del self._throttled_until[mailbox.lower()]
+            return None
+        return until
+
+    def _refuse_while_throttled(self, mailbox: str, what: str) -> None:
+        until = self.throttled_until(mailbox)
+        if until is not None:
+            raise TransientError(
+                f"Microsoft Graph asked the bot to leave mailbox {mailbox} alone until {utc_text(until)}; "
+                f"not {what} before then"
+            )
 
     @staticmethod
     def _mailbox_missing(resp: requests.Response) -> bool:

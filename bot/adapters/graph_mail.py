@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from bot.adapters.graph_client import GraphClient, graph_error, odata_string, segment
+from bot.adapters.graph_client import GraphClient, body, graph_error, odata_string, segment, unexpected
 from bot.config import GraphConfig, InboxConfig
 from bot.errors import PermanentError, TransientError
 from bot.ports import AdapterState, Folder, IncomingMail
@@ -170,7 +170,8 @@ class GraphInbox:
     def _child(self, parent: str | None, name: str) -> dict[str, Any] | None:
         where = f"{self.base}/mailFolders/{segment(parent)}/childFolders" if parent else f"{self.base}/mailFolders"
         params = {"$filter": f"displayName eq {odata_string(name)}", "$select": "id,displayName,parentFolderId"}
-        found = self._call("GET", where, f"looking for the mail folder {name!r}", params=params).json()
+        what = f"looking for the mail folder {name!r}"
+        found = body(self._call("GET", where, what, params=params), what)
         for folder in found.get("value", []):
             if str(folder.get("displayName", "")).lower() == name.lower():
                 return dict(folder)
@@ -190,7 +191,9 @@ class GraphInbox:
                 params={"$select": "id,displayName,parentFolderId"},
                 allow=(404,),
             )
-            folder: dict[str, Any] | None = None if resp.status_code == 404 else dict(resp.json())
+            folder: dict[str, Any] | None = (
+                None if resp.status_code == 404 else body(resp, f"opening the mail folder {first!r}")
+            )
         else:
             folder = self._child(None, first)
         for name in rest:
@@ -217,7 +220,11 @@ class GraphInbox:
                 resp = self._call(
                     "POST", where, f"creating the mail folder {name!r}", json={"displayName": name}, allow=(409,)
                 )
-                folder = self._child(parent, name) if resp.status_code == 409 else dict(resp.json())
+                folder = (
+                    self._child(parent, name)
+                    if resp.status_code == 409
+                    else body(resp, f"creating the mail folder {name!r}")
+                )
                 if folder is None:
                     raise TransientError(f"the mail folder {name!r} could not be created in mailbox {self.mailbox}")
                 log.info("created the mail folder %r in %s", name, self.mailbox)
@@ -277,17 +284,17 @@ class GraphInbox:
                 )
                 listed, (url, params), resynced, link = {}, start, True, None
                 continue
-            body = resp.json()
-            for item in body.get("value", []):
+            page = body(resp, "reading new mail")
+            for item in page.get("value", []):
                 if "@removed" in item:
                     listed.pop(str(item.get("id")), None)
                 elif item.get("id"):
                     listed[str(item["id"])] = _Listed.from_graph(item)
-            next_link = body.get("@odata.nextLink")
+            next_link = page.get("@odata.nextLink")
             if next_link:
                 url, params = str(next_link), None
                 continue
-            self._delta_link = str(body.get("@odata.deltaLink") or "") or None
+            self._delta_link = str(page.get("@odata.deltaLink") or "") or None
             break
         self._listed = listed
         self._save()
@@ -297,7 +304,8 @@ class GraphInbox:
 
     def pending(self) -> Iterator[IncomingMail]:
         """Every message in the watched folder, oldest first; one Message-ID once per listing."""
-        listing = sorted(self._sync().values(), key=lambda m: (_received(m.received), m.id))
+        with unexpected("reading new mail"):
+            listing = sorted(self._sync().values(), key=lambda m: (_received(m.received), m.id))
         seen: set[str] = set()
         for item in listing:
             if self._listed is None or item.id not in self._listed:
@@ -306,7 +314,8 @@ class GraphInbox:
                 if item.internet_id in seen:
                     continue  # a second copy: offered again once the first has been moved
                 seen.add(item.internet_id)
-            mail = self._fetch(item)
+            with unexpected("downloading a message"):
+                mail = self._fetch(item)
             if mail is not None:
                 yield mail
 
@@ -347,7 +356,7 @@ class GraphInbox:
         )
         if resp.status_code == 404:
             return None
-        headers = resp.json().get("internetMessageHeaders") or []
+        headers = body(resp, "reading a message's headers").get("internetMessageHeaders") or []
         if headers:
             lines = [f"{h.get('name', '')}: {h.get('value', '')}" for h in headers if h.get("name")]
             return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
@@ -370,18 +379,19 @@ class GraphInbox:
 
     def move(self, key: str, folder: Folder) -> None:
         """Move the message to its handled folder; a message already gone (404) is not an error."""
-        self._prepare()
-        resp = self._call(
-            "POST",
-            f"{self.base}/messages/{segment(key)}/move",
-            "moving a handled message",
-            json={"destinationId": self._folder_ids[folder]},
-            allow=(404,),
-        )
-        if resp.status_code == 404:
-            log.info("a handled message was already gone from %s", self.cfg.folder)
-        self._load()
-        self._forget(key)
+        with unexpected("moving a handled message"):
+            self._prepare()
+            resp = self._call(
+                "POST",
+                f"{self.base}/messages/{segment(key)}/move",
+                "moving a handled message",
+                json={"destinationId": self._folder_ids[folder]},
+                allow=(404,),
+            )
+            if resp.status_code == 404:
+                log.info("a handled message was already gone from %s", self.cfg.folder)
+            self._load()
+            self._forget(key)
 
     def wait(self, timeout: float) -> bool:
         """Sleep ``timeout`` seconds: Graph pushes only to a public webhook, so the daemon polls."""
@@ -391,8 +401,9 @@ class GraphInbox:
     def check(self) -> list[str]:
         """What ``check-config`` reports, in plain words: empty when the inbox is ready."""
         try:
-            self.client.token()
-            watched = self._find_watched()
+            with unexpected(f"opening the mail folder {self.cfg.folder!r}"):
+                self.client.token()
+                watched = self._find_watched()
         except (TransientError, PermanentError) as exc:
             return [f"Graph inbox: {exc}"]
         if watched is None:
@@ -422,37 +433,40 @@ class GraphSender:
         return cls(GraphClient(graph_cfg), graph_cfg.mailbox)
 
     def send(self, message_id: str, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
-        raw = addressed_to(raw, recipients)
-        body = base64.b64encode(raw)
-        if len(body) > SEND_LIMIT:
-            raise PermanentError(
-                f"email {message_id} is {len(raw) / 1048576:.1f} MB; Microsoft Graph takes at most 4 MB in one "
-                "request once encoded, so it was not sent"
+        what = f"sending email {message_id}"
+        with unexpected(what):
+            raw = addressed_to(raw, recipients)
+            encoded = base64.b64encode(raw)
+            if len(encoded) > SEND_LIMIT:
+                raise PermanentError(
+                    f"email {message_id} is {len(raw) / 1048576:.1f} MB; Microsoft Graph takes at most 4 MB in one "
+                    "request once encoded, so it was not sent"
+                )
+            self.client.request(
+                "POST",
+                f"/users/{segment(self.mailbox)}/sendMail",
+                need="Mail.Send",
+                mailbox=self.mailbox,
+                what=what,
+                data=encoded,
+                content_type="text/plain",
             )
-        self.client.request(
-            "POST",
-            f"/users/{segment(self.mailbox)}/sendMail",
-            need="Mail.Send",
-            mailbox=self.mailbox,
-            what=f"sending email {message_id}",
-            data=body,
-            content_type="text/plain",
-        )
         log.info("email %s handed to Microsoft Graph for %d recipient(s)", message_id, len(set(recipients)))
 
     def check(self) -> list[str]:
         """Whether a token can be had and the mailbox exists; Mail.Send itself cannot be tried without sending."""
         try:
-            self.client.token()
-            self.client.request(
-                "GET",
-                f"/users/{segment(self.mailbox)}/mailFolders/sentitems",
-                need="Mail.ReadWrite",
-                mailbox=self.mailbox,
-                what="looking for the Sent Items folder",
-                params={"$select": "id"},
-                allow=(403,),
-            )
+            with unexpected("looking for the Sent Items folder"):
+                self.client.token()
+                self.client.request(
+                    "GET",
+                    f"/users/{segment(self.mailbox)}/mailFolders/sentitems",
+                    need="Mail.ReadWrite",
+                    mailbox=self.mailbox,
+                    what="looking for the Sent Items folder",
+                    params={"$select": "id"},
+                    allow=(403,),
+                )
         except (TransientError, PermanentError) as exc:
             return [f"Graph sender: {exc}"]
         return []

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import email
+import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,24 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
+class Clock:
+    """The client's time: ``sleep`` moves it on, as a real sleep would, and records each wait."""
+
+    def __init__(self, at: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
+        self.at = at
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
@@ -113,7 +133,9 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def client(sleeps: Sleeps | None = None, **changes: object) -> GraphClient:
+def client(sleeps: Sleeps | None = None, clock: Clock | None = None, **changes: object) -> GraphClient:
+    if clock is not None:
+        return GraphClient(graph_config(**changes), sleep=clock.sleep, now=clock.now)
     return GraphClient(graph_config(**changes), sleep=sleeps if sleeps is not None else Sleeps())
 
 
@@ -248,11 +270,13 @@ def test_a_create_whose_answer_was_lost_is_retried_into_one_event(fake: FakeGrap
 
 
 def test_a_booking_retried_by_the_service_after_a_lost_answer_makes_one_event(fake: FakeGraph) -> None:
-    calendar = make_calendar()
+    clock = Clock()
+    calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
     event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
     fake.fail("POST", r"/events$", 503, headers={"Retry-After": "3600"}, after=True)
     with pytest.raises(TransientError):
         calendar.book(event)
+    clock.advance(3600)
     calendar.book(event)  # the service's retry: found by uid, not booked again
     assert len(created(fake)) == 1 and len(fake.mailbox(CALENDAR_MAILBOX).events) == 1
 
@@ -339,6 +363,60 @@ def test_a_long_retry_after_is_a_transient_error_without_waiting(fake: FakeGraph
     assert len(fake.calls("POST", r"/sendMail$")) == 1
 
 
+def test_a_long_retry_after_keeps_every_call_off_the_network_until_it_has_passed(fake: FakeGraph) -> None:
+    clock = Clock()
+    calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
+    day = (london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    fake.fail("GET", r"/calendarView$", 429, headers={"Retry-After": "600"}, code="ApplicationThrottled")
+    with pytest.raises(TransientError, match=r"asks us to wait 600 seconds; no calls .* until 2026-11-23T09:10:00Z"):
+        calendar.busy(*day)
+    sent = len(fake.mock.calls)
+    clock.advance(599)
+    for _ in range(3):  # the next polls, within the 600 seconds: nothing goes out, not even for a token
+        with pytest.raises(TransientError) as caught:
+            calendar.busy(*day)
+        assert str(caught.value) == (
+            f"Microsoft Graph asked the bot to leave mailbox {CALENDAR_MAILBOX} alone until 2026-11-23T09:10:00Z; "
+            "not reading the strategy calendar before then"
+        )
+    assert len(fake.mock.calls) == sent and clock.sleeps == []
+    clock.advance(1)
+    assert calendar.busy(*day) == []
+    assert len(fake.mock.calls) > sent
+    assert fake.calls("GET", r"/calendarView$")[-1].status == 200
+
+
+def test_a_retry_after_given_as_an_http_date_is_kept_to(fake: FakeGraph) -> None:
+    clock = Clock()
+    sender = GraphSender(client(clock=clock), MAILBOX)
+    until = clock.now() + timedelta(minutes=15)
+    fake.fail("POST", r"/sendMail$", 503, headers={"Retry-After": format_datetime(until, usegmt=True)})
+    with pytest.raises(
+        TransientError,
+        match=r"wait 900 seconds; no calls for mailbox referrals@police\.example until 2026-11-23T09:15:00Z",
+    ):
+        sender.send("<contract-1@council.example>", contract_message(1), MAILBOX, ["tm1@council.example"])
+    sent = len(fake.mock.calls)
+    clock.advance(14 * 60)
+    # The outbox's next email, a minute before the time Graph gave: not sent, not even tried.
+    with pytest.raises(TransientError, match="until 2026-11-23T09:15:00Z; not sending email <contract-2@"):
+        sender.send("<contract-2@council.example>", contract_message(2), MAILBOX, ["tm2@council.example"])
+    assert len(fake.mock.calls) == sent
+    clock.advance(60)
+    sender.send("<contract-2@council.example>", contract_message(2), MAILBOX, ["tm2@council.example"])
+    assert len(fake.mailbox(MAILBOX).sent) == 1 and clock.sleeps == []
+
+
+def test_the_waits_of_one_call_are_capped_in_total_not_each(fake: FakeGraph) -> None:
+    clock = Clock()  # graph.max_wait_seconds is 60 in these tests
+    calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
+    fake.fail("GET", r"/calendars$", 429, headers={"Retry-After": "25"}, times=100)
+    with pytest.raises(TransientError, match="until 2026-11-23T09:01:15Z"):
+        calendar.busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    assert clock.sleeps == [25.0, 25.0]  # a third wait would make 75 seconds in all
+    assert len(fake.calls("GET", r"/calendars$")) == 3
+
+
 def test_throttling_that_never_ends_gives_up_after_a_few_waits(fake: FakeGraph, sleeps: Sleeps) -> None:
     fake.fail("GET", r"/calendars$", 504, headers={"Retry-After": "1"}, times=100)
     with pytest.raises(TransientError, match="HTTP 504"):
@@ -381,6 +459,43 @@ def test_a_network_failure_is_transient(fake: FakeGraph, sleeps: Sleeps) -> None
     with pytest.raises(TransientError, match="did not answer while reading the strategy calendar"):
         make_calendar(sleeps).busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
     assert sleeps == []
+
+
+def test_a_proxy_page_instead_of_json_is_transient_and_says_what_was_being_done(
+    fake: FakeGraph, store: SqlStore, tmp_path: Path
+) -> None:
+    page = "<html><head><title>Web proxy</title></head><body>Please sign in to the proxy.</body></html>"
+    fake.answer("GET", r"/calendarView$", 200, page)
+    with pytest.raises(TransientError) as caught:
+        make_calendar().busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    assert str(caught.value) == (
+        "Microsoft Graph answered HTTP 200 while reading the strategy calendar with something that is not JSON "
+        "(text/html); a proxy may be in the way; it will be tried again"
+    )
+    fake.deliver(MAILBOX, contract_message(1))
+    fake.answer("GET", r"/messages/delta$", 200, page)
+    with pytest.raises(TransientError, match="while reading new mail with something that is not JSON"):
+        list(make_inbox(store, tmp_path).pending())
+    fake.answer("GET", r"/\$value$", 200, "", content_type="text/plain")  # an empty message is still a message
+    [mail] = list(make_inbox(store, tmp_path).pending())
+    assert mail.raw == b""
+
+
+def test_json_without_what_graph_documents_is_transient_and_says_what_was_being_done(fake: FakeGraph) -> None:
+    event = {"id": "AAMkEvt1", "subject": "Team meeting", "showAs": "busy"}  # no start, no end
+    fake.answer("GET", r"/calendarView$", 200, json.dumps({"value": [event]}), content_type="application/json")
+    with pytest.raises(TransientError) as caught:
+        make_calendar().book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    assert str(caught.value) == (
+        "something unexpected (KeyError) went wrong with Microsoft Graph while booking the strategy calendar; "
+        "it will be tried again"
+    )
+    assert created(fake) == []
+    fake.answer("GET", r"/calendars$", 200, "[]", content_type="application/json")
+    assert make_calendar().check() == [
+        "Graph calendar: Microsoft Graph answered while looking for the calendar 'Strategy Meeting' with JSON "
+        "that is not an object; it will be tried again"
+    ]
 
 
 def test_an_unknown_mailbox_is_named(fake: FakeGraph) -> None:

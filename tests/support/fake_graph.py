@@ -127,6 +127,7 @@ class FakeGraph:
     """Graph and the token endpoint for one tenant and app; add it to a ``responses.RequestsMock``."""
 
     def __init__(self, rs: responses.RequestsMock, page_size: int = PAGE_SIZE) -> None:
+        self.mock = rs  # every HTTP call, token requests included, is in self.mock.calls
         self.page_size = page_size
         self.mailboxes: dict[str, FakeMailbox] = {}
         self.requests: list[Recorded] = []
@@ -216,6 +217,13 @@ class FakeGraph:
         """
         reply = error(status, code or f"Http{status}", message or "Injected by the test.", headers)
         self.faults.append(Fault(method.upper(), re.compile(path), reply, times, after))
+
+    def answer(self, method: str, path: str, status: int, body: str | bytes, content_type: str = "text/html",
+               times: int = 1) -> None:  # fmt: skip
+        """The next ``times`` calls matching ``path`` get this answer as it is: a proxy's page, a malformed body."""
+        self.faults.append(
+            Fault(method.upper(), re.compile(path), (status, {"Content-Type": content_type}, body), times)
+        )
 
     def deny(self, address: str, permission: str) -> None:
         self.denied.add((address.lower(), permission))
