@@ -68,9 +68,18 @@ def _aware(value: Any, zone: tzinfo = UTC) -> datetime:
 
 
 def _ews_time(value: datetime, zone: ZoneInfo) -> Any:
-    if value.tzinfo is None:
-        raise ValueError("calendar times must be timezone-aware")
+    _require_zone(value)
     return EWSDateTime.from_datetime(value.astimezone(zone))
+
+
+def _require_zone(*values: datetime) -> None:
+    """A calendar time without a time zone is a bug in the caller: refused before Exchange is asked."""
+    for value in values:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise PermanentError(
+                f"the calendar time {value:%Y-%m-%d %H:%M} has no time zone, so it cannot be sent to Exchange; "
+                "calendar times must say which zone they are in"
+            )
 
 
 def _child_folder(parent: Any, name: str) -> Any | None:
@@ -103,17 +112,19 @@ class EwsInbox:
         inbox_cfg: InboxConfig,
         state: AdapterState | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.cfg = inbox_cfg
         self.state = state
         self.sleep = sleep
-        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.mailbox, "referral mailbox", sleep)
+        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.mailbox, "referral mailbox", sleep, now)
         self.names = {
             Folder.PROCESSED: inbox_cfg.processed_folder,
             Folder.QUARANTINE: inbox_cfg.quarantine_folder,
             Folder.TRIAGE: inbox_cfg.triage_folder,
         }
         self._watched: Any = None
+        self._watched_parent: Any = None
         self._handled: dict[Folder, Any] = {}
 
     @classmethod
@@ -123,24 +134,33 @@ class EwsInbox:
     # -- folders
 
     def _watched_folder(self, account: Any) -> Any:
+        """The watched folder: the Inbox, a folder under Top of Information Store, or a path (``Inbox/Referrals``)."""
         if self._watched is None:
-            name = self.cfg.folder
-            if name.upper() == "INBOX":
-                self._watched = account.inbox
-            else:
-                found = _child_folder(account.msg_folder_root, name)
+            parts = [part.strip() for part in self.cfg.folder.split("/") if part.strip()]
+            parent: Any = None
+            found: Any = None
+            for depth, name in enumerate(parts):
+                if depth == 0 and name.casefold() == "inbox":
+                    parent, found = account.msg_folder_root, account.inbox
+                    continue
+                parent = account.msg_folder_root if found is None else found
+                found = _child_folder(parent, name)
                 if found is None:
-                    raise PermanentError(
-                        f"the watched folder {name!r} does not exist in the referral mailbox {self.mailbox.address}"
-                    )
-                self._watched = found
+                    break
+            if found is None:
+                raise PermanentError(
+                    f"the watched folder {self.cfg.folder!r} does not exist in the referral mailbox "
+                    f"{self.mailbox.address}"
+                )
+            self._watched, self._watched_parent = found, parent
         return self._watched
 
     def _handled_folder(self, account: Any, folder: Folder) -> Any:
         """The handled folder beside the watched one, made the first time it is needed."""
         if folder not in self._handled:
             name = self.names[folder]
-            parent = account.msg_folder_root
+            self._watched_folder(account)
+            parent = self._watched_parent
             found = _child_folder(parent, name)
             if found is None:
                 [made] = CreateFolder(account=account).call(
@@ -172,7 +192,9 @@ class EwsInbox:
                 oversized = (item.size or 0) > self.cfg.max_message_bytes
                 if oversized:
                     log.warning("message %s is %d bytes, over the limit: offered as headers only", item.id, item.size)
-                yield IncomingMail(item.id, raw[item.id], _aware(item.datetime_received), oversized)
+                with self.mailbox.guard("listing the watched folder"):
+                    received = _aware(item.datetime_received)
+                yield IncomingMail(item.id, raw[item.id], received, oversized)
 
     def _list(self, account: Any) -> list[Any]:
         query = self._watched_folder(account).all().only("datetime_received", "size").order_by("datetime_received")
@@ -223,7 +245,7 @@ class EwsInbox:
         return self.mailbox.problems(self._watched_folder, "opening the watched folder")
 
     def close(self) -> None:
-        self._watched, self._handled = None, {}
+        self._watched, self._watched_parent, self._handled = None, None, {}
         self.mailbox.close()
 
 
@@ -288,8 +310,13 @@ class EwsSender:
     is kept in the mailbox's Sent Items.
     """
 
-    def __init__(self, ews_cfg: EwsConfig, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.mailbox, "referral mailbox", sleep)
+    def __init__(
+        self,
+        ews_cfg: EwsConfig,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.mailbox, "referral mailbox", sleep, now)
 
     @classmethod
     def from_config(cls, ews_cfg: EwsConfig) -> EwsSender:
@@ -325,7 +352,9 @@ class EwsSender:
 
 # -- the calendar ---------------------------------------------------------------------------------
 
-_VIEW_FIELDS = ("start", "end", "is_cancelled", UID_FIELD)
+_VIEW_FIELDS = ("start", "end", "is_cancelled", "legacy_free_busy_status", UID_FIELD)
+# What a move changes: everything a COMPLEX or RESCHEDULE reply may change, as Graph's PATCH does.
+_MOVE_FIELDS = ["subject", "body", "location", "required_attendees", "sensitivity", "start", "end"]
 _EVENT_FIELDS = (
     *_VIEW_FIELDS,
     "subject",
@@ -343,7 +372,8 @@ class EwsCalendar:
 
     Exchange sends the meeting requests, updates and cancellations to the attendees itself
     (``sends_invitations``). Each event the bot books carries its uid in a named property
-    (``StrategyBotUid``); events made by hand have none and go by their item id.
+    (``StrategyBotUid``); events made by hand have none and go by their item id. Busy time is
+    every event in the calendar except those shown as Free, as with Graph's ``showAs``.
     """
 
     sends_invitations = True
@@ -354,10 +384,11 @@ class EwsCalendar:
         calendar_cfg: CalendarConfig,
         sleep: Callable[[float], None] = time.sleep,
         zone: ZoneInfo = LONDON,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.name = calendar_cfg.name
         self.zone = zone
-        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.calendar_mailbox, "strategy calendar's mailbox", sleep)
+        self.mailbox = EwsMailbox(ews_cfg, ews_cfg.calendar_mailbox, "strategy calendar's mailbox", sleep, now)
         self._folder: Any = None
         register_uid_property()
 
@@ -412,8 +443,15 @@ class EwsCalendar:
             raise item
         return item
 
+    @staticmethod
+    def _blocks(item: Any) -> bool:
+        """An event shown as Free (a note, a reminder) does not block a slot; anything else does."""
+        return str(item.legacy_free_busy_status or "Busy").casefold() != "free"
+
     def _refuse_overlap(self, account: Any, event: CalendarEvent, own_id: str | None) -> None:
-        clashes = [i for i in self._view(account, event.start, event.end, _VIEW_FIELDS) if i.id != own_id]
+        clashes = [
+            i for i in self._view(account, event.start, event.end, _VIEW_FIELDS) if i.id != own_id and self._blocks(i)
+        ]
         if clashes:
             raise SlotTaken(
                 f"{event.start.isoformat()}–{event.end.isoformat()} overlaps {len(clashes)} event(s) "
@@ -423,14 +461,17 @@ class EwsCalendar:
     # -- the port
 
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
+        _require_zone(start, end)
         items = self.mailbox.call("reading busy times", lambda a: self._view(a, start, end, _VIEW_FIELDS))
-        return [Interval(_aware(i.start, self.zone), _aware(i.end, self.zone)) for i in items]
+        return [Interval(_aware(i.start, self.zone), _aware(i.end, self.zone)) for i in items if self._blocks(i)]
 
     def booked(self, uid: str) -> Interval | None:
         item = self.mailbox.call("looking for a booking", lambda a: self._find(a, uid))
         return Interval(_aware(item.start, self.zone), _aware(item.end, self.zone)) if item is not None else None
 
     def book(self, event: CalendarEvent) -> None:
+        _require_zone(event.start, event.end)
+
         def book(account: Any) -> None:
             if self._find(account, event.uid) is not None:
                 log.info("event %s is already in the calendar; not booking it again", event.uid)
@@ -456,14 +497,22 @@ class EwsCalendar:
         self.mailbox.call(f"booking event {event.uid}", book)
 
     def move(self, event: CalendarEvent) -> None:
+        """New times and details (subject, body, location, attendees) for the booking; Exchange tells everyone."""
+        _require_zone(event.start, event.end)
+
         def move(account: Any) -> bool:
             item = self._find(account, event.uid)
             if item is None:
                 return False
             self._refuse_overlap(account, event, item.id)
+            item.subject = event.subject
+            item.body = event.body
+            item.location = event.location or None
+            item.required_attendees = [Attendee(mailbox=Mailbox(email_address=a)) for a in event.attendees] or None
+            item.sensitivity = "Private" if event.private else "Normal"
             item.start = _ews_time(event.start, self.zone)
             item.end = _ews_time(event.end, self.zone)
-            item.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+            item.save(update_fields=_MOVE_FIELDS, send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
             log.info("moved event %s; Exchange tells its attendees", event.uid)
             return True
 
@@ -486,6 +535,7 @@ class EwsCalendar:
         self.mailbox.call(f"cancelling event {uid}", cancel)
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        _require_zone(start, end)
         items = self.mailbox.call("reading events", lambda a: self._view(a, start, end, _EVENT_FIELDS))
         return [self._event(i) for i in items]
 

@@ -2,18 +2,25 @@
 
 Shared by the EWS inbox, sender and calendar (``bot.adapters.ews``). exchangelib runs with
 ``FailFast`` so it never sleeps or retries on its own; this module honours an
-``ErrorServerBusy`` back-off in place, through an injectable ``sleep``, when it is no longer
-than ``ews.max_wait_seconds``, and otherwise gives up with a ``TransientError`` so the
-service tries again later. Bad credentials and refused access are ``PermanentError`` at
-once: retrying a wrong password only locks the service account out.
+``ErrorServerBusy`` back-off in place, through an injectable ``sleep``, while the waits of
+one call add up to no more than ``ews.max_wait_seconds``. Otherwise it gives up with a
+``TransientError`` and remembers the back-off: until it has passed, every call on that
+mailbox is a ``TransientError`` at once, without a request, so a busy server is not asked
+again by the next poll or the next queued email. Bad credentials and refused access are
+``PermanentError`` at once: retrying a wrong password only locks the service account out.
+Anything else that goes wrong, an answer that is not EWS included, is a ``TransientError``
+naming Exchange and what was being done.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -51,8 +58,10 @@ from exchangelib.errors import (
     ErrorServerBusy,
     ErrorTimeoutExpired,
     EWSError,
+    MalformedResponseError,
     RateLimitError,
     RedirectError,
+    SOAPError,
     TransportError,
     UnauthorizedError,
 )
@@ -60,7 +69,7 @@ from exchangelib.ewsdatetime import EWSTimeZone
 from exchangelib.protocol import BaseProtocol
 
 from bot.config import ConfigError, EwsConfig
-from bot.errors import PermanentError, TransientError
+from bot.errors import BotError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +173,14 @@ class EwsMailbox:
         address: str,
         role: str,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.cfg = cfg
         self.address = address
         self.role = role  # "referral mailbox", "strategy calendar": who we are, in the errors
         self.sleep = sleep
+        self.now = now
+        self._busy_until: datetime | None = None  # when the server said it may be asked again
         self._account: Any = None
         self._lock = threading.RLock()
         if cfg.ca_file is not None:
@@ -231,10 +243,11 @@ class EwsMailbox:
 
     def call(self, what: str, fn: Callable[[Any], T]) -> T:
         """``fn(account)``, with ErrorServerBusy waited out in place; every failure as our own error, in words."""
+        self._refuse_while_busy(what)
         try:
             account = self.account()
             return self._attempt(what, lambda: fn(account))
-        except (PermanentError, TransientError):
+        except BotError:  # ours already, SlotTaken included
             raise
         except UnauthorizedError as exc:
             raise self._permanent(exc, what) from exc
@@ -254,11 +267,50 @@ class EwsMailbox:
                     f"TLS certificate check failed for {self.where}: {_words(exc)}; "
                     "set ews.ca_file to the CA that signed the server's certificate"
                 ) from exc
+            other = _not_ews(exc)
+            if other is not None:
+                raise TransientError(
+                    f"Exchange at {self.where} answered {other} while {what} (a proxy or a sign-in page in the way?); "
+                    "it will be tried again"
+                ) from exc
             raise TransientError(f"Exchange at {self.where} failed while {what}: {_words(exc)}") from exc
         except (CASError, EWSError) as exc:
             raise TransientError(f"Exchange at {self.where} failed while {what}: {_words(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"cannot reach Exchange at {self.where} while {what}: {_words(exc)}") from exc
+        except Exception as exc:  # noqa: BLE001 - an answer exchangelib or we could not use: never a traceback
+            raise self._unexpected(exc, what) from exc
+
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """For work on what the server answered done outside ``call``: a surprise becomes a ``TransientError``."""
+        try:
+            yield
+        except BotError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the same promise as call(): never a traceback
+            raise self._unexpected(exc, what) from exc
+
+    def _unexpected(self, exc: BaseException, what: str) -> TransientError:
+        # Only the type: the text of an exception may quote what the server answered.
+        log.debug("unexpected failure while %s", what, exc_info=True)
+        return TransientError(
+            f"something unexpected ({type(exc).__name__}) went wrong with Exchange at {self.where} while {what}; "
+            "it will be tried again"
+        )
+
+    def busy_until(self) -> datetime | None:
+        """When the server said it may be asked again, if that is still to come."""
+        if self._busy_until is not None and self.now() >= self._busy_until:
+            self._busy_until = None
+        return self._busy_until
+
+    def _refuse_while_busy(self, what: str) -> None:
+        until = self.busy_until()
+        if until is not None:
+            raise TransientError(
+                f"Exchange at {self.where} asked the bot to wait until {_utc_text(until)}; not {what} before then"
+            )
 
     def _attempt(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, waiting out a busy server's back-off up to ``max_wait_seconds`` in all."""
@@ -269,9 +321,11 @@ class EwsMailbox:
             except (ErrorServerBusy, RateLimitError, ErrorInternalServerTransientError) as exc:
                 back_off = float(getattr(exc, "back_off", None) or getattr(exc, "wait", None) or DEFAULT_BACK_OFF)
                 if attempt == MAX_ATTEMPTS or waited + back_off > self.cfg.max_wait_seconds:
+                    until = self.now() + timedelta(seconds=back_off)
+                    self._busy_until = until
                     raise TransientError(
                         f"Exchange at {self.where} is busy while {what} and asks us to wait {back_off:g} s; "
-                        "trying again later"
+                        f"no calls to it for the {self.role} until {_utc_text(until)}"
                     ) from exc
                 log.warning("Exchange is busy while %s; waiting %g s as it asks", what, back_off)
                 self.sleep(back_off)
@@ -307,6 +361,23 @@ class EwsMailbox:
             if self._account is not None:
                 self._account.protocol.close()
                 self._account = None
+
+
+def _utc_text(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _not_ews(exc: BaseException) -> str | None:
+    """What came back instead of EWS's SOAP (a proxy's page, a sign-in form), in words; None for a real EWS error."""
+    text = str(exc.args[0] if exc.args else "")
+    status = re.match(r"Unknown failure in response\. Code: (\d+)", text)
+    if status:
+        return f"HTTP {status.group(1)} with something that is not an EWS answer"
+    if isinstance(exc, MalformedResponseError) or (
+        isinstance(exc, SOAPError) and text.startswith(("Bad SOAP response", "Unknown SOAP response"))
+    ):
+        return "something that is not an EWS answer"
+    return None
 
 
 def _is_tls_failure(exc: BaseException) -> bool:

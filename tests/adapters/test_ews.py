@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 
@@ -77,6 +77,24 @@ CALENDAR = CalendarConfig(kind="ews", name="Strategy Meeting", ics_path=None)
 class Sleeps(list[float]):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+class Clock:
+    """The adapter's time: ``sleep`` moves it on, as a real sleep would, and records each wait."""
+
+    def __init__(self, at: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
+        self.at = at
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -175,8 +193,12 @@ def test_the_booked_event_carries_n_numbers_only_is_private_and_exchange_invites
 @pytest.mark.parametrize(
     ("day", "utc_start", "utc_end"),
     [
-        ("2027-03-31", "2027-03-31T09:00:00Z", "2027-03-31T09:15:00Z"),  # after the spring change: BST
-        ("2027-11-03", "2027-11-03T10:00:00Z", "2027-11-03T10:15:00Z"),  # after the autumn change: GMT
+        # The last Sunday of March 2027 is the 28th: GMT on the Friday before, BST on the Wednesday after.
+        ("2027-03-26", "2027-03-26T10:00:00Z", "2027-03-26T10:15:00Z"),
+        ("2027-03-31", "2027-03-31T09:00:00Z", "2027-03-31T09:15:00Z"),
+        # The last Sunday of October 2027 is the 31st: BST on the Friday before, GMT on the Wednesday after.
+        ("2027-10-29", "2027-10-29T09:00:00Z", "2027-10-29T09:15:00Z"),
+        ("2027-11-03", "2027-11-03T10:00:00Z", "2027-11-03T10:15:00Z"),
     ],
 )
 def test_london_wall_time_is_sent_and_read_back_right_across_the_clock_changes(
@@ -225,19 +247,103 @@ def test_an_event_made_by_hand_is_busy_time_refuses_an_overlap_and_reads_back_by
     }
 
 
-def test_move_updates_the_times_and_exchange_tells_the_attendees(calendar: EwsCalendar, fake: FakeEws) -> None:
+def test_move_updates_times_subject_body_location_and_attendees_and_exchange_tells_them_all(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
     calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
-    calendar.move(replace(contract_event("case-1@police.example", "2026-11-25 10:30", "2026-11-25 10:45"), sequence=1))
+    # A COMPLEX reply: a longer slot, one more N number, another professional, a new body.
+    moved = replace(
+        contract_event("case-1@police.example", "2026-11-25 10:30", "2026-11-25 11:00"),
+        subject="Strategy discussion N146782, N146790",
+        body="Bond children / Team Manager: Alex Morgan (01632 960123)\n\nConference call: 0203 555 0174",
+        location="Conference line: 0203 555 0174",
+        attendees=("tm@council.example", "dsl@school.council.example"),
+        sequence=1,
+    )
+    calendar.move(moved)
     [update] = fake.calls_of("UpdateItem")
     assert update.body.get("SendMeetingInvitationsOrCancellations") == "SendToAllAndSaveCopy"
     fields = {
-        f.find("t:FieldURI", NS).get("FieldURI"): f  # type: ignore[union-attr]
+        f.find("t:FieldURI", NS).get("FieldURI"): f.find("t:CalendarItem", NS)  # type: ignore[union-attr]
         for f in update.findall("m:ItemChanges/t:ItemChange/t:Updates/t:SetItemField")
     }
-    assert utc(fields["calendar:Start"].findtext("t:CalendarItem/t:Start", namespaces=NS)) == "2026-11-25T10:30:00Z"
-    assert utc(fields["calendar:End"].findtext("t:CalendarItem/t:End", namespaces=NS)) == "2026-11-25T10:45:00Z"
+    assert utc(fields["calendar:Start"].findtext("t:Start", namespaces=NS)) == "2026-11-25T10:30:00Z"  # type: ignore[union-attr]
+    assert utc(fields["calendar:End"].findtext("t:End", namespaces=NS)) == "2026-11-25T11:00:00Z"  # type: ignore[union-attr]
+    assert fields["item:Subject"].findtext("t:Subject", namespaces=NS) == "Strategy discussion N146782, N146790"  # type: ignore[union-attr]
+    assert fields["item:Body"].findtext("t:Body", namespaces=NS) == moved.body  # type: ignore[union-attr]
+    assert fields["calendar:Location"].findtext("t:Location", namespaces=NS) == moved.location  # type: ignore[union-attr]
+    assert fields["item:Sensitivity"].findtext("t:Sensitivity", namespaces=NS) == "Private"  # type: ignore[union-attr]
+    required = fields["calendar:RequiredAttendees"].findall(  # type: ignore[union-attr]
+        "t:RequiredAttendees/t:Attendee/t:Mailbox/t:EmailAddress", NS
+    )
+    assert [e.text for e in required] == ["tm@council.example", "dsl@school.council.example"]
     assert len(fake.calls_of("CreateItem")) == 1  # moved, not booked again
-    assert [m.kind for m in fake.meeting_mail] == ["request", "update"]
+    [item] = fake.calendar_items()
+    assert (item.subject, item.body, item.location) == (moved.subject, moved.body, moved.location)
+    assert item.attendees == ["tm@council.example", "dsl@school.council.example"]
+    assert [(m.kind, m.attendees) for m in fake.meeting_mail] == [
+        ("request", ["tm@council.example", "ds@police.example"]),
+        ("update", ["tm@council.example", "dsl@school.council.example"]),
+    ]
+    [event] = calendar.events(*NOVEMBER_25)
+    assert (event.subject, event.body, event.location, event.attendees) == (
+        moved.subject,
+        moved.body,
+        moved.location,
+        moved.attendees,
+    )
+
+
+def test_a_move_to_no_location_and_no_attendees_clears_them(calendar: EwsCalendar, fake: FakeEws) -> None:
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    calendar.move(replace(contract_event("case-1@police.example", "2026-11-25 10:30", "2026-11-25 10:45"),
+                          location="", attendees=()))  # fmt: skip
+    [update] = fake.calls_of("UpdateItem")
+    deleted = {
+        f.find("t:FieldURI", NS).get("FieldURI")  # type: ignore[union-attr]
+        for f in update.findall("m:ItemChanges/t:ItemChange/t:Updates/t:DeleteItemField")
+    }
+    assert deleted == {"calendar:Location", "calendar:RequiredAttendees"}
+    [item] = fake.calendar_items()
+    assert (item.location, item.attendees) == ("", [])
+
+
+def test_events_shown_as_free_are_not_busy_time_as_with_graph(calendar: EwsCalendar, fake: FakeEws) -> None:
+    free = fake.add_event(london("2026-11-25 10:00"), london("2026-11-25 10:30"), "Note", free_busy="Free")
+    tentative = fake.add_event(london("2026-11-25 11:00"), london("2026-11-25 11:15"), "Maybe", free_busy="Tentative")
+    assert calendar.busy(*NOVEMBER_25) == [Interval(london("2026-11-25 11:00"), london("2026-11-25 11:15"))]
+    assert [e.uid for e in calendar.events(*NOVEMBER_25)] == [free, tentative]  # still listed, as Graph lists them
+    asked = {e.get("FieldURI") for c in fake.calls for e in c.findall("m:ItemShape/t:AdditionalProperties/t:FieldURI")}
+    assert "calendar:LegacyFreeBusyStatus" in asked
+    # Booking over the Free event is allowed; over the Tentative one it is refused, as with Graph's showAs.
+    calendar.book(contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15"))
+    with pytest.raises(SlotTaken):
+        calendar.book(contract_event("case-2@police.example", "2026-11-25 11:00", "2026-11-25 11:15"))
+    with pytest.raises(SlotTaken):
+        calendar.move(contract_event("case-1@police.example", "2026-11-25 11:00", "2026-11-25 11:15"))
+    calendar.move(contract_event("case-1@police.example", "2026-11-25 10:15", "2026-11-25 10:30"))
+    assert calendar.booked("case-1@police.example") == Interval(london("2026-11-25 10:15"), london("2026-11-25 10:30"))
+
+
+def test_a_time_without_a_zone_is_a_permanent_error_in_words_before_any_request(
+    calendar: EwsCalendar, fake: FakeEws
+) -> None:
+    naive = datetime(2026, 11, 25, 10, 0)
+    with pytest.raises(PermanentError) as caught:
+        calendar.busy(naive, naive + timedelta(days=1))
+    assert str(caught.value) == (
+        "the calendar time 2026-11-25 10:00 has no time zone, so it cannot be sent to Exchange; "
+        "calendar times must say which zone they are in"
+    )
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    for call in (
+        lambda: calendar.book(replace(event, start=naive)),
+        lambda: calendar.move(replace(event, end=naive + timedelta(minutes=15))),
+        lambda: calendar.events(naive, naive + timedelta(days=1)),
+    ):
+        with pytest.raises(PermanentError, match="has no time zone"):
+            call()
+    assert fake.calls == []
 
 
 def test_cancel_sends_a_meeting_cancellation_and_frees_the_time(calendar: EwsCalendar, fake: FakeEws) -> None:
@@ -349,6 +455,25 @@ def test_a_watched_folder_missing_is_named_in_words(fake: FakeEws, sleeps: Sleep
     assert inbox.check() == []
 
 
+def test_a_watched_folder_given_as_a_path_is_found_and_the_handled_folders_go_beside_it(
+    fake: FakeEws, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    inbox = EwsInbox(ews_config(), replace(inbox_config(tmp_path), folder="Inbox/Referrals"), None, sleep=sleeps)
+    assert inbox.check() == [f"the watched folder 'Inbox/Referrals' does not exist in the referral mailbox {REFERRALS}"]
+    referrals = fake._folder(REFERRALS, "Referrals", fake.well_known(REFERRALS, "inbox").id)
+    fake.deliver(contract_message(1))  # in the Inbox itself: not watched
+    item = fake.deliver(contract_message(2))
+    fake.items[item].folder_id = referrals.id
+    inbox = EwsInbox(ews_config(), replace(inbox_config(tmp_path), folder="Inbox/Referrals"), None, sleep=sleeps)
+    assert inbox.check() == []
+    [mail] = list(inbox.pending())
+    assert message_id(mail.raw) == "<contract-2@council.example>"
+    inbox.move(mail.key, Folder.PROCESSED)
+    processed = fake.folder_named(REFERRALS, "Processed")
+    assert processed is not None and processed.parent_id == fake.well_known(REFERRALS, "inbox").id
+    assert [i.message_id for i in fake.messages_in(REFERRALS, "Processed")] == ["<contract-2@council.example>"]
+
+
 # -- what the sender sends ----------------------------------------------------------------------
 
 
@@ -371,6 +496,51 @@ def test_the_mime_goes_as_it_is_saved_in_sent_items_when_the_headers_name_the_en
     assert message.find("t:ToRecipients", NS) is None and message.find("t:BccRecipients", NS) is None
     [sent] = fake.sent
     assert sorted(sent.recipients) == ["ds@police.example", "tm@council.example"]
+
+
+def reply(extra: str = "") -> bytes:
+    """An email the bot writes in reply to a request, with the headers that thread it and stop auto-replies."""
+    return (
+        "From: PVP Referral Unit <referrals@police.example>\r\n"
+        "To: tm@council.example\r\n"
+        "Subject: Strategy discussion booked: N146782\r\n"
+        "Message-ID: <SD000001.confirmation.1@police.example>\r\n"
+        "In-Reply-To: <r1@council.example>\r\n"
+        "References: <r0@council.example> <r1@council.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "X-Auto-Response-Suppress: All\r\n"
+        f"{extra}"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "\r\n"
+        "Booked for Wednesday 25 November 2026 at 10:00.\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("envelope", "extra"),
+    [
+        (["tm@council.example"], ""),  # the MIME goes as it is
+        (["tm@council.example", "admin@police.example"], ""),  # plus a Bcc recipient
+        (["tm@council.example"], "Cc: someone@else.example\r\n"),  # To and Cc taken out: the rest kept
+    ],
+)
+def test_the_mime_sent_keeps_the_threading_and_auto_reply_headers(
+    fake: FakeEws, sleeps: Sleeps, envelope: list[str], extra: str
+) -> None:
+    raw = reply(extra)
+    EwsSender(ews_config(), sleep=sleeps).send("<SD000001.confirmation.1@police.example>", raw, REFERRALS, envelope)
+    [message] = fake.calls_of("CreateItem")[0].findall("m:Items/t:Message")
+    mime = base64.b64decode(message.findtext("t:MimeContent", namespaces=NS) or "")
+    sent = email.message_from_bytes(mime, policy=default_policy)
+    assert sent["Message-ID"] == "<SD000001.confirmation.1@police.example>"
+    assert sent["In-Reply-To"] == "<r1@council.example>"
+    assert sent["References"] == "<r0@council.example> <r1@council.example>"
+    assert sent["Auto-Submitted"] == "auto-replied"
+    assert sent["X-Auto-Response-Suppress"] == "All"
+    assert b"someone@else.example" not in mime
+    [delivered] = fake.sent
+    assert sorted(delivered.recipients) == sorted(envelope)
 
 
 def test_an_envelope_recipient_not_in_the_headers_is_added_as_bcc(fake: FakeEws, sleeps: Sleeps) -> None:
@@ -420,6 +590,78 @@ def test_a_back_off_longer_than_max_wait_is_a_transient_error_without_waiting(fa
     with pytest.raises(TransientError, match="busy .* wait 5 s"):
         calendar.busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
     assert sleeps == []
+
+
+def test_a_back_off_beyond_max_wait_keeps_every_call_off_the_server_until_it_has_passed(fake: FakeEws) -> None:
+    clock = Clock()
+    calendar = EwsCalendar(ews_config(), CALENDAR, sleep=clock.sleep, now=clock.now)
+    calendar.busy(*NOVEMBER_25)  # connected
+    fake.busy_once(600_000)  # BackOffMilliseconds: ten minutes, beyond ews.max_wait_seconds (120)
+    with pytest.raises(TransientError, match=r"wait 600 s; no calls to it for .* until 2026-11-23T09:10:00Z"):
+        calendar.busy(*NOVEMBER_25)
+    asked = len(fake.calls)
+    clock.advance(599)
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    with pytest.raises(TransientError) as caught:
+        calendar.book(event)
+    assert str(caught.value) == (
+        f"Exchange at {ENDPOINT} asked the bot to wait until 2026-11-23T09:10:00Z; "
+        "not booking event case-1@police.example before then"
+    )
+    assert calendar.check() == [
+        f"Exchange at {ENDPOINT} asked the bot to wait until 2026-11-23T09:10:00Z; "
+        "not opening the calendar 'Strategy Meeting' before then"
+    ]
+    assert len(fake.calls) == asked and clock.sleeps == []
+    clock.advance(1)
+    calendar.book(event)
+    assert len(fake.calendar_items()) == 1
+
+
+def test_the_back_offs_of_one_call_are_capped_in_total(fake: FakeEws) -> None:
+    clock = Clock()
+    calendar = EwsCalendar(ews_config(max_wait_seconds=120), CALENDAR, sleep=clock.sleep, now=clock.now)
+    calendar.busy(*NOVEMBER_25)  # connected
+    asked = len(fake.calls)
+    for _ in range(4):
+        fake.busy_once(50_000)
+    with pytest.raises(TransientError, match="until 2026-11-23T09:02:30Z"):
+        calendar.busy(*NOVEMBER_25)
+    assert clock.sleeps == [50.0, 50.0]  # a third wait would make 150 seconds in all
+    assert len(fake.calls) == asked + 3
+
+
+@pytest.mark.parametrize("status", [200, 502])
+def test_a_page_that_is_not_ews_is_transient_and_says_what_was_being_done(
+    calendar: EwsCalendar, fake: FakeEws, status: int
+) -> None:
+    calendar.busy(*NOVEMBER_25)  # connected
+    fake.answer_not_soap(status)
+    with pytest.raises(TransientError) as caught:
+        calendar.busy(*NOVEMBER_25)
+    code = f"HTTP {status} with " if status != 200 else ""
+    assert str(caught.value) == (
+        f"Exchange at {ENDPOINT} answered {code}something that is not an EWS answer while reading busy times "
+        "(a proxy or a sign-in page in the way?); it will be tried again"
+    )
+
+
+@pytest.mark.parametrize(("messages", "error"), [(1, "AttributeError"), (2, "TypeError")])
+def test_an_answer_the_bot_cannot_use_is_transient_and_says_what_was_being_done(
+    inbox: EwsInbox, fake: FakeEws, messages: int, error: str
+) -> None:
+    for n in range(1, messages + 1):
+        fake.deliver(contract_message(n))
+    fake.garble(
+        "FindItem", r"<t:DateTimeReceived>[^<]*</t:DateTimeReceived>", "<t:DateTimeReceived>soon</t:DateTimeReceived>"
+    )
+    with pytest.raises(TransientError) as caught:
+        list(inbox.pending())
+    assert str(caught.value) == (
+        f"something unexpected ({error}) went wrong with Exchange at {ENDPOINT} while listing the watched folder; "
+        "it will be tried again"
+    )
+    assert len(list(inbox.pending())) == messages  # the next answer is a good one
 
 
 @pytest.mark.parametrize("auth_type", ["basic", "NTLM"])

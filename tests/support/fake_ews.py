@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import email
 import itertools
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,6 +175,8 @@ class FakeEws:
         self.items: dict[str, FakeItem] = {}
         # Injected answers, taken before the real one: callables returning (status, headers, body) or raising.
         self.next_answers: list[Callable[[], tuple[int, dict[str, str], str]]] = []
+        # Edits to the next answer of an operation: (operation, pattern, replacement), used once each.
+        self.garbles: list[tuple[str, re.Pattern[str], str]] = []
         self.impersonation_allowed = True
         self.full_access = True
         self._ids = itertools.count(1)
@@ -240,8 +243,9 @@ class FakeEws:
         subject: str = "Team meeting",
         mailbox: str = CALENDAR_MAILBOX,
         calendar: str = "Strategy Meeting",
+        free_busy: str = "Busy",
     ) -> str:
-        """An event made by hand in Outlook: no bot uid on it."""
+        """An event made by hand in Outlook: no bot uid on it; ``free_busy`` is how it shows (Free, Busy, OOF...)."""
         folder = self.folder_named(mailbox, calendar)
         assert folder is not None
         item = FakeItem(
@@ -252,6 +256,7 @@ class FakeEws:
             start=start.astimezone(UTC),
             end=end.astimezone(UTC),
             organizer=mailbox,
+            free_busy=free_busy,
         )
         self.items[item.id] = item
         return item.id
@@ -278,6 +283,15 @@ class FakeEws:
             extra=f'<t:Value Name="BackOffMilliseconds">{back_off_ms}</t:Value>',
         )
         self.next_answers.append(lambda: _fault(fault))
+
+    def answer_not_soap(self, status: int = 200, body: str = "", content_type: str = "text/html") -> None:
+        """The next request gets what a proxy or a sign-in page in front of Exchange answers: not SOAP."""
+        page = body or "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form></form></body></html>"
+        self.next_answers.append(lambda: (status, {"Content-Type": content_type}, page))
+
+    def garble(self, operation: str, pattern: str, replacement: str) -> None:
+        """The next answer to ``operation`` has ``pattern`` replaced: a server answering something odd."""
+        self.garbles.append((operation, re.compile(pattern), replacement))
 
     def refuse_login(self, times: int = 100) -> None:
         """The next requests get HTTP 401, as IIS answers a wrong password."""
@@ -325,7 +339,11 @@ class FakeEws:
             handler = getattr(self, f"_op_{operation}", None)
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The fake does not know {operation}")
-            return 200, {}, _envelope(handler(call))
+            text = _envelope(handler(call))
+            for garble in [g for g in self.garbles if g[0] == operation]:
+                self.garbles.remove(garble)
+                text = garble[1].sub(garble[2], text)
+            return 200, {}, text
         except SoapFault as fault:
             return _fault(fault)
 
@@ -737,16 +755,18 @@ class FakeEws:
             except ItemError as error:
                 messages.append(_error_message("UpdateItem", error))
                 continue
-            for update in change.findall("t:Updates/t:SetItemField", NS):
+            for update in change.findall("t:Updates/*", NS):
                 uri = update.find("t:FieldURI", NS)
-                value = update.find("t:CalendarItem", NS)
-                if uri is None or value is None:
+                if uri is None:
                     continue
-                name = uri.get("FieldURI")
-                if name == "calendar:Start":
-                    item.start = _parse_time(value.findtext("t:Start", default="", namespaces=NS))
-                elif name == "calendar:End":
-                    item.end = _parse_time(value.findtext("t:End", default="", namespaces=NS))
+                name = uri.get("FieldURI", "")
+                if update.tag == _q("t:DeleteItemField"):
+                    self._clear_field(item, name)
+                    continue
+                value = update.find("t:CalendarItem", NS)
+                if update.tag != _q("t:SetItemField") or value is None:
+                    continue
+                self._set_field(item, name, value)
             item.changekey = base64.b64encode(f"CK{next(self._ids)}".encode()).decode()
             if sending != "SendToNone" and item.attendees:
                 self.meeting_mail.append(
@@ -760,6 +780,44 @@ class FakeEws:
                 )
             )
         return _response("UpdateItem", messages)
+
+    @staticmethod
+    def _set_field(item: FakeItem, name: str, value: ET.Element) -> None:
+        """One SetItemField of an UpdateItem on a calendar item, as Exchange applies it."""
+        if name == "calendar:Start":
+            item.start = _parse_time(value.findtext("t:Start", default="", namespaces=NS))
+        elif name == "calendar:End":
+            item.end = _parse_time(value.findtext("t:End", default="", namespaces=NS))
+        elif name == "item:Subject":
+            item.subject = value.findtext("t:Subject", default="", namespaces=NS)
+        elif name == "item:Body":
+            item.body = value.findtext("t:Body", default="", namespaces=NS)
+        elif name == "calendar:Location":
+            item.location = value.findtext("t:Location", default="", namespaces=NS)
+        elif name == "item:Sensitivity":
+            item.sensitivity = value.findtext("t:Sensitivity", default="Normal", namespaces=NS)
+        elif name == "calendar:LegacyFreeBusyStatus":
+            item.free_busy = value.findtext("t:LegacyFreeBusyStatus", default="Busy", namespaces=NS)
+        elif name == "calendar:RequiredAttendees":
+            path = "t:RequiredAttendees/t:Attendee/t:Mailbox/t:EmailAddress"
+            item.attendees = [e.text or "" for e in value.findall(path, NS)]
+        elif name == "calendar:OptionalAttendees":
+            path = "t:OptionalAttendees/t:Attendee/t:Mailbox/t:EmailAddress"
+            item.optional = [e.text or "" for e in value.findall(path, NS)]
+
+    @staticmethod
+    def _clear_field(item: FakeItem, name: str) -> None:
+        """One DeleteItemField of an UpdateItem: the property is gone."""
+        if name == "calendar:Location":
+            item.location = ""
+        elif name == "item:Body":
+            item.body = ""
+        elif name == "calendar:RequiredAttendees":
+            item.attendees = []
+        elif name == "calendar:OptionalAttendees":
+            item.optional = []
+        elif name in ("calendar:Start", "calendar:End", "item:Subject"):
+            raise ItemError("ErrorInvalidPropertyDelete", f"{name} cannot be deleted.")
 
     # -- the rest exchangelib may ask ---------------------------------------------------------------
 
