@@ -15,7 +15,7 @@ from port_contracts import contract_event
 from requests_mail import StepClock, london, request_email
 
 from bot.cli import main
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.daemon import Daemon
 from bot.wiring import build
 
@@ -43,6 +43,41 @@ def config_file(folder: Path, kind: str, section: str) -> Path:
     path = folder / "bot.toml"
     path.write_text(text + section, encoding="utf-8")
     return path
+
+
+AGENDA_STARTS = (
+    "1. Introductions and apologies",
+    "2. Reason for strategy discussion",
+    "3. Summary of information from each agency",
+    "4. Assessment of the information",
+    "5. Consider how the child's wishes and feelings are to be ascertained",
+    "6. Consider the needs of other children",
+    "7. Actions to safeguard",
+    "8. Rationale for the decision",
+)
+
+
+def assert_event_body(body: str, config: Config) -> None:
+    """The event's body as domain.md §3.5 has it: who asked, the dial-in, passcode, meeting name, the agenda."""
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    assert lines[0] == "Bond children / Team Manager: Alex Morgan (01632 960123)"
+    assert f"Conference call: {config.conference.dial_in}" in lines
+    assert f"Passcode: {config.conference.passcode}" in lines
+    assert "Join the meeting named: N146782" in lines
+    agenda = lines[lines.index("Agenda") + 1 :]
+    assert len(agenda) == len(AGENDA_STARTS)
+    for line, start in zip(agenda, AGENDA_STARTS, strict=True):
+        assert line.startswith(start)
+
+
+def assert_reply_headers(raw: bytes) -> None:
+    """The confirmation threads under the request and asks Exchange and other robots not to answer it."""
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(sent["Message-ID"]) == "<SD000001.confirmation.1@police.example>"
+    assert str(sent["In-Reply-To"]) == "<r1@council.example>"
+    assert "<r1@council.example>" in str(sent["References"]).split()
+    assert str(sent["Auto-Submitted"]) == "auto-replied"
+    assert str(sent["X-Auto-Response-Suppress"]) == "All"
 
 
 GRAPH = f"""
@@ -80,12 +115,15 @@ def test_a_request_in_the_shared_mailbox_is_booked_in_outlook_and_confirmed(fake
     assert event.data["subject"] == "Strategy discussion N146782"
     assert event.data["sensitivity"] == "private"
     assert event.start == london("2026-11-25 10:00")  # the next meeting day's first slot
+    assert event.data["body"]["contentType"] == "text"
+    assert_event_body(event.data["body"]["content"], config)
     assert fake.in_folder(MAILBOX, "Processed") == ["<r1@council.example>"]
     assert fake.in_folder(MAILBOX, "Inbox") == []
     [(recipients, mime)] = fake.mailbox(MAILBOX).sent
     sent = email.message_from_bytes(mime, policy=email.policy.default)
     assert str(sent["Message-ID"]) == "<SD000001.confirmation.1@police.example>"
     assert "alex.morgan@council.example" in recipients
+    assert_reply_headers(mime)
     # Exchange invites the attendees itself: the confirmation carries no second invitation.
     assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
 
@@ -113,10 +151,16 @@ def test_a_request_in_the_exchange_mailbox_is_booked_and_confirmed(fake_ews: Fak
     assert item.subject == "Strategy discussion N146782" and item.sensitivity == "Private"
     assert item.start == london("2026-11-25 10:00")
     assert "alex.morgan@council.example" in item.attendees
+    [create] = [c for c in fake_ews.calls_of("CreateItem") if c.find("m:Items/t:CalendarItem") is not None]
+    body = create.find("m:Items/t:CalendarItem/t:Body")
+    assert body is not None and body.get("BodyType") == "Text"
+    assert_event_body(body.text or "", config)
+    assert_event_body(item.body, config)
     assert [m.message_id for m in fake_ews.messages_in(MAILBOX, "Processed")] == ["<r1@council.example>"]
     assert fake_ews.messages_in(MAILBOX, "Inbox") == []
     [confirmation] = [m for m in fake_ews.sent if b"SD000001.confirmation.1@police.example" in m.mime]
     assert "alex.morgan@council.example" in confirmation.recipients
+    assert_reply_headers(confirmation.mime)
     sent = email.message_from_bytes(confirmation.mime, policy=email.policy.default)
     assert not [part for part in sent.walk() if part.get_content_type() == "text/calendar"]
 
