@@ -47,6 +47,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.clock_start is not None:
         clock = SimulatedClock(args.clock_start, args.clock_speed)
     bot = build(config)
+    if config.privacy.key_env is None:
+        logging.getLogger("bot").warning(
+            "privacy.key_env is not set: case details and stored emails are kept unsealed on disk"
+        )
     try:
         return Daemon(bot, clock).run()
     finally:
@@ -71,6 +75,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  calendar: {config.calendar.kind} ({config.calendar.name})")
     print(f"  sender:   {_sender_where(config)}")
     print(f"  store:    {config.store.kind} ({config.store.url})")
+    sealing = f"sealed with the key in ${config.privacy.key_env}" if config.privacy.key_env else "NOT sealed"
+    print(f"  personal data at rest: {sealing}; purged {config.privacy.retention_days} days after a case ends")
     if args.offline:
         return EXIT_OK
     # The adapters are built as the daemon builds them, on a scratch database: a check

@@ -21,6 +21,8 @@ def render_status(bot: Bot, now: datetime) -> str:
         timers = tx.pending_timers()
         pending_mail = tx.pending_email_count()
     lines.append(f"strategy-bot status at {_when(now, bot)} ({bot.config.source})")
+    if bot.config.privacy.key_env is None:
+        lines.append("Personal data at rest: NOT sealed (set privacy.key_env)")
     lines.append("")
     health = bot.store.get_state("health:inbox")
     if health:

@@ -140,3 +140,4 @@ def test_offline_checks_the_file_only(tmp_path: Path, dovecot: Dovecot, capsys: 
     code = main(["check-config", "--offline", str(config_file(tmp_path, dovecot, 1))])
     out = capsys.readouterr().out
     assert code == 0 and "configuration is valid" in out and "Connecting" not in out
+    assert "personal data at rest: NOT sealed; purged 365 days after a case ends" in out

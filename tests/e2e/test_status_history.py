@@ -35,6 +35,7 @@ def test_status_lists_cases_bookings_and_timers_and_history_tells_a_case_s_life(
     assert "Wed 27 Nov 2030 10:00-10:15  SD000001" in out
     assert "reminder_day_before" in out and "Tue 26 Nov 2030 16:00" in out
     assert "Bond" not in out and "neglect" not in out
+    assert "Personal data at rest: NOT sealed (set privacy.key_env)" in out  # the example leaves it to the site
 
     # The rest of the case's life: the confirmation delivered, the day-before reminder, the
     # manager's CANCEL, and a year later the purge.
