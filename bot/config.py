@@ -247,6 +247,7 @@ class TrustConfig:
     require_dmarc: bool
     max_replies_per_sender_per_hour: int
     max_replies_per_minute: int
+    max_quarantine_notices_per_hour: int = 30
 
 
 @dataclass(frozen=True)
@@ -627,6 +628,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         require_dmarc=t.boolean("require_dmarc", False),
         max_replies_per_sender_per_hour=t.integer("max_replies_per_sender_per_hour", 10, minimum=1),
         max_replies_per_minute=t.integer("max_replies_per_minute", 60, minimum=1),
+        max_quarantine_notices_per_hour=t.integer("max_quarantine_notices_per_hour", 30, minimum=1),
     )
     t.check_unknown()
     if trust.require_dmarc and not trust.authentication_results_server_id:

@@ -188,16 +188,36 @@ class StrategyService:
                 "received_at": mail.received_at.astimezone(self.tz),
                 "folder": self.config.inbox.quarantine_folder,
             }
-            out = self.compose(
-                tx, "quarantine_notice", None, (self.config.people.administrator,), (), context, now, key=message_id
-            )
-            result.emails.append(out)
+            notices = tx.count_recent_emails(("quarantine_notice",), now - timedelta(hours=1))
+            if notices < self.config.trust.max_quarantine_notices_per_hour:
+                out = self.compose(
+                    tx, "quarantine_notice", None, (self.config.people.administrator,), (), context, now, key=message_id
+                )
+                result.emails.append(out)
+            else:
+                self._flood_alert(tx, notices, now)
             tx.record_message(
                 message_id, content_hash, mail.received_at, now, result.kind, "quarantine", reason, case_id
             )
             tx.add_history(case_id, now, "bot", "quarantined", reason, message_id)
         log.warning("message quarantined: %s", reason.split(":", 1)[0])
         return result
+
+    def _flood_alert(self, tx: StoreTransaction, notices: int, now: datetime) -> None:
+        """A flood of bad mail: one alert stands for the rest of the hour's notices."""
+        limit = self.config.trust.max_quarantine_notices_per_hour
+        self._alert(
+            tx,
+            f"quarantine flood {now.astimezone(self.tz):%Y-%m-%d %H}",
+            "Many messages are being quarantined: notices held back for this hour",
+            [
+                ("Notices this hour", str(notices)),
+                ("Limit", f"{limit} (trust.max_quarantine_notices_per_hour)"),
+                ("Folder", self.config.inbox.quarantine_folder),
+            ],
+            "Every message is still in the Quarantine folder: please look there, and at where the mail comes from.",
+            now,
+        )
 
     def alert_admin(
         self, key: str, headline: str, details: Sequence[tuple[str, str]], action: str, now: datetime
@@ -208,11 +228,22 @@ class StrategyService:
         details carry ids and server names only, never personal data.
         """
         with self.store.transaction() as tx:
-            if tx.email_queued(self._alert_id(key)):
-                return
-            context = {"headline": headline, "details": list(details), "action": action}
-            self.compose(tx, "admin_alert", None, (self.config.people.administrator,), (), context, now, key=key)
-            tx.add_history(None, now, "bot", "admin_alerted", headline[:200])
+            self._alert(tx, key, headline, details, action, now)
+
+    def _alert(
+        self,
+        tx: StoreTransaction,
+        key: str,
+        headline: str,
+        details: Sequence[tuple[str, str]],
+        action: str,
+        now: datetime,
+    ) -> None:
+        if tx.email_queued(self._alert_id(key)):
+            return
+        context = {"headline": headline, "details": list(details), "action": action}
+        self.compose(tx, "admin_alert", None, (self.config.people.administrator,), (), context, now, key=key)
+        tx.add_history(None, now, "bot", "admin_alerted", headline[:200])
         log.warning("administrator alerted: %s", headline)
 
     def purge(self, now: datetime) -> tuple[int, int]:

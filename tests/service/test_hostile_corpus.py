@@ -7,12 +7,16 @@ delivery of the whole corpus changes nothing.
 
 from __future__ import annotations
 
-from requests_mail import london, queued_emails, request_email
+from dataclasses import replace
+from datetime import timedelta
+
+from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import select
 
 from bot.adapters import sql_schema as t
+from bot.config import Config
 from bot.ports import IncomingMail
-from bot.wiring import Bot
+from bot.wiring import Bot, build
 
 SENT = london("2026-11-23 09:00")
 ADMIN = "bot.admin@police.example"
@@ -174,3 +178,25 @@ def test_a_forged_reply_in_a_case_s_thread_is_quarantined_and_shows_in_its_histo
         booking = tx.booking_for(opened.case_id or "")
     assert booking is not None and booking.status == "booked"  # the forged CANCEL did nothing
     assert [e.message_id for e in entries if e.action == "quarantined"] == ["<corpus.forged-cancel@evil.example>"]
+
+
+def test_a_flood_of_bad_mail_sends_a_few_notices_then_one_alert_and_keeps_every_message(config: Config) -> None:
+    flooded = build(replace(config, trust=replace(config.trust, max_quarantine_notices_per_hour=3)))
+    try:
+        forged = [_request(50 + n, sender=f"Eve <eve{n}@evil.example>") for n in range(7)]
+        outcomes = [
+            flooded.service.handle(IncomingMail(f"f{n}", raw, SENT), SENT).outcome for n, raw in enumerate(forged)
+        ]
+        sent = queued_emails(flooded)
+        later = SENT + timedelta(hours=1, minutes=1)
+        flooded.service.handle(IncomingMail("g", _request(60, sender="Eve <eve@evil.example>"), later), later)
+        after_the_hour = queued_emails(flooded, after=len(sent))
+    finally:
+        flooded.close()
+    assert outcomes == ["quarantine"] * 7
+    subjects = [str(m["Subject"]) for m in sent]
+    assert len([s for s in subjects if s.startswith("Quarantined")]) == 3
+    assert subjects[3:] == ["Many messages are being quarantined: notices held back for this hour"]
+    assert {str(m["To"]) for m in sent} == {ADMIN}
+    assert "trust.max_quarantine_notices_per_hour" in plain_text(sent[3])
+    assert [str(m["Subject"]).startswith("Quarantined") for m in after_the_hour] == [True]  # a new hour
