@@ -8,14 +8,17 @@ import email.policy
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config, ConfigError, load_config
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.wiring import Bot
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -256,30 +259,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- status and history -------------------------------------------------------------------------------
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from bot.status import render_status
+def _print_from_store(args: argparse.Namespace, render: Callable[[Bot, datetime], str]) -> int:
     from bot.wiring import build
 
     config = _config(args.config)
     bot = build(config, with_mail=False)
     try:
-        print(render_status(bot, datetime.now(config.bot.timezone)), end="")
+        print(render(bot, datetime.now(config.bot.timezone)), end="")
     finally:
         bot.close()
     return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.status import render_status
+
+    return _print_from_store(args, render_status)
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from bot.metrics import render_metrics
-    from bot.wiring import build
 
-    config = _config(args.config)
-    bot = build(config, with_mail=False)
-    try:
-        print(render_metrics(bot, datetime.now(config.bot.timezone)), end="")
-    finally:
-        bot.close()
-    return EXIT_OK
+    return _print_from_store(args, render_metrics)
 
 
 def cmd_history(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from port_contracts import (
     contract_message,
     message_id,
 )
-from requests_mail import london
+from requests_mail import SleepClock, london
 
 from bot.adapters.ews import UID_PROPERTY_NAME, UID_PROPERTY_SET, EwsCalendar, EwsInbox, EwsSender
 from bot.adapters.ews_connection import CaFileAdapter
@@ -77,24 +77,6 @@ CALENDAR = CalendarConfig(kind="ews", name="Strategy Meeting", ics_path=None)
 class Sleeps(list[float]):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
-
-
-class Clock:
-    """The adapter's time: ``sleep`` moves it on, as a real sleep would, and records each wait."""
-
-    def __init__(self, at: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
-        self.at = at
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self.at
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.at += timedelta(seconds=seconds)
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -593,7 +575,7 @@ def test_a_back_off_longer_than_max_wait_is_a_transient_error_without_waiting(fa
 
 
 def test_a_back_off_beyond_max_wait_keeps_every_call_off_the_server_until_it_has_passed(fake: FakeEws) -> None:
-    clock = Clock()
+    clock = SleepClock()
     calendar = EwsCalendar(ews_config(), CALENDAR, sleep=clock.sleep, now=clock.now)
     calendar.busy(*NOVEMBER_25)  # connected
     fake.busy_once(600_000)  # BackOffMilliseconds: ten minutes, beyond ews.max_wait_seconds (120)
@@ -619,7 +601,7 @@ def test_a_back_off_beyond_max_wait_keeps_every_call_off_the_server_until_it_has
 
 
 def test_the_back_offs_of_one_call_are_capped_in_total(fake: FakeEws) -> None:
-    clock = Clock()
+    clock = SleepClock()
     calendar = EwsCalendar(ews_config(max_wait_seconds=120), CALENDAR, sleep=clock.sleep, now=clock.now)
     calendar.busy(*NOVEMBER_25)  # connected
     asked = len(fake.calls)

@@ -12,7 +12,7 @@ import email
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.policy import default as default_policy
 from email.utils import format_datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from port_contracts import (
     contract_message,
     message_id,
 )
-from requests_mail import london
+from requests_mail import SleepClock, london
 
 from bot.adapters.graph import GraphCalendar, GraphClient, GraphInbox, GraphSender
 from bot.adapters.graph_calendar import UID_PROPERTY, transaction_id
@@ -87,24 +87,6 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-class Clock:
-    """The client's time: ``sleep`` moves it on, as a real sleep would, and records each wait."""
-
-    def __init__(self, at: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
-        self.at = at
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self.at
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.at += timedelta(seconds=seconds)
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-
-
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
@@ -133,7 +115,7 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def client(sleeps: Sleeps | None = None, clock: Clock | None = None, **changes: object) -> GraphClient:
+def client(sleeps: Sleeps | None = None, clock: SleepClock | None = None, **changes: object) -> GraphClient:
     if clock is not None:
         return GraphClient(graph_config(**changes), sleep=clock.sleep, now=clock.now)
     return GraphClient(graph_config(**changes), sleep=sleeps if sleeps is not None else Sleeps())
@@ -270,7 +252,7 @@ def test_a_create_whose_answer_was_lost_is_retried_into_one_event(fake: FakeGrap
 
 
 def test_a_booking_retried_by_the_service_after_a_lost_answer_makes_one_event(fake: FakeGraph) -> None:
-    clock = Clock()
+    clock = SleepClock()
     calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
     event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
     fake.fail("POST", r"/events$", 503, headers={"Retry-After": "3600"}, after=True)
@@ -364,7 +346,7 @@ def test_a_long_retry_after_is_a_transient_error_without_waiting(fake: FakeGraph
 
 
 def test_a_long_retry_after_keeps_every_call_off_the_network_until_it_has_passed(fake: FakeGraph) -> None:
-    clock = Clock()
+    clock = SleepClock()
     calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
     day = (london("2026-11-25 00:00"), london("2026-11-26 00:00"))
     fake.fail("GET", r"/calendarView$", 429, headers={"Retry-After": "600"}, code="ApplicationThrottled")
@@ -387,7 +369,7 @@ def test_a_long_retry_after_keeps_every_call_off_the_network_until_it_has_passed
 
 
 def test_a_retry_after_given_as_an_http_date_is_kept_to(fake: FakeGraph) -> None:
-    clock = Clock()
+    clock = SleepClock()
     sender = GraphSender(client(clock=clock), MAILBOX)
     until = clock.now() + timedelta(minutes=15)
     fake.fail("POST", r"/sendMail$", 503, headers={"Retry-After": format_datetime(until, usegmt=True)})
@@ -408,7 +390,7 @@ def test_a_retry_after_given_as_an_http_date_is_kept_to(fake: FakeGraph) -> None
 
 
 def test_the_waits_of_one_call_are_capped_in_total_not_each(fake: FakeGraph) -> None:
-    clock = Clock()  # graph.max_wait_seconds is 60 in these tests
+    clock = SleepClock()  # graph.max_wait_seconds is 60 in these tests
     calendar = GraphCalendar(client(clock=clock), CALENDAR_MAILBOX, CALENDAR)
     fake.fail("GET", r"/calendars$", 429, headers={"Retry-After": "25"}, times=100)
     with pytest.raises(TransientError, match="until 2026-11-23T09:01:15Z"):

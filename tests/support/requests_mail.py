@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -114,3 +114,21 @@ class StepClock:
 
     def now(self) -> datetime:
         return self.at
+
+
+class SleepClock:
+    """An adapter's time in a test: ``sleep`` moves it on, as a real sleep would, and records each wait."""
+
+    def __init__(self, at: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
+        self.at = at
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
