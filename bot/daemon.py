@@ -123,8 +123,11 @@ class Daemon:
         every = self.bot.config.metrics.every_seconds
         if self._last_metrics is not None and time.monotonic() - self._last_metrics < every:
             return
-        write_textfile(target, render_metrics(self.bot, self.clock.now()))
         self._last_metrics = time.monotonic()
+        try:
+            write_textfile(target, render_metrics(self.bot, self.clock.now()))
+        except OSError as exc:  # figures not written must not stop the next timer being armed
+            log.warning("metrics not written to %s: %s", target, exc.strerror or type(exc).__name__)
 
     def arm_next_timer(self) -> None:
         with self.bot.store.transaction() as tx:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,3 +122,22 @@ def test_metrics_count_what_the_bot_did_and_the_daemon_keeps_them_in_a_textfile(
     assert "strategy_bot_outbox_pending 0" in written
     assert "strategy_bot_inbox_up 1" in written
     assert not list(tmp_path.glob(".bot.prom*"))
+
+
+def test_metrics_that_cannot_be_written_are_logged_and_the_round_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config(None, base=tmp_path)
+    (tmp_path / "bot.prom").mkdir()  # a folder where the file should be: the write fails
+    config = replace(config, metrics=replace(config.metrics, textfile=tmp_path / "bot.prom"))
+    bot = build(config)
+    at = london("2030-11-25 09:00")
+    try:
+        assert bot.inbox is not None
+        bot.inbox.deliver(request_email(at, message_id="<metrics.fail@council.example>"))  # type: ignore[attr-defined]
+        Daemon(bot, StepClock(at)).round()
+    finally:
+        bot.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("metrics not written to" in m for m in messages)
+    assert not any("round failed" in m for m in messages)  # the round went on to arm the next timer
