@@ -2,8 +2,9 @@
 
 Only a test sets ``STRATEGY_BOT_CRASH_AT``; in production the variable is absent and each
 ``reach`` is one dictionary lookup. The steps are the windows where a crash could lose or
-double a request: after fetching, after committing, between moves, and after the SMTP
-server accepted a mail but before we recorded it.
+double a request: after fetching, after committing, between moves, in the middle of an SMTP
+session (logged in, the mail not yet given), and after the SMTP server accepted a mail but
+before we recorded it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import signal
 
 ENV = "STRATEGY_BOT_CRASH_AT"
-STEPS = ("after_fetch", "after_commit", "after_move", "after_send")
+STEPS = ("after_fetch", "after_commit", "after_move", "during_send", "after_send")
 
 
 def reach(step: str) -> None:

@@ -8,6 +8,7 @@ import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 
+from bot import failpoints
 from bot.config import ConfigError, SmtpConfig
 from bot.errors import BotError, PermanentError, TransientError
 
@@ -135,7 +136,9 @@ class SmtpSender:
 
     def _sendmail(self, sender: str, recipients: list[str], wire: bytes) -> dict[str, tuple[int, bytes]]:
         try:
-            return self._connection().sendmail(sender, recipients, wire)
+            connection = self._connection()
+            failpoints.reach("during_send")  # the session open and logged in; the mail not yet given
+            return connection.sendmail(sender, recipients, wire)
         except smtplib.SMTPServerDisconnected:
             # Servers close idle connections between our sends; one fresh connection
             # tells that apart from a server that is really gone.
