@@ -109,18 +109,15 @@ class CaseWork:
         attendees, left_out = self.attendees(case)
         event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
         try:
-            if already is None:
-                self.s.calendar.book(event)
-            elif already != Interval(choice.start, choice.end):
-                self.s.calendar.move(event)
+            self._keep(event, already)
         except SlotTaken:
             # Someone booked by hand between our look and our write: look again once.
-            choice = self.s.find_slot(received, details.complex, self.now)
+            choice = self.s.find_slot(received, details.complex, self.now, own=already)
             if choice is None:
                 self.no_slot(case)
                 return
             event = self.s.event_for(case, choice.start, choice.end, attendees, sequence=0)
-            self.s.calendar.book(event)
+            self._keep(event, already)
         booking = Booking(case.case_id, event.uid, choice.start, choice.end)
         self.tx.add_booking(booking)
         self.tx.update_case(case.case_id, self.now, state=CaseState.BOOKED, effective_day=choice.effective_day)
@@ -131,6 +128,14 @@ class CaseWork:
         self.confirm(case, event, booking, left_out, urgent_indicators, choice)
         if not choice.within_timescale:
             self.timescale_notice(case, choice)
+
+    def _keep(self, event: CalendarEvent, already: Interval | None) -> None:
+        """Put the event in the calendar: booked, or, when it is there already (made before a
+        crash, not yet recorded), moved to these times if it has others."""
+        if already is None:
+            self.s.calendar.book(event)
+        elif already != Interval(event.start, event.end):
+            self.s.calendar.move(event)
 
     def confirm(
         self,
@@ -353,10 +358,7 @@ class CaseWork:
             self.tx.set_booking(case.case_id, previous.start, previous.end, previous.sequence, "superseded")
         attendees, left_out = self.attendees(case)
         event = self.s.event_for(case, start, end, attendees, 0, uid=uid)
-        if already is None:
-            self.s.calendar.book(event)
-        elif already != Interval(start, end):
-            self.s.calendar.move(event)
+        self._keep(event, already)
         booking = Booking(case.case_id, uid, start, end)
         self.tx.add_booking(booking)
         self.tx.cancel_timers(case.case_id, BOOKING_TIMERS)
