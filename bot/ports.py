@@ -6,9 +6,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.model import CalendarEvent, Interval
+
+if TYPE_CHECKING:
+    from bot.config import InboxConfig
 
 
 class Folder(StrEnum):
@@ -17,6 +20,15 @@ class Folder(StrEnum):
     PROCESSED = "processed"
     QUARANTINE = "quarantine"
     TRIAGE = "triage"
+
+
+def handled_folders(cfg: InboxConfig) -> dict[Folder, str]:
+    """The configured name of each folder a handled message goes to."""
+    return {
+        Folder.PROCESSED: cfg.processed_folder,
+        Folder.QUARANTINE: cfg.quarantine_folder,
+        Folder.TRIAGE: cfg.triage_folder,
+    }
 
 
 @dataclass(frozen=True)

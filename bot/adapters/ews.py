@@ -33,7 +33,7 @@ from bot.adapters.ews_connection import LONDON, EwsMailbox, is_gone
 from bot.config import CalendarConfig, EwsConfig, InboxConfig
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import PermanentError, SlotTaken
-from bot.ports import AdapterState, Folder, IncomingMail
+from bot.ports import AdapterState, Folder, IncomingMail, handled_folders
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,7 @@ class EwsInbox:
         self.state = state
         self.sleep = sleep
         self.mailbox = EwsMailbox(ews_cfg, ews_cfg.mailbox, "referral mailbox", sleep, now)
-        self.names = {
-            Folder.PROCESSED: inbox_cfg.processed_folder,
-            Folder.QUARANTINE: inbox_cfg.quarantine_folder,
-            Folder.TRIAGE: inbox_cfg.triage_folder,
-        }
+        self.names = handled_folders(inbox_cfg)
         self._watched: Any = None
         self._watched_parent: Any = None
         self._handled: dict[Folder, Any] = {}

@@ -23,7 +23,7 @@ import requests
 from bot.adapters.graph_client import GraphClient, body, graph_error, odata_string, segment, unexpected
 from bot.config import GraphConfig, InboxConfig
 from bot.errors import PermanentError, TransientError
-from bot.ports import AdapterState, Folder, IncomingMail
+from bot.ports import AdapterState, Folder, IncomingMail, handled_folders
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,7 @@ class GraphInbox:
         self.state = state
         self.sleep = sleep
         self.now = now
-        self.names = {
-            Folder.PROCESSED: cfg.processed_folder,
-            Folder.QUARANTINE: cfg.quarantine_folder,
-            Folder.TRIAGE: cfg.triage_folder,
-        }
+        self.names = handled_folders(cfg)
         self.state_key = f"graph:{mailbox}:{cfg.folder}:delta"
         self.base = f"/users/{segment(mailbox)}"
         self._watched: dict[str, Any] | None = None

@@ -27,7 +27,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from bot.config import ConfigError, ImapConfig, InboxConfig
 from bot.errors import PermanentError, TransientError
-from bot.ports import AdapterState, Folder, IncomingMail
+from bot.ports import AdapterState, Folder, IncomingMail, handled_folders
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,7 @@ class ImapInbox:
         self.ssl_context = ssl_context
         self.monotonic = monotonic
         self.sleep = sleep
-        self.folders = {
-            Folder.PROCESSED: cfg.processed_folder,
-            Folder.QUARANTINE: cfg.quarantine_folder,
-            Folder.TRIAGE: cfg.triage_folder,
-        }
+        self.folders = handled_folders(cfg)
         self.health = InboxHealth()
         self._state_key = f"imap:{self.imap.username}@{self.where}/{cfg.folder}"
         self._conn: IMAPClient | None = None
