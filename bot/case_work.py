@@ -14,7 +14,17 @@ from bot.adapters.sql_store import StoreTransaction, TimerRow
 from bot.domain.case_states import can_move
 from bot.domain.commands import COMMAND_WORDS, Command
 from bot.domain.deadlines import Deadline, booking_deadlines, minutes_deadlines, outcome_deadlines, urgent_ladder
-from bot.domain.model import Attachment, Booking, CalendarEvent, Case, CaseState, Interval, Kind, OutgoingEmail
+from bot.domain.model import (
+    Attachment,
+    Booking,
+    CalendarEvent,
+    Case,
+    CaseState,
+    Interval,
+    Kind,
+    OutgoingEmail,
+    wall_clock,
+)
 from bot.domain.slots import SlotChoice, booking_length, next_slot_after
 from bot.errors import SlotTaken
 from bot.invitation import invitation
@@ -65,7 +75,7 @@ class CaseWork:
 
     def local(self, moment: datetime) -> str:
         """A time as the history shows it: London wall time, as people will read it."""
-        return f"{moment.astimezone(self.s.tz):%a %d %b %Y %H:%M}"
+        return wall_clock(moment, self.s.tz)
 
     def note(self, case: Case | None, action: str, detail: str = "") -> None:
         self.tx.add_history(case.case_id if case else None, self.now, self.actor, action, detail, self.in_reply_to)

@@ -13,6 +13,7 @@ from types import FrameType
 
 from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
+from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import Clock, Inbox
@@ -224,7 +225,7 @@ class Daemon:
         self.last_contact = now
 
     def _local(self, moment: datetime) -> str:
-        return f"{moment.astimezone(self.bot.config.bot.timezone):%a %d %b %Y %H:%M}"
+        return wall_clock(moment, self.bot.config.bot.timezone)
 
     def _record_health(self, ok: bool, error: str | None, now: datetime) -> None:
         """What `status` shows the admin: is the inbox answering, and since when."""

@@ -40,6 +40,7 @@ from bot.domain.model import (
     Kind,
     OutgoingEmail,
     RequestDetails,
+    wall_clock,
 )
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.request_reading import read_request
@@ -342,7 +343,7 @@ class StrategyService:
                 case_id = timer.case_id if timer else None
                 tx.add_history(case_id, now, "bot", "timer_failed", f"timer {timer_id}: {error}")
             purpose = timer.purpose if timer else "unknown"
-            due = f"{timer.due_at.astimezone(self.tz):%a %d %b %Y %H:%M}" if timer else "unknown"
+            due = wall_clock(timer.due_at, self.tz) if timer else "unknown"
             self.alert_admin(
                 f"timer failed {timer_id}",
                 f"A timer could not fire: {purpose}",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from bot.domain.model import wall_clock
 from bot.wiring import Bot
 
 
 def _when(moment: datetime, bot: Bot) -> str:
-    return moment.astimezone(bot.config.bot.timezone).strftime("%a %d %b %Y %H:%M")
+    return wall_clock(moment, bot.config.bot.timezone)
 
 
 def render_status(bot: Bot, now: datetime) -> str:

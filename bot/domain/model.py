@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 
@@ -102,6 +102,11 @@ class RequestDetails:
 
 def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(first + second))
+
+
+def wall_clock(moment: datetime, tz: tzinfo) -> str:
+    """A moment as the people reading the history, status or an alert read it: "Mon 23 Nov 2026 09:00"."""
+    return f"{moment.astimezone(tz):%a %d %b %Y %H:%M}"
 
 
 @dataclass(frozen=True)
