@@ -61,6 +61,11 @@ def _get_pool() -> Pool:
     return _pool
 
 
+def _reader_failed(exc: Exception) -> None:
+    log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
+    _stop()
+
+
 def _stop() -> None:
     global _pool
     if _pool is not None:
@@ -83,9 +88,12 @@ def read_ahead(raws: list[bytes]) -> None:
     """
     with _lock:
         _ahead.clear()
-        pool = _get_pool()
-        for raw in raws:
-            _ahead[id(raw)] = (raw, pool.apply_async(_read, (raw,)))
+        try:
+            pool = _get_pool()
+            for raw in raws:
+                _ahead[id(raw)] = (raw, pool.apply_async(_read, (raw,)))
+        except Exception as exc:  # noqa: BLE001 - each message's own turn tries again
+            _reader_failed(exc)
 
 
 def too_slow(raw: bytes, seconds: float) -> str | None:
@@ -100,11 +108,12 @@ def too_slow(raw: bytes, seconds: float) -> str | None:
     with _lock:
         started = _ahead.pop(id(raw), None)
         try:
-            ahead = started is not None and started[0] is raw
-            pending = started[1] if started is not None and ahead else _get_pool().apply_async(_read, (raw,))
+            if started is not None and started[0] is raw:
+                pending = started[1]
+            else:
+                pending = _get_pool().apply_async(_read, (raw,))
         except Exception as exc:  # noqa: BLE001 - a reader that will not start must not stop the intake
-            log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
-            _stop()
+            _reader_failed(exc)
             return None
         try:
             pending.get(timeout=seconds)
