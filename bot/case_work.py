@@ -27,7 +27,7 @@ from bot.domain.model import (
 )
 from bot.domain.slots import SlotChoice, booking_length, next_slot_after
 from bot.errors import SlotTaken
-from bot.invitation import invitation
+from bot.mail.invitation import invitation
 
 if TYPE_CHECKING:
     from bot.service import Handled, StrategyService
@@ -446,7 +446,7 @@ class CaseWork:
     # -- the minutes pack (§5) ------------------------------------------------------------------
 
     def minutes_pack(self, case: Case, start: datetime, extra_to: Sequence[str]) -> None:
-        from bot.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
+        from bot.mail.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
 
         details = case.details
         attendees, _ = self.attendees(case)

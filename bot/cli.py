@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from bot.adapters.sql_store import SqlStore
-    from bot.mail_rendering import MailRenderer
+    from bot.mail.rendering import MailRenderer
     from bot.wiring import CALENDARS, INBOXES, PURPOSES, SENDERS, check_kinds
 
     config = load_config(Path(args.file))

@@ -29,7 +29,6 @@ from bot.domain.classify import (
 )
 from bot.domain.commands import POLICE_ONLY, Command, NotUnderstood, entitled, read_command
 from bot.domain.deadlines import next_agenda
-from bot.domain.mail_limits import over_limits
 from bot.domain.message_text import message_text, strip_quoted
 from bot.domain.model import (
     Attachment,
@@ -50,7 +49,8 @@ from bot.domain.urgent_clock import callback_due, clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA, screen_urgent_indicators
 from bot.domain.working_days import WorkingDays
 from bot.errors import BotError
-from bot.mail_rendering import MailRenderer, build_message
+from bot.mail.limits import over_limits
+from bot.mail.rendering import MailRenderer, build_message
 from bot.ports import Folder, IncomingMail, StrategyCalendar
 from bot.reading_limit import read_ahead, too_slow
 

@@ -12,7 +12,7 @@ from bot.adapters.sql_store import SqlStore
 from bot.config import Config, ConfigError
 from bot.delivery import OutboxDelivery
 from bot.domain.working_days import WorkingDays
-from bot.mail_rendering import MailRenderer
+from bot.mail.rendering import MailRenderer
 from bot.ports import Inbox, MailSender, StrategyCalendar
 from bot.sealing import Sealer
 from bot.service import StrategyService

@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar, Component, Timezone
 
 from bot.domain.model import CalendarEvent
-from bot.invitation import PRODID, calendar_feed, invitation, vtimezone
+from bot.mail.invitation import PRODID, calendar_feed, invitation, vtimezone
 
 LONDON = ZoneInfo("Europe/London")
 STAMP = datetime(2026, 11, 23, 9, 0, tzinfo=LONDON)

@@ -17,7 +17,7 @@ from jinja2 import TemplateError
 
 from bot.config import ConfigError, DsContact
 from bot.domain.model import Attachment, OutgoingEmail, RequestDetails, Requester
-from bot.mail_rendering import (
+from bot.mail.rendering import (
     MailRenderer,
     RenderedMail,
     build_message,

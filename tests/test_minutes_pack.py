@@ -13,8 +13,8 @@ import pytest
 from requests_mail import london
 
 from bot.domain.model import Requester
-from bot.mail_rendering import MailRenderer, RenderedMail
-from bot.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
+from bot.mail.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
+from bot.mail.rendering import MailRenderer, RenderedMail
 
 WINTER = MinutesPack(
     case_id="SD000001",

@@ -11,8 +11,8 @@ from icalendar import Calendar
 from requests_mail import london
 
 from bot.domain.model import Attachment, CalendarEvent, OutgoingEmail
-from bot.invitation import calendar_feed, invitation
-from bot.mail_rendering import MailRenderer, build_message
+from bot.mail.invitation import calendar_feed, invitation
+from bot.mail.rendering import MailRenderer, build_message
 
 EVENT = CalendarEvent(
     uid="SD000001@police.example",

@@ -13,7 +13,7 @@ import pytest
 from jinja2 import TemplateError, UndefinedError
 
 from bot.config import ConfigError
-from bot.mail_rendering import MailRenderer, RenderedMail, packaged_templates
+from bot.mail.rendering import MailRenderer, RenderedMail, packaged_templates
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -76,7 +76,7 @@ class LocalCalendar:
 
     def publish(self, path: Path, calendar_name: str, tz: ZoneInfo, stamp: datetime) -> None:
         """Write the whole calendar as an .ics feed, atomically, for calendar users to subscribe to."""
-        from bot.invitation import calendar_feed
+        from bot.mail.invitation import calendar_feed
 
         data = calendar_feed(self.all_events(), calendar_name, tz, stamp)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from requests_mail import london, queued_emails, request_email
 
 from bot.config import Config
-from bot.mail_rendering import packaged_templates
+from bot.mail.rendering import packaged_templates
 from bot.ports import IncomingMail
 from bot.service import Handled
 from bot.wiring import Bot, build
