@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.rota import Schedule, TimerSettings
+from bot.domain.working_days import WorkingDays
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -198,20 +201,8 @@ class ConferenceConfig:
     venue: str
 
 
-@dataclass(frozen=True)
-class ScheduleConfig:
-    meeting_days: tuple[int, ...]  # Monday == 0
-    window_start: time
-    window_end: time
-    slot_minutes: int
-    complex_minutes: int
-    cutoff: time
-    horizon_meeting_days: int
-    timescale_working_days: int
-    complex_timescale_working_days: int
-    closure_days: frozenset[date]
-    bank_holidays_country: str
-    bank_holidays_subdivision: str
+# The domain's own policy values, under the names the rest of the bot knows them by.
+ScheduleConfig = Schedule
 
 
 @dataclass(frozen=True)
@@ -220,23 +211,7 @@ class UrgentConfig:
     date_header_max_age_hours: int
 
 
-@dataclass(frozen=True)
-class TimersConfig:
-    escalation_first_minutes: int
-    escalation_second_minutes: int
-    reminder_day_before_time: time
-    reminder_minutes_before: int
-    daily_agenda_time: time
-    working_day_start: time
-    working_day_end: time
-    minutes_due_working_hours: float
-    minutes_reminder_working_hours: float
-    later_timescales_time: time
-    s47_outcome_working_days: int
-    icpc_warning_working_days: int
-    icpc_due_working_days: int
-    mobile_family_hours: int
-    late_after_seconds: int
+TimersConfig = TimerSettings
 
 
 @dataclass(frozen=True)
@@ -582,6 +557,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
             f"schedule.complex_minutes: got {schedule.complex_minutes}; expected a multiple of "
             f"schedule.slot_minutes ({schedule.slot_minutes})"
         )
+    try:
+        WorkingDays.from_schedule(schedule)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
     u = root.section("urgent")
     urgent = UrgentConfig(

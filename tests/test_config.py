@@ -81,6 +81,11 @@ def test_every_key_in_the_example_is_commented() -> None:
             "metrics.textfile: got '/no/such/folder/bot.prom'; expected a file in an existing folder",
         ),
         ("every_seconds = 15", "every_seconds = 0", "metrics.every_seconds: got 0"),
+        (
+            'bank_holidays_subdivision = "ENG"',
+            'bank_holidays_subdivision = "XXX"',
+            "schedule.bank_holidays_country / schedule.bank_holidays_subdivision: got 'GB' / 'XXX'; expected a country",
+        ),
     ],
 )
 def test_a_bad_value_is_named_with_what_is_expected(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import ScheduleConfig, TimersConfig
+from bot.domain.rota import Schedule, TimerSettings
 from bot.domain.working_days import WorkingDays
 
 
@@ -86,7 +86,7 @@ class Deadline:
     detail: str = ""
 
 
-def urgent_ladder(t0: datetime, timers: TimersConfig) -> list[Deadline]:
+def urgent_ladder(t0: datetime, timers: TimerSettings) -> list[Deadline]:
     """§4.3: real time, any hour: t0 + 60 minutes to the TM/PM, t0 + 90 to Admin Support."""
     return [
         Deadline("escalation_60", t0 + timedelta(minutes=timers.escalation_first_minutes)),
@@ -94,7 +94,7 @@ def urgent_ladder(t0: datetime, timers: TimersConfig) -> list[Deadline]:
     ]
 
 
-def minutes_deadlines(ended: datetime, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
+def minutes_deadlines(ended: datetime, timers: TimerSettings, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
     """§5: minutes due one working day (10 working hours) after the discussion ends; reminder 4 before."""
     start, end = timers.working_day_start, timers.working_day_end
     due = add_working_time(ended, timers.minutes_due_working_hours, start, end, days, tz)
@@ -103,7 +103,7 @@ def minutes_deadlines(ended: datetime, timers: TimersConfig, days: WorkingDays, 
 
 
 def booking_deadlines(
-    start: datetime, end: datetime, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo
+    start: datetime, end: datetime, timers: TimerSettings, days: WorkingDays, tz: ZoneInfo
 ) -> list[Deadline]:
     """§5: reminders the working day before and 30 minutes before; the minutes pack at the start; minutes due."""
     return [
@@ -114,7 +114,7 @@ def booking_deadlines(
     ]
 
 
-def outcome_deadlines(discussion_day: date, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
+def outcome_deadlines(discussion_day: date, timers: TimerSettings, days: WorkingDays, tz: ZoneInfo) -> list[Deadline]:
     """§5: after a joint or single S47 outcome: the S47 record by day 3; the ICPC by day 15, warned on day 10."""
     clock = timers.later_timescales_time
     return [
@@ -129,7 +129,7 @@ def outcome_deadlines(discussion_day: date, timers: TimersConfig, days: WorkingD
 
 
 def next_agenda(
-    after: datetime, schedule: ScheduleConfig, timers: TimersConfig, days: WorkingDays, tz: ZoneInfo
+    after: datetime, schedule: Schedule, timers: TimerSettings, days: WorkingDays, tz: ZoneInfo
 ) -> datetime:
     """§5: the next daily agenda: 09:00 on the next meeting day that is a working day, after ``after``."""
     day = after.astimezone(tz).date()

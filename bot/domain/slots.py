@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import ScheduleConfig
 from bot.domain.model import Interval
+from bot.domain.rota import Schedule
 from bot.domain.working_days import WorkingDays
 
 # Longest run of days searched for the next meeting day before the schedule is declared
@@ -36,11 +36,11 @@ def _utc(moment: datetime, what: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _is_meeting_day(day: date, schedule: ScheduleConfig, days: WorkingDays) -> bool:
+def _is_meeting_day(day: date, schedule: Schedule, days: WorkingDays) -> bool:
     return day.weekday() in schedule.meeting_days and days.is_working_day(day)
 
 
-def _next_meeting_day(after: date, schedule: ScheduleConfig, days: WorkingDays) -> date | None:
+def _next_meeting_day(after: date, schedule: Schedule, days: WorkingDays) -> date | None:
     """The first meeting day strictly after ``after`` that is a working day, or None if there is none for a year."""
     day = after
     for _ in range(_LONGEST_GAP_DAYS):
@@ -50,7 +50,7 @@ def _next_meeting_day(after: date, schedule: ScheduleConfig, days: WorkingDays) 
     return None
 
 
-def effective_referral_day(received: datetime, schedule: ScheduleConfig, days: WorkingDays, tz: ZoneInfo) -> date:
+def effective_referral_day(received: datetime, schedule: Schedule, days: WorkingDays, tz: ZoneInfo) -> date:
     """§3.1: the day received if a working day and at or before the cut-off, else the next working day.
 
     The cut-off is London wall-clock time whatever zone ``received`` is in. Fractions of a
@@ -64,7 +64,7 @@ def effective_referral_day(received: datetime, schedule: ScheduleConfig, days: W
     return days.next_working_day(day)
 
 
-def target_meeting_day(effective: date, schedule: ScheduleConfig, days: WorkingDays) -> date:
+def target_meeting_day(effective: date, schedule: Schedule, days: WorkingDays) -> date:
     """§3.2: the first meeting day strictly after the effective day that is a working day.
 
     With the county's meeting days (Monday, Wednesday, Friday) this is exactly its table:
@@ -81,7 +81,7 @@ def target_meeting_day(effective: date, schedule: ScheduleConfig, days: WorkingD
     return found
 
 
-def meeting_days_from(target: date, schedule: ScheduleConfig, days: WorkingDays) -> Iterator[date]:
+def meeting_days_from(target: date, schedule: Schedule, days: WorkingDays) -> Iterator[date]:
     """§3.3: the target day, then later meeting days that are working days; at most the horizon of them."""
     day: date | None = target if _is_meeting_day(target, schedule, days) else _next_meeting_day(target, schedule, days)
     for _ in range(schedule.horizon_meeting_days):
@@ -91,13 +91,13 @@ def meeting_days_from(target: date, schedule: ScheduleConfig, days: WorkingDays)
         day = _next_meeting_day(day, schedule, days)
 
 
-def booking_length(complex_case: bool, schedule: ScheduleConfig) -> int:
+def booking_length(complex_case: bool, schedule: Schedule) -> int:
     """§3: minutes a discussion takes: one slot, or the complex length (two slots by default)."""
     return schedule.complex_minutes if complex_case else schedule.slot_minutes
 
 
 def first_free_start(
-    day: date, minutes: int, busy: Sequence[Interval], schedule: ScheduleConfig, tz: ZoneInfo
+    day: date, minutes: int, busy: Sequence[Interval], schedule: Schedule, tz: ZoneInfo
 ) -> datetime | None:
     """§3.3: the earliest start on the slot grid whose whole length fits the window and overlaps nothing busy.
 
@@ -131,7 +131,7 @@ def choose_slot(
     received: datetime,
     complex_case: bool,
     busy_on: Callable[[date], Sequence[Interval]],
-    schedule: ScheduleConfig,
+    schedule: Schedule,
     days: WorkingDays,
     tz: ZoneInfo,
     *,
@@ -171,7 +171,7 @@ def next_slot_after(
     current_start: datetime,
     minutes: int,
     busy_on: Callable[[date], Sequence[Interval]],
-    schedule: ScheduleConfig,
+    schedule: Schedule,
     days: WorkingDays,
     tz: ZoneInfo,
     same_start_allowed: bool = False,

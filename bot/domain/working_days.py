@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import holidays
 
-from bot.config import ConfigError, ScheduleConfig
+from bot.domain.rota import Schedule
 
 _SATURDAY = 5
 
@@ -30,12 +30,13 @@ class WorkingDays:
         self._by_year: dict[int, frozenset[date]] = {}
 
     @classmethod
-    def from_schedule(cls, schedule: ScheduleConfig) -> WorkingDays:
-        """The working days the ``[schedule]`` config describes."""
+    def from_schedule(cls, schedule: Schedule) -> WorkingDays:
+        """The working days ``schedule`` describes; a ValueError names the schedule keys when its region is unknown."""
         try:
             return cls(schedule.closure_days, schedule.bank_holidays_country, schedule.bank_holidays_subdivision)
         except ValueError:
-            raise ConfigError(
+            # Worded for the administrator: the config loader passes it on as a ConfigError.
+            raise ValueError(
                 f"schedule.bank_holidays_country / schedule.bank_holidays_subdivision: got "
                 f"{schedule.bank_holidays_country!r} / {schedule.bank_holidays_subdivision!r}; expected a country "
                 'and subdivision the holidays package knows, such as "GB" / "ENG"'

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ScheduleConfig
 from bot.domain.model import Interval
+from bot.domain.rota import Schedule
 from bot.domain.slots import (
     booking_length,
     choose_slot,
@@ -25,7 +25,7 @@ from bot.domain.working_days import WorkingDays
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 # The county document's defaults, written out so a change to the shipped config cannot move them.
-COUNTY = ScheduleConfig(
+COUNTY = Schedule(
     meeting_days=(0, 2, 4),
     window_start=time(10),
     window_end=time(11, 30),
@@ -209,7 +209,7 @@ WEDNESDAY_ONLY = replace(COUNTY, meeting_days=(2,))
         (WEDNESDAY_ONLY, "2026-11-24", "2026-11-25"),
     ],
 )
-def test_target_meeting_day_for_other_meeting_days(schedule: ScheduleConfig, effective: str, target: str) -> None:
+def test_target_meeting_day_for_other_meeting_days(schedule: Schedule, effective: str, target: str) -> None:
     assert target_meeting_day(d(effective), schedule, DAYS) == d(target)
 
 
@@ -228,7 +228,7 @@ def test_meeting_days_that_are_never_working_days_are_a_clear_error() -> None:
         (replace(COUNTY, horizon_meeting_days=1), "2026-11-25", ["2026-11-25"]),
     ],
 )
-def test_meeting_days_from(schedule: ScheduleConfig, target: str, expected: list[str]) -> None:
+def test_meeting_days_from(schedule: Schedule, target: str, expected: list[str]) -> None:
     found = list(meeting_days_from(d(target), schedule, DAYS))
     assert found[: len(expected)] == [d(day) for day in expected]
     assert len(found) == schedule.horizon_meeting_days
@@ -308,7 +308,7 @@ def test_a_length_of_zero_is_refused() -> None:
         (False, replace(COUNTY, slot_minutes=20, complex_minutes=60), 20),
     ],
 )
-def test_booking_length(complex_case: bool, schedule: ScheduleConfig, minutes: int) -> None:
+def test_booking_length(complex_case: bool, schedule: Schedule, minutes: int) -> None:
     assert booking_length(complex_case, schedule) == minutes
 
 

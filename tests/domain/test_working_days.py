@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, ScheduleConfig
+from bot.domain.rota import Schedule
 from bot.domain.working_days import WorkingDays
 
 ENGLAND = WorkingDays()
-SCHEDULE = ScheduleConfig(
+SCHEDULE = Schedule(
     meeting_days=(0, 2, 4),
     window_start=time(10),
     window_end=time(11, 30),
@@ -173,7 +173,7 @@ def test_an_unknown_region_fails_at_start_up_naming_the_keys(country: str, subdi
     with pytest.raises(ValueError, match="bank holidays"):
         WorkingDays(country=country, subdivision=subdivision)
     schedule = replace(SCHEDULE, bank_holidays_country=country, bank_holidays_subdivision=subdivision)
-    with pytest.raises(ConfigError, match="schedule.bank_holidays_country"):
+    with pytest.raises(ValueError, match="schedule.bank_holidays_country"):
         WorkingDays.from_schedule(schedule)
 
 
