@@ -20,8 +20,9 @@ from multiprocessing.pool import AsyncResult, Pool
 
 from bot.domain.classify import classify
 from bot.domain.commands import read_command
-from bot.domain.message_text import message_text, strip_quoted
+from bot.domain.message_text import message_text
 from bot.domain.model import Kind
+from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
 from bot.domain.urgent_screening import screen_urgent_indicators
 

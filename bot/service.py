@@ -29,7 +29,7 @@ from bot.domain.classify import (
 )
 from bot.domain.commands import POLICE_ONLY, Command, NotUnderstood, entitled, read_command
 from bot.domain.deadlines import next_agenda
-from bot.domain.message_text import message_text, strip_quoted
+from bot.domain.message_text import message_text
 from bot.domain.model import (
     Attachment,
     CalendarEvent,
@@ -42,6 +42,7 @@ from bot.domain.model import (
     wall_clock,
 )
 from bot.domain.n_numbers import find_n_numbers
+from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
 from bot.domain.slots import SlotChoice, choose_slot
 from bot.domain.trust import domain_allowed

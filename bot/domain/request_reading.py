@@ -6,9 +6,10 @@ import re
 from email.message import EmailMessage
 
 from bot.domain.classify import sender_address
-from bot.domain.message_text import message_text, strip_quoted
+from bot.domain.message_text import message_text
 from bot.domain.model import Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
+from bot.domain.quoted_text import strip_quoted
 
 # Field → the labels staff use for it, as written in templates and by hand.
 SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from bot.cli import parse_summary
 from bot.config import load_config
-from bot.domain.message_text import message_text, strip_quoted
+from bot.domain.message_text import message_text
 from bot.domain.n_numbers import find_n_numbers, normalise_n_number
+from bot.domain.quoted_text import strip_quoted
 from bot.domain.urgent_screening import screen_urgent_indicators
 
 REPO = Path(__file__).resolve().parents[2]
