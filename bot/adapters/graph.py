@@ -7,6 +7,7 @@ the app registration they sign in as.
 
 from bot.adapters.graph_calendar import GraphCalendar
 from bot.adapters.graph_client import GraphClient
-from bot.adapters.graph_mail import GraphInbox, GraphSender
+from bot.adapters.graph_inbox import GraphInbox
+from bot.adapters.graph_sender import GraphSender
 
 __all__ = ["GraphCalendar", "GraphClient", "GraphInbox", "GraphSender"]
