@@ -7,14 +7,16 @@ from bot.domain.model import CaseState
 S = CaseState
 
 # A standard case books once its details are complete; an urgent one waits for the police
-# call-back (domain.md §4). Cancelling is possible until the discussion is held.
+# call-back (domain.md §4). Cancelling is possible until the discussion is held. A family that
+# moves (§5, ``MOVED``) gets a new discussion whatever stage the case is at, so any open case
+# may become booked, or need a person when no slot is free within the horizon.
 TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
-    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.AWAITING_INFORMATION, S.CANCELLED}),
-    S.BOOKED: frozenset({S.BOOKED, S.HELD, S.CANCELLED}),
+    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.CANCELLED}),
+    S.BOOKED: frozenset({S.NEEDS_PERSON, S.HELD, S.CANCELLED}),
     S.NEEDS_PERSON: frozenset({S.BOOKED, S.CANCELLED, S.CLOSED}),
-    S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED}),
-    S.CONTACTED: frozenset({S.HELD, S.CANCELLED}),
-    S.HELD: frozenset({S.CLOSED}),
+    S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),
+    S.CONTACTED: frozenset({S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),
+    S.HELD: frozenset({S.CLOSED, S.BOOKED, S.NEEDS_PERSON}),
     S.CANCELLED: frozenset(),
     S.CLOSED: frozenset(),
 }

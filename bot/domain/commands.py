@@ -5,26 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.domain.trust import domain_allowed
-
-# Word → what it does, as the command_help reply explains it.
-COMMAND_WORDS: dict[str, str] = {
-    "CONTACTED": "police have rung the TM/PM: stops the urgent escalation reminders and sends the minutes template",
-    "HELD": "the discussion took place: starts the one-working-day clock for the minutes",
-    "CANCEL": "cancels the booking, frees the slot and tells everyone invited",
-    "RESCHEDULE": "moves the booking to the next free slot after the current one",
-    "COMPLEX": "makes the booking 30 minutes (moved if the next slot is taken)",
-    "DELAY <minutes>": "police: the discussions are running late; warns every TM/PM booked later that day",
-    "MINUTES SHARED": "the minutes have gone to everyone who took part (or reply to the minutes email, attached)",
-    "OUTCOME <joint S47 | single S47 | no further action | child in need>": "records the outcome, sets timescales",
-    "MOVED": "the family has moved during the enquiry: books a new discussion within 72 hours; list the receiving "
-    'authority\'s addresses on the next line as "Other professionals to invite:"',
-}
-
-OUTCOMES = ("joint S47", "single S47", "no further action", "child in need")
-
-# Who may send each word: the requester (the TM/PM), or police (the referral unit's domain).
-POLICE_ONLY = frozenset({"DELAY"})
+from bot.domain.purposes import Outcome
 
 _COMMAND = re.compile(
     r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED)\b[\s:,-]*"
@@ -37,7 +18,7 @@ _COMMAND = re.compile(
 class Command:
     word: str  # CONTACTED, HELD, CANCEL, RESCHEDULE, COMPLEX, DELAY, MINUTES SHARED, OUTCOME
     minutes: int | None = None  # DELAY
-    outcome: str | None = None  # OUTCOME, one of OUTCOMES
+    outcome: Outcome | None = None  # OUTCOME
     invitees: tuple[str, ...] = ()  # MOVED: the receiving authority's addresses
 
 
@@ -66,19 +47,11 @@ def read_command(top_text: str) -> Command | NotUnderstood | None:
         return Command(word, minutes=int(number.group(1)))
     if word == "OUTCOME":
         wanted = " ".join(rest.lower().replace(".", "").split())
-        for outcome in OUTCOMES:
+        for outcome in Outcome:
             if wanted.startswith(outcome.lower()) or wanted.startswith(outcome.lower().replace(" s47", " section 47")):
                 return Command(word, outcome=outcome)
-        return NotUnderstood("OUTCOME needs one of: " + ", ".join(OUTCOMES) + ".")
+        return NotUnderstood("OUTCOME needs one of: " + ", ".join(Outcome) + ".")
     if word == "MOVED":
         addresses = re.findall(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", top_text)
         return Command(word, invitees=tuple(dict.fromkeys(a.lower() for a in addresses)))
     return Command(word)
-
-
-def entitled(word: str, sender: str, requester: str | None, police_domain: str) -> bool:
-    """§6: words are accepted from the requester and from police; DELAY from police only."""
-    police = domain_allowed(sender, (police_domain,))
-    if word in POLICE_ONLY:
-        return police
-    return police or (requester is not None and sender.lower() == requester.lower())

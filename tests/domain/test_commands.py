@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.commands import Command, NotUnderstood, entitled, read_command
+from bot.domain.case_commands import entitled
+from bot.domain.commands import Command, NotUnderstood, read_command
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,192 @@
+"""The reply commands of domain.md §6, one rule each: who may send it, what it does, its help text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.domain.booking_rules import unique
+from bot.domain.case_states import can_move
+from bot.domain.commands import Command
+from bot.domain.deadlines import minutes_deadlines, outcome_deadlines
+from bot.domain.decisions import (
+    NOT_APPLICABLE,
+    Attach,
+    CancelBooking,
+    CaseView,
+    Decision,
+    FamilyMoved,
+    Mail,
+    Move,
+    Note,
+    Overrun,
+    Policy,
+    Recipient,
+    Role,
+    TimersToCancel,
+    TimerToSet,
+)
+from bot.domain.model import Case, CaseState, Kind
+from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
+from bot.domain.trust import domain_allowed
+
+S = CaseState
+
+# The scopes of timers that belong to no booking.
+URGENT_SCOPE = "urgent"
+OUTCOME_SCOPE = "outcome"
+
+
+def minutes_pack(case: Case, start: datetime, extra_to: tuple[Recipient, ...] = ()) -> Mail:
+    """§5: the minutes pack for a discussion starting at ``start``, to the TM/PM (and the duty DS, urgent)."""
+    to = (case.details.requester.email or "", *extra_to)
+    return Mail(Purpose.MINUTES_TEMPLATE, to, (), {"meeting_start": start}, Attach.MINUTES_PACK)
+
+
+def contacted(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    """§4.3–4.5: police rang; the ladder stops and the minutes pack goes at once."""
+    case = view.case
+    if case.kind is not Kind.URGENT or not can_move(case.state, S.CONTACTED):
+        return NOT_APPLICABLE
+    stopped = len(view.pending_of(LADDER))
+    return Decision(
+        state=S.CONTACTED,
+        cancel_timers=(TimersToCancel(LADDER),),
+        history=(Note("contacted", f"police contact recorded; {stopped} escalation(s) stopped"),),
+        emails=(minutes_pack(case, now, (Role.DUTY_DS,)),),
+    )
+
+
+def held(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    """§5: the discussion took place; an urgent one's minutes clock starts now."""
+    case = view.case
+    if not can_move(case.state, S.HELD):
+        return NOT_APPLICABLE
+    timers: tuple[TimerToSet, ...] = ()
+    if case.kind is Kind.URGENT:
+        deadlines = minutes_deadlines(now, policy.timers, policy.days, policy.tz)
+        timers = tuple(TimerToSet(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in deadlines)
+    return Decision(state=S.HELD, cancel_timers=(TimersToCancel(LADDER),), set_timers=timers, history=(Note("held"),))
+
+
+def cancel(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    if not can_move(view.case.state, S.CANCELLED):
+        return NOT_APPLICABLE
+    return Decision(
+        state=S.CANCELLED,
+        cancel_timers=(TimersToCancel(),),
+        history=(Note("cancelled"),),
+        change=CancelBooking(sender) if view.booking is not None else None,
+    )
+
+
+def move(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    if view.booking is None or view.case.state is not S.BOOKED:
+        return NOT_APPLICABLE
+    return Decision(change=Move(make_complex=command.word == "COMPLEX"))
+
+
+def delay(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    return Decision(change=Overrun(command.minutes or 0))
+
+
+def minutes_recorded(view: CaseView, how: str) -> Decision:
+    """§5: the minutes are in; their chase stops."""
+    stopped = len(view.pending_of(MINUTES_CHASE))
+    return Decision(
+        cancel_timers=(TimersToCancel(MINUTES_CHASE),),
+        history=(Note("minutes_recorded", f"{how}; {stopped} reminder(s) stopped"),),
+    )
+
+
+def minutes_shared(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    return minutes_recorded(view, "MINUTES SHARED")
+
+
+def outcome(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    """§5: the outcome recorded; a Section 47 outcome sets the S47 record and ICPC timescales."""
+    recorded = Outcome(command.outcome) if command.outcome else None
+    timers: tuple[TimerToSet, ...] = ()
+    if recorded is not None and recorded.is_section_47:
+        held_on = (view.booking.start if view.booking else now).astimezone(policy.tz).date()
+        deadlines = outcome_deadlines(held_on, policy.timers, policy.days, policy.tz)
+        timers = tuple(TimerToSet(Purpose(d.purpose), d.due, OUTCOME_SCOPE, d.detail) for d in deadlines)
+    return Decision(set_timers=timers, history=(Note("outcome", command.outcome or ""),))
+
+
+def family_moved(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    """§5 Mobile families: the receiving authority joins the invitees; a new discussion is looked for."""
+    case = view.case
+    if case.state in (S.CANCELLED, S.CLOSED):
+        return NOT_APPLICABLE
+    details = replace(case.details, invitees=tuple(unique([*case.details.invitees, *command.invitees])))
+    return Decision(
+        details=details,
+        change=FamilyMoved(command.invitees),
+        history=(Note("family_moved", f"{len(command.invitees)} invitee(s) added"),),
+    )
+
+
+CommandRule = Callable[[CaseView, Command, str, datetime, Policy], Decision]
+
+
+@dataclass(frozen=True)
+class ReplyCommand:
+    """One word staff may put on the first line of a reply (§6)."""
+
+    usage: str  # as the help shows it
+    meaning: str
+    decide: CommandRule
+    police_only: bool = False
+
+
+# Word → rule, in the order the help lists them; ``command_help`` is rendered from this table.
+COMMANDS: dict[str, ReplyCommand] = {
+    "CONTACTED": ReplyCommand(
+        "CONTACTED",
+        "police have rung the TM/PM: stops the urgent escalation reminders and sends the minutes template",
+        contacted,
+    ),
+    "HELD": ReplyCommand("HELD", "the discussion took place: starts the one-working-day clock for the minutes", held),
+    "CANCEL": ReplyCommand("CANCEL", "cancels the booking, frees the slot and tells everyone invited", cancel),
+    "RESCHEDULE": ReplyCommand("RESCHEDULE", "moves the booking to the next free slot after the current one", move),
+    "COMPLEX": ReplyCommand("COMPLEX", "makes the booking 30 minutes (moved if the next slot is taken)", move),
+    "DELAY": ReplyCommand(
+        "DELAY <minutes>",
+        "police: the discussions are running late; warns every TM/PM booked later that day",
+        delay,
+        police_only=True,
+    ),
+    "MINUTES SHARED": ReplyCommand(
+        "MINUTES SHARED",
+        "the minutes have gone to everyone who took part (or reply to the minutes email, attached)",
+        minutes_shared,
+    ),
+    "OUTCOME": ReplyCommand(
+        "OUTCOME <" + " | ".join(o.value for o in Outcome) + ">", "records the outcome, sets timescales", outcome
+    ),
+    "MOVED": ReplyCommand(
+        "MOVED",
+        "the family has moved during the enquiry: books a new discussion within 72 hours; list the receiving "
+        'authority\'s addresses on the next line as "Other professionals to invite:"',
+        family_moved,
+    ),
+}
+
+
+def entitled(word: str, sender: str, requester: str | None, police_domain: str) -> bool:
+    """§6: words are accepted from the requester and from police; police-only words from police only.
+
+    ``word`` empty: a reply with no command word (one that supplies missing details).
+    """
+    police = domain_allowed(sender, (police_domain,))
+    rule = COMMANDS.get(word)
+    if rule is not None and rule.police_only:
+        return police
+    return police or (requester is not None and sender.lower() == requester.lower())
+
+
+def who_may(word: str) -> str:
+    rule = COMMANDS.get(word)
+    return "police" if rule is not None and rule.police_only else "the requesting manager or police"

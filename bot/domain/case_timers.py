@@ -1,0 +1,116 @@
+"""What each case timer sends when it falls due (domain.md §4.3, §5), one rule per purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.booking_rules import attendees, meeting_context
+from bot.domain.case_commands import minutes_pack
+from bot.domain.decisions import NOT_NEEDED, CaseView, Decision, Mail, Policy, Role, booking_scope
+from bot.domain.model import Case, CaseState
+from bot.domain.purposes import Purpose
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer whose time has come."""
+
+    purpose: Purpose
+    due: datetime
+    scope: str = ""
+    detail: str = ""
+
+
+def _requester(case: Case) -> str:
+    return case.details.requester.email or ""
+
+
+def _clock_start(case: Case) -> datetime:
+    return case.clock_start or case.received_at
+
+
+def escalation(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+    """§4.3: police have not rung back: at 60 minutes the TM/PM gets the named DS contacts;
+    at 90 Admin Support is asked to escalate to the MASH Service Manager."""
+    case = view.case
+    if case.state is not CaseState.AWAITING_CONTACT:
+        return NOT_NEEDED
+    t0 = _clock_start(case)
+    context: dict[str, object] = {
+        "clock_start": t0.astimezone(policy.tz),
+        "callback_by": (t0 + timedelta(minutes=policy.callback_minutes)).astimezone(policy.tz),
+        "minutes_since": int((timer.due - t0).total_seconds() // 60),
+    }
+    if timer.purpose is Purpose.ESCALATION_60:
+        mail = Mail(timer.purpose, (_requester(case),), (Role.DUTY_DS, Role.REFERRAL_UNIT), context)
+    else:
+        context["phone"] = case.details.requester.phone
+        mail = Mail(timer.purpose, (Role.ADMIN_SUPPORT,), (_requester(case),), context)
+    return Decision(emails=(mail,))
+
+
+def _current_booking(view: CaseView, timer: DueTimer) -> bool:
+    """The timer belongs to the case's booking as it stands (a moved booking's old timers do not)."""
+    booking = view.booking
+    return booking is not None and view.case.state is CaseState.BOOKED and timer.scope in ("", booking_scope(booking))
+
+
+def reminder(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+    """§5: the working day before and 30 minutes before, to the TM/PM and everyone invited."""
+    if not _current_booking(view, timer) or view.booking is None:
+        return NOT_NEEDED
+    invited, _ = attendees(view.case.details, policy.recipient_domains)
+    context = meeting_context(view.booking, view.case.details.complex, policy)
+    return Decision(emails=(Mail(timer.purpose, tuple(invited[:1]), tuple(invited[1:]), context),))
+
+
+def minutes_template(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+    """§5: the minutes pack at the start of a booked discussion."""
+    if not _current_booking(view, timer) or view.booking is None:
+        return NOT_NEEDED
+    return Decision(emails=(minutes_pack(view.case, view.booking.start),))
+
+
+def minutes_chase(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+    """§5: the reminder before the minutes are due, and the escalation when they are overdue."""
+    case = view.case
+    start = view.booking.start if view.booking else _clock_start(case)
+    due = timer.due
+    if timer.purpose is Purpose.MINUTES_REMINDER:
+        overdue = [t for t in view.pending if t.purpose == Purpose.MINUTES_OVERDUE and t.scope == timer.scope]
+        due = overdue[0].due if overdue else due
+    context = {"start": start.astimezone(policy.tz), "due": due.astimezone(policy.tz)}
+    cc = (Role.REFERRAL_UNIT,) if timer.purpose is Purpose.MINUTES_OVERDUE else ()
+    return Decision(emails=(Mail(timer.purpose, (_requester(case),), cc, context),))
+
+
+def later_timescale(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+    """§5: the Section 47 record by working day 3; the conference by day 15, warned on day 10."""
+    case = view.case
+    held_on = (view.booking.start if view.booking else _clock_start(case)).astimezone(policy.tz).date()
+    context: dict[str, object] = {"discussion_day": held_on, "outcome": view.outcome or ""}
+    if timer.purpose is Purpose.S47_OUTCOME_DUE:
+        context["due_day"] = timer.due.astimezone(policy.tz).date()
+        return Decision(emails=(Mail(timer.purpose, (_requester(case),), (), context),))
+    context["icpc_by"] = policy.days.add_working_days(held_on, policy.timers.icpc_due_working_days)
+    context["days_left"] = int(timer.detail or 0)
+    return Decision(emails=(Mail(timer.purpose, (_requester(case),), (Role.REFERRAL_UNIT,), context),))
+
+
+TimerRule = Callable[[CaseView, DueTimer, Policy], Decision]
+
+# Purpose → rule for every timer that belongs to a case. The daily agenda belongs to no case;
+# the service keeps it.
+CASE_TIMERS: dict[Purpose, TimerRule] = {
+    Purpose.ESCALATION_60: escalation,
+    Purpose.ESCALATION_90: escalation,
+    Purpose.REMINDER_DAY_BEFORE: reminder,
+    Purpose.REMINDER_30_MIN: reminder,
+    Purpose.MINUTES_TEMPLATE: minutes_template,
+    Purpose.MINUTES_REMINDER: minutes_chase,
+    Purpose.MINUTES_OVERDUE: minutes_chase,
+    Purpose.S47_OUTCOME_DUE: later_timescale,
+    Purpose.ICPC_DUE: later_timescale,
+}

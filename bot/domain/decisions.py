@@ -1,0 +1,188 @@
+"""What the rules decide for a case, as data: the service carries a decision out in one unit of work.
+
+A decision names its next state, the emails to send (to roles, resolved to addresses by the
+service), the timers to set and cancel, the one change that needs the calendar or another
+case, and the lines for the case's history. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.domain.model import Booking, Case, CaseState, RequestDetails
+from bot.domain.purposes import Purpose
+from bot.domain.rota import Schedule, TimerSettings
+from bot.domain.working_days import WorkingDays
+
+
+class Role(StrEnum):
+    """The people an email goes to by their role in the county's arrangements; configured addresses."""
+
+    DUTY_DS = "duty_ds"
+    REFERRAL_UNIT = "referral_unit"
+    ADMIN_SUPPORT = "admin_support"
+    ADMINISTRATOR = "administrator"
+
+
+# An email goes to roles, or to an address the decision names (the sender of a reply).
+Recipient = Role | str
+
+
+class Attach(StrEnum):
+    """What an email carries beside its text."""
+
+    INVITATION = "invitation"  # iCalendar METHOD:REQUEST for the case's booking
+    CANCELLATION = "cancellation"  # iCalendar METHOD:CANCEL
+    MINUTES_PACK = "minutes_pack"  # the Word document to fill in (§5)
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One email to send: its purpose (and so its template), recipients and the case's facts for it."""
+
+    purpose: Purpose
+    to: tuple[Recipient, ...]
+    cc: tuple[Recipient, ...] = ()
+    context: Mapping[str, object] = field(default_factory=dict)
+    attach: Attach | None = None
+
+
+@dataclass(frozen=True)
+class TimerToSet:
+    """A deadline: the email it sends, when, and what it belongs to.
+
+    ``scope`` says what the timer is about (a booking and its sequence, ``urgent``, ``outcome``),
+    so that its key names what it is, never when it is: a booking moved to a time whose
+    reminder falls at the same instant still gets its reminder.
+    """
+
+    purpose: Purpose
+    due: datetime
+    scope: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TimersToCancel:
+    """Pending timers to stop: of these purposes (all when None), of this scope (any when None)."""
+
+    purposes: frozenset[Purpose] | None = None
+    scope: str | None = None
+
+
+# -- changes the service carries out with the calendar or other cases --------------------------
+
+
+@dataclass(frozen=True)
+class Book:
+    """§3.3: book the next proper slot for a standard request received at ``received``."""
+
+    received: datetime
+    urgent_indicators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Move:
+    """§6 ``RESCHEDULE``/``COMPLEX``: the next free slot after the current one (in place when lengthened)."""
+
+    make_complex: bool
+
+
+@dataclass(frozen=True)
+class CancelBooking:
+    """§6 ``CANCEL``: free the slot and tell everyone invited."""
+
+    by: str
+
+
+@dataclass(frozen=True)
+class FamilyMoved:
+    """§5 Mobile families: a new discussion within the configured hours, with the receiving authority."""
+
+    invitees: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """§5 Overrun: every TM/PM booked later that day is told of a potential delay."""
+
+    minutes: int
+
+
+Change = Book | Move | CancelBooking | FamilyMoved | Overrun
+
+
+@dataclass(frozen=True)
+class Note:
+    """One line of the case's history: what was done, and what tells it apart (never personal data)."""
+
+    action: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What should happen to a case. ``applies`` False: the command does not fit the case as it stands."""
+
+    state: CaseState | None = None
+    details: RequestDetails | None = None
+    emails: tuple[Mail, ...] = ()
+    set_timers: tuple[TimerToSet, ...] = ()
+    cancel_timers: tuple[TimersToCancel, ...] = ()
+    change: Change | None = None
+    effective_day: str | None = None  # ISO date: the referral's effective day, once booked (§3.1)
+    history: tuple[Note, ...] = ()
+    applies: bool = True
+    # A timer that finds its case no longer needs it (police rang before the escalation was due).
+    needed: bool = True
+
+
+NOT_APPLICABLE = Decision(applies=False)
+NOT_NEEDED = Decision(needed=False)
+
+
+# -- what the rules are given --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    """A timer of the case still waiting to fire."""
+
+    purpose: str
+    due: datetime
+    scope: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case with the facts the rules need about it: its booking, its pending timers, its outcome."""
+
+    case: Case
+    booking: Booking | None = None
+    pending: tuple[PendingTimer, ...] = ()
+    outcome: str | None = None
+
+    def pending_of(self, purposes: frozenset[Purpose]) -> list[PendingTimer]:
+        return [t for t in self.pending if t.purpose in purposes]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The deployment's policy values the rules work from (the rota, the call-back, the allowed domains)."""
+
+    schedule: Schedule
+    timers: TimerSettings
+    days: WorkingDays
+    tz: ZoneInfo
+    callback_minutes: int
+    recipient_domains: tuple[str, ...]
+
+
+def booking_scope(booking: Booking) -> str:
+    """The scope of a booking's timers: its uid and sequence, so a moved booking's are new ones."""
+    return f"{booking.uid}#{booking.sequence}"
