@@ -57,6 +57,7 @@ class InformationMissing:
 
     missing: tuple[str, ...]  # in the words the TM/PM reads
     template_labels: tuple[str, ...]
+    fields: tuple[str, ...]  # as named in ``REQUIRED_FIELDS``, for the history
     urgent_indicators: tuple[str, ...] = ()
 
 
@@ -100,7 +101,7 @@ def information_missing(view: CaseView, event: InformationMissing, now: datetime
     }
     cc = (Role.REFERRAL_UNIT,) if event.urgent_indicators else ()
     mail = Mail(Purpose.MISSING_INFORMATION, (case.details.requester.email or "",), cc, context)
-    return Decision(emails=(mail,), history=(Note("awaiting_information", ", ".join(event.template_labels)),))
+    return Decision(emails=(mail,), history=(Note("awaiting_information", ", ".join(event.fields)),))
 
 
 def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:
