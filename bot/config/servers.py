@@ -1,0 +1,140 @@
+"""The mail-server tables: ``[inbox.imap]``, ``[sender.smtp]``, ``[graph]`` and ``[ews]``, one function each."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from bot.config.errors import ConfigError
+from bot.config.schema import EwsConfig, GraphConfig, ImapConfig, SmtpConfig
+from bot.config.table import Table
+
+# The port each kind of security is usually offered on. A rule rather than one value, so it
+# cannot be written in the defaults file; defaults.toml states it beside each `port`.
+IMAP_PORTS = {"tls": 993, "starttls": 143, "none": 143}
+SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+# IDLE must be re-issued before servers may drop it (30 minutes, RFC 2177), allowing for the
+# second or so between the bot's looks.
+IDLE_RENEW_LIMIT = 29 * 60.0
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost, 127.0.0.0/8 or ::1."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(prefix: str, host: str, security: str, ca_file: Path | None) -> None:
+    """A password never crosses a network in clear text; a CA file named must exist."""
+    if security == "none" and not loopback(host):
+        raise ConfigError(
+            f'{prefix}.security: got "none" with {prefix}.host = {host!r}; expected "tls" or "starttls", '
+            'since "none" sends the password and the mail in clear text and is allowed only for a server on '
+            "this machine (localhost, 127.0.0.0/8 or ::1)"
+        )
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(f"{prefix}.ca_file: got {str(ca_file)!r}; expected an existing PEM file")
+
+
+def imap(m: Table) -> ImapConfig:
+    """``[inbox.imap]``: the server, the login, and how the bot waits for mail."""
+    security = m.choice("security", tuple(IMAP_PORTS))
+    auth = m.choice("auth", ("password", "xoauth2"))
+    cfg = ImapConfig(
+        host=m.string("host"),
+        port=m.integer("port", minimum=1, maximum=65535, derived=IMAP_PORTS[security]),
+        security=security,
+        username=m.string("username"),
+        auth=auth,
+        password_env=m.optional_string("password_env"),
+        oauth_token_env=m.optional_string("oauth_token_env"),
+        ca_file=m.optional_path("ca_file"),
+        timeout_seconds=m.number("timeout_seconds", minimum=1.0),
+        idle=m.boolean("idle"),
+        idle_renew_seconds=m.number("idle_renew_seconds", minimum=1.0),
+        retry_first_seconds=m.number("retry_first_seconds", minimum=0.01),
+        retry_max_seconds=m.number("retry_max_seconds", minimum=0.01),
+    )
+    m.check_unknown()
+    needed = "password_env" if auth == "password" else "oauth_token_env"
+    if getattr(cfg, needed) is None:
+        raise ConfigError(f'inbox.imap.{needed}: missing; expected it when inbox.imap.auth = "{auth}"')
+    if cfg.idle_renew_seconds >= IDLE_RENEW_LIMIT:
+        raise ConfigError(
+            f"inbox.imap.idle_renew_seconds: got {cfg.idle_renew_seconds:g}; expected less than "
+            f"{IDLE_RENEW_LIMIT:g} (29 minutes), since servers may end an IDLE after 30 minutes "
+            "and the bot looks about once a second"
+        )
+    check_transport("inbox.imap", cfg.host, cfg.security, cfg.ca_file)
+    return cfg
+
+
+def smtp(m: Table) -> SmtpConfig:
+    """``[sender.smtp]``: the server and the login, if any."""
+    security = m.choice("security", ("starttls", "tls", "none"))
+    cfg = SmtpConfig(
+        host=m.string("host"),
+        port=m.integer("port", minimum=1, maximum=65535, derived=SMTP_PORTS[security]),
+        security=security,
+        username=m.optional_string("username"),
+        password_env=m.optional_string("password_env"),
+        timeout_seconds=m.number("timeout_seconds", minimum=1.0),
+        ca_file=m.optional_path("ca_file"),
+    )
+    m.check_unknown()
+    check_transport("sender.smtp", cfg.host, cfg.security, cfg.ca_file)
+    return cfg
+
+
+def graph(g: Table, address: str) -> GraphConfig:
+    """``[graph]``: the app registration, its one credential, and the mailboxes (``bot.address`` unless named)."""
+    cfg = GraphConfig(
+        tenant_id=g.string("tenant_id"),
+        client_id=g.string("client_id"),
+        client_secret_env=g.optional_string("client_secret_env"),
+        certificate_path=g.optional_path("certificate_path"),
+        certificate_thumbprint=g.optional_string("certificate_thumbprint"),
+        mailbox=g.email("mailbox", derived=address),
+        calendar_mailbox=g.email("calendar_mailbox", derived=address),
+        authority=g.string("authority").rstrip("/"),
+        endpoint=g.string("endpoint").rstrip("/"),
+        timeout_seconds=g.number("timeout_seconds", minimum=1.0),
+        max_wait_seconds=g.number("max_wait_seconds", minimum=0.0),
+    )
+    g.check_unknown()
+    if (cfg.client_secret_env is None) == (cfg.certificate_path is None):
+        raise ConfigError(
+            "graph.client_secret_env: expected exactly one of graph.client_secret_env or "
+            "graph.certificate_path (with graph.certificate_thumbprint)"
+        )
+    if cfg.certificate_path is not None and not cfg.certificate_thumbprint:
+        raise ConfigError("graph.certificate_thumbprint: missing; expected it with graph.certificate_path")
+    for key in ("authority", "endpoint"):
+        if not getattr(cfg, key).startswith("https://"):
+            raise ConfigError(f"graph.{key}: got {getattr(cfg, key)!r}; expected an https:// address")
+    return cfg
+
+
+def ews(e: Table, address: str) -> EwsConfig:
+    """``[ews]``: the Exchange endpoint, the service account, and the mailboxes (``bot.address`` unless named)."""
+    cfg = EwsConfig(
+        endpoint=e.string("endpoint"),
+        username=e.string("username"),
+        password_env=e.string("password_env"),
+        auth_type=e.choice("auth_type", ("NTLM", "basic")),
+        mailbox=e.email("mailbox", derived=address),
+        calendar_mailbox=e.email("calendar_mailbox", derived=address),
+        autodiscover=e.boolean("autodiscover"),
+        ca_file=e.optional_path("ca_file"),
+        timeout_seconds=e.number("timeout_seconds", minimum=1.0),
+        max_wait_seconds=e.number("max_wait_seconds", minimum=0.0),
+    )
+    e.check_unknown()
+    if not cfg.endpoint.startswith("https://"):
+        raise ConfigError(f"ews.endpoint: got {cfg.endpoint!r}; expected the https:// address of Exchange.asmx")
+    return cfg
