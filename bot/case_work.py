@@ -10,9 +10,11 @@ from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from bot.adapters.sql_store import StoreTransaction, TimerRow
 from bot.domain.case_states import can_move
-from bot.domain.commands import COMMAND_WORDS, Command
+from bot.domain.case_commands import COMMANDS
+from bot.domain.commands import Command
+
+COMMAND_WORDS = {rule.usage: rule.meaning for rule in COMMANDS.values()}
 from bot.domain.deadlines import Deadline, booking_deadlines, minutes_deadlines, outcome_deadlines, urgent_ladder
 from bot.domain.model import (
     Attachment,
@@ -25,9 +27,11 @@ from bot.domain.model import (
     OutgoingEmail,
     wall_clock,
 )
+from bot.domain.records import TimerRow
 from bot.domain.slots import SlotChoice, booking_length, next_slot_after
 from bot.errors import SlotTaken
 from bot.mail.invitation import invitation
+from bot.ports import StoreTransaction
 
 if TYPE_CHECKING:
     from bot.service import Handled, StrategyService

@@ -66,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from bot.adapters.sql_store import SqlStore
     from bot.mail.rendering import MailRenderer
+    from bot.ports import Checkable, Closeable
     from bot.wiring import CALENDARS, INBOXES, PURPOSES, SENDERS, check_kinds
 
     config = load_config(Path(args.file))
@@ -102,11 +103,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for role, make in roles:
         try:
             adapter = make()
-            check = getattr(adapter, "check", None)
-            problems = check() if callable(check) else []
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            problems = adapter.check() if isinstance(adapter, Checkable) else []
+            if isinstance(adapter, Closeable):
+                adapter.close()
         except BotError as exc:
             problems = [str(exc)]
         except Exception as exc:  # noqa: BLE001 - the operator gets one plain line, never a traceback

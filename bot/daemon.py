@@ -16,7 +16,7 @@ from bot.adapters.scheduler import JobScheduler
 from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.metrics import render_metrics, write_textfile
-from bot.ports import Clock, Inbox
+from bot.ports import BatchMove, Clock, Inbox, Purgeable
 from bot.wiring import Bot
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,9 @@ class Daemon:
         if local.time() < privacy.purge_time or self.bot.store.get_state("purge:last") == today:
             return
         cases, emails = self.bot.service.purge(now)
-        purge_mail = getattr(self.inbox, "purge", None)
-        mails = purge_mail(now - timedelta(days=privacy.retention_days)) if callable(purge_mail) else 0
+        mails = 0
+        if isinstance(self.inbox, Purgeable):
+            mails = self.inbox.purge(now - timedelta(days=privacy.retention_days))
         if mails:
             with self.bot.store.transaction() as tx:
                 tx.add_history(None, now, "bot", "purged", f"{mails} handled messages from the inbox's folders")
@@ -253,9 +254,8 @@ class Daemon:
             # The moves come only after the commit; a crash before them means the messages
             # are seen again and recognised as duplicates.
             failpoints.reach("after_commit")
-            move_many = getattr(self.inbox, "move_many", None)
-            if callable(move_many):  # one command per folder for the whole batch (IMAP)
-                move_many([(mail.key, result.folder) for mail, result in handled])
+            if isinstance(self.inbox, BatchMove):  # one command per folder for the whole batch (IMAP)
+                self.inbox.move_many([(mail.key, result.folder) for mail, result in handled])
                 failpoints.reach("after_move")
             else:
                 for mail, result in handled:

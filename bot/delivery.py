@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import failpoints
-from bot.adapters.sql_store import QueuedEmail, SqlStore, retry_delay
 from bot.config import SenderConfig
+from bot.domain.records import QueuedEmail
 from bot.errors import PermanentError
-from bot.ports import MailSender
+from bot.ports import MailSender, Store
 
 log = logging.getLogger(__name__)
+
+
+def retry_delay(attempts: int, first_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential back-off for outbox delivery: first, 2×first, 4×first … capped."""
+    return timedelta(seconds=min(max_seconds, first_seconds * (2 ** max(0, attempts - 1))))
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class OutboxDelivery:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         sender: MailSender,
         from_address: str,
         cfg: SenderConfig,

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.adapters.sql_store import QueuedEmail, SqlStore, StoreTransaction, TimerRow
+from bot.adapters.sql_store import SqlStore
 from bot.case_work import CaseWork, unique
 from bot.config import Config
 from bot.domain.case_states import check_transition
@@ -27,7 +27,8 @@ from bot.domain.classify import (
     strip_reply_prefixes,
     thread_references,
 )
-from bot.domain.commands import POLICE_ONLY, Command, NotUnderstood, entitled, read_command
+from bot.domain.case_commands import entitled, who_may
+from bot.domain.commands import Command, NotUnderstood, read_command
 from bot.domain.deadlines import next_agenda
 from bot.domain.message_text import message_text
 from bot.domain.model import (
@@ -43,6 +44,7 @@ from bot.domain.model import (
 )
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
+from bot.domain.records import QueuedEmail, TimerRow
 from bot.domain.request_reading import read_request
 from bot.domain.slots import SlotChoice, choose_slot
 from bot.domain.trust import domain_allowed
@@ -52,7 +54,7 @@ from bot.domain.working_days import WorkingDays
 from bot.errors import BotError
 from bot.mail.limits import over_limits
 from bot.mail.rendering import MailRenderer, build_message
-from bot.ports import Folder, IncomingMail, StrategyCalendar
+from bot.ports import Folder, IncomingMail, StoreTransaction, StrategyCalendar
 from bot.reading_limit import read_ahead, too_slow
 
 log = logging.getLogger(__name__)
@@ -728,7 +730,7 @@ def _has_attachment(msg: EmailMessage) -> bool:
 
 
 def _who_may(word: str) -> str:
-    return "police" if word in POLICE_ONLY else "the requesting manager or police"
+    return who_may(word)
 
 
 def _state_words(case: Case) -> str:

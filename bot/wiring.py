@@ -13,7 +13,7 @@ from bot.config import Config, ConfigError
 from bot.delivery import OutboxDelivery
 from bot.domain.working_days import WorkingDays
 from bot.mail.rendering import MailRenderer
-from bot.ports import Inbox, MailSender, StrategyCalendar
+from bot.ports import Closeable, Inbox, MailSender, StrategyCalendar
 from bot.sealing import Sealer
 from bot.service import StrategyService
 
@@ -66,9 +66,8 @@ class Bot:
 
     def close(self) -> None:
         for adapter in (self.sender, self.inbox, self.calendar):
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            if isinstance(adapter, Closeable):
+                adapter.close()
         self.store.dispose()
 
 

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from bot.adapters import sql_schema as t
-from bot.adapters.sql_store import SqlStore, from_utc_text, utc_text
+from bot.adapters.sql_rows import from_utc_text, utc_text
+from bot.adapters.sql_store import SqlStore
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import SlotTaken
 

@@ -138,9 +138,12 @@ timers = Table(
     Column("purpose", String(40), nullable=False),
     Column("due_at", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
-    Column("status", String(20), nullable=False),  # pending, fired, cancelled
+    Column("status", String(20), nullable=False),  # pending, fired, cancelled, failed
     Column("fired_at", String(40), nullable=True),
     Column("late", Integer, nullable=False, default=0),
+    # What the timer belongs to within its case (a booking, a held discussion): a change to
+    # one cancels its own timers and never the other's. Added by migration 4.
+    Column("scope", String(200), nullable=False, default="", server_default=""),
     Index("ix_timers_due", "status", "due_at"),
 )
 
@@ -170,12 +173,21 @@ def _history_append_only(conn: Connection) -> None:
             )
 
 
+def _timer_scope(conn: Connection) -> None:
+    """Timers get a scope; existing ones belong to their whole case ('')."""
+    # A database created since the column was added got it from migration 1, which builds
+    # the tables as they are defined now.
+    if "scope" not in {column["name"] for column in inspect(conn).get_columns("timers")}:
+        conn.exec_driver_sql("ALTER TABLE timers ADD COLUMN scope VARCHAR(200) NOT NULL DEFAULT ''")
+
+
 # Each migration runs once, in order, inside one transaction with its version row.
 # Append new steps; never edit one that has shipped.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial),
     (2, lambda conn: metadata.create_all(conn, tables=[adapter_state])),
     (3, _history_append_only),
+    (4, _timer_scope),
 ]
 
 

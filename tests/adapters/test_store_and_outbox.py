@@ -1,11 +1,13 @@
-"""The SQLite store's migrations and the outbox's delivery with back-off, never losing a mail."""
+"""The Store port on SQLite: migrations, timers, and the outbox's delivery with back-off, never losing a mail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, select
 
 from bot.adapters import sql_schema as t
@@ -14,6 +16,7 @@ from bot.config import load_config
 from bot.delivery import OutboxDelivery
 from bot.domain.model import OutgoingEmail
 from bot.errors import PermanentError, TransientError
+from bot.ports import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -86,4 +89,113 @@ def test_a_permanent_failure_is_recorded_not_retried(tmp_path: Path) -> None:
     with store.transaction() as tx:
         [entry] = [h for h in tx.history("SD000001") if h.action == "email_failed"]
     assert "550" in entry.detail
+    store.dispose()
+
+
+# -- timers: keyed by what they are, scoped to what they belong to ------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    made = SqlStore(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    made.migrate(NOW)
+    yield made
+    made.dispose()
+
+
+def at(hours: float) -> datetime:
+    return NOW + timedelta(hours=hours)
+
+
+def listed(store: Store, case_id: str) -> list[tuple[str, str, str, datetime]]:
+    with store.transaction() as tx:
+        return [(timer.purpose, timer.scope, timer.status, timer.due_at) for timer in tx.timers_for(case_id)]
+
+
+def test_a_timer_key_is_taken_once_whatever_became_of_its_timer(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.add_timer("SD000001:reminder_30_min:b1", "SD000001", "reminder_30_min", at(2), scope="b1")
+        assert not tx.add_timer("SD000001:reminder_30_min:b1", "SD000001", "reminder_30_min", at(3), scope="b1")
+        assert tx.cancel_timers("SD000001") == 1
+        # A cancelled timer still holds its key: the caller must name a moved booking's timers anew.
+        assert not tx.add_timer("SD000001:reminder_30_min:b1", "SD000001", "reminder_30_min", at(2), scope="b1")
+        assert tx.add_timer("SD000001:reminder_30_min:b2", "SD000001", "reminder_30_min", at(2), scope="b2")
+    assert listed(store, "SD000001") == [
+        ("reminder_30_min", "b1", "cancelled", at(2)),
+        ("reminder_30_min", "b2", "pending", at(2)),
+    ]
+
+
+def test_cancelling_one_scope_leaves_the_other_scopes_and_the_other_cases(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.add_timer("a:reminder", "SD000001", "reminder_30_min", at(1), scope="booking:b2")
+        tx.add_timer("a:template", "SD000001", "minutes_template", at(2), scope="booking:b2")
+        tx.add_timer("a:chase", "SD000001", "minutes_overdue", at(3), scope="held")
+        tx.add_timer("a:s47", "SD000001", "s47_outcome_due", at(4))
+        tx.add_timer("b:reminder", "SD000002", "reminder_30_min", at(1), scope="booking:b2")
+
+        assert tx.cancel_timers("SD000001", scope="booking:b2") == 2
+        # Purposes and scope both narrow: the held discussion's chase is not the booking's.
+        assert tx.cancel_timers("SD000001", ("minutes_overdue",), scope="booking:b2") == 0
+        assert tx.cancel_timers("SD000001", ("minutes_overdue",), scope="") == 0
+        assert tx.cancel_timers("SD000001", ("s47_outcome_due",), scope="") == 1
+    assert listed(store, "SD000001") == [
+        ("reminder_30_min", "booking:b2", "cancelled", at(1)),
+        ("minutes_template", "booking:b2", "cancelled", at(2)),
+        ("minutes_overdue", "held", "pending", at(3)),
+        ("s47_outcome_due", "", "cancelled", at(4)),
+    ]
+    assert listed(store, "SD000002") == [("reminder_30_min", "booking:b2", "pending", at(1))]
+    with store.transaction() as tx:
+        # Without a scope, as before: every pending timer of the case.
+        assert tx.cancel_timers("SD000001") == 1
+        assert [timer.case_id for timer in tx.pending_timers()] == ["SD000002"]
+
+
+def test_a_case_s_timers_are_listed_whatever_their_status_by_due_time(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.add_timer("k3", "SD000001", "minutes_overdue", at(30), "chase", scope="held")
+        tx.add_timer("k1", "SD000001", "escalation_60", at(1))
+        tx.add_timer("k2", "SD000001", "escalation_90", at(1.5))
+        tx.add_timer("agenda", None, "daily_agenda", at(0.5))
+        first, second, third = tx.timers_for("SD000001")
+        tx.mark_timer_fired(first.id, at(1.25), late=True)
+        tx.fail_timer(second.id, at(1.5), "template missing")
+    with store.transaction() as tx:
+        timers = tx.timers_for("SD000001")
+    assert [(t.key, t.status, t.late, t.detail, t.scope) for t in timers] == [
+        ("k1", "fired", True, "", ""),
+        ("k2", "failed", False, "template missing", ""),
+        ("k3", "pending", False, "chase", "held"),
+    ]
+    assert [t.due_at for t in timers] == [at(1), at(1.5), at(30)]
+    with store.transaction() as tx:
+        assert tx.timers_for("SD000009") == []
+
+
+def test_an_old_database_gains_timer_scopes_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    SqlStore(f"sqlite:///{path}").migrate(NOW)
+    # The database as schema version 3 left it: no scope on the timers, one timer pending.
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE timers DROP COLUMN scope")
+    db.execute("DELETE FROM schema_version WHERE version >= 4")
+    db.execute(
+        "INSERT INTO timers (key, case_id, purpose, due_at, detail, status, fired_at, late) "
+        "VALUES ('SD000001:reminder_30_min:old', 'SD000001', 'reminder_30_min', ?, '', 'pending', NULL, 0)",
+        (at(2).isoformat(),),
+    )
+    db.commit()
+    db.close()
+
+    store = SqlStore(f"sqlite:///{path}")
+    assert store.migrate(NOW) == t.MIGRATIONS[-1][0] >= 4
+    assert listed(store, "SD000001") == [("reminder_30_min", "", "pending", at(2))]
+    with store.transaction() as tx:
+        assert tx.add_timer("SD000001:reminder_30_min:new", "SD000001", "reminder_30_min", at(3), scope="b2")
+        assert tx.cancel_timers("SD000001", scope="") == 1
+    assert listed(store, "SD000001") == [
+        ("reminder_30_min", "", "cancelled", at(2)),
+        ("reminder_30_min", "b2", "pending", at(3)),
+    ]
     store.dispose()

@@ -1,0 +1,57 @@
+"""The SQL store's audit history, and the counts the metrics publish."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+
+from bot.adapters import sql_schema as t
+from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.domain.records import HistoryEntry, Tally
+
+_INSERT_HISTORY = insert(t.history)
+
+
+class HistoryRows(SqlRows):
+    """The ``History`` port on SQL. The table refuses updates and deletes (migration 3)."""
+
+    def add_history(
+        self,
+        case_id: str | None,
+        at: datetime,
+        actor: str,
+        action: str,
+        detail: str = "",
+        message_id: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            _INSERT_HISTORY,
+            {
+                "case_id": case_id,
+                "at": utc_text(at),
+                "actor": actor,
+                "action": action,
+                "detail": detail,
+                "message_id": message_id,
+            },
+        )
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        rows = self.conn.execute(select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id))
+        return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
+
+    def tallies(self) -> list[Tally]:
+        # Only columns of the bot's own words are grouped on: no personal data reaches a metric.
+        groups = (
+            ("messages", (t.messages.c.kind, t.messages.c.outcome)),
+            ("cases", (t.cases.c.kind, t.cases.c.state)),
+            ("emails", (t.outbox.c.purpose, t.outbox.c.status)),
+            ("timers", (t.timers.c.purpose, t.timers.c.status, t.timers.c.late)),
+            ("bookings", (t.bookings.c.status,)),
+        )
+        counts: list[Tally] = []
+        for name, columns in groups:
+            for row in self.conn.execute(select(*columns, func.count()).group_by(*columns)):
+                counts.append((name, tuple(str(v) for v in row[:-1]), int(row[-1])))
+        return counts

@@ -1,0 +1,62 @@
+"""The SQL store's retention purge: personal data dropped once a case is done (privacy.retention_days)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.adapters import sql_schema as t
+from bot.adapters.sql_cases import CaseRows
+from bot.adapters.sql_rows import utc_text
+from bot.domain.model import CaseState, RequestDetails
+
+# A case in one of these may still be acted on; it is never purged, however old.
+OPEN_STATES = (CaseState.AWAITING_INFORMATION, CaseState.BOOKED, CaseState.NEEDS_PERSON, CaseState.AWAITING_CONTACT)
+
+
+class RetentionRows(CaseRows):
+    """The ``Retention`` port on SQL."""
+
+    def purgeable_cases(self, before: datetime) -> list[str]:
+        still_open = [state.value for state in OPEN_STATES]
+        timed = select(t.timers.c.case_id).where(t.timers.c.status == "pending").where(t.timers.c.case_id.is_not(None))
+        ids = self.conn.execute(
+            select(t.cases.c.case_id)
+            .where(t.cases.c.state.not_in(still_open))
+            .where(t.cases.c.updated_at < utc_text(before))
+            .where(t.cases.c.case_id.not_in(timed))
+            .order_by(t.cases.c.id)
+        ).scalars()
+        return [case_id for case_id in ids if not self._purged(case_id)]
+
+    def _purged(self, case_id: str) -> bool:
+        case = self.case(case_id)
+        return case is not None and case.details == RequestDetails(n_numbers=case.details.n_numbers)
+
+    def purge_case(self, case_id: str, now: datetime) -> None:
+        case = self.case(case_id)
+        if case is None:
+            return
+        self.update_case(case_id, now, details=RequestDetails(n_numbers=case.details.n_numbers))
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.case_id == case_id)
+            .where(t.outbox.c.status != "pending")
+            .values(raw=b"", subject="(purged)")
+        )
+        # The local calendar's copy of the event body names the family and the manager.
+        own_events = select(t.bookings.c.uid).where(t.bookings.c.case_id == case_id)
+        self.conn.execute(
+            update(t.calendar_events).where(t.calendar_events.c.uid.in_(own_events)).values(body="", attendees="")
+        )
+
+    def purge_old_emails(self, before: datetime) -> int:
+        result = self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.status != "pending")
+            .where(t.outbox.c.created_at < utc_text(before))
+            .where(t.outbox.c.raw != b"")
+            .values(raw=b"", subject="(purged)")
+        )
+        return int(result.rowcount or 0)

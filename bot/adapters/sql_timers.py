@@ -1,0 +1,119 @@
+"""The SQL store's timers: deadlines written with the case change that sets them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from bot.adapters import sql_schema as t
+from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.domain.records import TimerRow
+
+# Statements built once: building and coercing a statement costs more than running it.
+_TIMER_BY_KEY = select(t.timers.c.id).where(t.timers.c.key == bindparam("key"))
+_INSERT_TIMER_IF_NEW = insert(t.timers).prefix_with("OR IGNORE", dialect="sqlite")
+
+
+class TimerRows(SqlRows):
+    """The ``Timers`` port on SQL."""
+
+    def add_timer(
+        self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "", scope: str = ""
+    ) -> bool:
+        values = {
+            "key": key,
+            "case_id": case_id,
+            "purpose": purpose,
+            "due_at": utc_text(due_at),
+            "detail": detail,
+            "status": "pending",
+            "fired_at": None,
+            "late": 0,
+            "scope": scope,
+        }
+        if self.conn.dialect.name == "sqlite":
+            # One statement instead of a look-up and an insert: this runs five times per booking.
+            return bool(self.conn.execute(_INSERT_TIMER_IF_NEW, values).rowcount)
+        if self.conn.execute(_TIMER_BY_KEY, {"key": key}).first() is not None:
+            return False
+        self.conn.execute(insert(t.timers), values)
+        return True
+
+    def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None, scope: str | None = None) -> int:
+        query = update(t.timers).where(t.timers.c.case_id == case_id).where(t.timers.c.status == "pending")
+        if purposes is not None:
+            query = query.where(t.timers.c.purpose.in_(purposes))
+        if scope is not None:
+            query = query.where(t.timers.c.scope == scope)
+        return int(self.conn.execute(query.values(status="cancelled")).rowcount)
+
+    def timers_for(self, case_id: str) -> list[TimerRow]:
+        rows = self.conn.execute(
+            select(t.timers).where(t.timers.c.case_id == case_id).order_by(t.timers.c.due_at, t.timers.c.id)
+        )
+        return [_timer(r) for r in rows]
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[TimerRow]:
+        rows = self.conn.execute(
+            select(t.timers)
+            .where(t.timers.c.status == "pending")
+            .where(t.timers.c.due_at <= utc_text(now))
+            .order_by(t.timers.c.due_at, t.timers.c.id)
+            .limit(limit)
+        )
+        return [_timer(r) for r in rows]
+
+    def pending_timers(self) -> list[TimerRow]:
+        rows = self.conn.execute(
+            select(t.timers).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at, t.timers.c.id)
+        )
+        return [_timer(r) for r in rows]
+
+    def timer(self, timer_id: int) -> TimerRow | None:
+        row = self.conn.execute(select(t.timers).where(t.timers.c.id == timer_id)).first()
+        return _timer(row) if row is not None else None
+
+    def mark_timer_fired(self, timer_id: int, now: datetime, late: bool) -> None:
+        self.conn.execute(
+            update(t.timers)
+            .where(t.timers.c.id == timer_id)
+            .values(status="fired", fired_at=utc_text(now), late=1 if late else 0)
+        )
+
+    def fail_timer(self, timer_id: int, now: datetime, reason: str) -> None:
+        self.conn.execute(
+            update(t.timers)
+            .where(t.timers.c.id == timer_id)
+            .values(status="failed", fired_at=utc_text(now), detail=reason)
+        )
+
+    def next_timer_due(self) -> datetime | None:
+        row = self.conn.execute(
+            select(t.timers.c.due_at).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at).limit(1)
+        ).first()
+        return from_utc_text(row[0]) if row else None
+
+    def overdue_timer_count(self, now: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(t.timers)
+            .where(t.timers.c.status == "pending")
+            .where(t.timers.c.due_at < utc_text(now))
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+
+def _timer(row: Any) -> TimerRow:
+    return TimerRow(
+        row.id,
+        row.key,
+        row.case_id,
+        row.purpose,
+        from_utc_text(row.due_at),
+        row.detail,
+        row.status,
+        bool(row.late),
+        row.scope,
+    )
