@@ -128,7 +128,8 @@ class SqlStore:
         self.engine.dispose()
 
 
-# Checked by mypy, not at run time: the SQL store is the Store port the service is written to.
+# mypy proves here that the SQL store is the Store port the service is written to; a method
+# that drifts from the port fails the type check, not a run.
 _IS_A_STORE: type[Store] = SqlStore
 
 
