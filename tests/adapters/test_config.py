@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Config, ConfigError, InboxConfig, load_config, parse_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULTS_FILE = REPO / "bot" / "config" / "defaults.toml"
 EXAMPLE_FILE = REPO / "config.example.toml"
 DEFAULTS_TEXT = DEFAULTS_FILE.read_text(encoding="utf-8")
