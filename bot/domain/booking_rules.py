@@ -166,7 +166,7 @@ def booked(view: CaseView, event: Booked, now: datetime, policy: Policy) -> Deci
         emails.append(timescale_notice(case, choice, now, policy))
     return Decision(
         state=CaseState.BOOKED,
-        effective_day=choice.effective_day.isoformat(),
+        effective_day=choice.effective_day,
         emails=tuple(emails),
         set_timers=booking_timers(booking, policy),
         history=tuple(history),

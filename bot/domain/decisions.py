@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -134,7 +134,7 @@ class Decision:
     set_timers: tuple[TimerToSet, ...] = ()
     cancel_timers: tuple[TimersToCancel, ...] = ()
     change: Change | None = None
-    effective_day: str | None = None  # ISO date: the referral's effective day, once booked (§3.1)
+    effective_day: date | None = None  # the referral's effective day, once booked (§3.1)
     history: tuple[Note, ...] = ()
     applies: bool = True
     # A timer that finds its case no longer needs it (police rang before the escalation was due).

@@ -1,0 +1,193 @@
+"""The strategy calendar's side of a case: book, move, cancel, a mobile family's new discussion, overruns."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+
+from bot.domain.booking_rules import Booked, BookedForMovedFamily, NoSlot, Rebooked, attendees, meeting_context
+from bot.domain.decisions import CancelBooking, Change, FamilyMoved, Move, Overrun
+from bot.domain.model import Booking, CalendarEvent, Case, Interval, RequestDetails
+from bot.domain.purposes import Purpose
+from bot.domain.slots import SlotChoice, booking_length, choose_slot, next_slot_after
+from bot.errors import SlotTaken
+from bot.service.documents import event_for, event_uid, invitation_for
+from bot.service.unit import Unit
+
+log = logging.getLogger("bot.service")
+
+
+def _busy_on(unit: Unit, own: Interval | None = None, leave_out: str | None = None) -> Callable[[date], list[Interval]]:
+    """The calendar's busy time on a day, without the case's own event (``own`` times or uid ``leave_out``)."""
+    tz = unit.setup.tz
+    calendar = unit.setup.calendar
+
+    def busy_on(day: date) -> list[Interval]:
+        start = datetime.combine(day, time(0), tzinfo=tz)
+        if leave_out is not None:
+            events = calendar.events(start, start + timedelta(days=1))
+            return [Interval(e.start, e.end) for e in events if e.uid != leave_out]
+        return [i for i in calendar.busy(start, start + timedelta(days=1)) if i != own]
+
+    return busy_on
+
+
+def find_slot(unit: Unit, received: datetime, complex_case: bool, own: Interval | None = None) -> SlotChoice | None:
+    """§3: the next proper slot; never in the past when a request is handled late (after an outage)."""
+    setup = unit.setup
+    return choose_slot(
+        received, complex_case, _busy_on(unit, own), setup.config.schedule, setup.days, setup.tz, not_before=unit.now
+    )
+
+
+def _keep(unit: Unit, event: CalendarEvent, already: Interval | None) -> None:
+    """Put the event in the calendar: booked, or, when it is there already (made before a crash,
+    not yet recorded), moved to these times if it has others."""
+    if already is None:
+        unit.setup.calendar.book(event)
+    elif already != Interval(event.start, event.end):
+        unit.setup.calendar.move(event)
+
+
+def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[str, ...]) -> Case:
+    """§3.3–3.6: the next proper slot, the event, the confirmation, the timescale check."""
+    setup = unit.setup
+    # A retry after a crash between the calendar's write and our commit finds its own event
+    # there: the slot is chosen as if it were free, and the event kept to it.
+    already = setup.calendar.booked(event_uid(setup, case))
+    choice = find_slot(unit, received, case.details.complex, own=already)
+    if choice is None:
+        return _no_slot(unit, case)
+    event = event_for(setup, case, choice.start, choice.end, sequence=0)
+    try:
+        _keep(unit, event, already)
+    except SlotTaken:
+        # Someone booked by hand between our look and our write: look again once.
+        choice = find_slot(unit, received, case.details.complex, own=already)
+        if choice is None:
+            return _no_slot(unit, case)
+        event = event_for(setup, case, choice.start, choice.end, sequence=0)
+        _keep(unit, event, already)
+    booking = Booking(case.case_id, event.uid, choice.start, choice.end)
+    unit.tx.add_booking(booking)
+    unit.result.booked.append((case.case_id, event))
+    log.info("case %s %s booked %s", case.case_id, ",".join(case.details.n_numbers), choice.start.isoformat())
+    case, _ = unit.decide(case, Booked(booking, choice, urgent_indicators), event)
+    return case
+
+
+def _no_slot(unit: Unit, case: Case, details: RequestDetails | None = None) -> Case:
+    log.warning("case %s: no free slot within the horizon; passed to a person", case.case_id)
+    case, _ = unit.decide(case, NoSlot(details))
+    return case
+
+
+def carry_out_change(unit: Unit, case: Case, change: Change | None) -> bool:
+    """Carry out the calendar side of a command; False when it turns out not to apply (no free slot)."""
+    if isinstance(change, CancelBooking):
+        cancel(unit, case, change.by)
+    elif isinstance(change, Move):
+        return move(unit, case, change.make_complex)
+    elif isinstance(change, FamilyMoved):
+        family_moved(unit, case)
+    elif isinstance(change, Overrun):
+        overrun(unit, case, change.minutes)
+    return True
+
+
+def cancel(unit: Unit, case: Case, by: str) -> None:
+    """§6 CANCEL: the slot freed, everyone invited sent a cancellation."""
+    setup = unit.setup
+    log.info("case %s cancelled", case.case_id)
+    booking = unit.tx.booking_for(case.case_id)
+    if booking is None:
+        return
+    event = event_for(setup, case, booking.start, booking.end, booking.sequence + 1, uid=booking.uid)
+    setup.calendar.cancel(booking.uid)
+    unit.tx.set_booking(case.case_id, booking.start, booking.end, booking.sequence + 1, "cancelled")
+    unit.result.cancelled.append((case.case_id, event))
+    context = {"start": booking.start.astimezone(setup.tz), "end": booking.end.astimezone(setup.tz), "cancelled_by": by}
+    invited, _ = attendees(case.details, setup.policy.recipient_domains)
+    attachments = invitation_for(setup, event, "CANCEL", unit.now)
+    unit.send(Purpose.CANCELLATION, case, invited[:1], invited[1:], context, attachments=attachments)
+
+
+def move(unit: Unit, case: Case, make_complex: bool) -> bool:
+    """RESCHEDULE: the next free slot after the current one. COMPLEX: 30 minutes, in place if it fits."""
+    setup = unit.setup
+    booking = unit.tx.booking_for(case.case_id)
+    if booking is None:
+        return False
+    details = replace(case.details, complex=True) if make_complex else case.details
+    minutes = booking_length(details.complex, setup.config.schedule)
+    new_start = next_slot_after(
+        booking.start,
+        minutes,
+        _busy_on(unit, leave_out=booking.uid),
+        setup.config.schedule,
+        setup.days,
+        setup.tz,
+        same_start_allowed=make_complex,
+    )
+    if new_start is None:
+        return False
+    new_end = new_start + timedelta(minutes=minutes)
+    moved_case = replace(case, details=details)
+    event = event_for(setup, moved_case, new_start, new_end, booking.sequence + 1, uid=booking.uid)
+    setup.calendar.move(event)
+    moved = Booking(case.case_id, booking.uid, new_start, new_end, booking.sequence + 1)
+    unit.tx.set_booking(case.case_id, new_start, new_end, moved.sequence, "booked")
+    unit.result.moved.append((case.case_id, event))
+    log.info("case %s moved to %s", case.case_id, new_start.isoformat())
+    unit.decide(case, Rebooked(booking, moved, details), event)
+    return True
+
+
+def family_moved(unit: Unit, case: Case) -> None:
+    """§5 Mobile families: a new strategy discussion within the configured hours, the receiving authority invited."""
+    setup = unit.setup
+    tz = setup.tz
+    minutes = booking_length(case.details.complex, setup.config.schedule)
+    # Named after the message that said the family moved, so a retry of that message finds
+    # the event it made rather than making another.
+    moved_by = hashlib.sha256((unit.in_reply_to or unit.now.isoformat()).encode()).hexdigest()[:16]
+    uid = f"{case.case_id}.moved.{moved_by}@{setup.config.bot.message_id_domain}"
+    already = setup.calendar.booked(uid)
+    # From the next day: police need time for their research, as for any booked slot.
+    tomorrow = datetime.combine(unit.now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+    start = next_slot_after(
+        tomorrow, minutes, _busy_on(unit, own=already), setup.config.schedule, setup.days, tz, same_start_allowed=True
+    )
+    if start is None:
+        _no_slot(unit, case, case.details)
+        return
+    end = start + timedelta(minutes=minutes)
+    previous = unit.tx.booking_for(case.case_id)
+    if previous is not None:
+        unit.tx.set_booking(case.case_id, previous.start, previous.end, previous.sequence, "superseded")
+    event = event_for(setup, case, start, end, 0, uid=uid)
+    _keep(unit, event, already)
+    booking = Booking(case.case_id, uid, start, end)
+    unit.tx.add_booking(booking)
+    unit.result.booked.append((case.case_id, event))
+    unit.decide(case, BookedForMovedFamily(booking, previous, case.details), event)
+
+
+def overrun(unit: Unit, case: Case, minutes: int) -> None:
+    """§5 Overrun: every TM/PM booked later that day is told of a potential delay."""
+    setup = unit.setup
+    booking = unit.tx.booking_for(case.case_id)
+    anchor = booking.start if booking else unit.now
+    local = anchor.astimezone(setup.tz)
+    day_end = datetime.combine(local.date(), time(23, 59), tzinfo=setup.tz)
+    later = [b for b in unit.tx.bookings_between(anchor, day_end) if b.start > anchor and b.case_id != case.case_id]
+    for other in later:
+        other_case = unit.tx.case(other.case_id)
+        if other_case is None:
+            continue
+        context = {**meeting_context(other, other_case.details.complex, setup.policy), "delay_minutes": minutes}
+        unit.send(Purpose.DELAY_NOTICE, other_case, (other_case.details.requester.email or "",), (), context)
+    unit.note(case, "delay", f"{minutes} minutes; {len(later)} later booking(s) told")

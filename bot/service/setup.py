@@ -1,0 +1,60 @@
+"""What every use case works with: the configuration, the ports and the policy the rules take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.config.schema import Config
+from bot.domain.decisions import Policy, Role
+from bot.domain.trust import domain_allowed
+from bot.domain.working_days import WorkingDays
+from bot.mail.rendering import MailRenderer
+from bot.ports import Store, StrategyCalendar
+
+
+@dataclass
+class Setup:
+    """The configuration and ports, built once by wiring and shared by the use cases."""
+
+    config: Config
+    store: Store
+    calendar: StrategyCalendar
+    renderer: MailRenderer
+    days: WorkingDays
+    policy: Policy = field(init=False)
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.policy = Policy(
+            schedule=config.schedule,
+            timers=config.timers,
+            days=self.days,
+            tz=config.bot.timezone,
+            callback_minutes=config.urgent.callback_minutes,
+            recipient_domains=tuple(config.trust.recipient_domains),
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.bot.timezone
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset({self.config.bot.address, self.config.bot.x_loop})
+
+    @property
+    def police_domain(self) -> str:
+        return self.config.people.referral_unit.rsplit("@", 1)[1]
+
+    def address_of(self, role: Role) -> str:
+        people = self.config.people
+        return {
+            Role.DUTY_DS: people.duty_ds,
+            Role.REFERRAL_UNIT: people.referral_unit,
+            Role.ADMIN_SUPPORT: people.admin_support,
+            Role.ADMINISTRATOR: people.administrator,
+        }[role]
+
+    def allowed_recipient(self, address: str) -> bool:
+        return domain_allowed(address, self.config.trust.recipient_domains)

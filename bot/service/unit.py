@@ -1,0 +1,145 @@
+"""One unit of work: a decision carried out, every change and email committed together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.booking_rules import attendees
+from bot.domain.cases import Event, decide
+from bot.domain.decisions import Attach, CaseView, Decision, Mail, PendingTimer, Role
+from bot.domain.model import Attachment, CalendarEvent, Case, OutgoingEmail, wall_clock
+from bot.domain.purposes import SHORT_REPLIES
+from bot.ports import StoreTransaction
+from bot.service.documents import invitation_for, minutes_pack_for
+from bot.service.handled import Handled
+from bot.service.outbox import compose
+from bot.service.setup import Setup
+
+log = logging.getLogger("bot.service")
+
+
+class Unit:
+    """The work on one message or timer inside one open transaction."""
+
+    def __init__(
+        self, setup: Setup, tx: StoreTransaction, now: datetime, result: Handled, in_reply_to: str | None = None
+    ) -> None:
+        self.setup = setup
+        self.config = setup.config
+        self.tx = tx
+        self.now = now
+        self.result = result
+        self.in_reply_to = in_reply_to
+        self.actor = "bot"
+
+    # -- mail and history ------------------------------------------------------------------
+
+    def send(
+        self,
+        purpose: str,
+        case: Case | None,
+        to: Sequence[str],
+        cc: Sequence[str],
+        context: dict[str, Any],
+        attachments: tuple[Attachment, ...] = (),
+        key: str | None = None,
+    ) -> OutgoingEmail:
+        out = compose(self.setup, self.tx, purpose, case, to, cc, context, self.now, self.in_reply_to, attachments, key)
+        self.result.emails.append(out)
+        return out
+
+    def note(self, case: Case | None, action: str, detail: str = "") -> None:
+        self.tx.add_history(case.case_id if case else None, self.now, self.actor, action, detail, self.in_reply_to)
+
+    def local(self, moment: datetime) -> str:
+        return wall_clock(moment, self.setup.tz)
+
+    def may_answer(self, case: Case | None, sender: str) -> bool:
+        """Loop protection (issue 6): short replies are capped per sender per hour and overall per minute.
+
+        A mail system that answers every reply without marking itself automatic would
+        otherwise keep the two machines writing to each other all night.
+        """
+        trust = self.config.trust
+        purposes = tuple(str(p) for p in SHORT_REPLIES)
+        per_sender = self.tx.count_recent_emails(purposes, self.now - timedelta(hours=1), sender)
+        overall = self.tx.count_recent_emails(purposes, self.now - timedelta(minutes=1))
+        if per_sender < trust.max_replies_per_sender_per_hour and overall < trust.max_replies_per_minute:
+            return True
+        why = "sender limit" if per_sender >= trust.max_replies_per_sender_per_hour else "circuit breaker open"
+        self.note(case, "reply_suppressed", why)
+        log.warning("short reply not sent: %s", why)
+        return False
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def view(self, case: Case) -> CaseView:
+        """The case with what the rules need to know of it, read in this transaction."""
+        pending = tuple(
+            PendingTimer(t.purpose, t.due_at, t.scope, t.detail)
+            for t in self.tx.timers_for(case.case_id)
+            if t.status == "pending"
+        )
+        outcomes = [h.detail for h in self.tx.history(case.case_id) if h.action == "outcome"]
+        return CaseView(case, self.tx.booking_for(case.case_id), pending, outcomes[-1] if outcomes else None)
+
+    def decide(self, case: Case, event: Event, calendar_event: CalendarEvent | None = None) -> tuple[Case, Decision]:
+        """The rules' decision on ``event``, carried out; returns the case as it now stands.
+
+        ``calendar_event`` is the booking's event, for the invitation a confirmation carries.
+        """
+        decision = decide(self.view(case), event, self.now, self.setup.policy)
+        return self.carry_out(case, decision, calendar_event), decision
+
+    def carry_out(self, case: Case, decision: Decision, event: CalendarEvent | None = None) -> Case:
+        """Write the decision: state, details, timers, history, then its emails (``event`` for invitations)."""
+        if not decision.applies or not decision.needed:
+            return case
+        changes: dict[str, Any] = {}
+        if decision.state is not None and decision.state is not case.state:
+            changes["state"] = decision.state
+        if decision.details is not None:
+            changes["details"] = decision.details
+        if decision.effective_day is not None:
+            changes["effective_day"] = decision.effective_day
+        if changes:
+            self.tx.update_case(case.case_id, self.now, **changes)
+            if decision.effective_day is not None:
+                changes["effective_day"] = decision.effective_day.isoformat()  # as the case holds it
+            case = replace(case, **changes)
+        for cancel in decision.cancel_timers:
+            purposes = tuple(sorted(cancel.purposes)) if cancel.purposes is not None else None
+            self.tx.cancel_timers(case.case_id, purposes, cancel.scope)
+        for timer in decision.set_timers:
+            key = f"{case.case_id}:{timer.purpose}:{timer.scope}:{timer.detail}"
+            self.tx.add_timer(key, case.case_id, timer.purpose, timer.due, timer.detail, timer.scope)
+        for line in decision.history:
+            self.note(case, line.action, line.detail)
+            log.info("case %s: %s", case.case_id, line.action)
+        for mail in decision.emails:
+            self.mail(case, mail, event)
+        return case
+
+    def mail(self, case: Case, mail: Mail, event: CalendarEvent | None = None) -> OutgoingEmail:
+        """Send one email the rules decided on, its roles turned into the configured addresses."""
+        to = [self._address(r) for r in mail.to]
+        cc = [self._address(r) for r in mail.cc]
+        context = dict(mail.context)
+        attachments: tuple[Attachment, ...] = ()
+        if mail.attach is Attach.INVITATION and event is not None:
+            attachments = invitation_for(self.setup, event, "REQUEST", self.now)
+        elif mail.attach is Attach.MINUTES_PACK:
+            invited, _ = attendees(case.details, self.setup.policy.recipient_domains)
+            start = context.pop("meeting_start")
+            assert isinstance(start, datetime)
+            pack_context, document = minutes_pack_for(self.setup, case, start, invited)
+            context = {**context, **pack_context}
+            attachments = (document,)
+        return self.send(mail.purpose, case, to, cc, context, attachments)
+
+    def _address(self, recipient: Role | str) -> str:
+        return self.setup.address_of(recipient) if isinstance(recipient, Role) else recipient
