@@ -1,100 +1,200 @@
 """Reading a message under a time limit: a hostile message must not hold the inbox up.
 
 Python cannot stop a thread that is stuck in a regular expression or a parser, so each
-message is first read once in a worker process, exactly as the service will read it; if
-that does not finish within ``inbox.parse_seconds`` the worker is killed and the message is
-quarantined unread. A message that reads in time is then read in-process, where it takes
-the same time. One pool serves every service in the process.
+message is read in a worker process (``read_message``, once: the service uses what it
+returns); if that does not finish within ``inbox.parse_seconds`` the worker is killed and
+replaced, and the message is quarantined unread.
+
+The worker pool is pebble's: ``concurrent.futures.ProcessPoolExecutor`` cannot stop a worker
+that is stuck in a task (it waits for it, at shutdown and at interpreter exit alike).
 """
 
 from __future__ import annotations
 
-import atexit
-import email
-import email.policy
 import logging
 import multiprocessing
+import signal
+import sys
 import threading
-from email.message import EmailMessage
-from multiprocessing.pool import AsyncResult, Pool
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, wait
 
-from bot.domain.classify import classify
-from bot.domain.commands import read_command
-from bot.domain.message_text import message_text
-from bot.domain.model import Kind
-from bot.domain.quoted_text import strip_quoted
-from bot.domain.request_reading import read_request
-from bot.domain.urgent_screening import screen_urgent_indicators
+from pebble import ProcessPool
+
+from bot.mail.reading import MessageReading, ReadingLimits, TooSlow, read_message
 
 log = logging.getLogger(__name__)
 
 # Generous: a loaded machine may take a while to start a Python process and import the bot.
 STARTUP_SECONDS = 120
-_pool: Pool | None = None
-_lock = threading.Lock()
+
+ReadFunction = Callable[[bytes, frozenset[str], ReadingLimits], MessageReading]
 
 
-def _read(raw: bytes) -> None:
-    """Every reading the service may do to a message, in the worker: its kind, its fields, a
-    reply's first lines and command word, and the urgent screening. (The shape caps of
-    ``over_limits`` stop counting at their limits, so they need no time limit.)"""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    verdict = classify(msg, ())
-    read_request(msg, verdict.kind if verdict.kind in (Kind.URGENT, Kind.STANDARD) else Kind.STANDARD)
-    plain = message_text(msg).plain
-    read_command(strip_quoted(plain))
-    screen_urgent_indicators(plain)
+def _quiet_worker() -> None:
+    """Runs first in each worker. systemd signals the daemon's whole process group and so the
+    workers too: SIGINT is the parent's to act on (it stops the workers itself), and SIGTERM
+    ends a worker at once, even one stuck in C code, without a Python handler or a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _ready() -> None:
-    """Imports done: the worker is ready for a timed read."""
+def _read_in_worker(
+    read: ReadFunction, raw: bytes, own_addresses: frozenset[str], limits: ReadingLimits
+) -> MessageReading | None:
+    """None when the reading raised: the parent reads the message again and meets the error
+    itself, so no exception (which may not survive pickling) crosses the process boundary."""
+    try:
+        return read(raw, own_addresses, limits)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
 
 
-def _get_pool() -> Pool:
-    global _pool
-    if _pool is None:
-        # forkserver: the worker starts from a clean process, not a copy of the daemon's
-        # threads and open database connections. Its start-up is not the message's time.
-        _pool = multiprocessing.get_context("forkserver").Pool(processes=1)
-        _pool.apply_async(_ready).get(timeout=STARTUP_SECONDS)
-        atexit.register(_stop)
-    return _pool
+class TimeLimitedReader:
+    """Reads each message once, in one worker process, within ``seconds`` (``inbox.parse_seconds``).
+
+    With ``seconds <= 0`` it reads in-process, without a limit, and starts no process. The
+    worker is started at the first read and stopped by ``close``. The limit counts a message's
+    own reading, from when the worker takes it up. A worker that ends unexpectedly (killed
+    from outside), or a pool that will not start, costs the limit and nothing else: that
+    message is read in-process, and the next one in a fresh worker.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        own_addresses: Collection[str],
+        limits: ReadingLimits,
+        read: ReadFunction = read_message,
+    ) -> None:
+        self.seconds = seconds
+        self.own_addresses = frozenset(own_addresses)
+        self.limits = limits
+        self._read = read
+        self._lock = threading.Lock()
+        self._pool: ProcessPool | None = None
+        # Reads started ahead of their turn, by the identity of the raw bytes; the bytes are
+        # kept with the future so that identity cannot be reused meanwhile.
+        self._ahead: dict[int, tuple[bytes, Future[MessageReading | None]]] = {}
+
+    def read(self, raw: bytes) -> MessageReading | TooSlow:
+        """What the message says, or ``TooSlow`` when it did not read in time.
+
+        Raises what ``read_message`` raises on a message it cannot read.
+        """
+        if self.seconds <= 0:
+            return self._read_here(raw)
+        with self._lock:
+            ahead = self._ahead.pop(id(raw), None)
+            pending = ahead[1] if ahead is not None and ahead[0] is raw else self._schedule(raw)
+        if pending is None:
+            return self._read_here(raw)
+        return self._outcome(raw, pending)
+
+    def read_ahead(self, raws: Sequence[bytes]) -> None:
+        """Start reading a batch now, in order, so the worker reads message n+1 while the bot handles message n.
+
+        Reads left from an earlier batch are forgotten, not stopped: stopping one the worker
+        has begun would cost a new worker.
+        """
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._ahead.clear()
+            for raw in raws:
+                pending = self._schedule(raw)
+                if pending is None:
+                    return  # each message's own turn tries again
+                self._ahead[id(raw)] = (raw, pending)
+
+    def close(self) -> None:
+        """Stop the worker, whatever it is doing; closing twice is harmless."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._ahead.clear()
+        if pool is not None:
+            _stop(pool)
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _read_here(self, raw: bytes) -> MessageReading:
+        return self._read(raw, self.own_addresses, self.limits)
+
+    def _schedule(self, raw: bytes) -> Future[MessageReading | None] | None:
+        """The message's reading, started in the worker; None when the worker cannot be had."""
+        try:
+            if self._pool is not None and not self._pool.active:
+                # Its worker ended while idle (killed from outside): pebble gives such a pool up.
+                log.warning("the time-limited reader's worker ended; starting a new one")
+                self._discard_pool()
+            if self._pool is None:
+                self._pool = ProcessPool(
+                    max_workers=1, initializer=_quiet_worker, context=multiprocessing.get_context("spawn")
+                )
+            args = (self._read, raw, self.own_addresses, self.limits)
+            future: Future[MessageReading | None] = self._pool.schedule(_read_in_worker, args, timeout=self.seconds)
+            return future
+        except Exception as exc:  # noqa: BLE001 - a reader that will not start must not stop the intake
+            log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
+            self._discard_pool()
+            return None
+
+    def _outcome(self, raw: bytes, pending: Future[MessageReading | None]) -> MessageReading | TooSlow:
+        # The pool enforces the limit itself; this wait only guards against a worker that never starts.
+        done, _ = wait([pending], timeout=STARTUP_SECONDS + self.seconds)
+        if not done:
+            log.error("the time-limited reader did not answer in %d s; reading without a limit", STARTUP_SECONDS)
+            with self._lock:
+                self._discard_pool()
+            return self._read_here(raw)
+        try:
+            reading = pending.result()
+        except TimeoutError:
+            log.warning("a message took longer than %g s to read; its reader was stopped", self.seconds)
+            return TooSlow(f"reading the message took longer than {self.seconds:g} s (inbox.parse_seconds)")
+        except Exception as exc:  # noqa: BLE001 - the worker died under it (ProcessExpired) or the pool broke
+            log.warning("the time-limited reader failed (%s); reading the message without a limit", type(exc).__name__)
+            return self._read_here(raw)
+        return reading if reading is not None else self._read_here(raw)
+
+    def _discard_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        self._ahead.clear()  # their reads went with the worker
+        if pool is not None:
+            _stop(pool)
 
 
-def _reader_failed(exc: Exception) -> None:
-    log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
-    _stop()
+def _stop(pool: ProcessPool) -> None:
+    """Kill the workers and join the pool's threads; never waits on a worker's task."""
+    try:
+        pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+        pool.join()
+    except Exception as exc:  # noqa: BLE001 - shutting down goes on whatever the pool says
+        log.warning("the time-limited reader did not stop cleanly (%s)", type(exc).__name__)
 
 
-def _stop() -> None:
-    global _pool
-    if _pool is not None:
-        _pool.terminate()
-        _pool.join()
-        _pool = None
+# -- the module functions the service called before it took a reader from wiring ------------------
+# Transitional (issue 11): they delegate to one reader of their own, made again when the
+# limit changes, and stopped at interpreter exit by pebble.
+
+_NO_LIMITS = ReadingLimits(sys.maxsize, sys.maxsize, sys.maxsize)
+_legacy: TimeLimitedReader | None = None
+_legacy_lock = threading.Lock()
 
 
-# Reads started ahead of their turn (``read_ahead``), by the identity of the raw bytes; the
-# bytes are kept with the result so that identity cannot be reused meanwhile.
-_ahead: dict[int, tuple[bytes, AsyncResult[None]]] = {}
+def _legacy_reader(seconds: float | None) -> TimeLimitedReader:
+    global _legacy
+    with _legacy_lock:
+        if _legacy is None or (seconds is not None and _legacy.seconds != seconds):
+            if _legacy is not None:
+                _legacy.close()
+            _legacy = TimeLimitedReader(5.0 if seconds is None else seconds, frozenset(), _NO_LIMITS)
+        return _legacy
 
 
 def read_ahead(raws: list[bytes]) -> None:
-    """Start reading a batch in the worker now, so it reads message n+1 while the bot handles message n.
-
-    Each message is still judged on its own: ``too_slow`` waits for its result at most
-    ``seconds`` from when its turn comes, and the worker reads them in order, so a message has
-    had at most that long plus the handling of the one before it.
-    """
-    with _lock:
-        _ahead.clear()
-        try:
-            pool = _get_pool()
-            for raw in raws:
-                _ahead[id(raw)] = (raw, pool.apply_async(_read, (raw,)))
-        except Exception as exc:  # noqa: BLE001 - each message's own turn tries again
-            _reader_failed(exc)
+    """Start reading a batch in the worker now; ``too_slow`` judges each message in its turn."""
+    _legacy_reader(None).read_ahead(raws)
 
 
 def too_slow(raw: bytes, seconds: float) -> str | None:
@@ -105,26 +205,8 @@ def too_slow(raw: bytes, seconds: float) -> str | None:
     """
     if seconds <= 0:
         return None
-    global _pool
-    with _lock:
-        started = _ahead.pop(id(raw), None)
-        try:
-            if started is not None and started[0] is raw:
-                pending = started[1]
-            else:
-                pending = _get_pool().apply_async(_read, (raw,))
-        except Exception as exc:  # noqa: BLE001 - a reader that will not start must not stop the intake
-            _reader_failed(exc)
-            return None
-        try:
-            pending.get(timeout=seconds)
-        except multiprocessing.TimeoutError:
-            assert _pool is not None
-            _pool.terminate()
-            _pool = None
-            _ahead.clear()  # the reads queued behind it died with the worker
-            log.warning("a message took longer than %g s to read; its reader was stopped", seconds)
-            return f"reading the message took longer than {seconds:g} s (inbox.parse_seconds)"
-        except Exception:  # noqa: BLE001 - see the docstring
-            return None
-    return None
+    try:
+        outcome = _legacy_reader(seconds).read(raw)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    return outcome.reason if isinstance(outcome, TooSlow) else None

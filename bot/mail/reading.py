@@ -1,0 +1,180 @@
+"""One incoming message read once: everything the service needs from it, as plain picklable data.
+
+The reading runs in the time-limited reader's worker process (``bot.reading_limit``), so it
+holds no parsed message, only values; the service decides with them and never parses the
+message again.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage, Message
+
+from bot.domain.classify import (
+    Classification,
+    _raw_values,
+    _without_comments_and_quotes,
+    classify,
+    date_header,
+    dmarc_passes,
+    sender_address,
+    thread_references,
+)
+from bot.domain.commands import Command, NotUnderstood, read_command
+from bot.domain.message_text import message_text
+from bot.domain.model import Kind, RequestDetails
+from bot.domain.quoted_text import strip_quoted
+from bot.domain.request_reading import read_request
+from bot.domain.urgent_screening import screen_urgent_indicators
+from bot.mail.limits import over_limits
+
+# What a message too complex to read is taken for: nothing after the shape caps was read.
+_NOT_READ = Classification(Kind.UNRECOGNISED, False, None)
+
+
+@dataclass(frozen=True)
+class ReadingLimits:
+    """The shape caps of ``inbox.max_headers``, ``max_mime_parts`` and ``max_mime_depth`` (issue 6)."""
+
+    max_headers: int
+    max_mime_parts: int
+    max_mime_depth: int
+
+
+@dataclass(frozen=True)
+class TooSlow:
+    """The message did not read within ``inbox.parse_seconds``: it is quarantined unread."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageReading:
+    """What one message says, read as the service reads it (domain.md §1, §2, §6, §7).
+
+    Only what the service can use is read: nothing after ``too_complex`` when that is set;
+    only ``message_id`` and ``verdict`` for automatic mail; ``request`` and
+    ``urgent_indicators`` for an URGENT or STANDARD subject; ``top``, ``command``,
+    ``reply_request`` and ``has_attachment`` for a reply. The rest keep their defaults.
+    """
+
+    # The Message-ID as ``<id>``, control characters and spaces removed; None when absent.
+    message_id: str | None
+    # Why the message is too large in shape to read (the ``over_limits`` reason), or None.
+    too_complex: str | None = None
+    verdict: Classification = _NOT_READ
+    # From, read strictly (§7): both None unless it holds exactly one well-formed address.
+    sender_name: str | None = None
+    sender_address: str | None = None
+    subject: str = ""
+    # In-Reply-To then References, as ``<id>``, each once.
+    thread_references: tuple[str, ...] = ()
+    date_header: datetime | None = None
+    # The authserv-ids (lower case) whose topmost Authentication-Results header shows DMARC
+    # passed: ask with ``dmarc_passes``.
+    dmarc_pass_servers: frozenset[str] = frozenset()
+    # The request template's fields, for an URGENT or STANDARD subject.
+    request: RequestDetails | None = None
+    # The urgent-threshold codes (``URGENT_CRITERIA``) the request's reason and text describe.
+    urgent_indicators: tuple[str, ...] = ()
+    # The readable body; ``top`` is what was written above the quoted text.
+    plain: str = ""
+    top: str = ""
+    # The command word on the first line of a reply's own text, if any.
+    command: Command | NotUnderstood | None = None
+    # The template fields written above the quoted text of a reply: what it supplies.
+    reply_request: RequestDetails | None = None
+    has_attachment: bool = False
+
+    def dmarc_passes(self, server_id: str) -> bool:
+        """§7: the trusted server ``server_id`` says DMARC passed, exactly as ``classify.dmarc_passes`` decides."""
+        return server_id.strip().lower() in self.dmarc_pass_servers
+
+
+def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimits) -> MessageReading:
+    """Parse ``raw`` once and read from it everything the service may need.
+
+    Pure and picklable both ways, so that it can run in a worker process under a time limit.
+    It raises what the readings it calls raise on a message they cannot read; the service
+    quarantines such a message.
+    """
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    message_id = _message_id(msg)
+    too_complex = over_limits(msg, limits.max_headers, limits.max_mime_parts, limits.max_mime_depth)
+    if too_complex:
+        return MessageReading(message_id, too_complex=too_complex)
+    verdict = classify(msg, own_addresses)
+    if verdict.kind is Kind.AUTO:
+        return MessageReading(message_id, verdict=verdict)
+    name, address = sender_address(msg)
+    is_request = verdict.kind in (Kind.URGENT, Kind.STANDARD)
+    plain = message_text(msg).plain if is_request or verdict.is_reply else ""
+    request = read_request(msg, verdict.kind) if is_request else None
+    indicators: tuple[str, ...] = ()
+    if request is not None:
+        indicators = tuple(screen_urgent_indicators("\n".join(filter(None, [request.reason, plain]))))
+    top = strip_quoted(plain) if verdict.is_reply else ""
+    return MessageReading(
+        message_id,
+        verdict=verdict,
+        sender_name=name,
+        sender_address=address,
+        subject=_subject(msg),
+        thread_references=tuple(thread_references(msg)),
+        date_header=date_header(msg),
+        dmarc_pass_servers=_dmarc_pass_servers(msg),
+        request=request,
+        urgent_indicators=indicators,
+        plain=plain,
+        top=top,
+        command=read_command(top) if verdict.is_reply else None,
+        # ``read_request`` reads both routes alike today; a reply is read as the template.
+        reply_request=read_request(_top_part(msg, top), Kind.STANDARD) if verdict.is_reply else None,
+        has_attachment=_has_attachment(msg) if verdict.is_reply else False,
+    )
+
+
+def _message_id(msg: EmailMessage) -> str | None:
+    value = str(msg.get("Message-ID", "") or "").strip()
+    value = "".join(ch for ch in value if ch.isprintable() and not ch.isspace())
+    if not value:
+        return None
+    return value if value.startswith("<") else f"<{value.strip('<>')}>"
+
+
+def _subject(msg: Message) -> str:
+    try:
+        return str(msg.get("Subject", "") or "")
+    except Exception:  # noqa: BLE001 - the email package raises many types on hostile headers
+        return ""
+
+
+def _dmarc_pass_servers(msg: EmailMessage) -> frozenset[str]:
+    # The server each Authentication-Results header names, each then put to ``dmarc_passes``
+    # itself: its one reading of the headers (topmost per server, comments and quotes
+    # ignored) stays the only one.
+    named = set()
+    for value in _raw_values(msg, "Authentication-Results"):
+        words = _without_comments_and_quotes(" ".join(value.split())).partition(";")[0].split()
+        if words:
+            named.add(words[0].lower())
+    return frozenset(server for server in named if dmarc_passes(msg, server))
+
+
+def _top_part(msg: EmailMessage, top: str) -> EmailMessage:
+    """A copy of a reply holding only what was written above the quoted text (§6)."""
+    part = EmailMessage()
+    for header in ("From", "Subject"):
+        if msg.get(header):
+            part[header] = str(msg[header])
+    part.set_content(top or "\n")
+    return part
+
+
+def _has_attachment(msg: EmailMessage) -> bool:
+    return any(part.get_filename() for part in msg.walk() if not part.is_multipart())
