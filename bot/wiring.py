@@ -11,6 +11,7 @@ from bot.adapters.local_calendar import LocalCalendar
 from bot.adapters.sql_store import SqlStore
 from bot.config import Config, ConfigError
 from bot.delivery import OutboxDelivery
+from bot.domain.purposes import Purpose
 from bot.domain.working_days import WorkingDays
 from bot.mail.rendering import MailRenderer
 from bot.ports import Closeable, Inbox, MailSender, StrategyCalendar
@@ -18,29 +19,7 @@ from bot.sealing import Sealer
 from bot.service import StrategyService
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
-PURPOSES = (
-    "confirmation",
-    "missing_information",
-    "urgent_acknowledgement",
-    "duty_referral",
-    "triage_reply",
-    "timescale_at_risk",
-    "quarantine_notice",
-    "cancellation",
-    "command_help",
-    "delay_notice",
-    "escalation_60",
-    "escalation_90",
-    "reminder_day_before",
-    "reminder_30_min",
-    "minutes_template",
-    "minutes_reminder",
-    "minutes_overdue",
-    "daily_agenda",
-    "s47_outcome_due",
-    "icpc_due",
-    "admin_alert",
-)
+PURPOSES = tuple(Purpose)
 
 
 @dataclass
@@ -196,7 +175,7 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
-    service = StrategyService(config, store, calendar, renderer, WorkingDays.from_schedule(config.schedule))
+    service = StrategyService(config, store, calendar, renderer, days=WorkingDays.from_schedule(config.schedule))
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.
     group_commit = config.sender.kind == "maildir"
     delivery = (
