@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from bot.domain.deadlines import booking_deadlines
 from bot.domain.decisions import (
     Attach,
+    CaseTimer,
     CaseView,
     Decision,
     Mail,
@@ -16,7 +17,6 @@ from bot.domain.decisions import (
     Policy,
     Role,
     TimersToCancel,
-    TimerToSet,
     booking_scope,
 )
 from bot.domain.model import Booking, Case, CaseState, RequestDetails, wall_clock
@@ -53,11 +53,11 @@ def meeting_context(booking: Booking, complex_case: bool, policy: Policy) -> dic
     }
 
 
-def booking_timers(booking: Booking, policy: Policy) -> tuple[TimerToSet, ...]:
+def booking_timers(booking: Booking, policy: Policy) -> tuple[CaseTimer, ...]:
     """§5: the reminders, the minutes pack and the minutes chase of one booking, scoped to it."""
     scope = booking_scope(booking)
     deadlines = booking_deadlines(booking.start, booking.end, policy.timers, policy.days, policy.tz)
-    return tuple(TimerToSet(Purpose(d.purpose), d.due, scope, d.detail) for d in deadlines)
+    return tuple(CaseTimer(Purpose(d.purpose), d.due, scope, d.detail) for d in deadlines)
 
 
 def _quorum_note(health_rep: str | None, invited: Sequence[str]) -> str | None:

@@ -14,6 +14,7 @@ from bot.domain.decisions import (
     NOT_APPLICABLE,
     Attach,
     CancelBooking,
+    CaseTimer,
     CaseView,
     Decision,
     FamilyMoved,
@@ -25,7 +26,6 @@ from bot.domain.decisions import (
     Recipient,
     Role,
     TimersToCancel,
-    TimerToSet,
 )
 from bot.domain.model import Case, CaseState, Kind
 from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
@@ -63,10 +63,10 @@ def held(view: CaseView, command: Command, sender: str, now: datetime, policy: P
     case = view.case
     if not can_move(case.state, S.HELD):
         return NOT_APPLICABLE
-    timers: tuple[TimerToSet, ...] = ()
+    timers: tuple[CaseTimer, ...] = ()
     if case.kind is Kind.URGENT:
         deadlines = minutes_deadlines(now, policy.timers, policy.days, policy.tz)
-        timers = tuple(TimerToSet(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in deadlines)
+        timers = tuple(CaseTimer(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in deadlines)
     return Decision(state=S.HELD, cancel_timers=(TimersToCancel(LADDER),), set_timers=timers, history=(Note("held"),))
 
 
@@ -107,11 +107,11 @@ def minutes_shared(view: CaseView, command: Command, sender: str, now: datetime,
 def outcome(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
     """§5: the outcome recorded; a Section 47 outcome sets the S47 record and ICPC timescales."""
     recorded = Outcome(command.outcome) if command.outcome else None
-    timers: tuple[TimerToSet, ...] = ()
+    timers: tuple[CaseTimer, ...] = ()
     if recorded is not None and recorded.is_section_47:
         held_on = (view.booking.start if view.booking else now).astimezone(policy.tz).date()
         deadlines = outcome_deadlines(held_on, policy.timers, policy.days, policy.tz)
-        timers = tuple(TimerToSet(Purpose(d.purpose), d.due, OUTCOME_SCOPE, d.detail) for d in deadlines)
+        timers = tuple(CaseTimer(Purpose(d.purpose), d.due, OUTCOME_SCOPE, d.detail) for d in deadlines)
     return Decision(set_timers=timers, history=(Note("outcome", command.outcome or ""),))
 
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.booking_rules import attendees, meeting_context
 from bot.domain.case_commands import minutes_pack
-from bot.domain.decisions import NOT_NEEDED, CaseView, Decision, Mail, Policy, Role, booking_scope
+from bot.domain.decisions import NOT_NEEDED, CaseTimer, CaseView, Decision, Mail, Policy, Role, booking_scope
 from bot.domain.model import Case, CaseState
 from bot.domain.purposes import Purpose
-
-
-@dataclass(frozen=True)
-class DueTimer:
-    """A timer whose time has come."""
-
-    purpose: Purpose
-    due: datetime
-    scope: str = ""
-    detail: str = ""
 
 
 def _requester(case: Case) -> str:
@@ -31,7 +20,7 @@ def _clock_start(case: Case) -> datetime:
     return case.clock_start or case.received_at
 
 
-def escalation(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+def escalation(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§4.3: police have not rung back: at 60 minutes the TM/PM gets the named DS contacts;
     at 90 Admin Support is asked to escalate to the MASH Service Manager."""
     case = view.case
@@ -51,13 +40,13 @@ def escalation(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
     return Decision(emails=(mail,))
 
 
-def _current_booking(view: CaseView, timer: DueTimer) -> bool:
+def _current_booking(view: CaseView, timer: CaseTimer) -> bool:
     """The timer belongs to the case's booking as it stands (a moved booking's old timers do not)."""
     booking = view.booking
     return booking is not None and view.case.state is CaseState.BOOKED and timer.scope in ("", booking_scope(booking))
 
 
-def reminder(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+def reminder(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the working day before and 30 minutes before, to the TM/PM and everyone invited."""
     if not _current_booking(view, timer) or view.booking is None:
         return NOT_NEEDED
@@ -66,14 +55,14 @@ def reminder(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
     return Decision(emails=(Mail(timer.purpose, tuple(invited[:1]), tuple(invited[1:]), context),))
 
 
-def minutes_template(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+def minutes_template(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the minutes pack at the start of a booked discussion."""
     if not _current_booking(view, timer) or view.booking is None:
         return NOT_NEEDED
     return Decision(emails=(minutes_pack(view.case, view.booking.start),))
 
 
-def minutes_chase(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+def minutes_chase(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the reminder before the minutes are due, and the escalation when they are overdue."""
     case = view.case
     start = view.booking.start if view.booking else _clock_start(case)
@@ -86,7 +75,7 @@ def minutes_chase(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
     return Decision(emails=(Mail(timer.purpose, (_requester(case),), cc, context),))
 
 
-def later_timescale(view: CaseView, timer: DueTimer, policy: Policy) -> Decision:
+def later_timescale(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the Section 47 record by working day 3; the conference by day 15, warned on day 10."""
     case = view.case
     held_on = (view.booking.start if view.booking else _clock_start(case)).astimezone(policy.tz).date()
@@ -99,7 +88,7 @@ def later_timescale(view: CaseView, timer: DueTimer, policy: Policy) -> Decision
     return Decision(emails=(Mail(timer.purpose, (_requester(case),), (Role.REFERRAL_UNIT,), context),))
 
 
-TimerRule = Callable[[CaseView, DueTimer, Policy], Decision]
+TimerRule = Callable[[CaseView, CaseTimer, Policy], Decision]
 
 # Purpose → rule for every timer that belongs to a case. The daily agenda belongs to no case;
 # the service keeps it.

@@ -21,10 +21,10 @@ from bot.domain.booking_rules import (
 )
 from bot.domain.case_commands import COMMANDS, URGENT_SCOPE, minutes_recorded
 from bot.domain.case_states import check_transition
-from bot.domain.case_timers import CASE_TIMERS, DueTimer
+from bot.domain.case_timers import CASE_TIMERS
 from bot.domain.commands import Command
 from bot.domain.deadlines import urgent_ladder
-from bot.domain.decisions import CaseView, Decision, Mail, Note, Policy, Role, TimerToSet
+from bot.domain.decisions import CaseTimer, CaseView, Decision, Mail, Note, Policy, Role
 from bot.domain.model import CaseState
 from bot.domain.purposes import Purpose
 
@@ -64,7 +64,7 @@ class InformationMissing:
 Event = (
     CommandGiven
     | MinutesAttached
-    | DueTimer
+    | CaseTimer
     | UrgentOpened
     | InformationMissing
     | Booked
@@ -87,7 +87,7 @@ def urgent_opened(view: CaseView, event: UrgentOpened, now: datetime, policy: Po
     ack = Mail(Purpose.URGENT_ACKNOWLEDGEMENT, to, (), {**timing, "phone": case.details.requester.phone})
     referral_context = {**timing, "details": case.details, "urgent_indicators": list(event.urgent_indicators)}
     referral = Mail(Purpose.DUTY_REFERRAL, (Role.DUTY_DS,), (Role.REFERRAL_UNIT,), referral_context)
-    ladder = tuple(TimerToSet(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in urgent_ladder(event.t0, policy.timers))
+    ladder = tuple(CaseTimer(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in urgent_ladder(event.t0, policy.timers))
     return Decision(state=CaseState.AWAITING_CONTACT, emails=(ack, referral), set_timers=ladder)
 
 
@@ -110,7 +110,7 @@ def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Deci
             return COMMANDS[command.word].decide(view, command, sender, now, policy)
         case MinutesAttached():
             return minutes_recorded(view, "minutes attached to a reply")
-        case DueTimer():
+        case CaseTimer():
             return CASE_TIMERS[event.purpose](view, event, policy)
         case UrgentOpened():
             return urgent_opened(view, event, now, policy)

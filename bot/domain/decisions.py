@@ -52,8 +52,8 @@ class Mail:
 
 
 @dataclass(frozen=True)
-class TimerToSet:
-    """A deadline: the email it sends, when, and what it belongs to.
+class CaseTimer:
+    """A deadline of a case: to set, still pending, or (as an event) one whose time has come.
 
     ``scope`` says what the timer is about (a booking and its sequence, ``urgent``, ``outcome``),
     so that its key names what it is, never when it is: a booking moved to a time whose
@@ -131,7 +131,7 @@ class Decision:
     state: CaseState | None = None
     details: RequestDetails | None = None
     emails: tuple[Mail, ...] = ()
-    set_timers: tuple[TimerToSet, ...] = ()
+    set_timers: tuple[CaseTimer, ...] = ()
     cancel_timers: tuple[TimersToCancel, ...] = ()
     change: Change | None = None
     effective_day: date | None = None  # the referral's effective day, once booked (§3.1)
@@ -149,25 +149,15 @@ NOT_NEEDED = Decision(needed=False)
 
 
 @dataclass(frozen=True)
-class PendingTimer:
-    """A timer of the case still waiting to fire."""
-
-    purpose: str
-    due: datetime
-    scope: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class CaseView:
     """A case with the facts the rules need about it: its booking, its pending timers, its outcome."""
 
     case: Case
     booking: Booking | None = None
-    pending: tuple[PendingTimer, ...] = ()
+    pending: tuple[CaseTimer, ...] = ()
     outcome: str | None = None
 
-    def pending_of(self, purposes: frozenset[Purpose]) -> list[PendingTimer]:
+    def pending_of(self, purposes: frozenset[Purpose]) -> list[CaseTimer]:
         return [t for t in self.pending if t.purpose in purposes]
 
 

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
-from bot.domain.case_timers import DueTimer
+from bot.domain.decisions import CaseTimer
 from bot.domain.purposes import Purpose
 from bot.domain.records import TimerRow
 from bot.service.handled import Handled
@@ -24,7 +24,7 @@ def fire(unit: Unit, timer: TimerRow) -> bool:
     case = unit.tx.case(timer.case_id) if timer.case_id else None
     if case is None:
         return False
-    _, decision = unit.decide(case, DueTimer(purpose, timer.due_at, timer.scope, timer.detail))
+    _, decision = unit.decide(case, CaseTimer(purpose, timer.due_at, timer.scope, timer.detail))
     if decision.needed and purpose in (Purpose.ESCALATION_60, Purpose.ESCALATION_90):
         log.warning("case %s: %s sent, no police contact recorded", case.case_id, purpose)
     return decision.needed

@@ -10,9 +10,9 @@ from typing import Any
 
 from bot.domain.booking_rules import attendees
 from bot.domain.cases import Event, decide
-from bot.domain.decisions import Attach, CaseView, Decision, Mail, PendingTimer, Role
+from bot.domain.decisions import Attach, CaseTimer, CaseView, Decision, Mail, Role
 from bot.domain.model import Attachment, CalendarEvent, Case, OutgoingEmail, wall_clock
-from bot.domain.purposes import SHORT_REPLIES
+from bot.domain.purposes import SHORT_REPLIES, Purpose
 from bot.ports import StoreTransaction
 from bot.service.documents import invitation_for, minutes_pack_for
 from bot.service.handled import Handled
@@ -80,7 +80,7 @@ class Unit:
     def view(self, case: Case) -> CaseView:
         """The case with what the rules need to know of it, read in this transaction."""
         pending = tuple(
-            PendingTimer(t.purpose, t.due_at, t.scope, t.detail)
+            CaseTimer(Purpose(t.purpose), t.due_at, t.scope, t.detail)
             for t in self.tx.timers_for(case.case_id)
             if t.status == "pending"
         )

@@ -12,17 +12,17 @@ from bot.config import load_config
 from bot.domain.booking_rules import BookedForMovedFamily, NoSlot, Rebooked
 from bot.domain.case_commands import COMMANDS, entitled
 from bot.domain.case_states import TRANSITIONS, IllegalTransition
-from bot.domain.case_timers import CASE_TIMERS, DueTimer
+from bot.domain.case_timers import CASE_TIMERS
 from bot.domain.cases import CommandGiven, decide
 from bot.domain.commands import Command
 from bot.domain.decisions import (
     CancelBooking,
+    CaseTimer,
     CaseView,
     Decision,
     FamilyMoved,
     Move,
     Overrun,
-    PendingTimer,
     Policy,
     Role,
     TimersToCancel,
@@ -116,7 +116,7 @@ def test_the_registry_covers_every_word_the_reader_knows() -> None:
 
 
 def test_contacted_stops_the_ladder_and_sends_the_minutes_pack_to_the_tm_and_the_duty_ds() -> None:
-    pending = tuple(PendingTimer(p, NOW + timedelta(minutes=60), "urgent") for p in LADDER)
+    pending = tuple(CaseTimer(p, NOW + timedelta(minutes=60), "urgent") for p in LADDER)
     decision = decide(
         view(Kind.URGENT, S.AWAITING_CONTACT, pending=pending), CommandGiven(Command("CONTACTED"), TM), NOW, POLICY
     )
@@ -183,7 +183,7 @@ def _timer_needed(purpose: Purpose, state: CaseState) -> bool:
 
 @pytest.mark.parametrize(("purpose", "kind", "state"), TIMER_CASES)
 def test_every_timer_in_every_state(purpose: Purpose, kind: Kind, state: CaseState) -> None:
-    due = DueTimer(purpose, NOW, booking_scope(BOOKING), "5")
+    due = CaseTimer(purpose, NOW, booking_scope(BOOKING), "5")
     decision = decide(view(kind, state), due, NOW, POLICY)
     assert decision.needed is _timer_needed(purpose, state)
     assert decision.state is None  # a timer never changes where a case stands
@@ -200,21 +200,21 @@ def test_every_timer_in_every_state(purpose: Purpose, kind: Kind, state: CaseSta
 )
 def test_the_escalation_ladder_goes_to_the_people_flowchart_a_names(purpose: Purpose, to: tuple, cc: tuple) -> None:
     decision = decide(
-        view(Kind.URGENT, S.AWAITING_CONTACT), DueTimer(purpose, NOW + timedelta(minutes=60)), NOW, POLICY
+        view(Kind.URGENT, S.AWAITING_CONTACT), CaseTimer(purpose, NOW + timedelta(minutes=60)), NOW, POLICY
     )
     assert (decision.emails[0].to, decision.emails[0].cc) == (to, cc)
     assert decision.emails[0].context["minutes_since"] == 60
 
 
 def test_reminders_go_to_the_tm_and_everyone_invited_in_allowed_domains() -> None:
-    due = DueTimer(Purpose.REMINDER_30_MIN, BOOKING.start - timedelta(minutes=30), booking_scope(BOOKING))
+    due = CaseTimer(Purpose.REMINDER_30_MIN, BOOKING.start - timedelta(minutes=30), booking_scope(BOOKING))
     decision = decide(view(Kind.STANDARD, S.BOOKED), due, NOW, POLICY)
     assert (decision.emails[0].to, decision.emails[0].cc) == ((TM,), (HEALTH,))
 
 
 def test_a_timer_of_a_booking_since_moved_sends_nothing() -> None:
     moved = replace(BOOKING, sequence=1)
-    due = DueTimer(Purpose.REMINDER_30_MIN, NOW, booking_scope(BOOKING))
+    due = CaseTimer(Purpose.REMINDER_30_MIN, NOW, booking_scope(BOOKING))
     assert decide(view(Kind.STANDARD, S.BOOKED, booking=moved), due, NOW, POLICY) == Decision(needed=False)
 
 
