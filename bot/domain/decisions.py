@@ -25,7 +25,6 @@ class Role(StrEnum):
     DUTY_DS = "duty_ds"
     REFERRAL_UNIT = "referral_unit"
     ADMIN_SUPPORT = "admin_support"
-    ADMINISTRATOR = "administrator"
 
 
 # An email goes to roles, or to an address the decision names (the sender of a reply).
@@ -36,7 +35,6 @@ class Attach(StrEnum):
     """What an email carries beside its text."""
 
     INVITATION = "invitation"  # iCalendar METHOD:REQUEST for the case's booking
-    CANCELLATION = "cancellation"  # iCalendar METHOD:CANCEL
     MINUTES_PACK = "minutes_pack"  # the Word document to fill in (§5)
 
 

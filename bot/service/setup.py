@@ -53,7 +53,6 @@ class Setup:
             Role.DUTY_DS: people.duty_ds,
             Role.REFERRAL_UNIT: people.referral_unit,
             Role.ADMIN_SUPPORT: people.admin_support,
-            Role.ADMINISTRATOR: people.administrator,
         }[role]
 
     def allowed_recipient(self, address: str) -> bool:
