@@ -14,6 +14,7 @@ from bot.domain.records import HistoryEntry, QueuedEmail, SeenMessage, Tally, Ti
 
 if TYPE_CHECKING:
     from bot.config import InboxConfig
+    from bot.mail.reading import MessageReading, TooSlow
 
 
 class Folder(StrEnum):
@@ -91,6 +92,21 @@ class StrategyCalendar(Protocol):
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         """The events overlapping [start, end), earliest first."""
+
+
+class MessageReader(Protocol):
+    """Reads each message once, under the time limit of ``inbox.parse_seconds`` (issue 11 §7)."""
+
+    def read(self, raw: bytes) -> MessageReading | TooSlow:
+        """What the message says, or ``TooSlow`` when it did not read in time (it is then quarantined unread).
+
+        Raises what the reading raises on a message it cannot read; the service quarantines it.
+        """
+        ...
+
+    def read_ahead(self, raws: list[bytes]) -> None:
+        """Start reading a batch now, so message n+1 reads while the bot handles message n."""
+        ...
 
 
 class Clock(Protocol):

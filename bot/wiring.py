@@ -14,9 +14,11 @@ from bot.delivery import OutboxDelivery
 from bot.domain.purposes import Purpose
 from bot.domain.working_days import WorkingDays
 from bot.mail.rendering import MailRenderer
-from bot.ports import Closeable, Inbox, MailSender, StrategyCalendar
+from bot.ports import Closeable, Inbox, MailSender, MessageReader, StrategyCalendar
+from bot.reading_limit import TimeLimitedReader
 from bot.sealing import Sealer
 from bot.service import StrategyService
+from bot.service.strategy import reading_limits
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
 PURPOSES = tuple(Purpose)
@@ -34,6 +36,7 @@ class Bot:
     renderer: MailRenderer
     service: StrategyService
     delivery: OutboxDelivery | None
+    reader: MessageReader
 
     def publish_calendar(self, stamp: Any) -> Path | None:
         path = self.config.calendar.ics_path
@@ -44,7 +47,7 @@ class Bot:
         return path
 
     def close(self) -> None:
-        for adapter in (self.sender, self.inbox, self.calendar):
+        for adapter in (self.reader, self.sender, self.inbox, self.calendar):
             if isinstance(adapter, Closeable):
                 adapter.close()
         self.store.dispose()
@@ -175,7 +178,10 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
-    service = StrategyService(config, store, calendar, renderer, days=WorkingDays.from_schedule(config.schedule))
+    own_addresses = frozenset({config.bot.address, config.bot.x_loop})
+    reader = TimeLimitedReader(config.inbox.parse_seconds, own_addresses, reading_limits(config))
+    days = WorkingDays.from_schedule(config.schedule)
+    service = StrategyService(config, store, calendar, renderer, reader=reader, days=days)
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.
     group_commit = config.sender.kind == "maildir"
     delivery = (
@@ -183,7 +189,7 @@ def build(config: Config, with_mail: bool = True) -> Bot:
         if sender is not None
         else None
     )
-    return Bot(config, store, calendar, inbox, sender, renderer, service, delivery)
+    return Bot(config, store, calendar, inbox, sender, renderer, service, delivery, reader)
 
 
 def build_embedded(config: Config, workdir: Path) -> Bot:
