@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "support"))
+sys.path.insert(0, str(REPO))  # for the package tests.support
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot  # noqa: E402
-from mail_servers import HOST, PASSWORD, free_port, self_signed  # noqa: E402
-from requests_mail import request_email  # noqa: E402
+
+from tests.support.dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot  # noqa: E402
+from tests.support.mail_servers import HOST, PASSWORD, free_port, self_signed  # noqa: E402
+from tests.support.requests_mail import request_email  # noqa: E402
 
 
 @dataclass

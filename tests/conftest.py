@@ -1,20 +1,53 @@
-"""Shared fixtures: a config on temporary folders and a builder of realistic request emails."""
+"""Shared fixtures (a config on temporary folders, the bot built on it) and the markers.
+
+Markers, applied here at collection so that no test has to remember them:
+
+- ``e2e``: every test under ``tests/e2e/``, by directory;
+- ``servers``: every test that starts a real server on loopback (Dovecot, aiosmtpd, a scripted
+  line server), by its fixtures: whatever asks for ``ports`` (which ``start_server`` and
+  ``line_server`` do) or for the servers' ``certs``. A test that starts a server without being
+  marked fails at once (``tests/support/ports.py``), so the fast inner loop,
+  ``python -m pytest -m "not servers and not e2e"``, never starts one.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "support"))
+from bot.config import Config, load_config
+from bot.wiring import Bot, build
+from tests.support.ports import PORTS
 
-# Real servers on loopback (certificates, SMTP) as fixtures for every test module.
-pytest_plugins = ["mail_servers"]
+# Real servers on loopback (certificates, SMTP, scripted servers, the port allocator) as fixtures.
+pytest_plugins = ["tests.support.mail_servers"]
 
-from bot.config import Config, load_config  # noqa: E402
-from bot.wiring import Bot, build  # noqa: E402
+E2E = Path(__file__).resolve().parent / "e2e"
+SERVER_FIXTURES = frozenset({"ports", "certs"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in item.path.resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    PORTS.running(item.nodeid, servers=item.get_closest_marker("servers") is not None)
+    try:
+        return (yield)
+    finally:
+        PORTS.running(None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    PORTS.release_all()
 
 
 @pytest.fixture

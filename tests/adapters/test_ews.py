@@ -17,8 +17,15 @@ import pytest
 import responses
 from exchangelib.ewsdatetime import EWSDateTime
 from exchangelib.protocol import BaseProtocol, CachingProtocol
-from fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws
-from port_contracts import (
+
+from bot.adapters.ews import UID_PROPERTY_NAME, UID_PROPERTY_SET, EwsCalendar, EwsInbox, EwsSender
+from bot.adapters.ews_connection import CaFileAdapter
+from bot.config import CalendarConfig, ConfigError, EwsConfig, InboxConfig
+from bot.domain.model import Interval
+from bot.errors import PermanentError, SlotTaken, TransientError
+from bot.ports import Folder
+from tests.support.fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws
+from tests.support.port_contracts import (
     CalendarContract,
     InboxContract,
     InboxUnderTest,
@@ -28,14 +35,7 @@ from port_contracts import (
     contract_message,
     message_id,
 )
-from requests_mail import SleepClock, london
-
-from bot.adapters.ews import UID_PROPERTY_NAME, UID_PROPERTY_SET, EwsCalendar, EwsInbox, EwsSender
-from bot.adapters.ews_connection import CaFileAdapter
-from bot.config import CalendarConfig, ConfigError, EwsConfig, InboxConfig
-from bot.domain.model import Interval
-from bot.errors import PermanentError, SlotTaken, TransientError
-from bot.ports import Folder
+from tests.support.requests_mail import SleepClock, london
 
 PASSWORD_ENV = "STRATEGY_BOT_TEST_EWS_PASSWORD"
 

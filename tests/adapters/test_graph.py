@@ -19,8 +19,16 @@ from pathlib import Path
 
 import pytest
 import responses
-from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeFolder, FakeGraph
-from port_contracts import (
+
+from bot.adapters.graph import GraphCalendar, GraphClient, GraphInbox, GraphSender
+from bot.adapters.graph_calendar import UID_PROPERTY, transaction_id
+from bot.adapters.sql_store import SqlStore
+from bot.config import CalendarConfig, GraphConfig, InboxConfig
+from bot.domain.model import CalendarEvent, Interval
+from bot.errors import PermanentError, SlotTaken, TransientError
+from bot.ports import Folder
+from tests.support.fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeFolder, FakeGraph
+from tests.support.port_contracts import (
     CalendarContract,
     InboxContract,
     InboxUnderTest,
@@ -30,15 +38,7 @@ from port_contracts import (
     contract_message,
     message_id,
 )
-from requests_mail import SleepClock, london
-
-from bot.adapters.graph import GraphCalendar, GraphClient, GraphInbox, GraphSender
-from bot.adapters.graph_calendar import UID_PROPERTY, transaction_id
-from bot.adapters.sql_store import SqlStore
-from bot.config import CalendarConfig, GraphConfig, InboxConfig
-from bot.domain.model import CalendarEvent, Interval
-from bot.errors import PermanentError, SlotTaken, TransientError
-from bot.ports import Folder
+from tests.support.requests_mail import SleepClock, london
 
 SECRET_ENV = "TEST_STRATEGY_BOT_GRAPH_SECRET"
 MAILBOX = "referrals@police.example"

@@ -13,10 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dovecot import ACCESS_TOKEN, IMAP_USER, REPO, Dovecot, Introspection, bot_config, start_dovecot
-from mail_servers import HOST, PASSWORD, Certificate, LineServer, SmtpServer, trusting
-from port_contracts import InboxContract, InboxUnderTest, contract_message, message_id
-from requests_mail import StepClock, london, request_email
 
 from bot.adapters.imap_inbox import ImapInbox
 from bot.adapters.sql_store import SqlStore
@@ -26,6 +22,10 @@ from bot.daemon import Daemon
 from bot.errors import PermanentError, TransientError
 from bot.ports import Folder
 from bot.wiring import build
+from tests.support.dovecot import ACCESS_TOKEN, IMAP_USER, REPO, Dovecot, Introspection, bot_config, start_dovecot
+from tests.support.mail_servers import HOST, PASSWORD, Certificate, LineServer, SmtpServer, trusting
+from tests.support.port_contracts import InboxContract, InboxUnderTest, contract_message, message_id
+from tests.support.requests_mail import StepClock, london, request_email
 
 PASSWORD_ENV = "TEST_STRATEGY_BOT_IMAP_PASSWORD"
 FOLDERS = {Folder.PROCESSED: "Processed", Folder.QUARANTINE: "Quarantine", Folder.TRIAGE: "Triage"}

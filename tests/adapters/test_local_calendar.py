@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from port_contracts import CalendarContract
-from requests_mail import london
 
 from bot.adapters.local_calendar import LocalCalendar
 from bot.adapters.sql_store import SqlStore
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import SlotTaken
+from tests.support.port_contracts import CalendarContract
+from tests.support.requests_mail import london
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from port_contracts import InboxContract, InboxUnderTest
 
 from bot.adapters.maildir_inbox import MaildirInbox
 from bot.config import InboxConfig
 from bot.ports import Folder, Inbox
+from tests.support.port_contracts import InboxContract, InboxUnderTest
 
 FOLDERS = {Folder.PROCESSED: "Processed", Folder.QUARANTINE: "Quarantine", Folder.TRIAGE: "Triage"}
 

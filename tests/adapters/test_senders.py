@@ -11,24 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dovecot import REPO
-from mail_servers import (
-    HOST,
-    PASSWORD,
-    USER,
-    Certificate,
-    LineServer,
-    SmtpServer,
-    free_port,
-    trusting,
-)
-from port_contracts import SenderContract, SenderUnderTest
 
 from bot.adapters.maildir_sender import MaildirSender
 from bot.adapters.smtp_sender import SmtpSender
 from bot.config import ConfigError, SmtpConfig, parse_config
 from bot.errors import PermanentError, TransientError
 from bot.ports import MailSender
+from tests.support.dovecot import REPO
+from tests.support.mail_servers import (
+    HOST,
+    PASSWORD,
+    USER,
+    Certificate,
+    LineServer,
+    SmtpServer,
+    trusting,
+)
+from tests.support.port_contracts import SenderContract, SenderUnderTest
+from tests.support.ports import Ports
 
 PASSWORD_ENV = "TEST_STRATEGY_BOT_SMTP_PASSWORD"
 BOT = "strategy-bot@police.example"
@@ -202,8 +202,9 @@ def test_a_server_that_does_not_offer_starttls_gets_nothing(
     assert plain.handler.received == []
 
 
-def test_a_server_that_is_down_is_transient_and_named(senders: Callable[..., SmtpSender]) -> None:
-    port = free_port()  # nothing listens there
+def test_a_server_that_is_down_is_transient_and_named(senders: Callable[..., SmtpSender], ports: Ports) -> None:
+    port = ports.take()  # held by the allocator for the session: nothing listens there, nor can
+    assert ports.refuses(port)
     sender = senders(smtp_config(port, security="none", username=None))
     with pytest.raises(TransientError, match=f"{HOST}:{port}"):
         sender.send("<confirm-1@police.example>", email_bytes(), BOT, [TEAM_MANAGER])

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dovecot import IMAP_USER, Dovecot, bot_config, start_dovecot
-from mail_servers import HOST, PASSWORD, USER, Certificate, SmtpServer, authenticator, server_context
 
 from bot.cli import main
+from tests.support.dovecot import IMAP_USER, Dovecot, bot_config, start_dovecot
+from tests.support.mail_servers import HOST, PASSWORD, USER, Certificate, SmtpServer, authenticator, server_context
+from tests.support.ports import Ports
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,12 +124,19 @@ def test_servers_that_are_down_are_named(
     tmp_path: Path,
     dovecot: Dovecot,
     start_server: Callable[..., SmtpServer],
+    ports: Ports,
     passwords: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     smtp = start_server()
+    assert smtp.greets() and dovecot.answering() == {dovecot.imap_port, dovecot.imaps_port}
     smtp.controller.stop()
     dovecot.stop()
+    # Down, and nothing else in their place: the allocator holds their ports for the session, so no
+    # other process on the machine can listen there, and a connection is refused.
+    assert not smtp.greets() and not dovecot.answering()
+    for port in (smtp.port, dovecot.imaps_port):
+        assert ports.held(port) and ports.refuses(port)
     code, out = check(config_file(tmp_path, dovecot, smtp.port), capsys)
     assert code == 1
     assert f"inbox:    PROBLEM: IMAP: cannot reach the IMAP server {HOST}:{dovecot.imaps_port}" in out

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from requests_mail import london, request_email
 
 from bot.cli import main
+from tests.support.requests_mail import london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
 

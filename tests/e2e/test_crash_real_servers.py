@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dovecot import Dovecot, bot_config, start_dovecot
-from mail_servers import PASSWORD, Certificate, SmtpServer
-from requests_mail import request_email
 
 from bot.failpoints import ENV, STEPS
+from tests.support.dovecot import Dovecot, bot_config, start_dovecot
+from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
+from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
 REQUESTS = ("N146782", "N146783", "N146784")

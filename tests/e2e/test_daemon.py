@@ -15,7 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from icalendar import Calendar
-from requests_mail import request_email
+
+from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 import responses
-from fake_ews import FakeEws
-from fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
-from port_contracts import contract_event
-from requests_mail import StepClock, london, request_email
 
 from bot.cli import main
 from bot.config import Config, load_config
 from bot.daemon import Daemon
 from bot.wiring import build
+from tests.support.fake_ews import FakeEws
+from tests.support.fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
+from tests.support.port_contracts import contract_event
+from tests.support.requests_mail import StepClock, london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
 MAILBOX = "referrals@police.example"

@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from requests_mail import london, request_email
+from tests.support.requests_mail import london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from requests_mail import StepClock, london, request_email
 
 from bot.cli import main
 from bot.config import load_config
 from bot.daemon import Daemon
 from bot.ports import IncomingMail
 from bot.wiring import build
+from tests.support.requests_mail import StepClock, london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,13 +9,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from icalendar import Calendar
-from requests_mail import london, queued_emails, request_email
 
 from bot.config import Config
 from bot.mail.rendering import packaged_templates
 from bot.ports import IncomingMail
 from bot.service import Handled
 from bot.wiring import Bot, build
+from tests.support.requests_mail import london, queued_emails, request_email
 
 DUTY_DS = "DS Sam Carver <sam.carver@police.example>"
 

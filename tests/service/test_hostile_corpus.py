@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import select
 
 from bot.adapters import sql_schema as t
 from bot.config import Config
 from bot.ports import IncomingMail
 from bot.wiring import Bot, build
+from tests.support.requests_mail import london, plain_text, queued_emails, request_email
 
 SENT = london("2026-11-23 09:00")
 ADMIN = "bot.admin@police.example"

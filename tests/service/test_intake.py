@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from icalendar import Calendar
-from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import select
 
 from bot.adapters import sql_schema as t
@@ -16,6 +15,7 @@ from bot.config import load_config
 from bot.domain.model import CalendarEvent, CaseState
 from bot.ports import Folder, IncomingMail
 from bot.wiring import Bot, build
+from tests.support.requests_mail import london, plain_text, queued_emails, request_email
 
 
 def deliver(bot: Bot, raw: bytes, at: datetime, key: str = "k") -> object:

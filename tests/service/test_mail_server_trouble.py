@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dovecot import IMAP_USER, start_dovecot
-from mail_servers import HOST, PASSWORD, Certificate, SmtpServer
-from requests_mail import StepClock, london, plain_text, queued_emails, request_email
 
 from bot.config import Config, ImapConfig, SmtpConfig
 from bot.daemon import Daemon
 from bot.ports import IncomingMail
 from bot.status import render_status
 from bot.wiring import Bot, build
+from tests.support.dovecot import IMAP_USER, start_dovecot
+from tests.support.mail_servers import HOST, PASSWORD, Certificate, SmtpServer
+from tests.support.requests_mail import StepClock, london, plain_text, queued_emails, request_email
 
 T0 = london("2026-11-23 09:00")
 TEAM_MANAGER = "alex.morgan@council.example"

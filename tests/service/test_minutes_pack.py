@@ -10,11 +10,11 @@ from typing import Any
 
 import docx
 import pytest
-from requests_mail import london
 
 from bot.domain.model import Requester
 from bot.mail.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
 from bot.mail.rendering import MailRenderer, RenderedMail
+from tests.support.requests_mail import london
 
 WINTER = MinutesPack(
     case_id="SD000001",

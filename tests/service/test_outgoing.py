@@ -8,11 +8,11 @@ from email.message import EmailMessage
 
 import pytest
 from icalendar import Calendar
-from requests_mail import london
 
 from bot.domain.model import Attachment, CalendarEvent, OutgoingEmail
 from bot.mail.invitation import calendar_feed, invitation
 from bot.mail.rendering import MailRenderer, build_message
+from tests.support.requests_mail import london
 
 EVENT = CalendarEvent(
     uid="SD000001@police.example",

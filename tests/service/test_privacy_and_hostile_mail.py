@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from requests_mail import london, plain_text, queued_emails, request_email
 from sqlalchemy import func, select
 
 from bot.adapters import sql_schema as t
@@ -25,6 +24,7 @@ from bot.metrics import render_metrics
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
 from bot.wiring import Bot, build
+from tests.support.requests_mail import london, plain_text, queued_emails, request_email
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.eml"))

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from requests_mail import StepClock, london, request_email
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +20,7 @@ from bot.ports import Folder, IncomingMail
 from bot.sealing import new_key
 from bot.status import render_history
 from bot.wiring import Bot, build
+from tests.support.requests_mail import StepClock, london, request_email
 
 T0 = london("2026-11-23 09:00")
 KEY_ENV = "TEST_STRATEGY_BOT_KEY"

@@ -2,12 +2,19 @@
 
 Installed from apt by the README's test line (``dovecot-imapd``); every test that needs it
 starts its own instance in a temporary folder, so nothing is shared and nothing is left.
+
+Each instance greets with a ``login_greeting`` of its own, and is known by it: it is ready when
+both its ports greet with it, and stopped when neither does, so another server that happens to
+answer on one of its ports is never taken for it. Its ports come from the session's allocator
+(``tests/support/ports.py``), which holds them until the session ends: once it stops, a
+connection to them is refused, whoever else is busy on the machine.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import os
 import pwd
@@ -21,12 +28,15 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from imapclient import IMAPClient
-from mail_servers import HOST, PASSWORD, Certificate, free_port
+
+from tests.support.mail_servers import HOST, PASSWORD, Certificate
+from tests.support.ports import PORTS, Ports
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
@@ -68,6 +78,8 @@ class Dovecot:
     # The mail, which Dovecot reads as "nobody": outside pytest's temporary folders, since
     # every pytest session that starts makes those root's alone again (mode 0700).
     mail: Path = field(default_factory=_mail_folder)
+    # What this instance, and no other, says after ``* OK``: how the tests know it is this one answering.
+    greeting: str = field(default_factory=lambda: f"strategy-bot-test-dovecot-{uuid.uuid4().hex}")
 
     @property
     def config(self) -> Path:
@@ -116,6 +128,7 @@ default_login_user = dovenull
 mail_location = maildir:{self.mail}/%u
 mailbox_list_index = no
 imap_capability = {capabilities}
+login_greeting = {self.greeting}
 # Tests watch IDLE wake-ups; the server's own keep-alive is not what they test.
 imap_idle_notify_interval = 2 mins
 {passdb}
@@ -152,15 +165,31 @@ service imap-login {{
 
     def start(self) -> None:
         # The daemon keeps inherited pipes open: its output goes to a file, never to a pipe.
-        with (self.root / "start.log").open("ab") as out:
-            subprocess.run([DOVECOT, "-c", str(self.config)], check=True, stdout=out, stderr=out, timeout=30)
+        log = self.root / "start.log"
+        with log.open("ab") as out:
+            done = subprocess.run([DOVECOT, "-c", str(self.config)], check=False, stdout=out, stderr=out, timeout=30)
+        if done.returncode != 0:
+            said = log.read_text(errors="replace") + _read(self.root / "dovecot.log")
+            if "Address already in use" in said:
+                raise OSError(errno.EADDRINUSE, f"Dovecot could not listen on its ports; see {log}")
+            raise RuntimeError(f"Dovecot did not start (exit {done.returncode}); see {log}:\n{said[-2000:]}")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex((HOST, self.imaps_port)) == 0:
-                    return
+            if self.answering() == {self.imap_port, self.imaps_port}:
+                return
             time.sleep(0.05)
-        raise RuntimeError(f"Dovecot did not start; see {self.root / 'dovecot.log'}")
+        raise RuntimeError(
+            f"Dovecot did not greet as {self.greeting} on {HOST}:{self.imap_port} and {HOST}:{self.imaps_port}; "
+            f"they say {self.greetings()}; see {self.root / 'dovecot.log'}"
+        )
+
+    def greetings(self) -> dict[int, str | None]:
+        """What answers on each of this server's ports: the greeting line, or None when nothing does."""
+        return {self.imap_port: imap_greeting(self.imap_port), self.imaps_port: imap_greeting(self.imaps_port, self.cert)}
+
+    def answering(self) -> set[int]:
+        """The ports on which this very server (by its greeting) answers now."""
+        return {port for port, said in self.greetings().items() if said is not None and said.endswith(self.greeting)}
 
     def stop(self) -> None:
         """Stop the server and every session it serves, as a crash or a restart would."""
@@ -176,10 +205,9 @@ service imap-login {{
             os.kill(master, signal.SIGKILL)
         subprocess.run(["pkill", "-KILL", "-f", f"{self.root}/"], check=False)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex((HOST, self.imaps_port)) != 0:
-                    break
+        while self.answering():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Dovecot {self.greeting} still answers after SIGKILL; see {self.root}")
             time.sleep(0.02)
         pid_file.unlink(missing_ok=True)
 
@@ -231,13 +259,49 @@ service imap-login {{
         )
 
 
+def imap_greeting(port: int, cert: Certificate | None = None, timeout: float = 10.0) -> str | None:
+    """The first line an IMAP server on ``port`` sends, over implicit TLS trusting ``cert`` when given.
+
+    None when nothing answers there (refused, or no greeting in ``timeout`` seconds).
+    """
+    try:
+        sock = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError:
+        return None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sock)
+        try:
+            if cert is not None:
+                context = ssl.create_default_context(cafile=str(cert.cert))
+                sock = stack.enter_context(context.wrap_socket(sock, server_hostname=HOST))
+            return sock.makefile("rb").readline().decode("ascii", "replace").rstrip("\r\n") or None
+        except (OSError, ssl.SSLError):
+            return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def start_dovecot(
-    root: Path, cert: Certificate, without: tuple[str, ...] = (), introspection_url: str | None = None
+    root: Path,
+    cert: Certificate,
+    without: tuple[str, ...] = (),
+    introspection_url: str | None = None,
+    ports: Ports = PORTS,
 ) -> Dovecot:
-    server = Dovecot(root, cert, free_port(), free_port(), without, introspection_url)
-    server.write_config()
-    server.start()
-    return server
+    """A Dovecot of its own on two ports from ``ports``, started and greeting."""
+
+    def start() -> Dovecot:
+        server = Dovecot(root, cert, ports.take(), ports.take(), without, introspection_url)
+        server.write_config()
+        server.start()
+        return server
+
+    return ports.retrying(start)
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -311,7 +375,7 @@ class Introspection:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server = PORTS.retrying(lambda: ThreadingHTTPServer((HOST, PORTS.take()), Handler))
         self.url = f"http://{HOST}:{self.server.server_address[1]}/introspect"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -1,5 +1,9 @@
 """Real mail servers for the tests, on loopback: a throw-away CA, a recording aiosmtpd server, and a
-scripted line server for the misbehaviour real servers will not show on cue."""
+scripted line server for the misbehaviour real servers will not show on cue.
+
+Loaded as a pytest plugin by ``tests/conftest.py``. Every server takes its port from the session's
+allocator (``tests/support/ports.py``), and a test that uses these fixtures is marked ``servers``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-HOST = "127.0.0.1"
+from tests.support.ports import HOST, PORTS, Ports, free_port
+
+__all__ = ["HOST", "free_port"]  # re-exported for bench/latency.py
+
 USER = "strategy-bot"
 PASSWORD = "correct horse battery staple"
 
@@ -84,8 +92,15 @@ def self_signed(folder: Path, name: str) -> Certificate:
     return paths
 
 
+@pytest.fixture(scope="session")
+def ports() -> Ports:
+    """The session's port allocator; a test that asks for it is marked ``servers``."""
+    return PORTS
+
+
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Certificate]:
+    """The servers' throw-away certificates; a test that asks for them is marked ``servers``."""
     folder = tmp_path_factory.mktemp("certs")
     return {"server": self_signed(folder, "test-smtp"), "stranger": self_signed(folder, "stranger")}
 
@@ -151,11 +166,24 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth
     return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+def smtp_greeting(port: int, implicit_tls: bool = False, timeout: float = 10.0) -> str | None:
+    """The first line a server on ``port`` sends (None if nothing answers there)."""
+    try:
+        sock = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError:
+        return None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sock)
+        if implicit_tls:
+            # Only the greeting is read: whose it is, not whether its certificate is trusted.
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            sock = stack.enter_context(context.wrap_socket(sock))
+        try:
+            return sock.makefile("rb").readline().decode("ascii", "replace").rstrip("\r\n")
+        except OSError:
+            return None
 
 
 @dataclass
@@ -163,6 +191,14 @@ class SmtpServer:
     handler: RecordingHandler
     controller: Controller
     port: int
+    # The name the server gives in its greeting (``220 <name> ...``), unique to this server.
+    name: str = ""
+    implicit_tls: bool = False
+
+    def greets(self) -> bool:
+        """Whether this very server answers on its port (not merely something)."""
+        greeting = smtp_greeting(self.port, self.implicit_tls)
+        return greeting is not None and greeting.startswith(f"220 {self.name} ")
 
     def drop_connections(self) -> None:
         """Close every client connection from the server side, as an idle timeout does."""
@@ -177,16 +213,24 @@ class SmtpServer:
 
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[..., SmtpServer]]:
+def start_server(ports: Ports) -> Iterator[Callable[..., SmtpServer]]:
     running: list[Controller] = []
 
     def start(**smtp_options: Any) -> SmtpServer:
         handler = RecordingHandler()
-        port = free_port()
-        controller = Controller(handler, hostname=HOST, port=port, **smtp_options)
-        controller.start()
-        running.append(controller)
-        return SmtpServer(handler, controller, port)
+        name = f"smtp-{uuid.uuid4().hex[:12]}.strategy-bot.test"
+
+        def bind() -> SmtpServer:
+            port = ports.take()
+            controller = Controller(handler, hostname=HOST, port=port, server_hostname=name, **smtp_options)
+            controller.start()
+            running.append(controller)
+            return SmtpServer(handler, controller, port, name, implicit_tls="ssl_context" in smtp_options)
+
+        server = ports.retrying(bind)
+        if not server.greets():
+            raise RuntimeError(f"the SMTP server {name} does not answer on {HOST}:{server.port}")
+        return server
 
     yield start
     for controller in running:
@@ -231,12 +275,14 @@ class LineServer:
     that turns clients away, or accepts STARTTLS and then hangs up, as real ones do on a bad day.
     """
 
-    def __init__(self, greeting: bytes, answer: Callable[[bytes], tuple[bytes, bool]] | None = None) -> None:
+    def __init__(
+        self, greeting: bytes, answer: Callable[[bytes], tuple[bytes, bool]] | None = None, ports: Ports = PORTS
+    ) -> None:
         self.greeting = greeting
         self.answer = answer or (lambda line: (b"", False))
         self.connections = 0
         self._stop = threading.Event()
-        self._listener = socket.create_server((HOST, 0))
+        self._listener = ports.retrying(lambda: socket.create_server((HOST, ports.take())))
         self._listener.settimeout(0.1)  # to notice ``close``
         self.port: int = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -269,11 +315,11 @@ class LineServer:
 
 
 @pytest.fixture
-def line_server() -> Iterator[Callable[..., LineServer]]:
+def line_server(ports: Ports) -> Iterator[Callable[..., LineServer]]:
     running: list[LineServer] = []
 
     def start(greeting: bytes, answer: Callable[[bytes], tuple[bytes, bool]] | None = None) -> LineServer:
-        server = LineServer(greeting, answer)
+        server = LineServer(greeting, answer, ports)
         running.append(server)
         return server
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from email.policy import default as default_policy
 
 import pytest
-from requests_mail import london
 
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import SlotTaken
 from bot.ports import Folder, Inbox, MailSender, StrategyCalendar
+from tests.support.requests_mail import london
 
 BOT = "referrals@police.example"
 

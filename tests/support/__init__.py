@@ -1,0 +1,1 @@
+"""Helpers for the tests: request emails, port contract suites, fake Graph and EWS, real servers on loopback."""
