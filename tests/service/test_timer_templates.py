@@ -88,7 +88,8 @@ AGENDA = [
     entry("11:00", "11:15", "N3004005", "SD000044"),
 ]
 
-# What the rules in bot/domain (case_timers, booking_rules) and bot/service pass, purpose by purpose (on top of the common variables).
+# What the rules in bot/domain (case_timers, booking_rules) and bot/service pass, purpose by purpose
+# (on top of the common variables).
 SPECIFIC: dict[str, dict[str, Any]] = {
     "escalation_60": {
         "clock_start": london("2026-11-25 09:12"),

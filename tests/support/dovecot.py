@@ -185,7 +185,10 @@ service imap-login {{
 
     def greetings(self) -> dict[int, str | None]:
         """What answers on each of this server's ports: the greeting line, or None when nothing does."""
-        return {self.imap_port: imap_greeting(self.imap_port), self.imaps_port: imap_greeting(self.imaps_port, self.cert)}
+        return {
+            self.imap_port: imap_greeting(self.imap_port),
+            self.imaps_port: imap_greeting(self.imaps_port, self.cert),
+        }
 
     def answering(self) -> set[int]:
         """The ports on which this very server (by its greeting) answers now."""

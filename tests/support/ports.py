@@ -76,7 +76,7 @@ class Ports:
                 "@pytest.mark.servers, so that `pytest -m 'not servers'` leaves it out"
             )
         with self._lock:
-            while True:
+            for _ in range(10_000):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 try:
                     # Bound first without SO_REUSEADDR, so the kernel picks a port nothing is bound to.
@@ -93,6 +93,7 @@ class Ports:
                 self._given.add(port)
                 self._held[port] = sock
                 return port
+        raise RuntimeError(f"no loopback port left that this session has not used ({len(self._given)} used)")
 
     def held(self, port: int) -> bool:
         """Whether ``port`` is held by this allocator (so no one else can listen on it)."""
