@@ -16,8 +16,10 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, wait
+from dataclasses import dataclass
 
 from pebble import ProcessPool
 
@@ -28,7 +30,19 @@ log = logging.getLogger(__name__)
 # Generous: a loaded machine may take a while to start a Python process and import the bot.
 STARTUP_SECONDS = 120
 
+# How often a wait for a reading looks whether the pool behind it has broken down.
+_CHECK_SECONDS = 1.0
+
 ReadFunction = Callable[[bytes, frozenset[str], ReadingLimits], MessageReading]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One message's reading, started in ``pool``."""
+
+    raw: bytes
+    pool: ProcessPool
+    future: Future[MessageReading | None]
 
 
 def _quiet_worker() -> None:
@@ -75,7 +89,7 @@ class TimeLimitedReader:
         self._pool: ProcessPool | None = None
         # Reads started ahead of their turn, by the identity of the raw bytes; the bytes are
         # kept with the future so that identity cannot be reused meanwhile.
-        self._ahead: dict[int, tuple[bytes, Future[MessageReading | None]]] = {}
+        self._ahead: dict[int, _Pending] = {}
 
     def read(self, raw: bytes) -> MessageReading | TooSlow:
         """What the message says, or ``TooSlow`` when it did not read in time.
@@ -86,10 +100,10 @@ class TimeLimitedReader:
             return self._read_here(raw)
         with self._lock:
             ahead = self._ahead.pop(id(raw), None)
-            pending = ahead[1] if ahead is not None and ahead[0] is raw else self._schedule(raw)
+            pending = ahead if ahead is not None and ahead.raw is raw else self._schedule(raw)
         if pending is None:
             return self._read_here(raw)
-        return self._outcome(raw, pending)
+        return self._outcome(pending)
 
     def read_ahead(self, raws: Sequence[bytes]) -> None:
         """Start reading a batch now, in order, so the worker reads message n+1 while the bot handles message n.
@@ -105,7 +119,7 @@ class TimeLimitedReader:
                 pending = self._schedule(raw)
                 if pending is None:
                     return  # each message's own turn tries again
-                self._ahead[id(raw)] = (raw, pending)
+                self._ahead[id(raw)] = pending
 
     def close(self) -> None:
         """Stop the worker, whatever it is doing; closing twice is harmless."""
@@ -120,7 +134,7 @@ class TimeLimitedReader:
     def _read_here(self, raw: bytes) -> MessageReading:
         return self._read(raw, self.own_addresses, self.limits)
 
-    def _schedule(self, raw: bytes) -> Future[MessageReading | None] | None:
+    def _schedule(self, raw: bytes) -> _Pending | None:
         """The message's reading, started in the worker; None when the worker cannot be had."""
         try:
             if self._pool is not None and not self._pool.active:
@@ -133,22 +147,22 @@ class TimeLimitedReader:
                 )
             args = (self._read, raw, self.own_addresses, self.limits)
             future: Future[MessageReading | None] = self._pool.schedule(_read_in_worker, args, timeout=self.seconds)
-            return future
+            return _Pending(raw, self._pool, future)
         except Exception as exc:  # noqa: BLE001 - a reader that will not start must not stop the intake
             log.error("the time-limited reader could not start (%s); reading without a limit", type(exc).__name__)
             self._discard_pool()
             return None
 
-    def _outcome(self, raw: bytes, pending: Future[MessageReading | None]) -> MessageReading | TooSlow:
-        # The pool enforces the limit itself; this wait only guards against a worker that never starts.
-        done, _ = wait([pending], timeout=STARTUP_SECONDS + self.seconds)
-        if not done:
-            log.error("the time-limited reader did not answer in %d s; reading without a limit", STARTUP_SECONDS)
+    def _outcome(self, pending: _Pending) -> MessageReading | TooSlow:
+        raw = pending.raw
+        if not self._answered(pending):
+            log.error("the time-limited reader did not answer; reading without a limit")
             with self._lock:
-                self._discard_pool()
+                if self._pool is pending.pool:
+                    self._discard_pool()
             return self._read_here(raw)
         try:
-            reading = pending.result()
+            reading = pending.future.result()
         except TimeoutError:
             log.warning("a message took longer than %g s to read; its reader was stopped", self.seconds)
             return TooSlow(f"reading the message took longer than {self.seconds:g} s (inbox.parse_seconds)")
@@ -156,6 +170,18 @@ class TimeLimitedReader:
             log.warning("the time-limited reader failed (%s); reading the message without a limit", type(exc).__name__)
             return self._read_here(raw)
         return reading if reading is not None else self._read_here(raw)
+
+    def _answered(self, pending: _Pending) -> bool:
+        """Whether the reading finished, in time or not; False when its pool broke down or never started.
+
+        The pool enforces the limit itself: this wait only guards against a worker that never
+        starts, and a pool that gave up with the reading still queued in it.
+        """
+        deadline = time.monotonic() + STARTUP_SECONDS + self.seconds
+        while not wait([pending.future], timeout=_CHECK_SECONDS).done:
+            if not pending.pool.active or time.monotonic() > deadline:
+                return pending.future.done()
+        return True
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,0 +1,95 @@
+"""`strategy-bot run` stopped the way systemd stops it: a signal to its whole process group.
+
+The time-limited reader's worker processes share the daemon's process group, so they get the
+signal too. The daemon must still end promptly with exit code 0, print no traceback (its own
+or a worker's), and leave no process of its group behind.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support.requests_mail import request_email
+
+REPO = Path(__file__).resolve().parents[2]
+# Only so that a broken shutdown fails the test instead of hanging the suite.
+GIVE_UP_SECONDS = 60.0
+
+
+def wait_for(condition, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def live_members(group: int) -> list[int]:
+    """The processes of a process group that have not ended (zombies left to init do not count)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended while we looked
+        # The command name is in parentheses and may hold spaces: the fields follow its last ")".
+        state, _parent, pgrp = text.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == group and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def config_with_reader(tmp_path: Path) -> Path:
+    """The shipped example, with the reader's time limit set so that messages are read in a worker."""
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^parse_seconds\s*=.*\n", "", text)
+    text = text.replace("[inbox]\n", "[inbox]\nparse_seconds = 5\n", 1)
+    path = tmp_path / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_process_group_ends_the_daemon_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    config = config_with_reader(tmp_path)
+    data = tmp_path / "strategy-bot-data"
+    data.mkdir()
+    inbox = mailbox.Maildir(data / "inbox", create=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as systemd gives it
+    )
+    group = proc.pid
+    try:
+        inbox.add(request_email(datetime.now(UTC), message_id="<shutdown-1@council.example>"))
+        # Handled, so the reader has read it in its worker and the worker is idle in the group.
+        processed = data / "inbox" / ".Processed"
+        wait_for(lambda: processed.exists() and list(mailbox.Maildir(processed, create=False).iterkeys()), "Processed")
+        assert len(live_members(group)) > 1, "the reader's worker should be running in the daemon's group"
+
+        os.killpg(group, signum)
+        out, err = proc.communicate(timeout=GIVE_UP_SECONDS)
+    finally:
+        if proc.poll() is None:
+            os.killpg(group, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert "strategy-bot stopped" in err
+    wait_for(lambda: not live_members(group), "the daemon's workers to end")

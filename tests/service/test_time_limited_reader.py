@@ -1,0 +1,136 @@
+"""The time-limited reader: each message read once in a worker, a stuck one stopped, the worker stopped at close.
+
+The stub read functions (``tests/support/reading_stubs.py``) name the process that read each
+message, so where a message was read is seen, not inferred from timing. The only time limit
+that matters here is one a stuck message always exceeds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from bot.config import Config
+from bot.mail.reading import ReadingLimits, TooSlow, read_message
+from bot.ports import IncomingMail
+from bot.reading_limit import TimeLimitedReader
+from bot.wiring import build
+from tests.support.reading_stubs import read_where, stub_read
+from tests.support.requests_mail import london, request_email
+
+LIMITS = ReadingLimits(500, 100, 10)
+OWN = frozenset({"referrals@police.example"})
+# Only so that a reader that fails to stop fails the test instead of hanging the suite.
+GIVE_UP_SECONDS = 60.0
+
+
+@pytest.fixture
+def reader() -> Iterator[TimeLimitedReader]:
+    # A limit no ordinary reading comes near; only a stuck one reaches it.
+    built = TimeLimitedReader(2.0, OWN, LIMITS, read=stub_read)
+    yield built
+    built.close()
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_with_no_limit_each_message_is_read_in_this_process() -> None:
+    reader = TimeLimitedReader(0, OWN, LIMITS, read=stub_read)
+    reader.read_ahead([b"a", b"b"])
+    assert read_where(reader.read(b"a")) == ("a", os.getpid())
+    assert read_where(reader.read(b"b")) == ("b", os.getpid())
+    reader.close()
+
+
+def test_a_message_read_in_the_worker_reads_as_it_does_here() -> None:
+    raw = request_email(london("2026-11-23 09:00"))
+    reader = TimeLimitedReader(30.0, OWN, LIMITS)
+    try:
+        assert reader.read(raw) == read_message(raw, OWN, LIMITS)
+    finally:
+        reader.close()
+
+
+def test_a_batch_read_ahead_gives_each_message_its_own_reading_in_any_order(reader: TimeLimitedReader) -> None:
+    batch = [b"first", b"second", b"third"]
+    reader.read_ahead(batch)
+    third, worker = read_where(reader.read(batch[2]))
+    assert third == "third" and worker != os.getpid()
+    assert read_where(reader.read(batch[0])) == ("first", worker)
+    assert read_where(reader.read(batch[1])) == ("second", worker)
+    # Equal bytes that were not read ahead are read in their turn.
+    assert read_where(reader.read(b"first")) == ("first", worker)
+
+
+def test_a_message_stuck_past_the_limit_is_too_slow_and_its_worker_replaced(reader: TimeLimitedReader) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    stuck, after, last = b"STALL", b"after", b"last"
+    reader.read_ahead([stuck, after, last])
+
+    assert reader.read(stuck) == TooSlow("reading the message took longer than 2 s (inbox.parse_seconds)")
+    assert gone(worker)
+    # The messages read ahead behind it are read by the fresh worker.
+    text, fresh = read_where(reader.read(after))
+    assert text == "after" and fresh not in (worker, os.getpid())
+    assert read_where(reader.read(last)) == ("last", fresh)
+
+
+def test_a_message_that_cannot_be_read_raises_as_it_would_here_and_the_worker_stays(
+    reader: TimeLimitedReader,
+) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    with pytest.raises(ValueError, match="cannot be read"):
+        reader.read(b"BOOM")
+    assert read_where(reader.read(b"after")) == ("after", worker)
+
+
+def test_a_worker_that_dies_under_a_message_costs_that_message_its_limit_only(reader: TimeLimitedReader) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    # Read here instead, without a limit, rather than quarantined for the worker's death.
+    assert read_where(reader.read(b"DIE")) == ("DIE", os.getpid())
+    text, fresh = read_where(reader.read(b"after"))
+    assert text == "after" and fresh not in (worker, os.getpid())
+
+
+def test_a_worker_killed_while_idle_is_replaced(reader: TimeLimitedReader) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    os.kill(worker, signal.SIGTERM)
+    for raw in (b"next", b"then"):
+        text, where = read_where(reader.read(raw))
+        assert text == raw.decode() and where != worker
+    assert read_where(reader.read(b"last"))[1] not in (worker, os.getpid())
+
+
+def test_close_stops_the_worker_whatever_it_is_doing(reader: TimeLimitedReader) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    reader.read_ahead([b"STALL"])
+    closing = threading.Thread(target=reader.close)
+    closing.start()
+    closing.join(GIVE_UP_SECONDS)
+    assert not closing.is_alive(), "close waited on the stuck reading"
+    assert gone(worker)
+    reader.close()  # twice is harmless
+
+
+def test_the_bot_reads_in_its_reader_and_close_stops_it(config: Config) -> None:
+    before = set(multiprocessing.active_children())
+    bot = build(config)
+    assert config.inbox.parse_seconds > 0
+    at = london("2026-11-23 09:00")
+    result = bot.service.handle(IncomingMail("k", request_email(at), at), at)
+    assert result.outcome == "processed" and result.case_id
+    started = set(multiprocessing.active_children()) - before
+    assert started, "the message should have been read in a worker"
+    bot.close()
+    assert not set(multiprocessing.active_children()) & started

@@ -1,0 +1,31 @@
+"""Read functions for the time-limited reader's tests, in a module the worker process can import.
+
+Each reading says which message it read and in which process (``<text.pid@stub>``), so a
+test can see where a message was read without timing anything. A raw message starting with
+``STALL`` never finishes reading, ``BOOM`` raises, and ``DIE`` ends the worker process under it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+
+from bot.mail.reading import MessageReading, ReadingLimits
+
+
+def stub_read(raw: bytes, own_addresses: frozenset[str], limits: ReadingLimits) -> MessageReading:
+    if raw.startswith(b"STALL"):
+        threading.Event().wait()  # stuck for good: only the time limit ends it
+    if raw.startswith(b"BOOM"):
+        raise ValueError("this message cannot be read")
+    if raw.startswith(b"DIE") and multiprocessing.parent_process() is not None:
+        os._exit(70)
+    return MessageReading(f"<{raw.decode()}.{os.getpid()}@stub>")
+
+
+def read_where(reading: object) -> tuple[str, int]:
+    """(the message's text, the id of the process that read it) from a ``stub_read`` reading."""
+    assert isinstance(reading, MessageReading) and reading.message_id is not None
+    text, pid = reading.message_id.strip("<>").removesuffix("@stub").rsplit(".", 1)
+    return text, int(pid)
