@@ -19,9 +19,10 @@ from bot.config import Config
 from bot.mail.reading import ReadingLimits, TooSlow, read_message
 from bot.ports import IncomingMail
 from bot.reading_limit import TimeLimitedReader
+from bot.service import StrategyService
 from bot.wiring import build
 from tests.support.reading_stubs import read_where, stub_read
-from tests.support.requests_mail import london, request_email
+from tests.support.requests_mail import london, plain_text, queued_emails, request_email
 
 LIMITS = ReadingLimits(500, 100, 10)
 OWN = frozenset({"referrals@police.example"})
@@ -134,3 +135,24 @@ def test_the_bot_reads_in_its_reader_and_close_stops_it(config: Config) -> None:
     assert started, "the message should have been read in a worker"
     bot.close()
     assert not set(multiprocessing.active_children()) & started
+
+
+def test_a_message_stuck_past_the_limit_is_quarantined_unread_and_the_administrator_told(config: Config) -> None:
+    bot = build(config)
+    stub = TimeLimitedReader(2.0, OWN, LIMITS, read=stub_read)
+    service = StrategyService(bot.config, bot.store, bot.calendar, bot.renderer, reader=stub)
+    at = london("2026-11-23 09:00")
+    try:
+        result = service.handle(IncomingMail("k", b"STALL", at), at)
+        assert result.outcome == "quarantine"
+        assert result.reason == "reading the message took longer than 2 s (inbox.parse_seconds)"
+        [notice] = queued_emails(bot)
+        assert str(notice["To"]) == config.people.administrator
+        assert "reading the message took longer than 2 s (inbox.parse_seconds)" in plain_text(notice)
+        # A second delivery is recognised by its content: one quarantine, one notice.
+        again = service.handle(IncomingMail("k2", b"STALL", at), at)
+        assert again.duplicate and again.outcome == "quarantine"
+        assert len(queued_emails(bot)) == 1
+    finally:
+        stub.close()
+        bot.close()
