@@ -69,9 +69,10 @@ class TimeLimitedReader:
 
     With ``seconds <= 0`` it reads in-process, without a limit, and starts no process. The
     worker is started at the first read and stopped by ``close``. The limit counts a message's
-    own reading, from when the worker takes it up. A worker that ends unexpectedly (killed
-    from outside), or a pool that will not start, costs the limit and nothing else: that
-    message is read in-process, and the next one in a fresh worker.
+    own reading, from when the worker takes it up. A worker that ends under a message (killed
+    from outside) is replaced and the message read again in the new one; a reader that fails
+    twice, or will not start, costs the limit and nothing else: the message is read
+    in-process, and the next one in a fresh worker.
     """
 
     def __init__(
@@ -101,9 +102,20 @@ class TimeLimitedReader:
         with self._lock:
             ahead = self._ahead.pop(id(raw), None)
             pending = ahead if ahead is not None and ahead.raw is raw else self._schedule(raw)
-        if pending is None:
-            return self._read_here(raw)
-        return self._outcome(pending)
+        # A worker that ends under a message (systemd's SIGTERM to the process group ends it)
+        # gives the message one more try in a fresh worker, so that a stuck message is still
+        # stopped at the limit; only a second failure has it read here, without one.
+        for retry in (True, False):
+            if pending is None:
+                break
+            outcome = self._outcome(pending)
+            if outcome is not None:
+                return outcome
+            if retry:
+                with self._lock:
+                    pending = self._schedule(raw)
+        log.error("the time-limited reader failed twice; reading the message without a limit")
+        return self._read_here(raw)
 
     def read_ahead(self, raws: Sequence[bytes]) -> None:
         """Start reading a batch now, in order, so the worker reads message n+1 while the bot handles message n.
@@ -153,23 +165,23 @@ class TimeLimitedReader:
             self._discard_pool()
             return None
 
-    def _outcome(self, pending: _Pending) -> MessageReading | TooSlow:
-        raw = pending.raw
+    def _outcome(self, pending: _Pending) -> MessageReading | TooSlow | None:
+        """The reading, or ``TooSlow``; None when the worker or its pool failed under it."""
         if not self._answered(pending):
-            log.error("the time-limited reader did not answer; reading without a limit")
+            log.warning("the time-limited reader gave no answer; starting a new one")
             with self._lock:
                 if self._pool is pending.pool:
                     self._discard_pool()
-            return self._read_here(raw)
+            return None
         try:
             reading = pending.future.result()
         except TimeoutError:
             log.warning("a message took longer than %g s to read; its reader was stopped", self.seconds)
             return TooSlow(f"reading the message took longer than {self.seconds:g} s (inbox.parse_seconds)")
         except Exception as exc:  # noqa: BLE001 - the worker died under it (ProcessExpired) or the pool broke
-            log.warning("the time-limited reader failed (%s); reading the message without a limit", type(exc).__name__)
-            return self._read_here(raw)
-        return reading if reading is not None else self._read_here(raw)
+            log.warning("the time-limited reader's worker ended under a message (%s)", type(exc).__name__)
+            return None
+        return reading if reading is not None else self._read_here(pending.raw)
 
     def _answered(self, pending: _Pending) -> bool:
         """Whether the reading finished, in time or not; False when its pool broke down or never started.

@@ -11,7 +11,9 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,23 @@ def reader() -> Iterator[TimeLimitedReader]:
     built = TimeLimitedReader(2.0, OWN, LIMITS, read=stub_read)
     yield built
     built.close()
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.01)
+
+
+def in_thread(call: Callable[[], object]) -> object:
+    """``call()``, failing the test instead of hanging the suite if it never returns."""
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    worker.start()
+    worker.join(GIVE_UP_SECONDS)
+    assert results, "gave up waiting"
+    return results[0]
 
 
 def gone(pid: int) -> bool:
@@ -96,9 +115,32 @@ def test_a_message_that_cannot_be_read_raises_as_it_would_here_and_the_worker_st
     assert read_where(reader.read(b"after")) == ("after", worker)
 
 
-def test_a_worker_that_dies_under_a_message_costs_that_message_its_limit_only(reader: TimeLimitedReader) -> None:
+def test_a_worker_killed_under_a_message_has_it_read_again_in_a_fresh_worker(
+    reader: TimeLimitedReader, tmp_path: Path
+) -> None:
     _, worker = read_where(reader.read(b"before"))
-    # Read here instead, without a limit, rather than quarantined for the worker's death.
+    text, fresh = read_where(reader.read(f"DIE-ONCE {tmp_path / 'started'}".encode()))
+    assert text.startswith("DIE-ONCE") and fresh not in (worker, os.getpid())
+
+
+def test_a_stuck_message_whose_worker_is_killed_from_outside_is_still_stopped_at_the_limit(
+    reader: TimeLimitedReader, tmp_path: Path
+) -> None:
+    _, worker = read_where(reader.read(b"before"))
+    stuck = f"STALL {tmp_path / 'started'}".encode()
+    reader.read_ahead([stuck])
+    wait_for(lambda: (tmp_path / "started").exists())
+    os.kill(worker, signal.SIGTERM)  # as systemd's SIGTERM to the process group does
+    # Never read here without a limit, where it would hang the daemon.
+    assert in_thread(lambda: reader.read(stuck)) == TooSlow(
+        "reading the message took longer than 2 s (inbox.parse_seconds)"
+    )
+
+
+def test_a_message_that_ends_every_worker_is_read_here_and_the_next_in_a_fresh_worker(
+    reader: TimeLimitedReader,
+) -> None:
+    _, worker = read_where(reader.read(b"before"))
     assert read_where(reader.read(b"DIE")) == ("DIE", os.getpid())
     text, fresh = read_where(reader.read(b"after"))
     assert text == "after" and fresh not in (worker, os.getpid())
@@ -116,10 +158,7 @@ def test_a_worker_killed_while_idle_is_replaced(reader: TimeLimitedReader) -> No
 def test_close_stops_the_worker_whatever_it_is_doing(reader: TimeLimitedReader) -> None:
     _, worker = read_where(reader.read(b"before"))
     reader.read_ahead([b"STALL"])
-    closing = threading.Thread(target=reader.close)
-    closing.start()
-    closing.join(GIVE_UP_SECONDS)
-    assert not closing.is_alive(), "close waited on the stuck reading"
+    in_thread(reader.close)
     assert gone(worker)
     reader.close()  # twice is harmless
 
