@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -209,42 +208,3 @@ def _stop(pool: ProcessPool) -> None:
         pool.join()
     except Exception as exc:  # noqa: BLE001 - shutting down goes on whatever the pool says
         log.warning("the time-limited reader did not stop cleanly (%s)", type(exc).__name__)
-
-
-# -- the module functions the service called before it took a reader from wiring ------------------
-# Transitional (issue 11): they delegate to one reader of their own, made again when the
-# limit changes, and stopped at interpreter exit by pebble.
-
-_NO_LIMITS = ReadingLimits(sys.maxsize, sys.maxsize, sys.maxsize)
-_legacy: TimeLimitedReader | None = None
-_legacy_lock = threading.Lock()
-
-
-def _legacy_reader(seconds: float | None) -> TimeLimitedReader:
-    global _legacy
-    with _legacy_lock:
-        if _legacy is None or (seconds is not None and _legacy.seconds != seconds):
-            if _legacy is not None:
-                _legacy.close()
-            _legacy = TimeLimitedReader(5.0 if seconds is None else seconds, frozenset(), _NO_LIMITS)
-        return _legacy
-
-
-def read_ahead(raws: list[bytes]) -> None:
-    """Start reading a batch in the worker now; ``too_slow`` judges each message in its turn."""
-    _legacy_reader(None).read_ahead(raws)
-
-
-def too_slow(raw: bytes, seconds: float) -> str | None:
-    """None when the message reads within ``seconds``; else the reason to quarantine it.
-
-    An error while reading is not this check's business: the service meets it again and
-    quarantines the message with its own precise reason.
-    """
-    if seconds <= 0:
-        return None
-    try:
-        outcome = _legacy_reader(seconds).read(raw)
-    except Exception:  # noqa: BLE001 - see the docstring
-        return None
-    return outcome.reason if isinstance(outcome, TooSlow) else None

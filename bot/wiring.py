@@ -13,12 +13,12 @@ from bot.config import Config, ConfigError
 from bot.delivery import OutboxDelivery
 from bot.domain.purposes import Purpose
 from bot.domain.working_days import WorkingDays
+from bot.mail.reading import ReadingLimits
 from bot.mail.rendering import MailRenderer
 from bot.ports import Closeable, Inbox, MailSender, MessageReader, StrategyCalendar
 from bot.reading_limit import TimeLimitedReader
 from bot.sealing import Sealer
 from bot.service import StrategyService
-from bot.service.strategy import reading_limits
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
 PURPOSES = tuple(Purpose)
@@ -178,8 +178,9 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
-    own_addresses = frozenset({config.bot.address, config.bot.x_loop})
-    reader = TimeLimitedReader(config.inbox.parse_seconds, own_addresses, reading_limits(config))
+    inbox_cfg = config.inbox
+    limits = ReadingLimits(inbox_cfg.max_headers, inbox_cfg.max_mime_parts, inbox_cfg.max_mime_depth)
+    reader = TimeLimitedReader(inbox_cfg.parse_seconds, config.bot.own_addresses, limits)
     days = WorkingDays.from_schedule(config.schedule)
     service = StrategyService(config, store, calendar, renderer, reader=reader, days=days)
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.

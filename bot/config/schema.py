@@ -46,6 +46,11 @@ class BotConfig:
     message_id_domain: str
     x_loop: str
 
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """The bot's own addresses: mail from them is never acted on (domain.md §1.1)."""
+        return frozenset({self.address, self.x_loop})
+
 
 @dataclass(frozen=True)
 class StoreConfig:

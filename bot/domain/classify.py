@@ -78,7 +78,7 @@ def _header(msg: Message, name: str) -> str:
     return values[0] if values else ""
 
 
-def _raw_values(msg: Message, name: str) -> list[str]:
+def raw_values(msg: Message, name: str) -> list[str]:
     """A header's values as they arrived: the parsed form can hide a second address."""
     try:
         return [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
@@ -162,7 +162,7 @@ def sender_address(msg: Message) -> tuple[str | None, str | None]:
     ``getaddresses``, and the two must agree; ``"a" <a@x.example>@y.example`` must not
     pass as a@x.example (the CVE-2023-27043 family). Anything else is ``(None, None)``.
     """
-    values = _raw_values(msg, "From")
+    values = raw_values(msg, "From")
     if len(values) != 1:
         return None, None
     raw = " ".join(values[0].split())
@@ -185,7 +185,7 @@ def sender_address(msg: Message) -> tuple[str | None, str | None]:
 def _from_addresses_loosely(msg: Message) -> set[str]:
     """Every address a From header could be read as: for spotting mail not to answer, reading too much is safe."""
     try:
-        return {address.lower() for _, address in getaddresses(_raw_values(msg, "From")) if address}
+        return {address.lower() for _, address in getaddresses(raw_values(msg, "From")) if address}
     except Exception:
         return set()
 
@@ -232,7 +232,7 @@ def auto_generated_reason(msg: EmailMessage, own_addresses: Collection[str]) -> 
         return "out-of-office reply"
     if _is_meeting_response(msg):
         return "meeting response"
-    if any("".join(value.split()) == "<>" for value in _raw_values(msg, "Return-Path")):
+    if any("".join(value.split()) == "<>" for value in raw_values(msg, "Return-Path")):
         return "empty return path"
     own = {address.strip().lower() for address in own_addresses if address.strip()}
     if senders & own:
@@ -303,88 +303,16 @@ def _parse_date(text: str) -> datetime | None:
 
 def date_header(msg: EmailMessage) -> datetime | None:
     """§4.1: the Date header as an aware datetime, or None when missing or unparseable; never raises."""
-    values = _raw_values(msg, "Date")
+    values = raw_values(msg, "Date")
     return _parse_date(values[0]) if values else None
 
 
 def topmost_received_time(msg: EmailMessage) -> datetime | None:
     """When the nearest server received the message: the date after the last ``;`` of the first Received header."""
-    received = _raw_values(msg, "Received")
+    received = raw_values(msg, "Received")
     if not received or ";" not in received[0]:
         return None
     return _parse_date(received[0].rsplit(";", 1)[1])
 
 
 # -- DMARC ------------------------------------------------------------------------------------
-
-
-def _without_comments_and_quotes(text: str) -> str:
-    """``text`` with (comments) and "quoted strings" blanked, so a ``;`` or ``=`` inside them cannot mislead."""
-    out: list[str] = []
-    depth, quoted, escaped = 0, False, False
-    for char in text:
-        if escaped:
-            escaped = False
-            out.append(" ")
-        elif char == "\\" and (quoted or depth):
-            escaped = True
-            out.append(" ")
-        elif quoted:
-            quoted = char != '"'
-            out.append(" ")
-        elif char == '"' and not depth:
-            quoted = True
-            out.append(" ")
-        elif char == "(":
-            depth += 1
-            out.append(" ")
-        elif char == ")" and depth:
-            depth -= 1
-            out.append(" ")
-        else:
-            out.append(" " if depth else char)
-    return "".join(out)
-
-
-def _passes(results: str) -> bool:
-    """Whether one Authentication-Results header (after its authserv-id) shows dmarc=pass or compauth=pass 1xx/7xx."""
-    for resinfo in results.split(";"):
-        tokens = re.sub(r"\s*=\s*", "=", resinfo).split()
-        if not tokens:
-            continue
-        method, _, result = tokens[0].lower().partition("=")
-        method = method.split("/", 1)[0]  # a method may carry a version: dmarc/1=pass
-        if result != "pass":
-            continue
-        if method == "dmarc":
-            return True
-        if method == "compauth":
-            reasons = [t.split("=", 1)[1] for t in tokens[1:] if t.lower().startswith("reason=")]
-            if any(re.fullmatch(r"[17][0-9]{2}", reason) for reason in reasons):
-                return True
-    return False
-
-
-def dmarc_passes(msg: EmailMessage, server_id: str) -> bool:
-    """§7: the trusted server's Authentication-Results header shows DMARC passed.
-
-    Only headers whose authserv-id (before the first ``;``; an optional version number
-    after it is allowed) equals ``server_id`` count, and of those only the topmost, the one
-    the receiving server added last: anyone can write an Authentication-Results header
-    claiming the trusted server's id into the mail they send, and it sits below the real
-    one. Exchange Online's ``compauth=pass reason=1xx`` (or 7xx) counts as a pass: its
-    composite check passed where DMARC alone was not conclusive. Results are read as
-    ``method=result`` at the start of each result, never from inside property values,
-    comments or quoted strings (``smtp.mailfrom=dmarc=pass@evil.example``).
-    """
-    wanted = server_id.strip().lower()
-    if not wanted:
-        return False
-    for value in _raw_values(msg, "Authentication-Results"):
-        text = _without_comments_and_quotes(" ".join(value.split()))
-        authserv, separator, results = text.partition(";")
-        words = authserv.split()
-        if not words or words[0].lower() != wanted or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
-            continue
-        return bool(separator) and _passes(results)
-    return False

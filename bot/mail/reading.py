@@ -14,17 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, Message
 
-from bot.domain.classify import (
-    Classification,
-    _raw_values,
-    _without_comments_and_quotes,
-    classify,
-    date_header,
-    dmarc_passes,
-    sender_address,
-    thread_references,
-)
+from bot.domain.classify import Classification, classify, date_header, sender_address, thread_references
 from bot.domain.commands import Command, NotUnderstood, read_command
+from bot.domain.dmarc import dmarc_pass_servers
 from bot.domain.message_text import message_text
 from bot.domain.model import Kind, RequestDetails
 from bot.domain.quoted_text import strip_quoted
@@ -127,7 +119,7 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         subject=_subject(msg),
         thread_references=tuple(thread_references(msg)),
         date_header=date_header(msg),
-        dmarc_pass_servers=_dmarc_pass_servers(msg),
+        dmarc_pass_servers=dmarc_pass_servers(msg),
         request=request,
         urgent_indicators=indicators,
         plain=plain,
@@ -152,18 +144,6 @@ def _subject(msg: Message) -> str:
         return str(msg.get("Subject", "") or "")
     except Exception:  # noqa: BLE001 - the email package raises many types on hostile headers
         return ""
-
-
-def _dmarc_pass_servers(msg: EmailMessage) -> frozenset[str]:
-    # The server each Authentication-Results header names, each then put to ``dmarc_passes``
-    # itself: its one reading of the headers (topmost per server, comments and quotes
-    # ignored) stays the only one.
-    named = set()
-    for value in _raw_values(msg, "Authentication-Results"):
-        words = _without_comments_and_quotes(" ".join(value.split())).partition(";")[0].split()
-        if words:
-            named.add(words[0].lower())
-    return frozenset(server for server in named if dmarc_passes(msg, server))
 
 
 def _top_part(msg: EmailMessage, top: str) -> EmailMessage:

@@ -40,10 +40,6 @@ class Setup:
         return self.config.bot.timezone
 
     @property
-    def own_addresses(self) -> frozenset[str]:
-        return frozenset({self.config.bot.address, self.config.bot.x_loop})
-
-    @property
     def police_domain(self) -> str:
         return self.config.people.referral_unit.rsplit("@", 1)[1]
 

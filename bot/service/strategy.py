@@ -11,7 +11,7 @@ from bot.config.schema import Config
 from bot.domain.deadlines import next_agenda
 from bot.domain.records import QueuedEmail, TimerRow
 from bot.domain.working_days import WorkingDays
-from bot.mail.reading import MessageReading, ReadingLimits, TooSlow, read_message
+from bot.mail.reading import TooSlow
 from bot.mail.rendering import MailRenderer
 from bot.ports import IncomingMail, MessageReader, Store, StrategyCalendar
 from bot.service import alerts
@@ -25,25 +25,6 @@ from bot.service.unit import Unit
 log = logging.getLogger("bot.service")
 
 
-def reading_limits(config: Config) -> ReadingLimits:
-    inbox = config.inbox
-    return ReadingLimits(inbox.max_headers, inbox.max_mime_parts, inbox.max_mime_depth)
-
-
-class InProcessReader:
-    """Reads in this process, with no time limit: for replay, the demo and tests that need none."""
-
-    def __init__(self, own_addresses: frozenset[str], limits: ReadingLimits) -> None:
-        self.own_addresses = own_addresses
-        self.limits = limits
-
-    def read(self, raw: bytes) -> MessageReading | TooSlow:
-        return read_message(raw, self.own_addresses, self.limits)
-
-    def read_ahead(self, raws: list[bytes]) -> None:
-        """Nothing to start ahead: each message is read in its turn."""
-
-
 class StrategyService:
     """The use cases of domain.md §1–§6 over the ports."""
 
@@ -53,13 +34,13 @@ class StrategyService:
         store: Store,
         calendar: StrategyCalendar,
         renderer: MailRenderer,
-        reader: MessageReader | None = None,
+        reader: MessageReader,
         days: WorkingDays | None = None,
     ) -> None:
         self.setup = Setup(config, store, calendar, renderer, days or WorkingDays.from_schedule(config.schedule))
         self.config = config
         self.store = store
-        self.reader = reader or InProcessReader(self.setup.own_addresses, reading_limits(config))
+        self.reader = reader
 
     # -- a message in ----------------------------------------------------------------------
 

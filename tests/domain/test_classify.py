@@ -14,7 +14,6 @@ from bot.domain.classify import (
     auto_generated_reason,
     classify,
     date_header,
-    dmarc_passes,
     is_reply_subject,
     sender_address,
     strip_reply_prefixes,
@@ -22,6 +21,7 @@ from bot.domain.classify import (
     thread_references,
     topmost_received_time,
 )
+from bot.domain.dmarc import dmarc_passes
 from bot.domain.model import Kind
 
 OWN = {"referrals@police.example"}

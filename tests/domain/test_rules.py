@@ -11,14 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import load_config
-from bot.domain.classify import (
-    auto_generated_reason,
-    classify,
-    dmarc_passes,
-    sender_address,
-    subject_kind,
-    topmost_received_time,
-)
+from bot.domain.classify import auto_generated_reason, classify, sender_address, subject_kind, topmost_received_time
+from bot.domain.dmarc import dmarc_passes
 from bot.domain.model import Interval, Kind
 from bot.domain.slots import (
     choose_slot,

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain.classify import classify, date_header, dmarc_passes, sender_address, thread_references
+from bot.domain.classify import classify, date_header, sender_address, thread_references
 from bot.domain.commands import Command, read_command
+from bot.domain.dmarc import dmarc_passes
 from bot.domain.message_text import message_text
 from bot.domain.model import Kind
 from bot.domain.quoted_text import strip_quoted

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.wiring import Bot
 from tests.service.test_follow_up import booked, fire_until, reply
 from tests.support.requests_mail import london
-
-from bot.wiring import Bot
 
 TM = ("alex.morgan@council.example",)
 

@@ -10,7 +10,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.adapters import sql_schema as t
-from bot.config import Config, load_config
+from bot.config import load_config
 from bot.metrics import render_metrics
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
 from bot.wiring import Bot, build
-from tests.support.requests_mail import london, plain_text, queued_emails, request_email
+from tests.support.requests_mail import london, queued_emails
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.eml"))
@@ -206,51 +205,3 @@ def test_any_bytes_end_in_exactly_one_outcome_and_no_header_carries_a_line_break
 def test_the_fuzz_seeds_are_parseable_examples() -> None:
     assert len(SEEDS) >= 10
     assert all(email.message_from_bytes(s, policy=email.policy.default)["Message-ID"] for s in SEEDS)
-
-
-def slow_to_read() -> bytes:
-    """A request whose Outlook table runs to 20,000 rows: a few tenths of a second to read."""
-    msg = EmailMessage()
-    msg["From"] = "Alex Morgan <alex.morgan@council.example>"
-    msg["To"] = "referrals@police.example"
-    msg["Subject"] = "Strategy discussion N146782"
-    msg.set_content("<table>" + "<tr><td>N number</td><td>N146782</td></tr>" * 20000 + "</table>", subtype="html")
-    return bytes(msg)
-
-
-def test_a_message_that_takes_too_long_to_read_is_quarantined_unread(config: Config) -> None:
-    from bot.reading_limit import too_slow
-
-    raw = request_email(london("2026-11-23 09:00"))
-    assert too_slow(raw, 30.0) is None  # an ordinary request reads well within the limit
-    # Past the limit the worker is stopped, and the reason names the setting.
-    slow = slow_to_read()
-    assert too_slow(slow, 0.001) == "reading the message took longer than 0.001 s (inbox.parse_seconds)"
-    assert too_slow(raw, 30.0) is None  # a fresh worker takes over
-
-    built = build(replace(config, inbox=replace(config.inbox, parse_seconds=0.001)))
-    try:
-        result = built.service.handle(IncomingMail("k", slow, london("2026-11-23 09:00")), london("2026-11-23 09:00"))
-        assert result.outcome == "quarantine" and "inbox.parse_seconds" in (result.reason or "")
-        [notice] = queued_emails(built)
-        assert "inbox.parse_seconds" in plain_text(notice)
-        assert str(notice["To"]) == config.people.administrator
-    finally:
-        built.close()
-
-
-def test_reading_ahead_judges_each_message_on_its_own() -> None:
-    from bot.reading_limit import read_ahead, too_slow
-
-    first, second, third, fourth = (
-        request_email(london("2026-11-23 09:00"), n_number=f"N14678{n}") for n in (1, 2, 3, 4)
-    )
-    read_ahead([first, second, third])
-    assert too_slow(first, 30.0) is None
-    assert too_slow(third, 30.0) is None  # out of turn (the one before was a duplicate): still judged
-    # A worker stopped for a message that did not read in time takes the reads queued behind it
-    # down with it; they are read afresh when their turn comes.
-    read_ahead([fourth, second])
-    assert too_slow(slow_to_read(), 0.001) is not None
-    assert too_slow(second, 30.0) is None
-    assert too_slow(fourth, 30.0) is None
