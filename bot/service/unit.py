@@ -77,22 +77,28 @@ class Unit:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def view(self, case: Case) -> CaseView:
-        """The case with what the rules need to know of it, read in this transaction."""
+    def view(self, case: Case, with_outcome: bool = False) -> CaseView:
+        """The case with what the rules need to know of it, read in this transaction.
+
+        The recorded outcome is read from the history only when asked for (the later
+        timescales' reminders), so that other decisions do not read a long history.
+        """
         pending = tuple(
             CaseTimer(Purpose(t.purpose), t.due_at, t.scope, t.detail)
             for t in self.tx.timers_for(case.case_id)
             if t.status == "pending"
         )
-        outcomes = [h.detail for h in self.tx.history(case.case_id) if h.action == "outcome"]
+        outcomes = [h.detail for h in self.tx.history(case.case_id) if h.action == "outcome"] if with_outcome else []
         return CaseView(case, self.tx.booking_for(case.case_id), pending, outcomes[-1] if outcomes else None)
 
-    def decide(self, case: Case, event: Event, calendar_event: CalendarEvent | None = None) -> tuple[Case, Decision]:
+    def decide(
+        self, case: Case, event: Event, calendar_event: CalendarEvent | None = None, with_outcome: bool = False
+    ) -> tuple[Case, Decision]:
         """The rules' decision on ``event``, carried out; returns the case as it now stands.
 
         ``calendar_event`` is the booking's event, for the invitation a confirmation carries.
         """
-        decision = decide(self.view(case), event, self.now, self.setup.policy)
+        decision = decide(self.view(case, with_outcome), event, self.now, self.setup.policy)
         return self.carry_out(case, decision, calendar_event), decision
 
     def carry_out(self, case: Case, decision: Decision, event: CalendarEvent | None = None) -> Case:
