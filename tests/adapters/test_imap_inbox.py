@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import sqlite3
 import threading
 import time
@@ -162,12 +163,26 @@ def test_idle_wakes_the_bot_when_mail_arrives(dovecot: Dovecot, inboxes: Callabl
     assert [message_id(m.raw) for m in inbox.pending()] == ["<contract-1@council.example>"]
 
 
+class SkippingClock:
+    """The monotonic clock, moved on by the test: an IDLE falls due for renewal without waiting for it."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+
 def test_mail_reported_while_idle_is_renewed_wakes_the_bot(dovecot: Dovecot, inboxes: Callable[..., ImapInbox]) -> None:
-    inbox = inboxes(inbox_config(dovecot, idle_renew_seconds=1.0))
+    clock = SkippingClock()
+    inbox = inboxes(inbox_config(dovecot, idle_renew_seconds=1.0), monotonic=clock)
     assert list(inbox.pending()) == []
     assert inbox.wait(0.1) is False  # in IDLE now; nobody reads the connection until the next wait
     dovecot.deliver(contract_message(1))
-    time.sleep(1.5)  # the server's EXISTS waits on the connection, and the IDLE is due for renewal
+    watch = inbox.watcher._watch
+    assert watch is not None
+    assert select.select([watch.socket()], [], [], 60)[0]  # the server's EXISTS waits on the connection, unread
+    clock.skipped += 1.5  # and the IDLE is due for renewal
     # Renewing reads it (the answer to DONE): that is new mail, not something to throw away.
     assert inbox.wait(0.1) is True
     assert [message_id(m.raw) for m in inbox.pending()] == ["<contract-1@council.example>"]
@@ -178,9 +193,12 @@ def test_idle_is_renewed_within_a_long_wait_and_still_wakes_the_bot(
 ) -> None:
     inbox = inboxes(inbox_config(dovecot, idle_renew_seconds=1.0))
     assert inbox.wait(0.1) is False
+    renewals = []
+    renew = inbox.watcher._renew_idle
+    inbox.watcher._renew_idle = lambda client: renewals.append(client) or renew(client)  # type: ignore[method-assign]
     started = time.monotonic()
-    assert inbox.wait(2.5) is False  # renewed twice inside the one wait, nothing new
-    assert 2.4 < time.monotonic() - started < 5
+    assert inbox.wait(2.5) is False  # nothing new: the IDLE renewed inside the one wait, and the wait ran out
+    assert renewals and time.monotonic() - started >= 2.5
     timer = threading.Timer(1.5, dovecot.deliver, [contract_message(1)])
     timer.start()
     woken = inbox.wait(60)
