@@ -26,6 +26,7 @@ from bot.wiring import build
 from tests.support.dovecot import ACCESS_TOKEN, IMAP_USER, REPO, Dovecot, Introspection, bot_config, start_dovecot
 from tests.support.mail_servers import HOST, PASSWORD, Certificate, LineServer, SmtpServer, trusting
 from tests.support.port_contracts import InboxContract, InboxUnderTest, contract_message, message_id
+from tests.support.ports import Ports
 from tests.support.requests_mail import StepClock, london, request_email
 
 PASSWORD_ENV = "TEST_STRATEGY_BOT_IMAP_PASSWORD"
@@ -80,11 +81,11 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
 
 
 @pytest.fixture
-def dovecots(tmp_path: Path, certs: dict[str, Certificate]) -> Iterator[Callable[..., Dovecot]]:
+def dovecots(tmp_path: Path, certs: dict[str, Certificate], ports: Ports) -> Iterator[Callable[..., Dovecot]]:
     started: list[Dovecot] = []
 
     def start(without: tuple[str, ...] = ()) -> Dovecot:
-        server = start_dovecot(tmp_path / f"dovecot{len(started)}", certs["server"], without)
+        server = start_dovecot(tmp_path / f"dovecot{len(started)}", certs["server"], without, ports=ports)
         started.append(server)
         return server
 

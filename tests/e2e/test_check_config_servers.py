@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def dovecot(tmp_path: Path, certs: dict[str, Certificate]) -> Iterator[Dovecot]:
-    server = start_dovecot(tmp_path / "dovecot", certs["server"])
+def dovecot(tmp_path: Path, certs: dict[str, Certificate], ports: Ports) -> Iterator[Dovecot]:
+    server = start_dovecot(tmp_path / "dovecot", certs["server"], ports=ports)
     yield server
     server.stop()
 
