@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.cases import UrgentOpened
 from bot.domain.classify import strip_reply_prefixes
@@ -161,9 +162,10 @@ class Intake:
         """§1 urgent-threshold screening of the request, as the reader found it."""
         return tuple(URGENT_CRITERIA[code] for code in self.reading.urgent_indicators)
 
-    def _open(self, kind: Kind, state: CaseState, details: RequestDetails, **extra: object) -> Case:
+    def _open(self, kind: Kind, state: CaseState, details: RequestDetails, clock_start: datetime | None = None) -> Case:
         unit = self.unit
-        case = unit.tx.add_case(kind, state, details, self.message_id, self.mail.received_at, unit.now, **extra)  # type: ignore[arg-type]
+        received = self.mail.received_at
+        case = unit.tx.add_case(kind, state, details, self.message_id, received, unit.now, clock_start=clock_start)
         unit.actor = details.requester.email or "unknown"
         unit.note(case, "received", f"{kind.value} request for {', '.join(details.n_numbers) or 'no N number'}")
         unit.actor = "bot"
