@@ -26,7 +26,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     people = sections.people(root.table("people"))
     conference = sections.conference(root.table("conference"))
     schedule = sections.schedule(root.table("schedule"))
-    urgent = sections.urgent(root.table("urgent", required=False))
+    urgent = sections.urgent(root.table("urgent", required=False), people.mash_manager)
     timers = sections.timers(root.table("timers", required=False))
     trust = sections.trust(root.table("trust"))
     # A server table is read when the file has it or a kind above needs it; its defaults alone do not.

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.defaults import default_of
 from bot.config.errors import ConfigError
-from bot.domain.rota import Schedule, TimerSettings
+from bot.domain.rota import Schedule, TimerSettings, UrgentSettings
 
 # The domain's own policy values, under the names the rest of the bot has always used.
 ScheduleConfig = Schedule
@@ -197,6 +197,15 @@ class ConferenceConfig:
 class UrgentConfig:
     callback_minutes: int
     date_header_max_age_hours: int
+    mash_service_manager: str
+    repeat_minutes: int
+    max_repeats: int
+    meeting_minutes: int
+
+    @property
+    def settings(self) -> UrgentSettings:
+        """The values the rules take (``bot.domain.rota``)."""
+        return UrgentSettings(self.callback_minutes, self.repeat_minutes, self.max_repeats, self.meeting_minutes)
 
 
 @dataclass(frozen=True)

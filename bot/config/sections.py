@@ -180,10 +180,14 @@ def schedule(d: Table) -> Schedule:
     return cfg
 
 
-def urgent(u: Table) -> UrgentConfig:
+def urgent(u: Table, mash_manager: str) -> UrgentConfig:
     cfg = UrgentConfig(
         callback_minutes=u.integer("callback_minutes", minimum=1),
         date_header_max_age_hours=u.integer("date_header_max_age_hours", minimum=0),
+        mash_service_manager=u.email("mash_service_manager", derived=mash_manager),
+        repeat_minutes=u.integer("repeat_minutes", minimum=1),
+        max_repeats=u.integer("max_repeats", minimum=0),
+        meeting_minutes=u.integer("meeting_minutes", minimum=5),
     )
     u.check_unknown()
     return cfg
@@ -193,6 +197,7 @@ def timers(m: Table) -> TimerSettings:
     cfg = TimerSettings(
         escalation_first_minutes=m.integer("escalation_first_minutes", minimum=1),
         escalation_second_minutes=m.integer("escalation_second_minutes", minimum=1),
+        escalation_third_minutes=m.integer("escalation_third_minutes", minimum=1),
         reminder_day_before_time=m.clock_time("reminder_day_before_time"),
         reminder_minutes_before=m.integer("reminder_minutes_before", minimum=1),
         daily_agenda_time=m.clock_time("daily_agenda_time"),
@@ -206,12 +211,20 @@ def timers(m: Table) -> TimerSettings:
         icpc_due_working_days=m.integer("icpc_due_working_days", minimum=1),
         mobile_family_hours=m.integer("mobile_family_hours", minimum=1),
         late_after_seconds=m.integer("late_after_seconds", minimum=1),
+        held_chase_hours=m.integer("held_chase_hours", minimum=1),
+        held_chase_day_end=m.clock_time("held_chase_day_end"),
+        held_chase_next_day_time=m.clock_time("held_chase_next_day_time"),
     )
     m.check_unknown()
     if cfg.escalation_second_minutes <= cfg.escalation_first_minutes:
         raise ConfigError(
             f"timers.escalation_second_minutes: got {cfg.escalation_second_minutes}; expected more than "
             f"timers.escalation_first_minutes ({cfg.escalation_first_minutes})"
+        )
+    if cfg.escalation_third_minutes <= cfg.escalation_second_minutes:
+        raise ConfigError(
+            f"timers.escalation_third_minutes: got {cfg.escalation_third_minutes}; expected more than "
+            f"timers.escalation_second_minutes ({cfg.escalation_second_minutes})"
         )
     if cfg.working_day_end <= cfg.working_day_start:
         raise ConfigError(

@@ -29,7 +29,7 @@ def escalation(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     t0 = _clock_start(case)
     context: dict[str, object] = {
         "clock_start": t0.astimezone(policy.tz),
-        "callback_by": (t0 + timedelta(minutes=policy.callback_minutes)).astimezone(policy.tz),
+        "callback_by": (t0 + timedelta(minutes=policy.urgent.callback_minutes)).astimezone(policy.tz),
         "minutes_since": int((timer.due - t0).total_seconds() // 60),
     }
     if timer.purpose is Purpose.ESCALATION_60:

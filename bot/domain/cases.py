@@ -79,8 +79,8 @@ def urgent_opened(view: CaseView, event: UrgentOpened, now: datetime, policy: Po
     case = view.case
     timing = {
         "clock_start": event.t0.astimezone(policy.tz),
-        "callback_by": (event.t0 + timedelta(minutes=policy.callback_minutes)).astimezone(policy.tz),
-        "callback_minutes": policy.callback_minutes,
+        "callback_by": (event.t0 + timedelta(minutes=policy.urgent.callback_minutes)).astimezone(policy.tz),
+        "callback_minutes": policy.urgent.callback_minutes,
         "missing": list(event.missing),
     }
     to = (case.details.requester.email or "",)

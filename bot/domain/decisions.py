@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.model import Booking, Case, CaseState, RequestDetails
 from bot.domain.purposes import Purpose
-from bot.domain.rota import Schedule, TimerSettings
+from bot.domain.rota import Schedule, TimerSettings, UrgentSettings
 from bot.domain.working_days import WorkingDays
 
 
@@ -167,7 +167,7 @@ class Policy:
     timers: TimerSettings
     days: WorkingDays
     tz: ZoneInfo
-    callback_minutes: int
+    urgent: UrgentSettings
     recipient_domains: tuple[str, ...]
 
 

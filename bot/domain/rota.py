@@ -25,11 +25,22 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class UrgentSettings:
+    """The urgent route's own numbers (domain.md §4): the call-back, the repeated escalation, the meeting."""
+
+    callback_minutes: int
+    repeat_minutes: int  # escalation_repeat every this many minutes after escalation_120...
+    max_repeats: int  # ...at most this many times
+    meeting_minutes: int  # the urgent meeting's length in the strategy calendar
+
+
+@dataclass(frozen=True)
 class TimerSettings:
     """How long each step of a case may take before the bot chases it (domain.md §4.3, §5)."""
 
     escalation_first_minutes: int
     escalation_second_minutes: int
+    escalation_third_minutes: int
     reminder_day_before_time: time
     reminder_minutes_before: int
     daily_agenda_time: time
@@ -43,3 +54,6 @@ class TimerSettings:
     icpc_due_working_days: int
     mobile_family_hours: int
     late_after_seconds: int
+    held_chase_hours: int  # the urgent meeting not recorded as held this long after its time (§4.6)
+    held_chase_day_end: time  # ...or by this time on the day of contact when no time was given
+    held_chase_next_day_time: time  # and again at this time on the next working day

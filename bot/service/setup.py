@@ -31,7 +31,7 @@ class Setup:
             timers=config.timers,
             days=self.days,
             tz=config.bot.timezone,
-            callback_minutes=config.urgent.callback_minutes,
+            urgent=config.urgent.settings,
             recipient_domains=tuple(config.trust.recipient_domains),
         )
 

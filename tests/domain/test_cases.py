@@ -39,7 +39,7 @@ POLICY = Policy(
     timers=CONFIG.timers,
     days=WorkingDays.from_schedule(CONFIG.schedule),
     tz=LONDON,
-    callback_minutes=60,
+    urgent=CONFIG.urgent.settings,
     recipient_domains=("council.example", "nhs.example", "police.example"),
 )
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=LONDON)
