@@ -13,10 +13,18 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from bot.domain.model import Kind
 
-# S47, S.47, S 47, S. 47, Section 47: the spellings staff use for the Children Act section.
-_S47 = r"(?:s\s*\.?\s*47|section\s*47)"
-URGENT_SUBJECT = re.compile(rf"\burgent\s+{_S47}\s+enquiry\b", re.IGNORECASE)
-STANDARD_SUBJECT = re.compile(r"\bstrategy\s+(?:discussion|meeting)s?\b", re.IGNORECASE)
+# S47, S.47, S 47, S. 47, S-47, Section 47: the spellings staff use for the Children Act section.
+_S47 = r"(?:s[\s.-]*47|section[\s.-]*47)(?!\d)"
+# Between the words, any run of spaces or punctuation (``URGENT: S47 ENQUIRY``, ``URGENT - S47``,
+# ``URGENT_S47``), but at least one: ``URGENTS47 ENQUIRY`` is a near miss, not the subject.
+_GAP = r"[\W_]+"
+_ENQUIRY = r"(?:en|in)quir(?:y|ies)"
+URGENT_SUBJECT = re.compile(rf"\burgent{_GAP}{_S47}{_GAP}{_ENQUIRY}\b", re.IGNORECASE)
+STANDARD_SUBJECT = re.compile(rf"\bstrategy{_GAP}(?:discussion|meeting)s?\b", re.IGNORECASE)
+# A near miss (§1): "urgent" at the start of a word (``urgently``, ``URGENTS47``) or an S47
+# spelling not part of a longer word or number. "non-urgent" and "not urgent" say the opposite.
+_URGENT_WORD = re.compile(r"(?<!non)(?<!non-)(?<!non )(?<!not )\burgent", re.IGNORECASE)
+_S47_WORD = re.compile(rf"(?<![a-z0-9]){_S47}", re.IGNORECASE)
 
 _REPLY_WORD = r"(?:re|fwd?|aw|wg|sv|antw)\s*(?:\[\d+\])?\s*:"
 # Mail gateways put tags such as "[EXTERNAL]" in front of the subject, before or after "RE:".
@@ -108,6 +116,17 @@ def subject_kind(subject: str) -> Kind:
     if STANDARD_SUBJECT.search(subject):
         return Kind.STANDARD
     return Kind.UNRECOGNISED
+
+
+def is_near_miss(subject: str) -> bool:
+    """§1 near miss: the subject says ``urgent`` or names S47 but is not an URGENT subject.
+
+    It is handled as its subject says, and police are told at once: a live enquiry must
+    never wait in a folder because its subject was written a little differently.
+    """
+    if URGENT_SUBJECT.search(subject):
+        return False
+    return bool(_URGENT_WORD.search(subject) or _S47_WORD.search(subject))
 
 
 def _leading_prefixes(subject: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 
-from bot.domain.classify import sender_address
+from bot.domain.classify import date_header, sender_address
+from bot.domain.emergency import read_emergency_action
 from bot.domain.message_text import message_text
-from bot.domain.model import Kind, RequestDetails, Requester
+from bot.domain.model import EmergencyAction, Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
 
@@ -76,6 +77,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "practice manager",
         "requesting team manager",
         "requesting practice manager",
+        "requesting tm pm",
+        "requesting tm",
+        "requesting pm",
+        "requesting manager name",
         "tm",
         "pm",
         "team manager practice manager",
@@ -140,6 +145,17 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "other attendees",
         "others to invite",
         "other agencies",
+    ),
+    "emergency_action": (
+        "emergency action",
+        "emergency action taken",
+        "emergency action taken when",
+        "epo",
+        "epo police protection",
+        "epo or police protection",
+        "emergency protection order",
+        "police protection",
+        "police protection epo",
     ),
 }
 
@@ -237,6 +253,36 @@ def normalise_role(text: str | None) -> str | None:
     return text.strip() or None
 
 
+def _label_role(label: str) -> str | None:
+    """The role a requester label names by itself (``Practice Manager:``); none for ``TM/PM``, which names both."""
+    lowered = normalise_label(label)
+    names_tm = bool(re.search(r"\b(team manager|tm)\b", lowered))
+    names_pm = bool(re.search(r"\b(practice manager|pm)\b", lowered))
+    if names_tm == names_pm:
+        return None
+    return "Team Manager" if names_tm else "Practice Manager"
+
+
+# In a forwarding manager's own lines ("Alex Morgan | Team Manager"), the role in full words;
+# not "the practice manager's request", which names someone else.
+_SIGNATURE_ROLE = re.compile(r"\b(team|practice)\s+manager\b(?!\s*['’]s\b)", re.I)
+
+
+def _signature_role(top: str) -> str | None:
+    for line in top.splitlines():
+        match = _SIGNATURE_ROLE.search(line)
+        if match:
+            return normalise_role(match.group(0))
+    return None
+
+
+def _same_person(name: str | None, other: str | None) -> bool:
+    def words(text: str | None) -> list[str]:
+        return re.findall(r"[a-z]+", (text or "").lower())
+
+    return bool(words(name)) and words(name) == words(other)
+
+
 def _split_name_and_role(value: str) -> tuple[str | None, str | None]:
     """'Alex Morgan, Team Manager' or 'Alex Morgan (PM)' → name and role."""
     match = re.match(r"^(.*?)[\s,(\-–/]+(team manager|practice manager|tm|pm)\)?\s*$", value, re.I)
@@ -264,11 +310,7 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
         if value and field_name not in first:
             first[field_name] = value
     requester_label_role = next(
-        (
-            normalise_role(label)
-            for name, label, value in pairs
-            if name == "requester" and value and normalise_role(label) in ("Team Manager", "Practice Manager")
-        ),
+        (_label_role(label) for name, label, value in pairs if name == "requester" and value and _label_role(label)),
         None,
     )
 
@@ -281,14 +323,18 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
     name: str | None = None
     role: str | None = None
     top = strip_quoted(text.plain)
-    forwarded_by_sender = top != text.plain.strip() and not any(f == "requester" for f, _, _ in _pairs(top, ()))
-    if forwarded_by_sender and display_name:
-        # A manager forwarding someone else's request takes it on: the confirmation and the
-        # police call-back go to the person who sent it.
-        name = display_name
-    elif "requester" in first:
+    top_pairs = _pairs(top, ())
+    forwarded_by_sender = top != text.plain.strip() and not any(f == "requester" for f, _, _ in top_pairs)
+    if "requester" in first:
         name, role = _split_name_and_role(first["requester"])
     role = normalise_role(first.get("role")) or role or requester_label_role
+    if forwarded_by_sender and display_name:
+        # A manager forwarding someone else's request takes it on: the confirmation and the
+        # police call-back go to the person who sent it. Their role is what they wrote above
+        # the forwarded part, or what the forwarded template says of them when it names them.
+        own_role = next((normalise_role(v) for f, _, v in top_pairs if f == "role" and v), None)
+        role = own_role or _signature_role(top) or (role if _same_person(name, display_name) else None)
+        name = display_name
     phone = phone_in(first.get("phone", "")) or (phone_in(first["requester"]) if "requester" in first else None)
 
     health = _EMAIL.findall(first.get("health_rep", ""))
@@ -311,7 +357,17 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
         complex=complex_value in _YES or complex_value.startswith("yes"),
         health_rep=health_rep,
         invitees=tuple(invitees),
+        emergency_action=_emergency_action(msg, pairs),
     )
+
+
+def _emergency_action(msg: EmailMessage, pairs: list[tuple[str, str, str]]) -> EmergencyAction | None:
+    """§2: the first emergency-action field with a value; "yesterday" and year-less dates read from the Date header."""
+    found = next(((label, value) for name, label, value in pairs if name == "emergency_action" and value), None)
+    if found is None:
+        return None
+    sent = date_header(msg)
+    return read_emergency_action(found[0], found[1], sent.date() if sent else None)
 
 
 def _clean(value: str | None) -> str | None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from bot.domain.screening_phrases import mentions_missing_child, mentions_sexual_exploitation
 
 # The county document's wording of each circumstance meeting the URGENT threshold.
 URGENT_CRITERIA: dict[str, str] = {
@@ -56,24 +59,25 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
         re.compile(r"pregnan\w*", re.I),
         re.compile(rf"{_DV}|assault\w*|\b(?:hit|punch\w*|kick\w*|slapp\w*|struck|strangl\w*)\b", re.I),
     ),
-    "missing_child": (
-        re.compile(
-            r"missing\s+(?:for\s+)?(?:over|more\s+than)\s+(?:24|twenty[\s-]four)\s+hours|missing\s+(?:on\s+)?(?:three|four|five|3|4|5|\d{2})\s+"
-            r"(?:times|occasions)|(?:three|four|five|3|4|5)\s+missing\s+episodes",
-            re.I,
-        ),
-    ),
-    "sexual_exploitation": (re.compile(r"sexual(?:ly)?\s+exploit\w*|\bCSE\b|groom(?:ed|ing)", re.I),),
 }
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•])")
 
 
+def _all_of(patterns: tuple[re.Pattern[str], ...]) -> Callable[[str], bool]:
+    return lambda sentence: all(p.search(sentence) for p in patterns)
+
+
+# Missing children and sexual exploitation are written too many ways for one pattern: how
+# long, how often, and "not missing" or "missed school" are read in bot.domain.screening_phrases.
+_CHECKS: dict[str, Callable[[str], bool]] = {
+    **{code: _all_of(patterns) for code, patterns in _PATTERNS.items()},
+    "missing_child": mentions_missing_child,
+    "sexual_exploitation": mentions_sexual_exploitation,
+}
+
+
 def screen_urgent_indicators(text: str) -> list[str]:
     """The criteria the text seems to describe, in the county's order. A person decides (§1)."""
     sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-    found = []
-    for code, patterns in _PATTERNS.items():
-        if any(all(p.search(sentence) for p in patterns) for sentence in sentences):
-            found.append(code)
-    return found
+    return [code for code in URGENT_CRITERIA if any(_CHECKS[code](sentence) for sentence in sentences)]

@@ -14,6 +14,7 @@ from bot.domain.classify import (
     auto_generated_reason,
     classify,
     date_header,
+    is_near_miss,
     is_reply_subject,
     sender_address,
     strip_reply_prefixes,
@@ -73,7 +74,22 @@ def parsed(raw: str) -> EmailMessage:
         # Both: URGENT wins, in either order.
         ("URGENT S47 ENQUIRY: strategy discussion needed", Kind.URGENT),
         ("Strategy discussion - URGENT S47 ENQUIRY", Kind.URGENT),
+        # v2 leniency: punctuation between the words, INQUIRY and ENQUIRIES.
+        ("URGENT: S47 ENQUIRY", Kind.URGENT),
+        ("URGENT - S47 ENQUIRY N146782", Kind.URGENT),
+        ("URGENT \u2013 S47 \u2013 ENQUIRY", Kind.URGENT),  # en dashes, as Outlook's AutoCorrect writes them
+        ("URGENT:S47:ENQUIRY", Kind.URGENT),
+        ("URGENT_S47_ENQUIRY", Kind.URGENT),
+        ("URGENT / S.47 / ENQUIRY", Kind.URGENT),
+        ("URGENT S-47 ENQUIRY", Kind.URGENT),
+        ("URGENT S47 INQUIRY", Kind.URGENT),
+        ("urgent s47 inquiry", Kind.URGENT),
+        ("URGENT S47 ENQUIRIES N146782, N146783", Kind.URGENT),
+        ("URGENT - Section 47 Inquiries", Kind.URGENT),
+        ("URGENT: S.47 ENQUIRY", Kind.URGENT),
         ("Strategy discussion N146782", Kind.STANDARD),
+        ("Strategy-discussion N146782", Kind.STANDARD),
+        ("Strategy: discussion N146782", Kind.STANDARD),
         ("strategy discussion", Kind.STANDARD),
         ("STRATEGY   DISCUSSION", Kind.STANDARD),
         ("Strategy\u00a0discussion N146782", Kind.STANDARD),
@@ -87,6 +103,8 @@ def parsed(raw: str) -> EmailMessage:
         ("URGENT S477 ENQUIRY", Kind.UNRECOGNISED),
         ("URGENT S4 ENQUIRY", Kind.UNRECOGNISED),
         ("URGENTS47 ENQUIRY", Kind.UNRECOGNISED),
+        ("URGENT S47 ENQUIRE", Kind.UNRECOGNISED),
+        ("URGENT S47 EQUIRY", Kind.UNRECOGNISED),
         ("Strategic discussion", Kind.UNRECOGNISED),
         ("Strategydiscussion", Kind.UNRECOGNISED),
         ("Rota for next week", Kind.UNRECOGNISED),
@@ -95,6 +113,50 @@ def parsed(raw: str) -> EmailMessage:
 )
 def test_subject_kind(subject: str, kind: Kind) -> None:
     assert subject_kind(subject) is kind
+
+
+@pytest.mark.parametrize(
+    ("subject", "near_miss"),
+    [
+        # "urgent", or S47 in any spelling, without being the URGENT subject.
+        ("Urgent strategy discussion N146782", True),
+        ("URGENT: strategy discussion", True),
+        ("S47 N146782", True),
+        ("S.47 strategy discussion N146782", True),
+        ("Section 47 N146782", True),
+        ("section47 enquiry", True),
+        ("S 47 enquiry N146782", True),
+        ("re: urgent N146782", True),
+        ("RE: Urgent - please ring re N146782", True),
+        ("urgent N146782 please ring", True),
+        ("URGENT S47", True),
+        ("URGENT S47 ENQUIRE N146782", True),
+        ("URGENTS47 ENQUIRY", True),
+        ("URGENT S477 ENQUIRY", True),
+        ("Urgently need a strategy discussion", True),
+        ("N146782 - URGENT", True),
+        # The URGENT subject in any of its spellings is not a near miss: it is the real thing.
+        ("URGENT S47 ENQUIRY N146782", False),
+        ("URGENT: S47 ENQUIRY", False),
+        ("URGENT - S47 ENQUIRY", False),
+        ("Re: URGENT S.47 INQUIRY N146782", False),
+        ("urgent section 47 enquiries", False),
+        # Neither word.
+        ("Strategy discussion N146782", False),
+        ("Rota for next week", False),
+        ("", False),
+        # Saying it is not urgent is not a near miss; nor are words that only contain the letters.
+        ("Non-urgent strategy discussion N146782", False),
+        ("NON URGENT strategy discussion", False),
+        ("Strategy discussion - not urgent", False),
+        ("Insurgent", False),
+        ("S470 form", False),
+        ("N1470047 strategy discussion", False),
+        ("Bus 47 timetable", False),
+    ],
+)
+def test_near_misses(subject: str, near_miss: bool) -> None:
+    assert is_near_miss(subject) is near_miss
 
 
 @pytest.mark.parametrize(

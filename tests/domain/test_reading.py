@@ -87,7 +87,8 @@ CORPUS: dict[str, dict[str, Any]] = {
     "tests/fixtures/eml/quoted-printable-soft-breaks.eml": {
         "n_numbers": ["N557201"],
         "surname": "Harrington-Smythe",
-        "requester": ("Jo Mensah", "Team Manager", "+44 7700 900321", "jo.mensah@council.example"),
+        # "TM/PM:" names both roles, so it says neither.
+        "requester": ("Jo Mensah", None, "+44 7700 900321", "jo.mensah@council.example"),
         "complex": True,
         "missing": [],
     },
@@ -166,6 +167,134 @@ def test_single_n_number_normalised() -> None:
 )
 def test_urgent_threshold_screening(text: str, codes: list[str]) -> None:
     assert screen_urgent_indicators(text) == codes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She has been missing from home for over 24 hours.",
+        "Missing from home five times in the past two months.",
+        "He has been missing five times in two months.",
+        "Missing for 30 hours before police found him.",
+        "She has gone missing 4 times in the last 90 days.",
+        "Missing for twenty-four hours.",
+        "Missing for more than 24hrs, returned last night.",
+        "Missing for two days over the weekend.",
+        "Reported missing on 5 occasions since June.",
+        "Five missing episodes since the summer.",
+        "He is repeatedly missing from placement.",
+        "Missing for the fifth time this month.",
+        "Missing overnight again, for the third time this month.",
+    ],
+)
+def test_a_missing_child_is_read_however_it_is_written(text: str) -> None:
+    assert screen_urgent_indicators(text) == ["missing_child"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She is not missing; she is staying with her aunt.",
+        "He has never gone missing.",
+        "There have been no missing episodes.",
+        "He has missed school five times this term.",
+        "Missing school 5 times in a month.",
+        "Missing appointments on 4 occasions.",
+        "Missing from education for 3 weeks.",
+        "Missing for 10 hours on Saturday.",
+        "Missing twice in two months.",
+        "Went missing a week ago and came back after two hours.",
+    ],
+)
+def test_what_is_not_a_missing_child(text: str) -> None:
+    assert "missing_child" not in screen_urgent_indicators(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Concerns she has been sexually exploited.", True),
+        ("Referred to the CSE panel.", True),
+        ("Child sexual exploitation concerns from the school.", True),
+        ("She is believed to be being exploited sexually by older males.", True),
+        ("Online grooming by an adult.", True),
+        ("She is not sexually exploited, as far as we know.", False),
+        ("There are no CSE concerns.", False),
+        ("Criminal exploitation: carrying drugs for a gang.", False),
+    ],
+)
+def test_sexual_exploitation_is_read_however_it_is_written(text: str, found: bool) -> None:
+    assert ("sexual_exploitation" in screen_urgent_indicators(text)) is found
+
+
+def _request(body: str, sender: str = "Alex Morgan <alex.morgan@council.example>") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: referrals@police.example\r\nSubject: Strategy discussion N146782\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+# A social worker's request forwarded by the TM who takes it on, as Outlook forwards it.
+_FORWARDED = (
+    "Please book this one, I am the contact.\r\n\r\n{signature}\r\n\r\n-----Original Message-----\r\n"
+    "From: Sam Social <sam.social@council.example>\r\nSent: 22 November 2026 17:02\r\n"
+    "To: Alex Morgan <alex.morgan@council.example>\r\nSubject: Strategy discussion N146782\r\n\r\n"
+    "N number: N146782\r\nChildren's surname: Bond\r\n{requester}\r\nContact number: 01632 960123\r\n"
+    "Reason for strategy discussion: neglect\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "name", "role"),
+    [
+        ("Requested by: Jo Bright, Practice Manager\r\n", "Jo Bright", "Practice Manager"),
+        ("Requested by: Jo Bright, Team Manager\r\n", "Jo Bright", "Team Manager"),
+        ("Requesting TM/PM: Jo Bright (PM)\r\n", "Jo Bright", "Practice Manager"),
+        ("Requesting TM/PM: Jo Bright (TM)\r\n", "Jo Bright", "Team Manager"),
+        ("Requesting TM/PM:\r\nJo Bright, PM\r\n", "Jo Bright", "Practice Manager"),
+        ("Requesting manager: Jo Bright - Practice Manager\r\n", "Jo Bright", "Practice Manager"),
+        ("Practice Manager: Jo Bright\r\n", "Jo Bright", "Practice Manager"),
+        # "TM/PM" names both roles, so the label alone says neither.
+        ("Requesting TM/PM: Jo Bright\r\n", "Jo Bright", None),
+        ("Requesting manager: Jo Bright\r\nRole: PM\r\n", "Jo Bright", "Practice Manager"),
+        # Forwarded: the forwarding TM takes it on; the template below still reads.
+        (
+            _FORWARDED.format(signature="Alex", requester="Requesting TM/PM: Alex Morgan (TM)"),
+            "Alex Morgan",
+            "Team Manager",
+        ),
+        (
+            _FORWARDED.format(
+                signature="Alex Morgan | Team Manager | Northtown", requester="Requested by: Jo Bright, PM"
+            ),
+            "Alex Morgan",
+            "Team Manager",
+        ),
+        # Someone else's role is not the forwarding manager's.
+        (
+            _FORWARDED.format(signature="Alex", requester="Requested by: Jo Bright, Practice Manager"),
+            "Alex Morgan",
+            None,
+        ),
+    ],
+)
+def test_the_requester_s_role_is_read_as_written(body: str, name: str, role: str | None) -> None:
+    summary = parse_summary(_request(body), CONFIG)
+    assert (summary["requester"]["name"], summary["requester"]["role"]) == (name, role)
+
+
+def test_a_forwarded_request_still_reads_its_template() -> None:
+    body = _FORWARDED.format(signature="Alex", requester="Requesting TM/PM: Alex Morgan (TM)")
+    summary = parse_summary(_request(body), CONFIG)
+    assert summary["n_numbers"] == ["N146782"]
+    assert summary["surname"] == "Bond"
+    assert summary["requester"] == {
+        "name": "Alex Morgan",
+        "role": "Team Manager",
+        "phone": "01632 960123",
+        "email": "alex.morgan@council.example",
+    }
+    assert summary["missing"] == []
 
 
 @settings(max_examples=200, deadline=None)
