@@ -18,6 +18,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.errors import BotError
 
 if TYPE_CHECKING:
+    from bot.domain.model import RequestDetails
     from bot.wiring import Bot
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -180,8 +181,21 @@ def parse_summary(raw: bytes, config: Config) -> dict[str, Any]:
         "complex": details.complex,
         "health_rep": details.health_rep,
         "invitees": list(details.invitees),
+        "emergency_action": _emergency_summary(details),
         "missing": details.missing(reading_kind),
         "urgent_indicators": screen_urgent_indicators(text),
+    }
+
+
+def _emergency_summary(details: RequestDetails) -> dict[str, str | None] | None:
+    """§2: what emergency action was taken and when (ISO date, HH:MM), as read; None when none."""
+    action = details.emergency_action
+    if action is None:
+        return None
+    return {
+        "taken": action.taken,
+        "date": action.day.isoformat() if action.day else None,
+        "time": f"{action.time_of_day:%H:%M}" if action.time_of_day else None,
     }
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import bindparam, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
-from bot.domain.model import Booking, Case, CaseState, Kind, RequestDetails, Requester
+from bot.domain.model import Booking, Case, CaseState, EmergencyAction, Kind, RequestDetails, Requester
 from bot.domain.records import SeenMessage
 from bot.errors import PermanentError
 from bot.sealing import PREFIX
@@ -27,7 +27,23 @@ _CLOSED = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
 
 
 def _details_json(details: RequestDetails) -> str:
-    return json.dumps(asdict(details), ensure_ascii=False, sort_keys=True)
+    return json.dumps(asdict(details), ensure_ascii=False, sort_keys=True, default=_iso)
+
+
+def _iso(value: object) -> str:
+    # The emergency action's day and time (§2); nothing else in the details is not plain JSON.
+    if isinstance(value, date | time):
+        return value.isoformat()
+    raise TypeError(f"case details: cannot store {type(value).__name__}")
+
+
+def _emergency_action(data: dict[str, str | None] | None) -> EmergencyAction | None:
+    if data is None:
+        return None
+    day, clock = data.get("day"), data.get("time_of_day")
+    return EmergencyAction(
+        str(data["taken"]), date.fromisoformat(day) if day else None, time.fromisoformat(clock) if clock else None
+    )
 
 
 def _details_from_json(text: str) -> RequestDetails:
@@ -35,6 +51,7 @@ def _details_from_json(text: str) -> RequestDetails:
     data["requester"] = Requester(**data["requester"])
     data["n_numbers"] = tuple(data["n_numbers"])
     data["invitees"] = tuple(data["invitees"])
+    data["emergency_action"] = _emergency_action(data.get("emergency_action"))
     return RequestDetails(**data)
 
 

@@ -9,10 +9,12 @@ S = CaseState
 # A standard case books once its details are complete; an urgent one waits for the police
 # call-back (domain.md §4). Cancelling is possible until the discussion is held. A family that
 # moves (§5, ``MOVED``) gets a new discussion whatever stage the case is at, so any open case
-# may become booked, or need a person when no slot is free within the horizon.
+# may become booked, or need a person when no slot is free within the horizon. A standard
+# request after emergency action with no rota slot in time (§3.4) waits for the police call as
+# an urgent one does: it opens as booked, or completes from awaiting information.
 TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
-    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.CANCELLED}),
-    S.BOOKED: frozenset({S.NEEDS_PERSON, S.HELD, S.CANCELLED}),
+    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.CANCELLED, S.AWAITING_CONTACT}),
+    S.BOOKED: frozenset({S.NEEDS_PERSON, S.HELD, S.CANCELLED, S.AWAITING_CONTACT}),
     S.NEEDS_PERSON: frozenset({S.BOOKED, S.CANCELLED, S.CLOSED}),
     S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),
     S.CONTACTED: frozenset({S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),

@@ -25,7 +25,9 @@ from bot.domain.case_timers import CASE_TIMERS
 from bot.domain.commands import Command
 from bot.domain.deadlines import urgent_ladder
 from bot.domain.decisions import CaseTimer, CaseView, Decision, Mail, Note, Policy, Role
+from bot.domain.emergency import NoSlotInTime, no_slot_in_time
 from bot.domain.model import CaseState
+from bot.domain.open_cases import OpenCasesFound, UrgentForBookedChild, open_cases_found, urgent_for_booked_child
 from bot.domain.purposes import Purpose
 
 
@@ -71,6 +73,9 @@ Event = (
     | Rebooked
     | BookedForMovedFamily
     | NoSlot
+    | NoSlotInTime
+    | OpenCasesFound
+    | UrgentForBookedChild
 )
 
 
@@ -124,6 +129,12 @@ def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Deci
             return booked_for_moved_family(view, event, now, policy)
         case NoSlot():
             return no_slot(view, event, now, policy)
+        case NoSlotInTime():
+            return no_slot_in_time(view, event, now, policy)
+        case OpenCasesFound():
+            return open_cases_found(view, event, now, policy)
+        case UrgentForBookedChild():
+            return urgent_for_booked_child(view, event, now, policy)
 
 
 def decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 
 
@@ -44,6 +44,15 @@ class Requester:
 
 
 @dataclass(frozen=True)
+class EmergencyAction:
+    """An EPO or police protection already taken (§2): the discussion is due within one working day of it (§3.4)."""
+
+    taken: str  # "EPO", "police protection", or "emergency action" when the value names neither
+    day: date | None = None  # as the request says; None: the day the request was received stands in
+    time_of_day: time | None = None
+
+
+@dataclass(frozen=True)
 class RequestDetails:
     """What the bot read from a request (domain.md §2). Personal data: never logged."""
 
@@ -57,6 +66,7 @@ class RequestDetails:
     complex: bool = False
     health_rep: str | None = None
     invitees: tuple[str, ...] = ()
+    emergency_action: EmergencyAction | None = None
 
     def missing(self, kind: Kind) -> list[str]:
         """The required fields not supplied, in the order of ``REQUIRED_FIELDS``.
@@ -97,6 +107,7 @@ class RequestDetails:
             complex=self.complex or reply.complex,
             health_rep=self.health_rep or reply.health_rep,
             invitees=_merge(self.invitees, reply.invitees),
+            emergency_action=self.emergency_action or reply.emergency_action,
         )
 
 

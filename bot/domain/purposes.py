@@ -32,6 +32,8 @@ class Purpose(StrEnum):
     S47_OUTCOME_DUE = "s47_outcome_due"
     ICPC_DUE = "icpc_due"
     ADMIN_ALERT = "admin_alert"
+    EMERGENCY_ACTION_NOTICE = "emergency_action_notice"
+    OPEN_CASE_NOTICE = "open_case_notice"
 
 
 P = Purpose

@@ -136,6 +136,7 @@ def choose_slot(
     tz: ZoneInfo,
     *,
     not_before: datetime | None = None,
+    deadline: date | None = None,
 ) -> SlotChoice | None:
     """§3.1–3.4 together: the slot for a request, or None past the horizon (the case goes to a person).
 
@@ -144,14 +145,21 @@ def choose_slot(
     after an outage: meeting days up to and including that day are passed over, so nothing
     is booked in the past or at a few minutes' notice; the horizon still counts from the
     target day. The timescale check is on the day of the slot found (§3.4).
+
+    ``deadline`` is a hard one (emergency action taken, §3.4): it replaces the timescale and
+    no later day is booked, so None then means no slot is free in time.
     """
     effective = effective_referral_day(received, schedule, days, tz)
     target = target_meeting_day(effective, schedule, days)
     minutes = booking_length(complex_case, schedule)
     allowed = schedule.complex_timescale_working_days if complex_case else schedule.timescale_working_days
-    deadline = days.add_working_days(effective, allowed)
+    hard = deadline is not None
+    if deadline is None:
+        deadline = days.add_working_days(effective, allowed)
     too_early = _utc(not_before, "not_before").astimezone(tz).date() if not_before is not None else None
     for day in meeting_days_from(target, schedule, days):
+        if hard and day > deadline:
+            return None
         if too_early is not None and day <= too_early:
             continue
         start = first_free_start(day, minutes, busy_on(day), schedule, tz)

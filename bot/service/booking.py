@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot.domain.booking_rules import Booked, BookedForMovedFamily, NoSlot, Rebooked, attendees, meeting_context
 from bot.domain.decisions import CancelBooking, Change, FamilyMoved, Move, Overrun
+from bot.domain.emergency import emergency_deadline, none_in_time
 from bot.domain.model import Booking, CalendarEvent, Case, Interval, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.domain.slots import SlotChoice, booking_length, choose_slot, next_slot_after
@@ -35,11 +36,18 @@ def _busy_on(unit: Unit, own: Interval | None = None, leave_out: str | None = No
     return busy_on
 
 
-def find_slot(unit: Unit, received: datetime, complex_case: bool, own: Interval | None = None) -> SlotChoice | None:
-    """§3: the next proper slot; never in the past when a request is handled late (after an outage)."""
+def find_slot(
+    unit: Unit, received: datetime, complex_case: bool, own: Interval | None = None, deadline: date | None = None
+) -> SlotChoice | None:
+    """§3: the next proper slot; never in the past when a request is handled late (after an outage).
+
+    With a ``deadline`` (emergency action, §3.4) none later than it: None when none is free by then.
+    """
     setup = unit.setup
+    schedule = setup.config.schedule
+    busy = _busy_on(unit, own)
     return choose_slot(
-        received, complex_case, _busy_on(unit, own), setup.config.schedule, setup.days, setup.tz, not_before=unit.now
+        received, complex_case, busy, schedule, setup.days, setup.tz, not_before=unit.now, deadline=deadline
     )
 
 
@@ -58,17 +66,19 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
     # A retry after a crash between the calendar's write and our commit finds its own event
     # there: the slot is chosen as if it were free, and the event kept to it.
     already = setup.calendar.booked(event_uid(setup, case))
-    choice = find_slot(unit, received, case.details.complex, own=already)
+    action = case.details.emergency_action
+    deadline = emergency_deadline(action, received, setup.days, setup.tz) if action else None
+    choice = find_slot(unit, received, case.details.complex, own=already, deadline=deadline)
     if choice is None:
-        return _no_slot(unit, case)
+        return _none_in_time(unit, case, received) if deadline else _no_slot(unit, case)
     event = event_for(setup, case, choice.start, choice.end, sequence=0)
     try:
         _keep(unit, event, already)
     except SlotTaken:
         # Someone booked by hand between our look and our write: look again once.
-        choice = find_slot(unit, received, case.details.complex, own=already)
+        choice = find_slot(unit, received, case.details.complex, own=already, deadline=deadline)
         if choice is None:
-            return _no_slot(unit, case)
+            return _none_in_time(unit, case, received) if deadline else _no_slot(unit, case)
         event = event_for(setup, case, choice.start, choice.end, sequence=0)
         _keep(unit, event, already)
     booking = Booking(case.case_id, event.uid, choice.start, choice.end)
@@ -82,6 +92,16 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
 def _no_slot(unit: Unit, case: Case, details: RequestDetails | None = None) -> Case:
     log.warning("case %s: no free slot within the horizon; passed to a person", case.case_id)
     case, _ = unit.decide(case, NoSlot(details))
+    return case
+
+
+def _none_in_time(unit: Unit, case: Case, received: datetime) -> Case:
+    """§3.4: emergency action and no rota slot in time: nothing booked, arranged outside the rota."""
+    setup = unit.setup
+    assert case.details.emergency_action is not None
+    log.warning("case %s: emergency action and no rota slot in time; to be arranged outside the rota", case.case_id)
+    event = none_in_time(case.details.emergency_action, received, setup.config.schedule, setup.days, setup.tz)
+    case, _ = unit.decide(case, event)
     return case
 
 

@@ -19,6 +19,7 @@ from bot.mail.reading import MessageReading
 from bot.ports import IncomingMail
 from bot.service.booking import book
 from bot.service.handled import Handled
+from bot.service.known_children import tell_of_open_cases
 from bot.service.replies import reply
 from bot.service.request_details import MISSING_FIELD_WORDING, ask_for
 from bot.service.unit import Unit
@@ -145,6 +146,7 @@ class Intake:
         case = self._open(Kind.URGENT, CaseState.AWAITING_CONTACT, details, clock_start=t0)
         missing = tuple(MISSING_FIELD_WORDING[f][0] for f in details.missing(Kind.URGENT))
         unit.decide(case, UrgentOpened(t0, missing, self._indicators()))
+        tell_of_open_cases(unit, case)
         return self._done("urgent", "processed", case)
 
     def _standard(self, details: RequestDetails) -> Handled:
@@ -156,6 +158,7 @@ class Intake:
             ask_for(self.unit, case, missing, self._indicators())
         else:
             book(self.unit, case, self.mail.received_at, self._indicators())
+        tell_of_open_cases(self.unit, case)
         return self._done("standard", "processed", case)
 
     def _indicators(self) -> tuple[str, ...]:
