@@ -32,6 +32,7 @@ class Purpose(StrEnum):
     S47_OUTCOME_DUE = "s47_outcome_due"
     ICPC_DUE = "icpc_due"
     ADMIN_ALERT = "admin_alert"
+    NEAR_MISS_ALERT = "near_miss_alert"
     EMERGENCY_ACTION_NOTICE = "emergency_action_notice"
     OPEN_CASE_NOTICE = "open_case_notice"
 

@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, Message
 
-from bot.domain.classify import Classification, classify, date_header, sender_address, thread_references
+from bot.domain.classify import (
+    Classification,
+    classify,
+    date_header,
+    is_near_miss,
+    sender_address,
+    thread_references,
+)
 from bot.domain.commands import Command, NotUnderstood, read_command
 from bot.domain.dmarc import dmarc_pass_servers
 from bot.domain.message_text import message_text
 from bot.domain.model import Kind, RequestDetails
+from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
 from bot.domain.urgent_screening import screen_urgent_indicators
@@ -81,6 +89,10 @@ class MessageReading:
     # The template fields written above the quoted text of a reply: what it supplies.
     reply_request: RequestDetails | None = None
     has_attachment: bool = False
+    # §1 near miss: the subject says "urgent" or names S47 but is not an URGENT subject; and
+    # the N numbers it names (subject, then text), for the police alert.
+    near_miss: bool = False
+    near_miss_n_numbers: tuple[str, ...] = ()
 
     def dmarc_passes(self, server_id: str) -> bool:
         """§7: the trusted server ``server_id`` says DMARC passed, exactly as ``classify.dmarc_passes`` decides."""
@@ -111,12 +123,18 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
     if request is not None:
         indicators = tuple(screen_urgent_indicators("\n".join(filter(None, [request.reason, plain]))))
     top = strip_quoted(plain) if verdict.is_reply else ""
+    subject = _subject(msg)
+    near_miss = is_near_miss(subject)
+    near_miss_numbers: tuple[str, ...] = ()
+    if near_miss:
+        seen = request.n_numbers if request else find_n_numbers(subject + "\n" + (plain or message_text(msg).plain))
+        near_miss_numbers = tuple(seen)
     return MessageReading(
         message_id,
         verdict=verdict,
         sender_name=name,
         sender_address=address,
-        subject=_subject(msg),
+        subject=subject,
         thread_references=tuple(thread_references(msg)),
         date_header=date_header(msg),
         dmarc_pass_servers=dmarc_pass_servers(msg),
@@ -128,6 +146,8 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         # ``read_request`` reads both routes alike today; a reply is read as the template.
         reply_request=read_request(_top_part(msg, top), Kind.STANDARD) if verdict.is_reply else None,
         has_attachment=_has_attachment(msg) if verdict.is_reply else False,
+        near_miss=near_miss,
+        near_miss_n_numbers=near_miss_numbers,
     )
 
 

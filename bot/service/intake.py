@@ -20,6 +20,7 @@ from bot.ports import IncomingMail
 from bot.service.booking import book
 from bot.service.handled import Handled
 from bot.service.known_children import tell_of_open_cases
+from bot.service.near_misses import spot_near_miss, tell_of_near_miss
 from bot.service.replies import reply
 from bot.service.request_details import MISSING_FIELD_WORDING, ask_for
 from bot.service.unit import Unit
@@ -67,9 +68,18 @@ class Intake:
             # the administrator told; the claimed sender gets nothing.
             what = "message" if verdict.kind is Kind.UNRECOGNISED else "request"
             raise Quarantine(f"{verdict.kind.value} {what} from an untrusted sender: {untrusted}")
+        # §1: a subject that says "urgent" or S47 but is not the URGENT subject is handled as
+        # it says, and never silently: police are told, and so is the sender.
+        miss = spot_near_miss(self.unit, reading, address or "")
+        handled = self._route(address)
+        if miss is not None:
+            tell_of_near_miss(self.unit, miss, handled.case_id, self.mail.received_at, self.message_id)
+        return handled
+
+    def _route(self, address: str | None) -> Handled:
+        verdict, details = self.reading.verdict, self.reading.request or RequestDetails()
         if verdict.kind is Kind.UNRECOGNISED:
             return self._unrecognised(address)
-        details = reading.request or RequestDetails()
         if verdict.kind is Kind.URGENT:
             return self._urgent(details)
         return self._standard(details)

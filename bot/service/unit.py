@@ -35,6 +35,9 @@ class Unit:
         self.result = result
         self.in_reply_to = in_reply_to
         self.actor = "bot"
+        # What every email sent while handling this message says of the message itself: a
+        # near miss's warning to its sender (domain.md §1) reaches whichever reply they get.
+        self.message_context: dict[str, Any] = {}
 
     # -- mail and history ------------------------------------------------------------------
 
@@ -48,6 +51,7 @@ class Unit:
         attachments: tuple[Attachment, ...] = (),
         key: str | None = None,
     ) -> OutgoingEmail:
+        context = {**self.message_context, **context}
         out = compose(self.setup, self.tx, purpose, case, to, cc, context, self.now, self.in_reply_to, attachments, key)
         self.result.emails.append(out)
         return out

@@ -37,6 +37,7 @@ PURPOSES = (
     "triage_reply",
     "timescale_at_risk",
     "quarantine_notice",
+    "near_miss_alert",
 )
 REQUESTER = Requester("Alex Morgan", "Team Manager", "01632 960123", "alex.morgan@council.example")
 DETAILS = RequestDetails(
@@ -176,6 +177,25 @@ def quarantine_notice(**overrides: Any) -> dict[str, Any]:
     )
 
 
+def near_miss_alert(**overrides: Any) -> dict[str, Any]:
+    return (
+        common(
+            for_sender=False,
+            n_numbers=["N146782"],
+            sender="alex.morgan@council.example",
+            subject="Urgent strategy discussion N146782",
+            received=london("2026-11-23 09:00"),
+            handling="booked",
+            state="booked",
+            booked_start=london("2026-11-25 10:00"),
+            sender_told=True,
+            triage_folder="Triage",
+            resend_subject="URGENT S47 ENQUIRY N146782",
+        )
+        | overrides
+    )
+
+
 CONTEXTS = {
     "confirmation": confirmation,
     "missing_information": missing_information,
@@ -184,6 +204,7 @@ CONTEXTS = {
     "triage_reply": triage_reply,
     "timescale_at_risk": timescale_at_risk,
     "quarantine_notice": quarantine_notice,
+    "near_miss_alert": near_miss_alert,
 }
 
 
@@ -238,6 +259,7 @@ def test_every_purpose_renders_with_no_personal_data_in_its_subject(renderer: Ma
         ("triage_reply", "Not recognised by the strategy discussion bot: passed to a person"),
         ("timescale_at_risk", "Strategy discussion N146782: timescale at risk"),
         ("quarantine_notice", "Quarantined: a message to the referral inbox needs a person"),
+        ("near_miss_alert", "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)"),
     ],
 )
 def test_subjects(renderer: MailRenderer, purpose: str, subject: str) -> None:
