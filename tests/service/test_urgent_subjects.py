@@ -127,7 +127,7 @@ def test_a_near_miss_standard_request_is_booked_and_police_are_told_at_once(tmp_
             "near_miss_alert",
             (DUTY_DS,),
             (UNIT,),
-            "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)",
+            "Check now: N146782 may be a live enquiry; no police call-back arranged (SD000001)",
         ),
     ]
     confirmation = text_of(replayed, "confirmation", TM)
@@ -164,7 +164,7 @@ def test_a_near_miss_request_with_details_missing_warns_in_the_request_for_them(
             "near_miss_alert",
             (DUTY_DS,),
             (UNIT,),
-            "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)",
+            "Check now: N146782 may be a live enquiry; no police call-back arranged (SD000001)",
         ),
     ]
     asking = text_of(replayed, "missing_information", TM)
@@ -185,7 +185,13 @@ def test_a_near_miss_unrecognised_subject_goes_to_triage_and_police_are_told_on_
     assert (received["kind"], received["case"]) == ("unrecognised", None)
     assert emails_of(replayed) == [
         (t0, "triage_reply", (TM,), (), "Not recognised by the strategy discussion bot: passed to a person"),
-        (t0, "near_miss_alert", (DUTY_DS,), (UNIT,), "Check now: N146782 was not treated as an URGENT S47 ENQUIRY"),
+        (
+            t0,
+            "near_miss_alert",
+            (DUTY_DS,),
+            (UNIT,),
+            "Check now: N146782 may be a live enquiry; no police call-back arranged",
+        ),
     ]
     triage = text_of(replayed, "triage_reply", TM)
     assert NOT_URGENT.format(subject=subject, resend="URGENT S47 ENQUIRY N146782") in triage
@@ -210,7 +216,7 @@ def test_a_near_miss_naming_no_n_number_says_so(tmp_path: Path) -> None:
             "near_miss_alert",
             (DUTY_DS,),
             (UNIT,),
-            "Check now: an email (no N number) was not treated as an URGENT S47 ENQUIRY",
+            "Check now: an email (no N number) may be a live enquiry; no police call-back arranged",
         ),
     ]
     assert "send it again now with this subject: URGENT S47 ENQUIRY N…" in text_of(replayed, "triage_reply", TM)
@@ -236,7 +242,7 @@ def test_a_near_miss_that_gets_no_reply_of_its_own_gets_a_short_one(tmp_path: Pa
             "near_miss_alert",
             (DUTY_DS,),
             (UNIT,),
-            "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)",
+            "Check now: N146782 may be a live enquiry; no police call-back arranged (SD000001)",
         ),
     ]
     notices = [m for m in replayed.emails if _purpose(m) == "near_miss_alert"]
@@ -270,3 +276,33 @@ def test_a_near_miss_from_an_untrusted_sender_is_quarantined_and_nobody_else_is_
     replayed = run(tmp_path / "mail", [(t0, raw)], until=t0 + timedelta(minutes=1))
     assert [e["event"] for e in replayed.events if e["event"] != "email"] == ["received", "quarantined"]
     assert [(e.purpose, e.to) for e in replayed.sent()] == [("quarantine_notice", ("bot.admin@police.example",))]
+
+
+def test_the_duty_ds_replying_to_an_alert_opens_no_case_and_raises_no_alert(tmp_path: Path) -> None:
+    # The alert's subject names neither "urgent" nor S47, so a reply to it is neither a request
+    # nor a near miss: until replies to the bot's own mail are recognised (domain.md §1.2) it
+    # goes to a person in Triage.
+    t0 = london("2026-11-28 23:41")
+    raw = request_email(t0, subject="urgent N146782 please ring", body="Please ring me about N146782.\n")
+    at = t0 + timedelta(minutes=20)
+    replayed = run(tmp_path / "mail", [(t0, raw)], until=t0 + timedelta(minutes=1))
+    [alert] = [m for m in replayed.emails if _purpose(m) == "near_miss_alert"]
+    ds_reply = request_email(
+        at,
+        subject=f"RE: {alert['Subject']}",
+        sender="Duty DS <duty.ds@police.example>",
+        auth="mx.police.example; dmarc=pass header.from=police.example",
+        message_id="<ds-reply@police.example>",
+        in_reply_to=str(alert["Message-ID"]),
+        body="I have rung Alex, it is not urgent.\n",
+    )
+    replayed = run(tmp_path / "again", [(t0, raw), (at, ds_reply)], until=at + timedelta(minutes=1))
+    assert [(e["kind"], e["case"]) for e in replayed.events if e["event"] == "received"] == [
+        ("unrecognised", None),
+        ("unrecognised", None),
+    ]
+    assert [(e.at, e.purpose, e.to) for e in replayed.sent()] == [
+        (t0, "triage_reply", (TM,)),
+        (t0, "near_miss_alert", (DUTY_DS,)),
+        (at, "triage_reply", (DUTY_DS,)),
+    ]
