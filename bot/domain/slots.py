@@ -147,10 +147,16 @@ def choose_slot(
     target day. The timescale check is on the day of the slot found (§3.4).
 
     ``deadline`` is a hard one (emergency action taken, §3.4): it replaces the timescale and
-    no later day is booked, so None then means no slot is free in time.
+    no later day is booked, so None then means no slot is free in time. The search then starts
+    at the first meeting day after the day received, cut-off or not: the cut-off's extra day of
+    police research would otherwise carry a Friday-evening or Tuesday-evening request past a
+    free rota slot that meets the deadline.
     """
     effective = effective_referral_day(received, schedule, days, tz)
-    target = target_meeting_day(effective, schedule, days)
+    if deadline is None:
+        target = target_meeting_day(effective, schedule, days)
+    else:
+        target = target_meeting_day(_utc(received, "received").astimezone(tz).date(), schedule, days)
     minutes = booking_length(complex_case, schedule)
     allowed = schedule.complex_timescale_working_days if complex_case else schedule.timescale_working_days
     hard = deadline is not None

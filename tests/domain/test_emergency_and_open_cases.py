@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli import parse_summary
 from bot.config import load_config
 from bot.domain.cases import decide
 from bot.domain.decisions import CaseView, Policy, Role
@@ -190,6 +191,21 @@ def test_a_free_slot_by_the_deadline_is_booked_and_its_check_is_the_deadline() -
 
 
 @pytest.mark.parametrize(
+    ("received", "deadline", "slot"),
+    [
+        ("2026-11-24 16:30", date(2026, 11, 25), "2026-11-25 10:00"),  # past the cut-off: Wednesday still
+        ("2026-11-27 16:30", date(2026, 11, 30), "2026-11-30 10:00"),  # Friday evening: Monday
+        ("2026-11-28 11:00", date(2026, 11, 30), "2026-11-30 10:00"),  # Saturday: Monday
+    ],
+)
+def test_after_emergency_action_the_cut_off_does_not_pass_over_a_slot_in_time(
+    received: str, deadline: date, slot: str
+) -> None:
+    choice = choose_slot(at(received), False, _free, CONFIG.schedule, DAYS, LONDON, deadline=deadline)
+    assert choice is not None and choice.start == at(slot)
+
+
+@pytest.mark.parametrize(
     ("received", "deadline", "busy"),
     [
         ("2026-11-25 17:00", date(2026, 11, 26), _free),  # target Friday: after Thursday's deadline
@@ -291,3 +307,17 @@ def test_the_notice_stays_in_the_new_requests_thread(kind: Kind, other_kind: Kin
     assert booked_discussions(kind, known) == ()
     (mail,) = decide(CaseView(new), OpenCasesFound(known), at("2026-11-24 09:00"), POLICY).emails
     assert mail.to == (TM,) and mail.cc == (Role.REFERRAL_UNIT,)
+
+
+def test_parse_prints_what_was_taken_and_when() -> None:
+    msg = EmailMessage()
+    msg["From"] = f"Alex Morgan <{TM}>"
+    msg["Subject"] = "Strategy discussion N146782"
+    msg["Date"] = format_datetime(at("2026-12-01 09:00"))
+    msg.set_content("N number: N146782\nEmergency action taken: Police protection, 30/11/2026 14:00\n")
+    summary = parse_summary(bytes(msg), CONFIG)
+    assert summary["emergency_action"] == {"taken": "police protection", "date": "2026-11-30", "time": "14:00"}
+    msg.replace_header("Subject", "URGENT S47 ENQUIRY N146782")
+    del msg["Date"]
+    msg.set_content("N number: N146782\nEPO: granted 30 Nov\n")
+    assert parse_summary(bytes(msg), CONFIG)["emergency_action"] == {"taken": "EPO", "date": None, "time": None}

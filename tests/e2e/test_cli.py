@@ -159,6 +159,7 @@ def test_parse_prints_the_contract_json(tmp_path: Path, capsys: pytest.CaptureFi
         "complex",
         "health_rep",
         "invitees",
+        "emergency_action",
         "missing",
         "urgent_indicators",
     }
@@ -174,6 +175,7 @@ def test_parse_prints_the_contract_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert data["complex"] is True
     assert data["health_rep"] == "health.safeguarding@nhs.example"
     assert data["invitees"] == ["dsl@school.council.example"]
+    assert data["emergency_action"] is None
     assert data["missing"] == []
     assert "serious_physical_injury" in data["urgent_indicators"]
 
