@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.booking_rules import attendees, meeting_context
 from bot.domain.case_commands import minutes_pack
+from bot.domain.deadlines import elapsed, minutes_between, repeat_number
 from bot.domain.decisions import NOT_NEEDED, CaseTimer, CaseView, Decision, Mail, Policy, Role, booking_scope
 from bot.domain.model import Case, CaseState
 from bot.domain.purposes import Purpose
@@ -21,22 +22,32 @@ def _clock_start(case: Case) -> datetime:
 
 
 def escalation(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
-    """§4.3: police have not rung back: at 60 minutes the TM/PM gets the named DS contacts;
-    at 90 Admin Support is asked to escalate to the MASH Service Manager."""
+    """§4.3: police have not rung back: at 60 minutes the TM/PM gets the named DS contacts; at 90
+    Admin Support is asked to escalate; at 120, and every repeat after, the MASH Service Manager is told."""
     case = view.case
     if case.state is not CaseState.AWAITING_CONTACT:
         return NOT_NEEDED
     t0 = _clock_start(case)
     context: dict[str, object] = {
         "clock_start": t0.astimezone(policy.tz),
-        "callback_by": (t0 + timedelta(minutes=policy.urgent.callback_minutes)).astimezone(policy.tz),
-        "minutes_since": int((timer.due - t0).total_seconds() // 60),
+        "callback_by": elapsed(t0, policy.urgent.callback_minutes).astimezone(policy.tz),
+        "minutes_since": minutes_between(t0, timer.due),
     }
+    requester = _requester(case)
     if timer.purpose is Purpose.ESCALATION_60:
-        mail = Mail(timer.purpose, (_requester(case),), (Role.DUTY_DS, Role.REFERRAL_UNIT), context)
+        mail = Mail(timer.purpose, (requester,), (Role.DUTY_DS, Role.REFERRAL_UNIT), context)
+    elif timer.purpose is Purpose.ESCALATION_90:
+        context["phone"] = case.details.requester.phone
+        mail = Mail(timer.purpose, (Role.ADMIN_SUPPORT,), (requester,), context)
     else:
         context["phone"] = case.details.requester.phone
-        mail = Mail(timer.purpose, (Role.ADMIN_SUPPORT,), (_requester(case),), context)
+        context["repeat_minutes"] = policy.urgent.repeat_minutes
+        context["repeats"] = policy.urgent.max_repeats
+        if timer.purpose is Purpose.ESCALATION_REPEAT:
+            # Numbered when set, so a max_repeats changed since still reads "3 of 6" on the third of six.
+            context["repeat"], context["repeats"] = repeat_number(timer.detail)
+        cc = (Role.ADMIN_SUPPORT, Role.REFERRAL_UNIT, requester)
+        mail = Mail(timer.purpose, (Role.MASH_SERVICE_MANAGER,), cc, context)
     return Decision(emails=(mail,))
 
 
@@ -95,6 +106,8 @@ TimerRule = Callable[[CaseView, CaseTimer, Policy], Decision]
 CASE_TIMERS: dict[Purpose, TimerRule] = {
     Purpose.ESCALATION_60: escalation,
     Purpose.ESCALATION_90: escalation,
+    Purpose.ESCALATION_120: escalation,
+    Purpose.ESCALATION_REPEAT: escalation,
     Purpose.REMINDER_DAY_BEFORE: reminder,
     Purpose.REMINDER_30_MIN: reminder,
     Purpose.MINUTES_TEMPLATE: minutes_template,

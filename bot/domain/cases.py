@@ -7,7 +7,7 @@ here: an illegal one is an ``IllegalTransition``, never a silent write (issue 11
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.booking_rules import (
     Booked,
@@ -23,7 +23,7 @@ from bot.domain.case_commands import COMMANDS, URGENT_SCOPE, minutes_recorded
 from bot.domain.case_states import check_transition
 from bot.domain.case_timers import CASE_TIMERS
 from bot.domain.commands import Command
-from bot.domain.deadlines import urgent_ladder
+from bot.domain.deadlines import elapsed, urgent_ladder
 from bot.domain.decisions import CaseTimer, CaseView, Decision, Mail, Note, Policy, Role
 from bot.domain.emergency import NoSlotInTime, no_slot_in_time
 from bot.domain.model import CaseState
@@ -84,7 +84,7 @@ def urgent_opened(view: CaseView, event: UrgentOpened, now: datetime, policy: Po
     case = view.case
     timing = {
         "clock_start": event.t0.astimezone(policy.tz),
-        "callback_by": (event.t0 + timedelta(minutes=policy.urgent.callback_minutes)).astimezone(policy.tz),
+        "callback_by": elapsed(event.t0, policy.urgent.callback_minutes).astimezone(policy.tz),
         "callback_minutes": policy.urgent.callback_minutes,
         "missing": list(event.missing),
     }
@@ -92,7 +92,8 @@ def urgent_opened(view: CaseView, event: UrgentOpened, now: datetime, policy: Po
     ack = Mail(Purpose.URGENT_ACKNOWLEDGEMENT, to, (), {**timing, "phone": case.details.requester.phone})
     referral_context = {**timing, "details": case.details, "urgent_indicators": list(event.urgent_indicators)}
     referral = Mail(Purpose.DUTY_REFERRAL, (Role.DUTY_DS,), (Role.REFERRAL_UNIT,), referral_context)
-    ladder = tuple(CaseTimer(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in urgent_ladder(event.t0, policy.timers))
+    steps = urgent_ladder(event.t0, policy.timers, policy.urgent)
+    ladder = tuple(CaseTimer(Purpose(d.purpose), d.due, URGENT_SCOPE, d.detail) for d in steps)
     return Decision(state=CaseState.AWAITING_CONTACT, emails=(ack, referral), set_timers=ladder)
 
 

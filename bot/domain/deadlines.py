@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain.rota import Schedule, TimerSettings
+from bot.domain.rota import Schedule, TimerSettings, UrgentSettings
 from bot.domain.working_days import WorkingDays
 
 
@@ -86,11 +86,50 @@ class Deadline:
     detail: str = ""
 
 
-def urgent_ladder(t0: datetime, timers: TimerSettings) -> list[Deadline]:
-    """§4.3: real time, any hour: t0 + 60 minutes to the TM/PM, t0 + 90 to Admin Support."""
+def elapsed(t0: datetime, minutes: int) -> datetime:
+    """``minutes`` of real time after ``t0``, in UTC.
+
+    Adding to a Europe/London datetime would add wall-clock time: across the spring change
+    the 60-minute escalation of a case opened at 00:30 would come at 02:30 BST, two real hours later.
+    """
+    return t0.astimezone(UTC) + timedelta(minutes=minutes)
+
+
+def minutes_between(t0: datetime, moment: datetime) -> int:
+    """Whole real minutes from ``t0`` to ``moment`` (compared in UTC for the same reason)."""
+    return int((moment.astimezone(UTC) - t0.astimezone(UTC)).total_seconds() // 60)
+
+
+def repeat_detail(n: int, of: int) -> str:
+    """What tells one ``escalation_repeat`` apart, and what its email says: ``"3/6"``, the third of six."""
+    return f"{n}/{of}"
+
+
+def repeat_number(detail: str) -> tuple[int, int]:
+    n, _, of = detail.partition("/")
+    return int(n), int(of or n)
+
+
+def urgent_ladder(t0: datetime, timers: TimerSettings, urgent: UrgentSettings) -> list[Deadline]:
+    """§4.3: real elapsed minutes from t0, at any hour: 60 to the TM/PM, 90 to Admin Support, 120 to the
+    MASH Service Manager, then a repeat every ``repeat_minutes``, ``max_repeats`` times.
+
+    Every step is set at once, so that ``CONTACTED`` stops them all and a restart finds them
+    pending; each repeat's detail is its number, so the six are six timers.
+    """
+    third = timers.escalation_third_minutes
     return [
-        Deadline("escalation_60", t0 + timedelta(minutes=timers.escalation_first_minutes)),
-        Deadline("escalation_90", t0 + timedelta(minutes=timers.escalation_second_minutes)),
+        Deadline("escalation_60", elapsed(t0, timers.escalation_first_minutes)),
+        Deadline("escalation_90", elapsed(t0, timers.escalation_second_minutes)),
+        Deadline("escalation_120", elapsed(t0, third)),
+        *(
+            Deadline(
+                "escalation_repeat",
+                elapsed(t0, third + n * urgent.repeat_minutes),
+                repeat_detail(n, urgent.max_repeats),
+            )
+            for n in range(1, urgent.max_repeats + 1)
+        ),
     ]
 
 

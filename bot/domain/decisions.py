@@ -25,6 +25,7 @@ class Role(StrEnum):
     DUTY_DS = "duty_ds"
     REFERRAL_UNIT = "referral_unit"
     ADMIN_SUPPORT = "admin_support"
+    MASH_SERVICE_MANAGER = "mash_service_manager"  # escalation_120 and its repeats (§4.3)
 
 
 # An email goes to roles, or to an address the decision names (the sender of a reply).

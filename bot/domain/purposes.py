@@ -23,6 +23,8 @@ class Purpose(StrEnum):
     DELAY_NOTICE = "delay_notice"
     ESCALATION_60 = "escalation_60"
     ESCALATION_90 = "escalation_90"
+    ESCALATION_120 = "escalation_120"
+    ESCALATION_REPEAT = "escalation_repeat"
     REMINDER_DAY_BEFORE = "reminder_day_before"
     REMINDER_30_MIN = "reminder_30_min"
     MINUTES_TEMPLATE = "minutes_template"
@@ -40,7 +42,7 @@ class Purpose(StrEnum):
 P = Purpose
 
 # §4.3: the escalation ladder, stopped when police contact is recorded.
-LADDER = frozenset({P.ESCALATION_60, P.ESCALATION_90})
+LADDER = frozenset({P.ESCALATION_60, P.ESCALATION_90, P.ESCALATION_120, P.ESCALATION_REPEAT})
 # §5: the minutes chase, stopped when the minutes are recorded.
 MINUTES_CHASE = frozenset({P.MINUTES_REMINDER, P.MINUTES_OVERDUE})
 # The replies that go back to whoever wrote, and so could feed a mail loop (capped per sender).

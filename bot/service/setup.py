@@ -49,6 +49,7 @@ class Setup:
             Role.DUTY_DS: people.duty_ds,
             Role.REFERRAL_UNIT: people.referral_unit,
             Role.ADMIN_SUPPORT: people.admin_support,
+            Role.MASH_SERVICE_MANAGER: self.config.urgent.mash_service_manager,
         }[role]
 
     def allowed_recipient(self, address: str) -> bool:

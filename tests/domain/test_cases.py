@@ -15,6 +15,7 @@ from bot.domain.case_states import TRANSITIONS, IllegalTransition
 from bot.domain.case_timers import CASE_TIMERS
 from bot.domain.cases import CommandGiven, decide
 from bot.domain.commands import Command
+from bot.domain.deadlines import urgent_ladder
 from bot.domain.decisions import (
     CancelBooking,
     CaseTimer,
@@ -116,13 +117,14 @@ def test_the_registry_covers_every_word_the_reader_knows() -> None:
 
 
 def test_contacted_stops_the_ladder_and_sends_the_minutes_pack_to_the_tm_and_the_duty_ds() -> None:
-    pending = tuple(CaseTimer(p, NOW + timedelta(minutes=60), "urgent") for p in LADDER)
+    ladder = urgent_ladder(NOW, POLICY.timers, POLICY.urgent)
+    pending = tuple(CaseTimer(Purpose(d.purpose), d.due, "urgent", d.detail) for d in ladder)
     decision = decide(
         view(Kind.URGENT, S.AWAITING_CONTACT, pending=pending), CommandGiven(Command("CONTACTED"), TM), NOW, POLICY
     )
     assert decision.cancel_timers == (TimersToCancel(LADDER),)
     assert [(m.purpose, m.to) for m in decision.emails] == [(Purpose.MINUTES_TEMPLATE, (TM, Role.DUTY_DS))]
-    assert decision.history[0].detail == "police contact recorded; 2 escalation(s) stopped"
+    assert decision.history[0].detail == "police contact recorded; 9 escalation(s) stopped"
 
 
 def test_held_urgent_starts_the_minutes_clock_and_a_standard_one_does_not() -> None:
@@ -196,14 +198,43 @@ def test_every_timer_in_every_state(purpose: Purpose, kind: Kind, state: CaseSta
     [
         (Purpose.ESCALATION_60, (TM,), (Role.DUTY_DS, Role.REFERRAL_UNIT)),
         (Purpose.ESCALATION_90, (Role.ADMIN_SUPPORT,), (TM,)),
+        (Purpose.ESCALATION_120, (Role.MASH_SERVICE_MANAGER,), (Role.ADMIN_SUPPORT, Role.REFERRAL_UNIT, TM)),
+        (Purpose.ESCALATION_REPEAT, (Role.MASH_SERVICE_MANAGER,), (Role.ADMIN_SUPPORT, Role.REFERRAL_UNIT, TM)),
     ],
 )
 def test_the_escalation_ladder_goes_to_the_people_flowchart_a_names(purpose: Purpose, to: tuple, cc: tuple) -> None:
     decision = decide(
-        view(Kind.URGENT, S.AWAITING_CONTACT), CaseTimer(purpose, NOW + timedelta(minutes=60)), NOW, POLICY
+        view(Kind.URGENT, S.AWAITING_CONTACT),
+        CaseTimer(purpose, NOW + timedelta(minutes=60), "urgent", "1/6"),
+        NOW,
+        POLICY,
     )
     assert (decision.emails[0].to, decision.emails[0].cc) == (to, cc)
     assert decision.emails[0].context["minutes_since"] == 60
+
+
+@pytest.mark.parametrize(
+    ("detail", "minutes", "repeat", "of"), [("1/6", 180, 1, 6), ("6/6", 480, 6, 6), ("2/3", 240, 2, 3)]
+)
+def test_each_repeat_says_how_long_it_has_been_and_which_of_how_many_it_is(
+    detail: str, minutes: int, repeat: int, of: int
+) -> None:
+    due = CaseTimer(Purpose.ESCALATION_REPEAT, NOW + timedelta(minutes=minutes), "urgent", detail)
+    context = decide(view(Kind.URGENT, S.AWAITING_CONTACT), due, due.due, POLICY).emails[0].context
+    assert (context["minutes_since"], context["repeat"], context["repeats"]) == (minutes, repeat, of)
+    assert context["repeat_minutes"] == 60
+
+
+def test_the_ladder_counts_real_minutes_across_the_spring_clock_change() -> None:
+    # Opened 00:30 GMT on Sun 29 Mar 2026; 04:30 BST on the wall is three real hours later, not four.
+    opened = datetime(2026, 3, 29, 0, 30, tzinfo=LONDON)
+    case = Case(
+        "SD000001", Kind.URGENT, S.AWAITING_CONTACT, DETAILS, "<root@council.example>", opened, clock_start=opened
+    )
+    due = CaseTimer(Purpose.ESCALATION_REPEAT, datetime(2026, 3, 29, 4, 30, tzinfo=LONDON), "urgent", "1/6")
+    context = decide(CaseView(case), due, due.due, POLICY).emails[0].context
+    assert context["minutes_since"] == 180
+    assert context["callback_by"] == datetime(2026, 3, 29, 2, 30, tzinfo=LONDON)
 
 
 def test_reminders_go_to_the_tm_and_everyone_invited_in_allowed_domains() -> None:

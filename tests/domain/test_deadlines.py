@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -80,12 +81,56 @@ def test_a_booked_discussion_has_its_reminders_minutes_pack_and_minutes_deadline
     ]
 
 
-def test_the_urgent_ladder_fires_at_any_hour() -> None:
-    t0 = at("2026-11-29 02:10")  # a Sunday night
-    assert [(d.purpose, d.due) for d in urgent_ladder(t0, TIMERS)] == [
-        ("escalation_60", at("2026-11-29 03:10")),
-        ("escalation_90", at("2026-11-29 03:40")),
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+LADDER_STEPS = ["escalation_60", "escalation_90", "escalation_120"] + ["escalation_repeat"] * 6
+
+
+@pytest.mark.parametrize(
+    "t0",
+    [
+        at("2026-11-29 02:10"),  # a Sunday night
+        at("2026-11-27 19:40"),  # a Friday evening: the ladder runs into Saturday morning
+        at("2026-12-25 07:00"),  # Christmas Day
+        at("2026-03-29 00:30"),  # clocks go forward at 01:00
+        at("2026-10-25 00:30"),  # clocks go back at 02:00
+    ],
+)
+def test_the_urgent_ladder_counts_real_minutes_at_any_hour(t0: datetime) -> None:
+    ladder = urgent_ladder(t0, TIMERS, CONFIG.urgent.settings)
+    assert [d.purpose for d in ladder] == LADDER_STEPS
+    # Subtracted in UTC: real elapsed time, whatever the wall clock did meanwhile.
+    elapsed = [(d.due.astimezone(UTC) - t0.astimezone(UTC)) // timedelta(minutes=1) for d in ladder]
+    assert elapsed == [60, 90, 120, 180, 240, 300, 360, 420, 480]
+    assert [d.detail for d in ladder] == ["", "", ""] + [f"{n}/6" for n in range(1, 7)]
+
+
+@pytest.mark.parametrize(
+    ("t0", "local"),
+    [
+        # Spring: the wall clock jumps 01:00 → 02:00, so three real hours after 00:30 GMT is 04:30 BST.
+        ("2026-03-29 00:30", ["02:30 BST", "03:00 BST", "03:30 BST", "04:30 BST"]),
+        # Autumn: 01:00–02:00 comes twice; 120 minutes after 00:30 BST is 01:30 GMT, the second 01:30.
+        ("2026-10-25 00:30", ["01:30 BST", "01:00 GMT", "01:30 GMT", "02:30 GMT"]),
+    ],
+)
+def test_the_ladder_across_a_clock_change_reads_on_the_wall_clock(t0: str, local: list[str]) -> None:
+    ladder = urgent_ladder(at(t0), TIMERS, CONFIG.urgent.settings)[:4]
+    assert [d.due.astimezone(LONDON).strftime("%H:%M %Z") for d in ladder] == local
+
+
+def test_the_repeats_follow_the_configured_interval_and_count() -> None:
+    urgent = replace(CONFIG.urgent.settings, repeat_minutes=30, max_repeats=2)
+    ladder = urgent_ladder(utc("2026-11-27 19:40"), TIMERS, urgent)
+    assert [(d.purpose, d.due, d.detail) for d in ladder[2:]] == [
+        ("escalation_120", utc("2026-11-27 21:40"), ""),
+        ("escalation_repeat", utc("2026-11-27 22:10"), "1/2"),
+        ("escalation_repeat", utc("2026-11-27 22:40"), "2/2"),
     ]
+    none = urgent_ladder(utc("2026-11-27 19:40"), TIMERS, replace(urgent, max_repeats=0))
+    assert [d.purpose for d in none] == ["escalation_60", "escalation_90", "escalation_120"]
 
 
 def test_later_timescales_after_an_s47_outcome() -> None:

@@ -99,6 +99,11 @@ def test_replay_of_a_folder_shows_each_message_in_time_order(
         ("2026-11-23T14:05:00+00:00", "duty_referral", ["duty.ds@police.example"]),
         ("2026-11-23T15:00:00+00:00", "escalation_60", tm),  # an hour from the Date header
         ("2026-11-23T15:30:00+00:00", "escalation_90", ["admin.support@police.example"]),
+        ("2026-11-23T16:00:00+00:00", "escalation_120", ["mash.manager@council.example"]),
+        *[
+            (f"2026-11-23T{h}:00:00+00:00", "escalation_repeat", ["mash.manager@council.example"])
+            for h in range(17, 23)
+        ],
         ("2026-11-24T10:00:00+00:00", "confirmation", tm),
         ("2026-11-24T16:00:00+00:00", "reminder_day_before", tm),
         ("2026-11-25T09:00:00+00:00", "daily_agenda", unit),

@@ -77,6 +77,8 @@ def test_the_urgent_ladder_escalates_at_60_and_90_minutes_to_the_right_people(bo
     assert [(at, m.purpose) for at, m in ladder] == [
         (t0 + timedelta(minutes=60), "escalation_60"),
         (t0 + timedelta(minutes=90), "escalation_90"),
+        (t0 + timedelta(minutes=120), "escalation_120"),
+        (t0 + timedelta(minutes=180), "escalation_repeat"),
     ]
     first, second = ladder[0][1], ladder[1][1]
     assert first.to == ("alex.morgan@council.example",)
@@ -268,7 +270,11 @@ def test_a_timer_that_cannot_fire_tells_the_administrator_and_the_others_still_f
         duty = urgent(bot, t0)
         before = len(queued_emails(bot))
         fired = fire_until(bot, t0 + timedelta(hours=3))
-        assert [m.purpose for _, r in fired for m in r.emails] == ["escalation_90"]
+        assert [m.purpose for _, r in fired for m in r.emails] == [
+            "escalation_90",
+            "escalation_120",
+            "escalation_repeat",
+        ]
         alerts = [m for m in queued_emails(bot, before) if purpose(m) == "admin_alert"]
         assert len(alerts) == 1
         alert, body = alerts[0], alerts[0].get_body(("plain",)).get_content()

@@ -259,7 +259,7 @@ def test_every_purpose_renders_with_no_personal_data_in_its_subject(renderer: Ma
         ("triage_reply", "Not recognised by the strategy discussion bot: passed to a person"),
         ("timescale_at_risk", "Strategy discussion N146782: timescale at risk"),
         ("quarantine_notice", "Quarantined: a message to the referral inbox needs a person"),
-        ("near_miss_alert", "Check now: N146782 may be a live enquiry; no police call-back arranged (SD000001)"),
+        ("near_miss_alert", "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)"),
     ],
 )
 def test_subjects(renderer: MailRenderer, purpose: str, subject: str) -> None:
@@ -405,6 +405,33 @@ def test_the_duty_referral_says_plainly_what_was_not_given(renderer: MailRendere
         "duty_referral", duty_referral(details=bare, requester=bare.requester, missing=["a contact number"])
     )
     assert "NO NUMBER GIVEN" in mail.text and "Missing from the request: a contact number." in mail.text
+
+
+def read_as_sentences(text: str) -> str:
+    """``words`` without the space a dropped tag leaves before punctuation (``<b>16:00</b>,``)."""
+    return re.sub(r" ([,.:;)])", r"\1", words(text))
+
+
+def test_the_urgent_acknowledgement_tells_the_tm_to_reply_contacted_once_police_have_rung(
+    renderer: MailRenderer,
+) -> None:
+    mail = renderer.render("urgent_acknowledgement", urgent_acknowledgement())
+    for body in (read_as_sentences(mail.text), read_as_sentences(mail.html)):
+        assert (
+            "Once police have rung you, reply to this email with CONTACTED on the first line "
+            "(or CONTACTED 16:00, with the time of the strategy meeting you agreed)" in body
+        )
+        assert "Until then the bot sends reminders, to you and then to Admin Support and the Service Manager" in body
+
+
+def test_the_duty_referral_asks_the_ds_to_reply_contacted_once_they_have_rung(renderer: MailRenderer) -> None:
+    mail = renderer.render("duty_referral", duty_referral())
+    for body in (read_as_sentences(mail.text), read_as_sentences(mail.html)):
+        assert (
+            "Please reply CONTACTED once you have rung the Team Manager: CONTACTED on the first line of your reply "
+            "to this email (or CONTACTED 16:00, with the time of the strategy meeting you agreed)" in body
+        )
+        assert "then to Admin Support, then to the Service Manager in MASH" in body
 
 
 def test_the_triage_reply_names_the_two_subjects_the_bot_understands(renderer: MailRenderer) -> None:

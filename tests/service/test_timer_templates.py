@@ -20,6 +20,8 @@ LONDON = ZoneInfo("Europe/London")
 PURPOSES = (
     "escalation_60",
     "escalation_90",
+    "escalation_120",
+    "escalation_repeat",
     "reminder_day_before",
     "reminder_30_min",
     "minutes_reminder",
@@ -105,6 +107,27 @@ SPECIFIC: dict[str, dict[str, Any]] = {
         "mash_manager": "mash.manager@council.example",
         "phone": "01632 960123",
     },
+    "escalation_120": {
+        "clock_start": london("2026-11-25 09:12"),
+        "callback_by": london("2026-11-25 10:12"),
+        "minutes_since": 120,
+        "phone": "01632 960123",
+        "ds_contacts": DS_CONTACTS,
+        "admin_support_phone": "101 Extn 347355",
+        "repeat_minutes": 60,
+        "repeats": 6,
+    },
+    "escalation_repeat": {
+        "clock_start": london("2026-11-25 09:12"),
+        "callback_by": london("2026-11-25 10:12"),
+        "minutes_since": 240,
+        "phone": "01632 960123",
+        "ds_contacts": DS_CONTACTS,
+        "admin_support_phone": "101 Extn 347355",
+        "repeat_minutes": 60,
+        "repeat": 2,
+        "repeats": 6,
+    },
     "reminder_day_before": MEETING,
     "reminder_30_min": MEETING,
     "minutes_reminder": {"start": london("2026-11-25 10:00"), "due": london("2026-11-26 10:15")},
@@ -143,6 +166,12 @@ EXACT_SUBJECTS = {
     "escalation_60": "URGENT S47 ENQUIRY N146782, N146783: no police call-back recorded after 60 minutes",
     "escalation_90": (
         "URGENT S47 ENQUIRY N146782, N146783: please escalate to MASH, no police call-back after 90 minutes"
+    ),
+    "escalation_120": (
+        "URGENT S47 ENQUIRY N146782, N146783: no police call-back after 120 minutes, to the MASH Service Manager"
+    ),
+    "escalation_repeat": (
+        "URGENT S47 ENQUIRY N146782, N146783: still no police call-back after 240 minutes (reminder 2 of 6)"
     ),
     "reminder_day_before": "Reminder: strategy discussion N146782, N146783 on Wed 25 Nov at 10:00",
     "reminder_30_min": "In 30 minutes: strategy discussion N146782, N146783 at 10:00",
