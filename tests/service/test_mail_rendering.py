@@ -259,7 +259,7 @@ def test_every_purpose_renders_with_no_personal_data_in_its_subject(renderer: Ma
         ("triage_reply", "Not recognised by the strategy discussion bot: passed to a person"),
         ("timescale_at_risk", "Strategy discussion N146782: timescale at risk"),
         ("quarantine_notice", "Quarantined: a message to the referral inbox needs a person"),
-        ("near_miss_alert", "Check now: N146782 was not treated as an URGENT S47 ENQUIRY (SD000001)"),
+        ("near_miss_alert", "Check now: N146782 may be a live enquiry; no police call-back arranged (SD000001)"),
     ],
 )
 def test_subjects(renderer: MailRenderer, purpose: str, subject: str) -> None:
