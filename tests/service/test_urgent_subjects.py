@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from bot.config import load_config
-from bot.domain.model import CalendarEvent
+from bot.domain.model import CalendarEvent, Requester
+from bot.mail.rendering import MailRenderer
 from bot.replay import Replay, load
 from tests.support.replays import Sent, sent, write_received
 from tests.support.requests_mail import LONDON, london, plain_text, queued_emails, request_email
@@ -306,3 +307,32 @@ def test_the_duty_ds_replying_to_an_alert_opens_no_case_and_raises_no_alert(tmp_
         (t0, "near_miss_alert", (DUTY_DS,)),
         (at, "triage_reply", (DUTY_DS,)),
     ]
+
+
+def test_an_alert_whose_sender_was_held_back_by_the_reply_limits_says_so() -> None:
+
+    renderer = MailRenderer()
+    context = {
+        "bot_name": "Strategy discussion bot",
+        "referral_unit_name": "PVP Referral Unit",
+        "referral_unit": UNIT,
+        "case_id": None,
+        "meeting_name": "",
+        "requester": Requester(),
+        "for_sender": False,
+        "n_numbers": ["N146782"],
+        "sender": TM,
+        "subject": "urgent <N146782> please ring",
+        "received": london("2026-11-28 23:41"),
+        "handling": "triaged",
+        "state": None,
+        "booked_start": None,
+        "sender_told": False,
+        "triage_folder": "Triage",
+        "resend_subject": "URGENT S47 ENQUIRY N146782",
+    }
+    mail = renderer.render("near_miss_alert", context)
+    text = " ".join(mail.text.split())
+    assert "The sender has NOT been told: the bot's limit on replies to them was reached. Please contact them." in text
+    assert "Subject: urgent <N146782> please ring" in text
+    assert "urgent &lt;N146782&gt; please ring" in mail.html
