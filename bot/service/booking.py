@@ -67,10 +67,11 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
     # there: the slot is chosen as if it were free, and the event kept to it.
     already = setup.calendar.booked(event_uid(setup, case))
     action = case.details.emergency_action
-    deadline = emergency_deadline(action, received, setup.days, setup.tz) if action else None
+    # Counted from the request, not from a later reply that completed it (§3.4).
+    deadline = emergency_deadline(action, case.received_at, setup.days, setup.tz) if action else None
     choice = find_slot(unit, received, case.details.complex, own=already, deadline=deadline)
     if choice is None:
-        return _none_in_time(unit, case, received) if deadline else _no_slot(unit, case)
+        return _none_in_time(unit, case) if deadline else _no_slot(unit, case)
     event = event_for(setup, case, choice.start, choice.end, sequence=0)
     try:
         _keep(unit, event, already)
@@ -78,7 +79,7 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
         # Someone booked by hand between our look and our write: look again once.
         choice = find_slot(unit, received, case.details.complex, own=already, deadline=deadline)
         if choice is None:
-            return _none_in_time(unit, case, received) if deadline else _no_slot(unit, case)
+            return _none_in_time(unit, case) if deadline else _no_slot(unit, case)
         event = event_for(setup, case, choice.start, choice.end, sequence=0)
         _keep(unit, event, already)
     booking = Booking(case.case_id, event.uid, choice.start, choice.end)
@@ -95,12 +96,12 @@ def _no_slot(unit: Unit, case: Case, details: RequestDetails | None = None) -> C
     return case
 
 
-def _none_in_time(unit: Unit, case: Case, received: datetime) -> Case:
+def _none_in_time(unit: Unit, case: Case) -> Case:
     """§3.4: emergency action and no rota slot in time: nothing booked, arranged outside the rota."""
     setup = unit.setup
     assert case.details.emergency_action is not None
     log.warning("case %s: emergency action and no rota slot in time; to be arranged outside the rota", case.case_id)
-    event = none_in_time(case.details.emergency_action, received, setup.config.schedule, setup.days, setup.tz)
+    event = none_in_time(case.details.emergency_action, case.received_at, setup.config.schedule, setup.days, setup.tz)
     case, _ = unit.decide(case, event)
     return case
 

@@ -24,13 +24,18 @@ PERSONAL = ("Bond", "Bruising", "Acacia")
 
 
 def request(
-    at: datetime, extra: str = "", *, sender: str = f"Alex Morgan <{TM}>", subject: str = "Strategy discussion N146782"
+    at: datetime,
+    extra: str = "",
+    *,
+    sender: str = f"Alex Morgan <{TM}>",
+    subject: str = "Strategy discussion N146782",
+    phone: str = "Contact number: 01632 960123",
 ) -> bytes:
-    """A complete request in the county template for N146782, with ``extra`` template lines."""
+    """A request for N146782 in the county template, with ``extra`` lines; complete unless ``phone`` is blank."""
     body = (
         "Hello,\n\nPlease arrange a strategy discussion.\n\n"
         "N number: N146782\nChildren's surname: Bond\nRequesting manager: Alex Morgan\nRole: Team Manager\n"
-        "Contact number: 01632 960123\nAddress: 1 Acacia Avenue\n"
+        f"{phone}\nAddress: 1 Acacia Avenue\n"
         "Reason for strategy discussion: Bruising to the face reported by the school.\n"
         f"Health representative: {HEALTH}\nOther professionals to invite: {SCHOOL}\n{extra}\n\nThanks\n"
     )
@@ -142,6 +147,25 @@ def test_emergency_action_without_a_date_counts_from_the_day_received(tmp_path: 
         (received, "confirmation", (TM,), (HEALTH, SCHOOL))
     ]
     assert "Timescale:" not in words(emails[0])  # held within the one working day: no warning
+
+
+def test_a_request_completed_by_a_later_reply_counts_from_the_request_not_the_reply(tmp_path: Path) -> None:
+    received, completed = london("2026-11-23 10:00"), london("2026-11-24 09:00")
+    messages = [
+        (received, request(received, "EPO: yes", phone="")),
+        (completed, reply(completed, "SD000001.missing_information.1", "Contact number: 01632 960123", TM)),
+    ]
+    events, emails = run(tmp_path / "mail", messages, until=london("2026-11-24 12:00"))
+    # Due by Tuesday (the day after Monday's request): Wednesday's free slot is too late.
+    assert booked(events) == []
+    assert [(e.at, e.purpose, e.to, e.cc) for e in sent(events, LONDON)] == [
+        (received, "missing_information", (TM,), ()),
+        (completed, "emergency_action_notice", (UNIT,), (TM,)),
+    ]
+    assert "by Tuesday 24 November 2026" in words(emails[-1])
+    assert "with no date given, so counted from the day the request was received (Monday 23 November 2026)" in words(
+        emails[-1]
+    )
 
 
 # -- children already known (§3.4) --------------------------------------------------------------------
