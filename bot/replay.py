@@ -93,12 +93,17 @@ def events_for(saved: SavedEmail, at: datetime, result: Handled) -> Iterator[dic
             "at": stamp,
             "event": "booked",
             "case": case_id,
-            "n_numbers": event.subject.removeprefix("Strategy discussion ").split(", "),
+            "n_numbers": _n_numbers(event.subject),
             "start": event.start.astimezone(at.tzinfo).isoformat(),
             "end": event.end.astimezone(at.tzinfo).isoformat(),
             "subject": event.subject,
         }
     yield from email_events(stamp, result)
+
+
+def _n_numbers(subject: str) -> list[str]:
+    """The N numbers of a calendar subject: a rota discussion's, or an urgent meeting's (§3.5, §4.4)."""
+    return subject.removeprefix("Urgent strategy meeting ").removeprefix("Strategy discussion ").split(", ")
 
 
 def email_events(stamp: str, result: Handled) -> Iterator[dict[str, Any]]:

@@ -146,6 +146,8 @@ class EwsCalendar:
         return str(item.legacy_free_busy_status or "Busy").casefold() != "free"
 
     def _refuse_overlap(self, account: Any, event: CalendarEvent, own_id: str | None) -> None:
+        if event.may_overlap:
+            return
         clashes = [
             i for i in self._view(account, event.start, event.end, _VIEW_FIELDS) if i.id != own_id and self._blocks(i)
         ]

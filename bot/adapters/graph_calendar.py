@@ -190,7 +190,7 @@ class GraphCalendar:
         if self._find(event.uid) is not None:
             log.info("booking %s is already in the strategy calendar", event.uid)
             return
-        if self._busy(self._view(event.start, event.end)):
+        if not event.may_overlap and self._busy(self._view(event.start, event.end)):
             raise SlotTaken(f"{event.start:%Y-%m-%d %H:%M}–{event.end:%H:%M} overlaps another event")
         fields = {
             **self._fields(event),
@@ -221,7 +221,7 @@ class GraphCalendar:
             if found is None:
                 self._book(event)
                 return
-            if self._busy(self._view(event.start, event.end), skip=str(found["id"])):
+            if not event.may_overlap and self._busy(self._view(event.start, event.end), skip=str(found["id"])):
                 raise SlotTaken(f"{event.start:%Y-%m-%d %H:%M}–{event.end:%H:%M} overlaps another event")
             self._call(
                 "PATCH",

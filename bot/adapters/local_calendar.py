@@ -69,6 +69,8 @@ class LocalCalendar:
             conn.execute(delete(t.calendar_events).where(t.calendar_events.c.uid == uid))
 
     def _refuse_overlap(self, event: CalendarEvent) -> None:
+        if event.may_overlap:
+            return
         clashes = [e for e in self.events(event.start, event.end) if e.uid != event.uid]
         if clashes:
             raise SlotTaken(

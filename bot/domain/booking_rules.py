@@ -15,6 +15,7 @@ from bot.domain.decisions import (
     Mail,
     Note,
     Policy,
+    Recipient,
     Role,
     TimersToCancel,
     booking_scope,
@@ -58,6 +59,12 @@ def booking_timers(booking: Booking, policy: Policy) -> tuple[CaseTimer, ...]:
     scope = booking_scope(booking)
     deadlines = booking_deadlines(booking.start, booking.end, policy.timers, policy.days, policy.tz)
     return tuple(CaseTimer(Purpose(d.purpose), d.due, scope, d.detail) for d in deadlines)
+
+
+def minutes_pack(case: Case, start: datetime, extra_to: tuple[Recipient, ...] = ()) -> Mail:
+    """§5: the minutes pack for a discussion starting at ``start``, to the TM/PM (and the duty DS, urgent)."""
+    to = (case.details.requester.email or "", *extra_to)
+    return Mail(Purpose.MINUTES_TEMPLATE, to, (), {"meeting_start": start}, Attach.MINUTES_PACK)
 
 
 def _quorum_note(health_rep: str | None, invited: Sequence[str]) -> str | None:

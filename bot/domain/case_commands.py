@@ -12,24 +12,21 @@ from bot.domain.commands import Command
 from bot.domain.deadlines import minutes_deadlines, outcome_deadlines
 from bot.domain.decisions import (
     NOT_APPLICABLE,
-    Attach,
     CancelBooking,
     CaseTimer,
     CaseView,
     Decision,
     FamilyMoved,
-    Mail,
     Move,
     Note,
     Overrun,
     Policy,
-    Recipient,
-    Role,
     TimersToCancel,
 )
-from bot.domain.model import Case, CaseState, Kind
+from bot.domain.model import CaseState, Kind
 from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
 from bot.domain.trust import domain_allowed
+from bot.domain.urgent_meeting import HELD_CHASE, contacted
 
 S = CaseState
 
@@ -38,36 +35,18 @@ URGENT_SCOPE = "urgent"
 OUTCOME_SCOPE = "outcome"
 
 
-def minutes_pack(case: Case, start: datetime, extra_to: tuple[Recipient, ...] = ()) -> Mail:
-    """§5: the minutes pack for a discussion starting at ``start``, to the TM/PM (and the duty DS, urgent)."""
-    to = (case.details.requester.email or "", *extra_to)
-    return Mail(Purpose.MINUTES_TEMPLATE, to, (), {"meeting_start": start}, Attach.MINUTES_PACK)
-
-
-def contacted(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
-    """§4.3–4.5: police rang; the ladder stops and the minutes pack goes at once."""
-    case = view.case
-    if case.kind is not Kind.URGENT or not can_move(case.state, S.CONTACTED):
-        return NOT_APPLICABLE
-    stopped = len(view.pending_of(LADDER))
-    return Decision(
-        state=S.CONTACTED,
-        cancel_timers=(TimersToCancel(LADDER),),
-        history=(Note("contacted", f"police contact recorded; {stopped} escalation(s) stopped"),),
-        emails=(minutes_pack(case, now, (Role.DUTY_DS,)),),
-    )
-
-
 def held(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
-    """§5: the discussion took place; an urgent one's minutes clock starts now."""
+    """§5: the discussion took place. A meeting arranged by phone (urgent, or after emergency action
+    with no rota slot in time) starts its minutes clock now; a booked one's was set at booking."""
     case = view.case
     if not can_move(case.state, S.HELD):
         return NOT_APPLICABLE
     timers: tuple[CaseTimer, ...] = ()
-    if case.kind is Kind.URGENT:
+    if case.kind is Kind.URGENT or case.state in (S.AWAITING_CONTACT, S.CONTACTED):
         deadlines = minutes_deadlines(now, policy.timers, policy.days, policy.tz)
         timers = tuple(CaseTimer(Purpose(d.purpose), d.due, URGENT_SCOPE) for d in deadlines)
-    return Decision(state=S.HELD, cancel_timers=(TimersToCancel(LADDER),), set_timers=timers, history=(Note("held"),))
+    stop = (TimersToCancel(LADDER), TimersToCancel(HELD_CHASE))
+    return Decision(state=S.HELD, cancel_timers=stop, set_timers=timers, history=(Note("held"),))
 
 
 def cancel(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
@@ -109,7 +88,10 @@ def outcome(view: CaseView, command: Command, sender: str, now: datetime, policy
     recorded = Outcome(command.outcome) if command.outcome else None
     timers: tuple[CaseTimer, ...] = ()
     if recorded is not None and recorded.is_section_47:
-        held_on = (view.booking.start if view.booking else now).astimezone(policy.tz).date()
+        # From the discussion: the booked start or the urgent meeting's time, else when HELD was
+        # recorded; never from the date of this reply (§5).
+        held = view.booking.start if view.booking else view.held_at or now
+        held_on = held.astimezone(policy.tz).date()
         deadlines = outcome_deadlines(held_on, policy.timers, policy.days, policy.tz)
         timers = tuple(CaseTimer(Purpose(d.purpose), d.due, OUTCOME_SCOPE, d.detail) for d in deadlines)
     return Decision(set_timers=timers, history=(Note("outcome", command.outcome or ""),))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.domain.booking_rules import attendees, meeting_context
-from bot.domain.case_commands import minutes_pack
+from bot.domain.booking_rules import attendees, meeting_context, minutes_pack
 from bot.domain.deadlines import elapsed, minutes_between, repeat_number
 from bot.domain.decisions import NOT_NEEDED, CaseTimer, CaseView, Decision, Mail, Policy, Role, booking_scope
 from bot.domain.model import Case, CaseState
 from bot.domain.purposes import Purpose
+from bot.domain.urgent_meeting import held_chase
 
 
 def _requester(case: Case) -> str:
@@ -67,10 +67,16 @@ def reminder(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
 
 
 def minutes_template(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
-    """§5: the minutes pack at the start of a booked discussion."""
-    if not _current_booking(view, timer) or view.booking is None:
+    """§5: the minutes pack at the start of a booked discussion; at the start of an urgent meeting,
+    to the duty DS as well (§4.5)."""
+    booking, state = view.booking, view.case.state
+    if booking is None or timer.scope not in ("", booking_scope(booking)):
         return NOT_NEEDED
-    return Decision(emails=(minutes_pack(view.case, view.booking.start),))
+    if state is CaseState.BOOKED:
+        return Decision(emails=(minutes_pack(view.case, booking.start),))
+    if state is CaseState.CONTACTED:
+        return Decision(emails=(minutes_pack(view.case, booking.start, (Role.DUTY_DS,)),))
+    return NOT_NEEDED
 
 
 def minutes_chase(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
@@ -113,6 +119,7 @@ CASE_TIMERS: dict[Purpose, TimerRule] = {
     Purpose.MINUTES_TEMPLATE: minutes_template,
     Purpose.MINUTES_REMINDER: minutes_chase,
     Purpose.MINUTES_OVERDUE: minutes_chase,
+    Purpose.HELD_CHASE: held_chase,
     Purpose.S47_OUTCOME_DUE: later_timescale,
     Purpose.ICPC_DUE: later_timescale,
 }

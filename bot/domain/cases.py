@@ -29,6 +29,7 @@ from bot.domain.emergency import NoSlotInTime, no_slot_in_time
 from bot.domain.model import CaseState
 from bot.domain.open_cases import OpenCasesFound, UrgentForBookedChild, open_cases_found, urgent_for_booked_child
 from bot.domain.purposes import Purpose
+from bot.domain.urgent_meeting import MeetingBooked, meeting_booked
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ Event = (
     | NoSlotInTime
     | OpenCasesFound
     | UrgentForBookedChild
+    | MeetingBooked
 )
 
 
@@ -136,6 +138,8 @@ def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Deci
             return open_cases_found(view, event, now, policy)
         case UrgentForBookedChild():
             return urgent_for_booked_child(view, event, now, policy)
+        case MeetingBooked():
+            return meeting_booked(view, event, now, policy)
 
 
 def decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:

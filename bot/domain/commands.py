@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import time
 
 from bot.domain.purposes import Outcome
+
+# "16:00", "16.00", "4pm", "4.30 pm", "at 1600": a clock time, never a date or a phone number.
+_CLOCK = re.compile(
+    r"(?<![\d/:.-])(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2})|(?P<hhmm>\d{2}))?\s*(?P<half>[ap]\.?m\.?)?(?![\d/:.-]*\d)",
+    re.IGNORECASE,
+)
+
+_MEETING_LEAD = re.compile(r"(?:(?:urgent\s+)?(?:strategy\s+)?meeting\s*)?(?:at|for|@)?\s*", re.IGNORECASE)
 
 _COMMAND = re.compile(
     r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED)\b[\s:,-]*"
@@ -20,6 +29,7 @@ class Command:
     minutes: int | None = None  # DELAY
     outcome: Outcome | None = None  # OUTCOME
     invitees: tuple[str, ...] = ()  # MOVED: the receiving authority's addresses
+    meeting_time: time | None = None  # CONTACTED <time>: the urgent meeting agreed by phone (§4.4)
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,34 @@ def read_command(top_text: str) -> Command | NotUnderstood | None:
             if wanted.startswith(outcome.lower()) or wanted.startswith(outcome.lower().replace(" s47", " section 47")):
                 return Command(word, outcome=outcome)
         return NotUnderstood("OUTCOME needs one of: " + ", ".join(Outcome) + ".")
+    if word == "CONTACTED":
+        return Command(word, meeting_time=meeting_time(rest))
     if word == "MOVED":
         addresses = re.findall(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", top_text)
         return Command(word, invitees=tuple(dict.fromkeys(a.lower() for a in addresses)))
     return Command(word)
+
+
+def meeting_time(text: str) -> time | None:
+    """The meeting time right after the word: ``CONTACTED 16:00``, ``CONTACTED 4pm``, ``CONTACTED meeting
+    at 16:00``; None when there is none.
+
+    Only a time at the start counts: in ``CONTACTED - spoke to the TM at 14:25`` the time is
+    when they spoke, not a meeting. A bare number is a time only with am/pm or as four
+    digits (``1600``): ``CONTACTED 2`` could be anything.
+    """
+    lead = _MEETING_LEAD.match(text)
+    match = _CLOCK.match(text, lead.end() if lead else 0)
+    if match is None:
+        return None
+    hour = int(match.group("hour"))
+    minute_text = match.group("minute") or match.group("hhmm")
+    half = (match.group("half") or "").lower().replace(".", "")
+    if minute_text is None and not half:
+        return None
+    minute = int(minute_text or 0)
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    return time(hour, minute) if hour < 24 and minute < 60 else None

@@ -112,7 +112,14 @@ class Overrun:
     minutes: int
 
 
-Change = Book | Move | CancelBooking | FamilyMoved | Overrun
+@dataclass(frozen=True)
+class UrgentMeeting:
+    """§4.4 ``CONTACTED <time>``: the urgent meeting agreed by phone, put in the strategy calendar at ``start``."""
+
+    start: datetime
+
+
+Change = Book | Move | CancelBooking | FamilyMoved | Overrun | UrgentMeeting
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,8 @@ class CaseView:
     booking: Booking | None = None
     pending: tuple[CaseTimer, ...] = ()
     outcome: str | None = None
+    held_at: datetime | None = None  # when HELD was recorded (§5: urgent timescales count from it)
+    contacted_at: datetime | None = None  # when police contact was recorded (§4)
 
     def pending_of(self, purposes: frozenset[Purpose]) -> list[CaseTimer]:
         return [t for t in self.pending if t.purpose in purposes]

@@ -145,6 +145,9 @@ class CalendarEvent:
     organizer: str = ""
     sequence: int = 0
     private: bool = True
+    # The urgent meeting agreed by phone (§4.4) goes in at its time whatever is there already:
+    # the calendar does not refuse it for an overlap, and no rota booking is moved for it.
+    may_overlap: bool = False
 
 
 @dataclass(frozen=True)

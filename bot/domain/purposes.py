@@ -37,6 +37,8 @@ class Purpose(StrEnum):
     NEAR_MISS_ALERT = "near_miss_alert"
     EMERGENCY_ACTION_NOTICE = "emergency_action_notice"
     OPEN_CASE_NOTICE = "open_case_notice"
+    URGENT_MEETING = "urgent_meeting"
+    HELD_CHASE = "held_chase"
 
 
 P = Purpose

@@ -9,11 +9,12 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from bot.domain.booking_rules import Booked, BookedForMovedFamily, NoSlot, Rebooked, attendees, meeting_context
-from bot.domain.decisions import CancelBooking, Change, FamilyMoved, Move, Overrun
+from bot.domain.decisions import CancelBooking, Change, FamilyMoved, Move, Overrun, UrgentMeeting
 from bot.domain.emergency import emergency_deadline, none_in_time
 from bot.domain.model import Booking, CalendarEvent, Case, Interval, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.domain.slots import SlotChoice, booking_length, choose_slot, next_slot_after
+from bot.domain.urgent_meeting import MeetingBooked
 from bot.errors import SlotTaken
 from bot.service.documents import event_for, event_uid, invitation_for
 from bot.service.unit import Unit
@@ -116,6 +117,8 @@ def carry_out_change(unit: Unit, case: Case, change: Change | None) -> bool:
         family_moved(unit, case)
     elif isinstance(change, Overrun):
         overrun(unit, case, change.minutes)
+    elif isinstance(change, UrgentMeeting):
+        urgent_meeting(unit, case, change.start)
     return True
 
 
@@ -212,3 +215,19 @@ def overrun(unit: Unit, case: Case, minutes: int) -> None:
         context = {**meeting_context(other, other_case.details.complex, setup.policy), "delay_minutes": minutes}
         unit.send(Purpose.DELAY_NOTICE, other_case, (other_case.details.requester.email or "",), (), context)
     unit.note(case, "delay", f"{minutes} minutes; {len(later)} later booking(s) told")
+
+
+def urgent_meeting(unit: Unit, case: Case, start: datetime) -> None:
+    """§4.4: the urgent meeting agreed by phone, in the strategy calendar at its time, outside the rota."""
+    setup = unit.setup
+    end = start + timedelta(minutes=setup.policy.urgent.meeting_minutes)
+    uid = f"{case.case_id}.urgent@{setup.config.bot.message_id_domain}"
+    event = event_for(setup, case, start, end, 0, uid=uid, urgent=True)
+    # A retry after a crash finds the event it made; a later time agreed moves it.
+    already = setup.calendar.booked(uid)
+    _keep(unit, event, already)
+    booking = Booking(case.case_id, uid, start, end)
+    unit.tx.add_booking(booking)
+    unit.result.booked.append((case.case_id, event))
+    log.info("case %s urgent meeting %s", case.case_id, start.isoformat())
+    unit.decide(case, MeetingBooked(booking), event)

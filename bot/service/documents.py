@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.domain.booking_rules import attendees, event_subject
 from bot.domain.model import Attachment, CalendarEvent, Case, Kind
+from bot.domain.urgent_meeting import urgent_meeting_subject
 from bot.mail.invitation import invitation
 from bot.mail.minutes_pack import MinutesPack, minutes_context, minutes_document, minutes_filename
 from bot.service.outbox import base_context
@@ -27,6 +28,7 @@ def event_for(
     end: datetime,
     sequence: int,
     uid: str | None = None,
+    urgent: bool = False,
 ) -> CalendarEvent:
     """The strategy calendar event of domain.md §3.5: N numbers in the subject, nothing else."""
     config = setup.config
@@ -41,9 +43,12 @@ def event_for(
         },
     )
     invited, _ = attendees(details, setup.policy.recipient_domains)
+    if urgent:
+        # §4.4: the urgent meeting includes the duty DS, who agreed it by phone.
+        invited = [*invited, setup.config.people.duty_ds]
     return CalendarEvent(
         uid=uid or event_uid(setup, case),
-        subject=event_subject(details.n_numbers),
+        subject=urgent_meeting_subject(details.n_numbers) if urgent else event_subject(details.n_numbers),
         start=start,
         end=end,
         body=body,
@@ -52,6 +57,7 @@ def event_for(
         organizer=config.bot.address,
         sequence=sequence,
         private=True,
+        may_overlap=urgent,
     )
 
 

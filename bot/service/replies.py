@@ -47,7 +47,8 @@ def reply(unit: Unit, case: Case, reading: MessageReading, sender: str, received
 
 def _apply(unit: Unit, case: Case, command: Command, sender: str) -> bool:
     """Carry out one command word; False when it does not apply to the case as it stands."""
-    decision = decide(unit.view(case), CommandGiven(command, sender), unit.now, unit.setup.policy)
+    view = unit.view(case, with_history=True)
+    decision = decide(view, CommandGiven(command, sender), unit.now, unit.setup.policy)
     if not decision.applies:
         return False
     # A move that finds no free slot does not apply: its decision carries nothing but the change.

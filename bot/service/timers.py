@@ -24,8 +24,9 @@ def fire(unit: Unit, timer: TimerRow) -> bool:
     case = unit.tx.case(timer.case_id) if timer.case_id else None
     if case is None:
         return False
-    later = purpose in (Purpose.S47_OUTCOME_DUE, Purpose.ICPC_DUE)
-    _, decision = unit.decide(case, CaseTimer(purpose, timer.due_at, timer.scope, timer.detail), with_outcome=later)
+    # These say when the discussion was held or police rang, which only the history knows.
+    history = purpose in (Purpose.S47_OUTCOME_DUE, Purpose.ICPC_DUE, Purpose.HELD_CHASE)
+    _, decision = unit.decide(case, CaseTimer(purpose, timer.due_at, timer.scope, timer.detail), with_history=history)
     if decision.needed and purpose in (Purpose.ESCALATION_60, Purpose.ESCALATION_90):
         log.warning("case %s: %s sent, no police contact recorded", case.case_id, purpose)
     return decision.needed

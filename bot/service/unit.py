@@ -81,28 +81,36 @@ class Unit:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def view(self, case: Case, with_outcome: bool = False) -> CaseView:
+    def view(self, case: Case, with_history: bool = False) -> CaseView:
         """The case with what the rules need to know of it, read in this transaction.
 
-        The recorded outcome is read from the history only when asked for (the later
-        timescales' reminders), so that other decisions do not read a long history.
+        What the history says (the outcome, when contact and HELD were recorded) is read only
+        when asked for, so that other decisions do not read a long history.
         """
         pending = tuple(
             CaseTimer(Purpose(t.purpose), t.due_at, t.scope, t.detail)
             for t in self.tx.timers_for(case.case_id)
             if t.status == "pending"
         )
-        outcomes = [h.detail for h in self.tx.history(case.case_id) if h.action == "outcome"] if with_outcome else []
-        return CaseView(case, self.tx.booking_for(case.case_id), pending, outcomes[-1] if outcomes else None)
+        view = CaseView(case, self.tx.booking_for(case.case_id), pending)
+        if not with_history:
+            return view
+        last = {entry.action: entry for entry in self.tx.history(case.case_id)}
+        return replace(
+            view,
+            outcome=last["outcome"].detail if "outcome" in last else None,
+            held_at=last["held"].at if "held" in last else None,
+            contacted_at=last["contacted"].at if "contacted" in last else None,
+        )
 
     def decide(
-        self, case: Case, event: Event, calendar_event: CalendarEvent | None = None, with_outcome: bool = False
+        self, case: Case, event: Event, calendar_event: CalendarEvent | None = None, with_history: bool = False
     ) -> tuple[Case, Decision]:
         """The rules' decision on ``event``, carried out; returns the case as it now stands.
 
         ``calendar_event`` is the booking's event, for the invitation a confirmation carries.
         """
-        decision = decide(self.view(case, with_outcome), event, self.now, self.setup.policy)
+        decision = decide(self.view(case, with_history), event, self.now, self.setup.policy)
         return self.carry_out(case, decision, calendar_event), decision
 
     def carry_out(self, case: Case, decision: Decision, event: CalendarEvent | None = None) -> Case:

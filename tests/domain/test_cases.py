@@ -82,7 +82,8 @@ def _expected(word: str, kind: Kind, state: CaseState) -> tuple[bool, CaseState 
     open_states = state not in (S.CANCELLED, S.CLOSED)
     match word:
         case "CONTACTED":
-            ok = kind is Kind.URGENT and S.CONTACTED in TRANSITIONS[state]
+            # Any case waiting for police contact: urgent, or standard after emergency action (§3.4).
+            ok = S.CONTACTED in TRANSITIONS[state]
             return ok, S.CONTACTED if ok else None
         case "HELD":
             ok = S.HELD in TRANSITIONS[state]
@@ -178,8 +179,12 @@ TIMER_CASES = [
 def _timer_needed(purpose: Purpose, state: CaseState) -> bool:
     if purpose in LADDER:
         return state is S.AWAITING_CONTACT
-    if purpose in (Purpose.REMINDER_DAY_BEFORE, Purpose.REMINDER_30_MIN, Purpose.MINUTES_TEMPLATE):
+    if purpose in (Purpose.REMINDER_DAY_BEFORE, Purpose.REMINDER_30_MIN):
         return state is S.BOOKED
+    if purpose is Purpose.MINUTES_TEMPLATE:  # a booked discussion, or an urgent meeting (§4.5)
+        return state in (S.BOOKED, S.CONTACTED)
+    if purpose is Purpose.HELD_CHASE:  # the meeting not yet recorded as held (§4.6)
+        return state is S.CONTACTED
     return True
 
 

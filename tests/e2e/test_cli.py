@@ -139,7 +139,8 @@ def test_replay_with_contacted_at_thirty_minutes_shows_no_escalation(
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     purposes = [e["purpose"] for e in lines if e["event"] == "email"]
-    assert purposes == ["urgent_acknowledgement", "duty_referral", "minutes_template"]
+    # No escalation; the meeting not yet recorded as held is chased at 18:00 (domain.md §4.6).
+    assert purposes == ["urgent_acknowledgement", "duty_referral", "minutes_template", "held_chase"]
     assert [e["kind"] for e in lines if e["event"] == "received"] == ["urgent", "reply"]
 
 
