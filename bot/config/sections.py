@@ -157,6 +157,7 @@ def schedule(d: Table) -> Schedule:
         horizon_meeting_days=d.integer("horizon_meeting_days", minimum=1, maximum=365),
         timescale_working_days=d.integer("timescale_working_days", minimum=0, maximum=60),
         complex_timescale_working_days=d.integer("complex_timescale_working_days", minimum=0, maximum=60),
+        emergency_timescale_working_days=d.integer("emergency_timescale_working_days", minimum=0, maximum=60),
         closure_days=_closure_days(d),
         bank_holidays_country=d.string("bank_holidays_country"),
         bank_holidays_subdivision=d.string("bank_holidays_subdivision"),

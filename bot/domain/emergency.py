@@ -15,7 +15,6 @@ from bot.domain.slots import effective_referral_day
 from bot.domain.working_days import WorkingDays
 
 # 002 §3: after emergency action the discussion is held within one working day of it.
-EMERGENCY_WORKING_DAYS = 1
 
 EPO = "EPO"
 POLICE_PROTECTION = "police protection"
@@ -118,9 +117,11 @@ def action_day(action: EmergencyAction, received: datetime, tz: ZoneInfo) -> dat
     return min(action.day, day_received) if action.day is not None else day_received
 
 
-def emergency_deadline(action: EmergencyAction, received: datetime, days: WorkingDays, tz: ZoneInfo) -> date:
-    """§3.4: the last day the discussion may be held on: one working day after the action."""
-    return days.add_working_days(action_day(action, received, tz), EMERGENCY_WORKING_DAYS)
+def emergency_deadline(
+    action: EmergencyAction, received: datetime, schedule: Schedule, days: WorkingDays, tz: ZoneInfo
+) -> date:
+    """§3.4: the last day the discussion may be held on: one working day (by default) after the action."""
+    return days.add_working_days(action_day(action, received, tz), schedule.emergency_timescale_working_days)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def none_in_time(
     return NoSlotInTime(
         action,
         action_day(action, received, tz),
-        emergency_deadline(action, received, days, tz),
+        emergency_deadline(action, received, schedule, days, tz),
         effective_referral_day(received, schedule, days, tz),
     )
 
@@ -155,7 +156,7 @@ def no_slot_in_time(view: CaseView, event: NoSlotInTime, now: datetime, policy: 
         "action_time": action.time_of_day.strftime("%H:%M") if action.time_of_day else None,
         "action_stated": action.day is not None,
         "deadline": event.deadline,
-        "working_days": EMERGENCY_WORKING_DAYS,
+        "working_days": policy.schedule.emergency_timescale_working_days,
     }
     mail = Mail(Purpose.EMERGENCY_ACTION_NOTICE, (Role.REFERRAL_UNIT,), (case.details.requester.email or "",), context)
     detail = f"{action.taken}; no rota slot by {event.deadline.isoformat()}: to be arranged outside the rota"

@@ -19,6 +19,7 @@ class Schedule:
     horizon_meeting_days: int
     timescale_working_days: int
     complex_timescale_working_days: int
+    emergency_timescale_working_days: int  # after an EPO or police protection (§3.4)
     closure_days: frozenset[date]
     bank_holidays_country: str
     bank_holidays_subdivision: str

@@ -69,7 +69,8 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
     already = setup.calendar.booked(event_uid(setup, case))
     action = case.details.emergency_action
     # Counted from the request, not from a later reply that completed it (§3.4).
-    deadline = emergency_deadline(action, case.received_at, setup.days, setup.tz) if action else None
+    schedule = setup.config.schedule
+    deadline = emergency_deadline(action, case.received_at, schedule, setup.days, setup.tz) if action else None
     choice = find_slot(unit, received, case.details.complex, own=already, deadline=deadline)
     if choice is None:
         return _none_in_time(unit, case) if deadline else _no_slot(unit, case)

@@ -29,7 +29,8 @@ def base_context(setup: Setup, case: Case | None) -> dict[str, Any]:
         "requester": details.requester,
         "ds_contacts": list(people.ds_contacts),
         "admin_support_phone": people.admin_support_phone,
-        "mash_manager": people.mash_manager,
+        # One MASH service manager for the whole ladder (escalation_90 names them; 120 goes to them).
+        "mash_manager": config.urgent.mash_service_manager,
         "dial_in": config.conference.dial_in,
         "passcode": config.conference.passcode,
     }

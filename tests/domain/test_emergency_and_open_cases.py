@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -164,7 +165,13 @@ DEADLINES = [
 
 @pytest.mark.parametrize(("day", "received", "deadline"), DEADLINES)
 def test_the_emergency_deadline(day: date | None, received: str, deadline: date) -> None:
-    assert emergency_deadline(EmergencyAction(EPO, day), at(received), DAYS, LONDON) == deadline
+    assert emergency_deadline(EmergencyAction(EPO, day), at(received), CONFIG.schedule, DAYS, LONDON) == deadline
+
+
+def test_the_emergency_timescale_is_configuration() -> None:
+    two_days = dataclasses.replace(CONFIG.schedule, emergency_timescale_working_days=2)
+    action = EmergencyAction(EPO, date(2026, 11, 27))  # a Friday: Monday, then Tuesday
+    assert emergency_deadline(action, at("2026-11-27 15:00"), two_days, DAYS, LONDON) == date(2026, 12, 1)
 
 
 def _free(_day: date) -> list[Interval]:

@@ -25,6 +25,7 @@ SCHEDULE = Schedule(
     horizon_meeting_days=10,
     timescale_working_days=3,
     complex_timescale_working_days=5,
+    emergency_timescale_working_days=1,
     closure_days=frozenset(),
     bank_holidays_country="GB",
     bank_holidays_subdivision="ENG",
