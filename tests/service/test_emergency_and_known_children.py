@@ -11,7 +11,7 @@ from bot.config import load_config
 from bot.domain.model import OutgoingEmail
 from bot.replay import Replay, load
 from tests.support.replays import Sent, sent, write_received
-from tests.support.requests_mail import LONDON, london, request_email
+from tests.support.requests_mail import LONDON, london, reply_email, request_email
 
 TM = "alex.morgan@council.example"
 OTHER_TM = "sam.jones@council.example"
@@ -43,17 +43,7 @@ def request(
 
 
 def reply(at: datetime, to_message: str, first_line: str, sender: str) -> bytes:
-    """A reply to the bot's email ``to_message``, as Outlook sends it."""
-    domain = sender.rsplit("@", 1)[1]
-    return request_email(
-        at,
-        subject="RE: Strategy discussion N146782",
-        sender=sender,
-        auth=f"mx.police.example; dmarc=pass header.from={domain}",
-        message_id=f"<reply.{at:%Y%m%d%H%M}@{domain}>",
-        in_reply_to=f"<{to_message}@police.example>",
-        body=f"{first_line}\n\nThanks\n",
-    )
+    return reply_email(at, to_message, first_line, sender, "Strategy discussion N146782")
 
 
 def run(

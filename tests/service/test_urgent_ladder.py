@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.replays import Sent, replay, sent
-from tests.support.requests_mail import LONDON, london, request_email
+from tests.support.requests_mail import LONDON, london, reply_email, request_email
 
 TM = "alex.morgan@council.example"
 DUTY_DS = "duty.ds@police.example"
@@ -27,17 +27,7 @@ def urgent(t0: datetime) -> bytes:
 
 
 def reply(at: datetime, to_message: str, first_line: str, sender: str) -> bytes:
-    """A reply in the case's thread, as Outlook sends it, to the bot's email ``to_message``."""
-    domain = sender.rsplit("@", 1)[1].rstrip(">")
-    return request_email(
-        at,
-        subject="RE: URGENT S47 ENQUIRY N311907",
-        sender=sender,
-        auth=f"mx.police.example; dmarc=pass header.from={domain}",
-        message_id=f"<reply.{at:%Y%m%d%H%M}@{domain}>",
-        in_reply_to=f"<{to_message}@police.example>",
-        body=f"{first_line}\n\nThanks\n",
-    )
+    return reply_email(at, to_message, first_line, sender, "URGENT S47 ENQUIRY N311907")
 
 
 def ladder_of(emails: list[Sent]) -> list[Sent]:

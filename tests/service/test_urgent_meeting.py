@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tests.support.replays import Sent, replay, sent
-from tests.support.requests_mail import london, request_email
+from tests.support.requests_mail import london, reply_email, request_email
 
 LONDON = ZoneInfo("Europe/London")
 TM = "alex.morgan@council.example"
@@ -23,18 +23,10 @@ def urgent(at: datetime, n: str = "N222222") -> tuple[datetime, bytes]:
     return at, request_email(at, subject=f"URGENT S47 ENQUIRY {n}", n_number=n, message_id=f"<u.{n}@council.example>")
 
 
-def from_ds(at: datetime, first_line: str, n: int = 1) -> tuple[datetime, bytes]:
+def from_ds(at: datetime, first_line: str) -> tuple[datetime, bytes]:
     """The duty DS replies to the referral the bot sent them."""
-    raw = request_email(
-        at,
-        subject="RE: URGENT S47 ENQUIRY N222222",
-        sender="DS Sam Carver <sam.carver@police.example>",
-        auth="mx.police.example; dmarc=pass header.from=police.example",
-        message_id=f"<ds.{n}@police.example>",
-        in_reply_to="<SD000001.duty_referral.1@police.example>",
-        body=f"{first_line}\n\nSpoke to the TM.\n",
-    )
-    return at, raw
+    ds = "DS Sam Carver <sam.carver@police.example>"
+    return at, reply_email(at, "SD000001.duty_referral.1", first_line, ds, "URGENT S47 ENQUIRY N222222")
 
 
 def mine(events: list[dict[str, object]]) -> list[Sent]:
@@ -82,9 +74,9 @@ def test_held_stops_the_chase_and_the_minutes_and_s47_count_from_the_meeting(tmp
     t0 = london("2026-11-23 14:00")
     messages = [
         urgent(t0),
-        from_ds(t0 + timedelta(minutes=30), "CONTACTED 16:00", 1),
-        from_ds(london("2026-11-23 17:00"), "HELD", 2),
-        from_ds(london("2026-11-26 11:00"), "OUTCOME joint S47", 3),  # three days later
+        from_ds(t0 + timedelta(minutes=30), "CONTACTED 16:00"),
+        from_ds(london("2026-11-23 17:00"), "HELD"),
+        from_ds(london("2026-11-26 11:00"), "OUTCOME joint S47"),  # three days later
     ]
     events = replay(tmp_path, messages, london("2026-11-30 12:00"))
     assert [(s.at, s.purpose, s.to, s.cc) for s in mine(events)] == [
@@ -176,24 +168,12 @@ def test_a_meeting_after_emergency_action_with_no_rota_slot_is_chased_and_its_mi
     )
     request = request_email(received, message_id="<epo@council.example>", body=body)
     ds = "DS Sam Carver <sam.carver@police.example>"
-    answers = [
-        (london("2026-11-25 17:30"), "CONTACTED 11:00", "<SD000001.emergency_action_notice.1@police.example>"),
-        (london("2026-11-26 11:40"), "HELD", "<SD000001.urgent_meeting.1@police.example>"),
-    ]
     replies = [
-        (
-            at,
-            request_email(
-                at,
-                subject="RE: Strategy discussion N146782",
-                sender=ds,
-                auth="mx.police.example; dmarc=pass header.from=police.example",
-                message_id=f"<r{n}@police.example>",
-                in_reply_to=to,
-                body=f"{line}\n",
-            ),
-        )
-        for n, (at, line, to) in enumerate(answers)
+        (at, reply_email(at, to, line, ds, "Strategy discussion N146782"))
+        for at, line, to in [
+            (london("2026-11-25 17:30"), "CONTACTED 11:00", "SD000001.emergency_action_notice.1"),
+            (london("2026-11-26 11:40"), "HELD", "SD000001.urgent_meeting.1"),
+        ]
     ]
     events = replay(tmp_path, [(received, request), *replies], london("2026-11-28 12:00"))
     starts = [(e["subject"], datetime.fromisoformat(str(e["start"]))) for e in events if e["event"] == "booked"]

@@ -80,6 +80,20 @@ def request_email(
     return bytes(msg)
 
 
+def reply_email(at: datetime, to_message: str, first_line: str, sender: str, subject: str) -> bytes:
+    """A reply, as Outlook sends it, to the bot's email ``to_message`` (``SD000001.duty_referral.1``)."""
+    domain = sender.rsplit("@", 1)[1].rstrip(">")
+    return request_email(
+        at,
+        subject=f"RE: {subject}",
+        sender=sender,
+        auth=f"mx.police.example; dmarc=pass header.from={domain}",
+        message_id=f"<reply.{at:%Y%m%d%H%M%S}@{domain}>",
+        in_reply_to=f"<{to_message}@police.example>",
+        body=f"{first_line}\n\nThanks\n",
+    )
+
+
 def queued_emails(bot: object, after: int = 0) -> list[EmailMessage]:
     """Every email in the bot's outbox (after the first ``after``), parsed as its recipients will read it."""
     import email
