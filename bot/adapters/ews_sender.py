@@ -1,4 +1,4 @@
-"""The sender on Exchange Server through EWS (exchangelib 5): the rendered MIME sent to its envelope only.
+"""The sender on Exchange Server through EWS (exchangelib 5): the rendered MIME sent to its envelope only, once.
 
 Logs carry message ids and counts, never subjects, bodies or addresses of people.
 """
@@ -15,7 +15,9 @@ from email.utils import getaddresses
 from typing import Any
 
 from exchangelib import Message
+from exchangelib.folders import FolderCollection
 from exchangelib.properties import Mailbox
+from exchangelib.services import SendItem
 
 from bot.adapters.ews_connection import EwsMailbox
 from bot.config import EwsConfig
@@ -76,10 +78,15 @@ def recipient_plan(raw: bytes, recipients: Sequence[str]) -> tuple[bytes, list[A
 
 
 class EwsSender:
-    """The ``MailSender`` port: the rendered MIME sent as it is from the referral mailbox.
+    """The ``MailSender`` port: the rendered MIME sent as it is from the referral mailbox, exactly once.
 
-    Exchange reads the recipients from the MIME's To and Cc (see ``recipient_plan``). A copy
-    is kept in the mailbox's Sent Items.
+    Exchange reads the recipients from the MIME's To and Cc (see ``recipient_plan``). The mail
+    is saved as a draft carrying our Message-ID (CreateItem, ``SaveOnly``, in Drafts), then
+    sent (SendItem, a copy kept in Sent Items). Neither request is ever repeated blindly:
+    every attempt first looks for our Message-ID (``InternetMessageId``) in Sent Items, the
+    Outbox and Drafts (one FindItem). Found sent (or on its way out), it is not sent again;
+    found as a draft, that draft is sent. So a 5xx or a dropped connection after Exchange
+    accepted the mail never makes a second copy.
     """
 
     def __init__(
@@ -100,23 +107,54 @@ class EwsSender:
         mime, to, cc, bcc = recipient_plan(raw, recipients)
         if mime is not raw:
             log.warning("message %s names recipients outside its envelope; sending to the envelope only", message_id)
+        internet_id = _internet_message_id(mime) or message_id
 
         def send(account: Any) -> None:
+            sent, drafts = self._ours(account, internet_id)
+            if sent:
+                log.info("message %s is already in Sent Items or the Outbox; not sending it again", message_id)
+                return
+            if drafts:
+                log.info("message %s is already saved as a draft (%d); sending that draft", message_id, len(drafts))
+                SendItem(account=account).get(items=[drafts[0]], saved_item_folder=account.sent)
+                return
             message = Message(
                 account=account,
-                folder=account.sent,
+                folder=account.drafts,
                 mime_content=mime,
                 to_recipients=to or None,
                 cc_recipients=cc or None,
                 bcc_recipients=bcc or None,
             )
-            message.send_and_save()
+            message.save()  # CreateItem, SaveOnly, in Drafts
+            message.send(save_copy=True, copy_to_folder=account.sent)  # SendItem
 
         self.mailbox.call(f"sending message {message_id}", send)
         log.info("sent message %s to %d recipient(s) through Exchange", message_id, len(recipients))
+
+    @staticmethod
+    def _ours(account: Any, internet_id: str) -> tuple[list[Any], list[Any]]:
+        """The items carrying this Message-ID: (in Sent Items or the Outbox, in Drafts)."""
+        drafts_id = account.drafts.id
+        folders = FolderCollection(account=account, folders=[account.sent, account.outbox, account.drafts])
+        sent: list[Any] = []
+        drafts: list[Any] = []
+        for item in folders.filter(message_id=internet_id).only("message_id", "parent_folder_id"):
+            if isinstance(item, Exception):
+                raise item
+            in_drafts = item.parent_folder_id is not None and item.parent_folder_id.id == drafts_id
+            (drafts if in_drafts else sent).append(item)
+        return sent, drafts
 
     def check(self) -> list[str]:
         return self.mailbox.problems(lambda account: account.sent, "opening Sent Items")
 
     def close(self) -> None:
         self.mailbox.close()
+
+
+def _internet_message_id(raw: bytes) -> str:
+    """The Message-ID of the MIME, as Exchange keeps it in ``InternetMessageId``; empty when there is none."""
+    head, _, _ = _split_head(raw)
+    parsed = email.message_from_bytes(head + b"\r\n\r\n", policy=compat32)
+    return " ".join(str(parsed.get("Message-ID") or "").split())

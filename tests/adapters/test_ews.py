@@ -24,7 +24,7 @@ from bot.config import CalendarConfig, ConfigError, EwsConfig, InboxConfig
 from bot.domain.model import Interval
 from bot.errors import PermanentError, SlotTaken, TransientError
 from bot.ports import Folder
-from tests.support.fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws
+from tests.support.fake_ews import CALENDAR_MAILBOX, ENDPOINT, NS, REFERRALS, FakeEws, SoapCall
 from tests.support.port_contracts import (
     CalendarContract,
     InboxContract,
@@ -459,6 +459,15 @@ def test_a_watched_folder_given_as_a_path_is_found_and_the_handled_folders_go_be
 # -- what the sender sends ----------------------------------------------------------------------
 
 
+def folder_in(fake: FakeEws, call: SoapCall, path: str) -> str:
+    """The name of the referral mailbox's folder a request names at ``path``, by id or as a well-known folder."""
+    [elem] = call.findall(f"{path}/*")
+    if elem.tag.endswith("DistinguishedFolderId"):
+        assert elem.findtext("t:Mailbox/t:EmailAddress", namespaces=NS) in (REFERRALS, None)
+        return fake.well_known(REFERRALS, elem.get("Id", "")).name
+    return fake.folders[elem.get("Id", "")].name
+
+
 def test_the_mime_goes_as_it_is_saved_in_sent_items_when_the_headers_name_the_envelope(
     fake: FakeEws, sleeps: Sleeps
 ) -> None:
@@ -468,16 +477,67 @@ def test_the_mime_goes_as_it_is_saved_in_sent_items_when_the_headers_name_the_en
     EwsSender(ews_config(), sleep=sleeps).send(
         "<contract-7@council.example>", raw, REFERRALS, ["tm@council.example", "ds@police.example"]
     )
+    # First a look for our Message-ID where a copy would be, then a draft carrying it, then the send.
+    assert [o for o in fake.operations() if o in ("FindItem", "CreateItem", "SendItem")] == [
+        "FindItem",
+        "CreateItem",
+        "SendItem",
+    ]
     [create] = fake.calls_of("CreateItem")
-    assert create.body.get("MessageDisposition") == "SendAndSaveCopy"
-    saved_in = create.find("m:SavedItemFolderId/t:DistinguishedFolderId")
-    assert saved_in is not None and saved_in.get("Id") == "sentitems"
-    assert saved_in.findtext("t:Mailbox/t:EmailAddress", namespaces=NS) == REFERRALS
+    assert create.body.get("MessageDisposition") == "SaveOnly"
+    assert folder_in(fake, create, "m:SavedItemFolderId") == "Drafts"
     [message] = create.findall("m:Items/t:Message")
     assert base64.b64decode(message.findtext("t:MimeContent", namespaces=NS) or "") == raw
     assert message.find("t:ToRecipients", NS) is None and message.find("t:BccRecipients", NS) is None
+    [send] = fake.calls_of("SendItem")
+    assert send.body.get("SaveItemToFolder") == "true"
+    assert folder_in(fake, send, "m:SavedItemFolderId") == "Sent Items"
     [sent] = fake.sent
     assert sorted(sent.recipients) == ["ds@police.example", "tm@council.example"]
+    assert [i.message_id for i in fake.messages_in(REFERRALS, "Sent Items")] == ["<contract-7@council.example>"]
+    assert fake.messages_in(REFERRALS, "Drafts") == []
+
+
+@pytest.mark.parametrize("how", ["504", "503", "drop"])
+@pytest.mark.parametrize("lost", ["CreateItem", "SendItem"])
+def test_an_answer_lost_after_exchange_took_the_mail_never_makes_a_second_copy(
+    fake: FakeEws, sleeps: Sleeps, lost: str, how: str
+) -> None:
+    raw = contract_message(7).replace(b"To: referrals@police.example", b"To: tm@council.example")
+    sender = EwsSender(ews_config(), sleep=sleeps)
+    fake.lose_answer(lost, how)
+    if how == "503":  # Exchange's "busy": waited out in place, and the whole attempt, lookup first, made again
+        sender.send("<contract-7@council.example>", raw, REFERRALS, ["tm@council.example"])
+        assert sleeps == [10.0]
+    else:
+        with pytest.raises(TransientError):
+            sender.send("<contract-7@council.example>", raw, REFERRALS, ["tm@council.example"])
+    # The outbox tries again later, maybe from a restarted bot.
+    for retry in (sender, EwsSender(ews_config(), sleep=sleeps)):
+        retry.send("<contract-7@council.example>", raw, REFERRALS, ["tm@council.example"])
+    assert [m.recipients for m in fake.sent] == [["tm@council.example"]]
+    assert [i.message_id for i in fake.messages_in(REFERRALS, "Sent Items")] == ["<contract-7@council.example>"]
+    assert fake.messages_in(REFERRALS, "Drafts") == []
+    assert len(fake.calls_of("CreateItem")) == 1  # the draft made once, never a second
+    assert len(fake.calls_of("SendItem")) == 1  # sent once: by the first attempt, or the retry sends the draft
+    lookups = [c for c in fake.calls_of("FindItem") if c.find("m:Restriction") is not None]
+    assert len(lookups) == (4 if how == "503" else 3)
+    for lookup in lookups:
+        where = lookup.find("m:Restriction/t:IsEqualTo")
+        assert where is not None
+        assert where.find("t:FieldURI", NS).get("FieldURI") == "message:InternetMessageId"  # type: ignore[union-attr]
+        assert where.find("t:FieldURIOrConstant/t:Constant", NS).get("Value") == "<contract-7@council.example>"  # type: ignore[union-attr]
+        assert sorted(folder_in_all(fake, lookup, "m:ParentFolderIds")) == ["Drafts", "Outbox", "Sent Items"]
+
+
+def folder_in_all(fake: FakeEws, call: SoapCall, path: str) -> list[str]:
+    names = []
+    for elem in call.findall(f"{path}/*"):
+        if elem.tag.endswith("DistinguishedFolderId"):
+            names.append(fake.well_known(REFERRALS, elem.get("Id", "")).name)
+        else:
+            names.append(fake.folders[elem.get("Id", "")].name)
+    return names
 
 
 def reply(extra: str = "") -> bytes:

@@ -3,9 +3,11 @@
 It parses the SOAP exchangelib sends and answers with bodies shaped like Microsoft's
 documented examples (learn.microsoft.com, "EWS XML elements" and each operation's page):
 GetFolder, FindFolder, CreateFolder, FindItem (IndexedPageItemView and CalendarView),
-GetItem, CreateItem (Message, CalendarItem, CancelCalendarItem), UpdateItem, MoveItem,
+GetItem, CreateItem (Message, CalendarItem, CancelCalendarItem), SendItem, UpdateItem, MoveItem,
 DeleteItem, GetServerTimeZones, ResolveNames and GetUserAvailability; and the faults a real
-server gives: ErrorServerBusy with BackOffMilliseconds, HTTP 401, impersonation refused.
+server gives: ErrorServerBusy with BackOffMilliseconds, HTTP 401, impersonation refused, an
+answer lost after the work was done (a 504 from a proxy, a dropped connection), a folder
+deleted by a person (hard, or into Deleted Items as Outlook does) and made again.
 
 Every request is kept in ``calls`` (operation, parsed body, raw text) so tests assert on
 what the adapter sent, not only on what it got back.
@@ -100,6 +102,8 @@ class FakeItem:
     organizer: str = ""
     extended: dict[tuple[str, str], str] = field(default_factory=dict)  # (set id, name) -> value
     cancelled: bool = False
+    # messages saved as drafts: the recipients given beside the MIME (ToRecipients, CcRecipients, BccRecipients)
+    recipients: list[str] = field(default_factory=list)
 
     @property
     def headers(self) -> list[tuple[str, str]]:
@@ -177,6 +181,10 @@ class FakeEws:
         self.next_answers: list[Callable[[], tuple[int, dict[str, str], str]]] = []
         # Edits to the next answer of an operation: (operation, pattern, replacement), used once each.
         self.garbles: list[tuple[str, re.Pattern[str], str]] = []
+        # Answers lost after the work was done: (operation, answer), used once each.
+        self.lost_answers: list[tuple[str, Callable[[], tuple[int, dict[str, str], str]]]] = []
+        # What MoveItem answers for each item when its ToFolderId names a folder that is gone.
+        self.to_folder_gone_code = "ErrorItemNotFound"
         self.impersonation_allowed = True
         self.full_access = True
         self._ids = itertools.count(1)
@@ -189,6 +197,7 @@ class FakeEws:
                 ("Sent Items", "sentitems", "IPF.Note"),
                 ("Deleted Items", "deleteditems", "IPF.Note"),
                 ("Drafts", "drafts", "IPF.Note"),
+                ("Outbox", "outbox", "IPF.Note"),
                 ("Calendar", "calendar", "IPF.Appointment"),
             ):
                 self._folder(mailbox, name, top.id, distinguished=well_known, folder_class=cls)
@@ -261,6 +270,17 @@ class FakeEws:
         self.items[item.id] = item
         return item.id
 
+    def delete_folder(self, mailbox: str, name: str, hard: bool = False) -> None:
+        """A person deletes a folder: into Deleted Items (its id kept, as Outlook does), or for good (``hard``)."""
+        folder = self.folder_named(mailbox, name)
+        assert folder is not None
+        if not hard:
+            folder.parent_id = self.well_known(mailbox, "deleteditems").id
+            return
+        del self.folders[folder.id]
+        for item_id in [i.id for i in self.items.values() if i.folder_id == folder.id]:
+            del self.items[item_id]
+
     def messages_in(self, mailbox: str, folder_name: str) -> list[FakeItem]:
         folder = self.folder_named(mailbox, folder_name)
         if folder is None:
@@ -292,6 +312,21 @@ class FakeEws:
     def garble(self, operation: str, pattern: str, replacement: str) -> None:
         """The next answer to ``operation`` has ``pattern`` replaced: a server answering something odd."""
         self.garbles.append((operation, re.compile(pattern), replacement))
+
+    def lose_answer(self, operation: str, how: str = "504") -> None:
+        """The next ``operation`` is done, then its answer is lost: a proxy's 504 or 503, or the connection dropped."""
+
+        def lost() -> tuple[int, dict[str, str], str]:
+            if how == "drop":
+                raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+            status = int(how)
+            return (
+                status,
+                {"Content-Type": "text/html"},
+                f"<html><body><h1>{status} Gateway Time-out</h1></body></html>",
+            )
+
+        self.lost_answers.append((operation, lost))
 
     def refuse_login(self, times: int = 100) -> None:
         """The next requests get HTTP 401, as IIS answers a wrong password."""
@@ -343,6 +378,9 @@ class FakeEws:
             for garble in [g for g in self.garbles if g[0] == operation]:
                 self.garbles.remove(garble)
                 text = garble[1].sub(garble[2], text)
+            for lost in [g for g in self.lost_answers if g[0] == operation][:1]:
+                self.lost_answers.remove(lost)
+                return lost[1]()
             return 200, {}, text
         except SoapFault as fault:
             return _fault(fault)
@@ -550,6 +588,8 @@ class FakeEws:
                 return item.extended.get(key) == value
             if target.get("FieldURI") == "item:Subject":
                 return item.subject == value
+            if target.get("FieldURI") == "message:InternetMessageId":
+                return item.kind == "Message" and item.message_id == value
         raise SoapFault("ErrorInvalidRequest", f"the fake cannot evaluate {ET.tostring(node, encoding='unicode')}")
 
     def _op_FindItem(self, call: SoapCall) -> str:
@@ -608,11 +648,17 @@ class FakeEws:
     def _op_MoveItem(self, call: SoapCall) -> str:
         to_elem = call.find("m:ToFolderId/*")
         assert to_elem is not None
-        target = self._resolve_folder(call, to_elem)
+        try:
+            target: FakeFolder | None = self._resolve_folder(call, to_elem)
+        except ItemError:
+            target = None
         messages = []
         for elem in call.findall("m:ItemIds/*"):
             try:
                 item = self._item(call, elem)
+                if target is None:
+                    # A real server names the missing object, not which one: the item or the folder.
+                    raise ItemError(self.to_folder_gone_code, "The specified object was not found in the store.")
             except ItemError as error:
                 messages.append(_error_message("MoveItem", error))
                 continue
@@ -686,7 +732,7 @@ class FakeEws:
         if folder is None:
             mailbox = call.impersonating or REFERRALS
             folder = self.well_known(mailbox, "sentitems" if disposition == "SendAndSaveCopy" else "drafts")
-        item = FakeItem(self._new_id("Mess"), folder.id, "Message", mime=mime, received=self._clock)
+        item = FakeItem(self._new_id("Mess"), folder.id, "Message", mime=mime, received=self._clock, recipients=extra)
         self.items[item.id] = item
         if disposition == "SendAndSaveCopy":
             return _ok("CreateItem", "<m:Items/>")  # Exchange returns no id when it sends
@@ -694,6 +740,33 @@ class FakeEws:
             "CreateItem",
             f'<m:Items><t:Message><t:ItemId Id="{item.id}" ChangeKey="{item.changekey}"/></t:Message></m:Items>',
         )
+
+    def _op_SendItem(self, call: SoapCall) -> str:
+        """A saved draft sent: delivered to its MIME's To and Cc and the recipients given beside it, then moved."""
+        saved = call.find("m:SavedItemFolderId/*")
+        messages = []
+        for elem in call.findall("m:ItemIds/*"):
+            try:
+                item = self._item(call, elem)
+                if item.kind != "Message":
+                    raise ItemError("ErrorInvalidItemForOperationSendItem", "The item cannot be sent.")
+                parsed = email.message_from_bytes(item.mime, policy=default_policy)
+                named = [a for _, a in getaddresses([str(v) for k in ("To", "Cc") for v in parsed.get_all(k) or []])]
+                self.sent.append(
+                    SentMail(item.mime, list(dict.fromkeys([a for a in named if a] + item.recipients)), "SendItem")
+                )
+                mailbox = self.folders[item.folder_id].mailbox
+                del self.items[item.id]
+                if call.body.get("SaveItemToFolder") == "true":
+                    target = self._resolve_folder(call, saved) if saved is not None else None
+                    item.folder_id = (target or self.well_known(mailbox, "sentitems")).id
+                    item.id = self._new_id("Mess")
+                    self.items[item.id] = item
+            except ItemError as error:
+                messages.append(_error_message("SendItem", error))
+                continue
+            messages.append(_ok("SendItem", ""))
+        return _response("SendItem", messages)
 
     def _create_event(self, call: SoapCall, elem: ET.Element, invitations: str, saved: ET.Element | None) -> str:
         assert saved is not None, "exchangelib names the calendar folder"
