@@ -17,6 +17,7 @@ from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
+from bot.throttling import ThrottleWatch
 from bot.wiring import Bot
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Daemon:
         self.last_contact: datetime = clock.now()
         self.silence_alerted = False
         self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
+        self.throttles = ThrottleWatch(bot)  # a server keeping a role waiting: recorded, and alerted when long
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
@@ -110,6 +112,8 @@ class Daemon:
             # The feed is rewritten whole: at once when the inbox is quiet, at most once a
             # minute while a backlog drains.
             self.publish_if_due(force=handled == 0)
+            if self.throttles.watch(self.clock.now()):
+                self.deliver()  # the alert goes now, not a poll later
             self.write_metrics_if_due()
             if not self.stopping:
                 self.arm_next_timer()

@@ -12,6 +12,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from bot.throttling import ROLES, recorded
 from bot.wiring import Bot
 
 # (metric, help, type, label names) for each tally the store keeps.
@@ -60,8 +61,7 @@ def render_metrics(bot: Bot, now: datetime) -> str:
                 lines.append(f"{name}{{{pairs}}} {count}")
 
     def gauge(name: str, help_text: str, value: float) -> None:
-        shown = str(int(value)) if float(value).is_integer() else f"{value:.3f}"
-        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {shown}"])
+        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_shown(value)}"])
 
     gauge("strategy_bot_timers_overdue", "Pending timers already past their due time.", overdue)
     gauge("strategy_bot_outbox_pending", "Emails waiting to be delivered.", pending)
@@ -73,8 +73,27 @@ def render_metrics(bot: Bot, now: datetime) -> str:
         gauge("strategy_bot_inbox_up", "1 when the referral inbox's server answered at the last try.", int(inbox["ok"]))
         since = datetime.fromisoformat(inbox["since"]).timestamp()
         gauge("strategy_bot_inbox_state_since_seconds", "Unix time the inbox's server last changed state.", since)
+    throttled = recorded(bot.store, now)
+    until_name, left_name = "strategy_bot_throttled_until_seconds", "strategy_bot_throttled_seconds"
+    until_lines = [
+        f"# HELP {until_name} Unix time the mail server lets the role ask again; 0 when it is not kept waiting.",
+        f"# TYPE {until_name} gauge",
+    ]
+    left_lines = [
+        f"# HELP {left_name} Seconds the mail server keeps the role waiting, from the time these figures were read.",
+        f"# TYPE {left_name} gauge",
+    ]
+    for role in ROLES:
+        until = throttled.get(role)
+        until_lines.append(f'{until_name}{{role="{role}"}} {_shown(until.timestamp() if until else 0.0)}')
+        left_lines.append(f'{left_name}{{role="{role}"}} {_shown((until - now).total_seconds() if until else 0.0)}')
+    lines += until_lines + left_lines
     gauge("strategy_bot_metrics_time_seconds", "Unix time these figures were read.", now.timestamp())
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
 
 
 def write_textfile(path: Path, text: str) -> None:

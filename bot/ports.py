@@ -155,6 +155,14 @@ class Checkable(Protocol):
 
 
 @runtime_checkable
+class Throttled(Protocol):
+    """An adapter its server can ask to stay away (Retry-After, ErrorServerBusy); its role is the slot it fills."""
+
+    def throttled_until(self) -> datetime | None:
+        """When the server may be asked again, while that is still to come; None when it may be asked now."""
+
+
+@runtime_checkable
 class Closeable(Protocol):
     """An adapter holding a connection or a session that should be let go at shutdown."""
 

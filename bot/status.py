@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 from bot.domain.model import wall_clock
+from bot.throttling import ROLES, kind_of, recorded
 from bot.wiring import Bot
 
 
@@ -32,6 +33,7 @@ def render_status(bot: Bot, now: datetime) -> str:
         state = "answering" if inbox["ok"] else f"NOT ANSWERING ({inbox['error']})"
         lines.append(f"Inbox ({bot.config.inbox.kind}): {state} since {since}")
         lines.append("")
+    lines += _throttling(bot, now)
     lines.append(f"Open cases: {len(cases)}")
     for case in cases:
         numbers = ", ".join(case.details.n_numbers) or "(no N number yet)"
@@ -51,6 +53,21 @@ def render_status(bot: Bot, now: datetime) -> str:
     lines.append("")
     lines.append(f"Emails waiting to be delivered: {pending_mail}")
     return "\n".join(lines) + "\n"
+
+
+def _throttling(bot: Bot, now: datetime) -> list[str]:
+    """Each role a mail server keeps waiting, and until when; nothing for a site without Graph or EWS."""
+    if not any(kind_of(bot, role) in ("graph", "ews") for role in ROLES):
+        return []
+    throttled = recorded(bot.store, now)
+    if not throttled:
+        return ["Throttling: none", ""]
+    lines = [
+        f"Throttled: {role} ({kind_of(bot, role)}) waits until {_when(throttled[role], bot)}"
+        for role in ROLES
+        if role in throttled
+    ]
+    return [*lines, ""]
 
 
 def render_history(bot: Bot, reference: str) -> str | None:

@@ -255,6 +255,10 @@ class EwsCalendar:
     def check(self) -> list[str]:
         return self.mailbox.problems(self._calendar, f"opening the calendar {self.name!r}")
 
+    def throttled_until(self) -> datetime | None:
+        """When Exchange lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.mailbox.busy_until()
+
     def close(self) -> None:
         self._folder = None
         self.mailbox.close()

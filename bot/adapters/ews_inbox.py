@@ -172,6 +172,10 @@ class EwsInbox:
         """What stops the inbox working, in words; empty when the mailbox and its watched folder answer."""
         return self.mailbox.problems(self._watched_folder, "opening the watched folder")
 
+    def throttled_until(self) -> datetime | None:
+        """When Exchange lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.mailbox.busy_until()
+
     def close(self) -> None:
         self._watched, self._watched_parent, self._handled = None, None, {}
         self.mailbox.close()

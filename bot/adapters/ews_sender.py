@@ -149,6 +149,10 @@ class EwsSender:
     def check(self) -> list[str]:
         return self.mailbox.problems(lambda account: account.sent, "opening Sent Items")
 
+    def throttled_until(self) -> datetime | None:
+        """When Exchange lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.mailbox.busy_until()
+
     def close(self) -> None:
         self.mailbox.close()
 

@@ -269,6 +269,10 @@ class GraphCalendar:
             return [f"Graph calendar: {exc}"]
         return []
 
+    def throttled_until(self) -> datetime | None:
+        """When Graph lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.client.throttled_until(self.mailbox)
+
     def close(self) -> None:
         self.client.close()
 

@@ -176,5 +176,9 @@ class GraphInbox:
             return [f"Graph inbox: the watched folder {self.cfg.folder!r} was not found in mailbox {self.mailbox}"]
         return []
 
+    def throttled_until(self) -> datetime | None:
+        """When Graph lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.client.throttled_until(self.mailbox)
+
     def close(self) -> None:
         self.client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from email.utils import getaddresses
 
 from bot.adapters.graph_client import GraphClient, segment, unexpected
@@ -109,6 +110,10 @@ class GraphSender:
         except (TransientError, PermanentError) as exc:
             return [f"Graph sender: {exc}"]
         return []
+
+    def throttled_until(self) -> datetime | None:
+        """When Graph lets this mailbox be asked again, while that is still to come (``Throttled``)."""
+        return self.client.throttled_until(self.mailbox)
 
     def close(self) -> None:
         self.client.close()

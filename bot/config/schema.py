@@ -117,6 +117,8 @@ class GraphConfig:
     endpoint: str
     timeout_seconds: float
     max_wait_seconds: float  # longest Retry-After honoured in place; longer waits retry later
+    # A role kept off its mailbox longer than this and the administrator is emailed (once).
+    throttle_alert_seconds: float = field(default_factory=lambda: float(default_of("graph", "throttle_alert_seconds")))
 
     def client_secret(self) -> str | None:
         return _secret("graph.client_secret_env", self.client_secret_env, "the app registration's client secret")
@@ -134,6 +136,8 @@ class EwsConfig:
     ca_file: Path | None
     timeout_seconds: float
     max_wait_seconds: float
+    # A role kept off its mailbox longer than this and the administrator is emailed (once).
+    throttle_alert_seconds: float = field(default_factory=lambda: float(default_of("ews", "throttle_alert_seconds")))
 
     def password(self) -> str:
         value = _secret("ews.password_env", self.password_env, "the Exchange service account's password")

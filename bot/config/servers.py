@@ -105,8 +105,10 @@ def graph(g: Table, address: str) -> GraphConfig:
         endpoint=g.string("endpoint").rstrip("/"),
         timeout_seconds=g.number("timeout_seconds", minimum=1.0),
         max_wait_seconds=g.number("max_wait_seconds", minimum=0.0),
+        throttle_alert_seconds=g.number("throttle_alert_seconds", minimum=0.0),
     )
     g.check_unknown()
+    _check_throttle_alert("graph", cfg.max_wait_seconds, cfg.throttle_alert_seconds)
     if (cfg.client_secret_env is None) == (cfg.certificate_path is None):
         raise ConfigError(
             "graph.client_secret_env: expected exactly one of graph.client_secret_env or "
@@ -133,8 +135,19 @@ def ews(e: Table, address: str) -> EwsConfig:
         ca_file=e.optional_path("ca_file"),
         timeout_seconds=e.number("timeout_seconds", minimum=1.0),
         max_wait_seconds=e.number("max_wait_seconds", minimum=0.0),
+        throttle_alert_seconds=e.number("throttle_alert_seconds", minimum=0.0),
     )
     e.check_unknown()
+    _check_throttle_alert("ews", cfg.max_wait_seconds, cfg.throttle_alert_seconds)
     if not cfg.endpoint.startswith("https://"):
         raise ConfigError(f"ews.endpoint: got {cfg.endpoint!r}; expected the https:// address of Exchange.asmx")
     return cfg
+
+
+def _check_throttle_alert(table: str, max_wait: float, alert: float) -> None:
+    """A wait in place longer than the alert limit would delay mail with nobody told: refuse it."""
+    if alert < max_wait:
+        raise ConfigError(
+            f"{table}.throttle_alert_seconds: got {alert:g}; expected at least {table}.max_wait_seconds "
+            f"({max_wait:g}), or a wait in place could delay mail with nobody told"
+        )
