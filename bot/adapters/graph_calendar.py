@@ -8,7 +8,8 @@ included, with recurring ones expanded into their occurrences (domain.md §3.3).
 Our uid goes into a named extended property of the event, so a booking is found again after
 a restart and ``events`` gives it back under the same uid; events made by hand carry their
 Graph id instead. The create call also carries a ``transactionId`` derived from the booking,
-so a POST retried after a lost answer makes no second event. Times are sent and read as
+so a POST retried after a lost answer makes no second event; whether Graph answers that
+repeat 201, 409 or 400, the event is then found by our uid and kept. Times are sent and read as
 London wall time; Exchange sends the invitations itself (``sends_invitations``).
 """
 
@@ -201,12 +202,17 @@ class GraphCalendar:
             "transactionId": transaction_id(event),
             "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": event.uid}],
         }
-        self._call(
-            "POST",
-            f"{self.base}/calendars/{segment(self._calendar())}/events",
-            "booking the strategy calendar",
-            json=fields,
-        )
+        where = f"{self.base}/calendars/{segment(self._calendar())}/events"
+        resp = self._call("POST", where, "booking the strategy calendar", json=fields, allow=(400, 409))
+        if resp.status_code in (400, 409):
+            # What Graph answers to a transactionId it has seen is not documented: 201 with the
+            # event, 409 or 400. Ours is found by its uid; if it is not there, the create is made
+            # once more without the transactionId (a genuine 400 is then refused again).
+            if self._find(event.uid) is not None:
+                log.info("booking %s was already made (Graph answered %d to it again)", event.uid, resp.status_code)
+                return
+            del fields["transactionId"]
+            self._call("POST", where, "booking the strategy calendar", json=fields)
         log.info("booked %s in the strategy calendar at %s", event.uid, event.start.isoformat())
 
     def booked(self, uid: str) -> Interval | None:

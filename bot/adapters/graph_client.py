@@ -1,14 +1,19 @@
 """Microsoft Graph over HTTPS: an app-only token from Entra ID (msal), and calls whose failures become ours.
 
 Every call carries ``Prefer: IdType="ImmutableId"`` (a message keeps its id when it is moved,
-so a key handed to the service stays good) and asks for London wall times and text bodies.
+so a key handed to the service stays good) and asks for London wall times and text bodies,
+each preference in a ``Prefer`` header of its own as Microsoft's examples write them.
 Throttling (429, 503, 504) is waited out in place while the waits of one call add up to no
-more than ``graph.max_wait_seconds``. A longer ``Retry-After`` (seconds or an HTTP date) is
-a ``TransientError``, and the client remembers it: until that time every call for that
-mailbox is a ``TransientError`` at once, without a request, so a throttled tenant is not
-asked again by the next poll or the next queued email. 401 and 403 are never retried: they
-name the permission and the mailbox an administrator has to look at. An answer the bot
-cannot read (not JSON, fields missing) is a ``TransientError`` naming what was being done.
+more than ``graph.max_wait_seconds``; a call that is not safe to repeat (``once``: creating
+or sending a message) is repeated only after a 429, which Graph answers without doing the
+work: a 503, a 504 or a dropped connection is an ``AnswerLost`` for the caller to look into.
+A longer ``Retry-After`` (seconds or an HTTP date) is a ``TransientError``, and the client
+remembers it: until that time every call for that mailbox is a ``TransientError`` at once,
+without a request, so a throttled tenant is not asked again by the next poll or the next
+queued email. A 401 drops the cached token and the call is tried once more with a new one; a
+second 401, and a 403, are not retried: they name the permission and the mailbox an
+administrator has to look at. An answer the bot cannot read (not JSON, fields missing) is a
+``TransientError`` naming what was being done.
 """
 
 from __future__ import annotations
@@ -24,16 +29,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from urllib3 import HTTPHeaderDict
 
+from bot.adapters.graph_privilege import refuse_tenant_wide
 from bot.config import GraphConfig
 from bot.errors import BotError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-# The preferences sent on every call, comma-separated as RFC 7240 allows.
-PREFER = 'IdType="ImmutableId", outlook.timezone="Europe/London", outlook.body-content-type="text"'
+# The preferences sent on every call, each in a Prefer header of its own.
+PREFER = ('IdType="ImmutableId"', 'outlook.timezone="Europe/London"', 'outlook.body-content-type="text"')
 # Graph's answers that mean "slow down" or "busy for a moment".
 THROTTLED = (429, 503, 504)
+# 429 says the call was refused before any work was done; 503 and 504 may come after the work.
+REFUSED_UNDONE = 429
 # A throttled call is tried this many times in all before the round gives up for now.
 MAX_ATTEMPTS = 5
 # 404 codes that say the mailbox itself is missing, not the item asked for.
@@ -48,6 +57,10 @@ SIGN_IN_ERRORS = {
     "AADSTS700027": "the certificate is not the one registered for the app (check graph.certificate_thumbprint)",
     "AADSTS7000112": "the app is disabled",
 }
+
+
+class AnswerLost(TransientError):
+    """A call that is not safe to repeat may or may not have been carried out: its answer was lost."""
 
 
 def segment(value: str) -> str:
@@ -162,6 +175,7 @@ class GraphClient:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.scope = f"{self.origin}/.default"
         self._app: Any = None  # msal.ConfidentialClientApplication, built at the first call
+        self._vetted: str | None = None  # the last token found free of tenant-wide permissions (graph_privilege)
         self._throttled_until: dict[str, datetime] = {}  # mailbox (lower case) -> when Graph said to come back
 
     # -- token -----------------------------------------------------------------------------
@@ -226,6 +240,9 @@ class GraphClient:
             raise PermanentError(f"the app's credential could not be used: {exc}") from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if token:
+            if token != self._vetted:  # a new token: no call is made with tenant-wide mailbox permissions
+                refuse_tenant_wide(str(token), self.cfg)
+                self._vetted = str(token)
             return str(token)
         error = str(result.get("error", "")) if isinstance(result, dict) else ""
         description = str(result.get("error_description", "")) if isinstance(result, dict) else ""
@@ -257,48 +274,50 @@ class GraphClient:
         content_type: str | None = None,
         allow: Collection[int] = (),
         stream: bool = False,
+        once: bool = False,
     ) -> requests.Response:
         """One Graph call; returns a 2xx answer or one of ``allow``, raises ``TransientError``/``PermanentError``.
 
         ``need`` is the application permission the call uses and ``what`` says in plain words
-        what the bot was doing: both go into the error an administrator reads.
+        what the bot was doing: both go into the error an administrator reads. With ``once``
+        the call is never repeated after Graph may have carried it out (``AnswerLost``).
         """
         url = self.url(path)
         if not url.startswith(self.origin + "/"):
             raise PermanentError(f"refusing to send the Graph token to {urlsplit(url).netloc} while {what}")
         self._refuse_while_throttled(mailbox, what)
         waited = 0.0
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            headers = {"Authorization": f"Bearer {self.token()}", "Prefer": PREFER, "Accept": "application/json"}
-            if content_type:
-                headers["Content-Type"] = content_type
+        signed_in_again = False
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=headers,
-                    timeout=self.cfg.timeout_seconds,
-                    stream=stream,
-                )
+                resp = self._send(method, url, params, json, data, content_type, stream)
             except requests.RequestException as exc:
-                raise TransientError(
-                    f"Microsoft Graph did not answer while {what} ({type(exc).__name__}); it will be tried again"
-                ) from exc
+                words = f"Microsoft Graph did not answer while {what} ({type(exc).__name__})"
+                if once:
+                    raise AnswerLost(f"{words}; it may have been done, and is looked for before trying again") from exc
+                raise TransientError(f"{words}; it will be tried again") from exc
             status = resp.status_code
+            if status == 401 and not signed_in_again:
+                # An expired or revoked token msal still holds: forget it and sign in again, once.
+                log.info("Graph answered 401 while %s; signing in again", what)
+                resp.close()
+                self._app, signed_in_again = None, True
+                continue
             if status in THROTTLED:
                 now = self.now()
                 wait = retry_after(resp, attempt, now)
                 resp.close()
-                if waited + wait > self.cfg.max_wait_seconds or attempt == MAX_ATTEMPTS:
+                lost = once and status != REFUSED_UNDONE
+                if lost or waited + wait > self.cfg.max_wait_seconds or attempt == MAX_ATTEMPTS:
                     until = now + timedelta(seconds=wait)
-                    self._throttled_until[mailbox.lower()] = until
-                    raise TransientError(
-                        f"Microsoft Graph is busy (HTTP {status}) while {what} and asks us to wait {wait:g} seconds; "
-                        f"no calls for mailbox {mailbox} until {utc_text(until)}"
-                    )
+                    if not lost or waited + wait > self.cfg.max_wait_seconds:
+                        self._throttled_until[mailbox.lower()] = until
+                    words = f"Microsoft Graph is busy (HTTP {status}) while {what} and asks us to wait {wait:g} seconds"
+                    if lost:
+                        raise AnswerLost(f"{words}; it may have been done, and is looked for before trying again")
+                    raise TransientError(f"{words}; no calls for mailbox {mailbox} until {utc_text(until)}")
                 log.info("Graph answered %d while %s; waiting %g s as it asks", status, what, wait)
                 self.sleep(wait)
                 waited += wait
@@ -306,7 +325,30 @@ class GraphClient:
             if 200 <= status < 300 or (status in allow and not self._mailbox_missing(resp)):
                 return resp
             raise self.failure(resp, need=need, mailbox=mailbox, what=what)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        data: bytes | None,
+        content_type: str | None,
+        stream: bool,
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        prepared = self.session.prepare_request(
+            requests.Request(method, url, params=params, json=json, data=data, headers=headers)
+        )
+        # requests keeps one value per header name; urllib3's dict sends each Prefer on a line of its own.
+        multi = HTTPHeaderDict(dict(prepared.headers))
+        for preference in PREFER:
+            multi.add("Prefer", preference)
+        prepared.headers = multi  # type: ignore[assignment]
+        settings = self.session.merge_environment_settings(prepared.url, {}, stream, None, None)
+        return self.session.send(prepared, timeout=self.cfg.timeout_seconds, **settings)
 
     def throttled_until(self, mailbox: str) -> datetime | None:
         """When Graph said it may be called again for this mailbox, if that is still to come."""
@@ -332,7 +374,7 @@ class GraphClient:
         code, message = graph_error(resp)
         said = f"Graph said {code}: {message}" if message else f"Graph said {code}"
         status = resp.status_code
-        if status == 401:
+        if status == 401:  # a second one, with a token just issued
             return PermanentError(
                 f"Microsoft Graph did not accept the app's sign-in while {what} in mailbox {mailbox} ({said}); "
                 "check graph.tenant_id, graph.client_id and the app's credential"

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.adapters.graph_client import body, graph_error, odata_string, segment
 from bot.adapters.graph_folders import MAIL, MailFolders
+from bot.errors import TransientError
 from bot.ports import AdapterState
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class ListedMessage:
 class DeltaListing:
     """The watched folder's messages and the delta link, under ``graph:{mailbox}:{folder}:delta``.
 
-    A 410 Gone (or a sync state Graph no longer has) starts a full resync, which replaces the
-    list rather than adding to it.
+    A 410 Gone (or a sync state Graph no longer has), on a first sync too, starts a full
+    resync, which replaces the list rather than adding to it.
     """
 
     def __init__(self, folders: MailFolders, state: AdapterState, now: Callable[[], datetime]) -> None:
@@ -92,37 +93,41 @@ class DeltaListing:
         self.state.put_state(self.state_key, json.dumps(value, separators=(",", ":")), self.now())
 
     def sync(self) -> dict[str, ListedMessage]:
-        """One delta round from the saved link (or from nothing): the messages now in the folder."""
-        self.folders.prepare()
-        assert self.folders.watched is not None
-        start = (
-            f"{self.folders.base}/mailFolders/{segment(str(self.folders.watched['id']))}/messages/delta",
-            {
-                "$select": "id,receivedDateTime,internetMessageId",
-                "$expand": f"singleValueExtendedProperties($filter=id eq {odata_string(SIZE_PROPERTY)})",
-            },
-        )
+        """One delta round from the saved link (or from nothing): the messages now in the folder.
+
+        Graph forgetting our place (410, ``syncStateNotFound``, ``resyncRequired``), on a first
+        sync too, starts the listing again from the start, once per round. The watched folder not
+        found (deleted, or deleted and made again under a new id) drops the folder ids and reads
+        the folder found by name from the start, once per round.
+        """
         listed = dict(self.load())
         link: str | None = self.delta_link
         if link is None:
             listed = {}
-        url, params = (link, None) if link else start
-        resynced = False
+        url, params = (link, None) if link else self._start()
+        resynced = refound = False
         while True:
             resp = self.folders.call("GET", url, "reading new mail", params=params, allow=(400, 404, 410))
             if resp.status_code in (400, 404, 410):
                 code, _ = graph_error(resp)
                 expired = resp.status_code == 410 or code.lower() in ("syncstatenotfound", "resyncrequired")
-                if not expired or resynced or link is None:
+                if resp.status_code == 404 and not expired and not refound:
+                    self.folders.forget()  # the watched folder is not where it was: found by name again
+                    refound = True
+                elif expired and resynced:
+                    raise TransientError(
+                        f"Microsoft Graph forgot the listing of {self.folders.cfg.folder!r} again while it was "
+                        f"read from the start ({code}); it will be read again"
+                    )
+                elif not expired:
                     raise self.folders.client.failure(
                         resp, need=MAIL, mailbox=self.folders.mailbox, what="reading new mail"
                     )
-                log.warning(
-                    "Graph no longer knows our place in %s (%s); reading the whole folder",
-                    self.folders.cfg.folder,
-                    code,
-                )
-                listed, (url, params), resynced, link = {}, start, True, None
+                else:
+                    resynced = True
+                    log.warning("Graph no longer knows our place in %s (%s); reading it whole", self.folders.cfg.folder,
+                                code)  # fmt: skip
+                listed, (url, params), self.delta_link = {}, self._start(), None
                 continue
             page = body(resp, "reading new mail")
             for item in page.get("value", []):
@@ -139,6 +144,18 @@ class DeltaListing:
         self.listed = listed
         self.save()
         return listed
+
+    def _start(self) -> tuple[str, dict[str, str]]:
+        """The first delta call on the watched folder, found (and the handled folders made) when not known."""
+        self.folders.prepare()
+        assert self.folders.watched is not None
+        return (
+            f"{self.folders.base}/mailFolders/{segment(str(self.folders.watched['id']))}/messages/delta",
+            {
+                "$select": "id,receivedDateTime,internetMessageId",
+                "$expand": f"singleValueExtendedProperties($filter=id eq {odata_string(SIZE_PROPERTY)})",
+            },
+        )
 
     def forget(self, key: str) -> None:
         if self.listed is not None and self.listed.pop(key, None) is not None:

@@ -36,6 +36,12 @@ class MailFolders:
         self.watched: dict[str, Any] | None = None
         self.ids: dict[Folder, str] = {}
 
+    def forget(self) -> None:
+        """Drop the folder ids: a folder was not found, so all are looked up (and made) again at the next call."""
+        if self.watched is not None or self.ids:
+            log.warning("a mail folder in %s was not where it was; looking the folders up again", self.mailbox)
+        self.watched, self.ids = None, {}
+
     def call(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
         return self.client.request(method, path, need=MAIL, mailbox=self.mailbox, what=what, **kwargs)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from bot.adapters.graph_client import GraphClient, body, segment, unexpected
+from bot.adapters.graph_client import GraphClient, body, graph_error, segment, unexpected
 from bot.adapters.graph_delta import DeltaListing, ListedMessage
 from bot.adapters.graph_folders import MailFolders
 from bot.config import GraphConfig, InboxConfig
@@ -144,18 +144,35 @@ class GraphInbox:
         return _header_block(bytes(data))
 
     def move(self, key: str, folder: Folder) -> None:
-        """Move the message to its handled folder; a message already gone (404) is not an error."""
-        with unexpected("moving a handled message"):
+        """Move the message to its handled folder; never reported moved while it is still in the watched folder.
+
+        A refused move is looked into: a message gone, or already in that folder (an answer
+        lost), is done with. A message still where it was means the handled folder is not: the
+        folder ids are dropped, so the next round looks them up (and makes them) again, and the
+        message, still listed, is offered and moved then.
+        """
+        what = "moving a handled message"
+        with unexpected(what):
             self.folders.prepare()
+            destination = self.folders.ids[folder]
+            path = f"{self.folders.base}/messages/{segment(key)}"
             resp = self.folders.call(
-                "POST",
-                f"{self.folders.base}/messages/{segment(key)}/move",
-                "moving a handled message",
-                json={"destinationId": self.folders.ids[folder]},
-                allow=(404,),
+                "POST", f"{path}/move", what, json={"destinationId": destination}, allow=(400, 404)
             )
-            if resp.status_code == 404:
-                log.info("a handled message was already gone from %s", self.cfg.folder)
+            if resp.status_code in (400, 404):
+                code, _ = graph_error(resp)
+                found = self.folders.call("GET", path, what, params={"$select": "id,parentFolderId"}, allow=(404,))
+                where = None if found.status_code == 404 else body(found, what).get("parentFolderId")
+                if where is None:
+                    log.info("a handled message was already gone from %s", self.cfg.folder)
+                elif where != destination:
+                    self.folders.forget()
+                    name = self.folders.names[folder]
+                    raise TransientError(
+                        f"the mail folder {name!r} was not found in mailbox {self.mailbox} while {what} "
+                        f"(Graph said {code}); the folders are looked up again and the message stays in "
+                        f"{self.cfg.folder!r} until it is moved at the next round"
+                    )
             self.listing.load()
             self.listing.forget(key)
 

@@ -1,4 +1,14 @@
-"""The sender on a Microsoft 365 mailbox through Microsoft Graph: ``sendMail`` with the MIME as it is."""
+"""The sender on a Microsoft 365 mailbox through Microsoft Graph: a draft made from our MIME, then sent, exactly once.
+
+``sendMail`` has no idempotency key: repeated after a 504 that came once Exchange had taken
+the email, it sends a second copy. So an email goes in two steps, each made at most once per
+attempt: a draft from our MIME (``POST /messages``, which keeps our Message-ID as its
+``internetMessageId``), then ``POST /messages/{id}/send``. Every attempt first looks for that
+Message-ID in Sent Items (sent already: done) and in Drafts (made already: sent, not made
+again). When an answer is lost, the draft is read back by its immutable id (it is the same
+item once sent): no longer a draft means sent. Otherwise the attempt fails for the outbox to
+repeat later, which looks again first.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +17,20 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import getaddresses
+from typing import Any
 
-from bot.adapters.graph_client import GraphClient, segment, unexpected
+import requests
+
+from bot.adapters.graph_client import AnswerLost, GraphClient, body, odata_string, segment, unexpected
 from bot.config import GraphConfig
 from bot.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-# One sendMail request may carry at most 4 MB; the MIME goes base64-encoded inside it.
+# One request may carry at most 4 MB; the MIME goes base64-encoded inside it.
 SEND_LIMIT = 4 * 1024 * 1024
+# Drafts and the Sent Items copy are read and written with this permission; sending needs Mail.Send.
+MAIL = "Mail.ReadWrite"
 
 
 def addressed_to(raw: bytes, recipients: Sequence[str]) -> bytes:
@@ -55,7 +70,7 @@ def addressed_to(raw: bytes, recipients: Sequence[str]) -> bytes:
 
 
 class GraphSender:
-    """The ``MailSender`` port: ``sendMail`` with the MIME as it is, so our headers reach the recipients unchanged.
+    """The ``MailSender`` port: our MIME as it is, so our headers reach the recipients unchanged; never two copies.
 
     Graph takes the recipients from the MIME's To, Cc and Bcc, not from an envelope. When the
     envelope and the headers agree (the bot's own emails) the MIME goes byte for byte. Otherwise
@@ -67,6 +82,7 @@ class GraphSender:
     def __init__(self, client: GraphClient, mailbox: str) -> None:
         self.client = client
         self.mailbox = mailbox
+        self.base = f"/users/{segment(mailbox)}"
 
     @classmethod
     def from_config(cls, graph_cfg: GraphConfig) -> GraphSender:
@@ -82,31 +98,57 @@ class GraphSender:
                     f"email {message_id} is {len(raw) / 1048576:.1f} MB; Microsoft Graph takes at most 4 MB in one "
                     "request once encoded, so it was not sent"
                 )
-            self.client.request(
-                "POST",
-                f"/users/{segment(self.mailbox)}/sendMail",
-                need="Mail.Send",
-                mailbox=self.mailbox,
-                what=what,
-                data=encoded,
-                content_type="text/plain",
-            )
+            if self._look("sentitems", message_id, what):
+                log.info("email %s is already in Sent Items; not sent again", message_id)
+                return
+            drafts = self._look("drafts", message_id, what)
+            draft = drafts[0] if drafts else self._draft(message_id, encoded, what)
+            for extra in drafts[1:]:  # a second draft from an earlier attempt whose answer was lost
+                self._call("DELETE", f"{self.base}/messages/{segment(extra)}", what, allow=(404,))
+            self._submit(draft, what)
         log.info("email %s handed to Microsoft Graph for %d recipient(s)", message_id, len(set(recipients)))
 
+    def _call(self, method: str, path: str, what: str, need: str = MAIL, **kwargs: Any) -> requests.Response:
+        return self.client.request(method, path, need=need, mailbox=self.mailbox, what=what, **kwargs)
+
+    def _look(self, folder: str, message_id: str, what: str) -> list[str]:
+        """The ids of the messages in this well-known folder carrying our Message-ID."""
+        params = {"$filter": f"internetMessageId eq {odata_string(message_id)}", "$select": "id,internetMessageId"}
+        found = body(self._call("GET", f"{self.base}/mailFolders/{folder}/messages", what, params=params), what)
+        return [str(m["id"]) for m in found.get("value", []) if m.get("internetMessageId") == message_id]
+
+    def _draft(self, message_id: str, encoded: bytes, what: str) -> str:
+        try:
+            resp = self._call("POST", f"{self.base}/messages", what, data=encoded, content_type="text/plain", once=True)
+        except AnswerLost:
+            if self.client.throttled_until(self.mailbox) is not None:
+                raise  # looked for at the next attempt, once Graph lets us
+            made = self._look("drafts", message_id, what)
+            if not made:
+                raise
+            return made[0]
+        return str(body(resp, what)["id"])
+
+    def _submit(self, draft: str, what: str) -> None:
+        path = f"{self.base}/messages/{segment(draft)}"
+        try:
+            self._call("POST", f"{path}/send", what, need="Mail.Send", once=True)
+        except AnswerLost:
+            if self.client.throttled_until(self.mailbox) is not None:
+                raise  # looked for at the next attempt, once Graph lets us
+            # The same item, wherever it is now (immutable ids): no longer a draft means it went.
+            resp = self._call("GET", path, what, params={"$select": "id,isDraft"}, allow=(404,))
+            if resp.status_code == 404 or body(resp, what).get("isDraft") is not False:
+                raise
+            log.info("the answer to sending a draft was lost, but the draft has been sent")
+
     def check(self) -> list[str]:
-        """Whether a token can be had and the mailbox exists; Mail.Send itself cannot be tried without sending."""
+        """Whether a token can be had and Sent Items read (Mail.ReadWrite); Mail.Send is not tried: it would send."""
         try:
             with unexpected("looking for the Sent Items folder"):
                 self.client.token()
-                self.client.request(
-                    "GET",
-                    f"/users/{segment(self.mailbox)}/mailFolders/sentitems",
-                    need="Mail.ReadWrite",
-                    mailbox=self.mailbox,
-                    what="looking for the Sent Items folder",
-                    params={"$select": "id"},
-                    allow=(403,),
-                )
+                self._call("GET", f"{self.base}/mailFolders/sentitems", "looking for the Sent Items folder",
+                           params={"$select": "id"})  # fmt: skip
         except (TransientError, PermanentError) as exc:
             return [f"Graph sender: {exc}"]
         return []

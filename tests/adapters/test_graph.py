@@ -337,12 +337,12 @@ def test_a_short_retry_after_is_waited_out_then_the_call_succeeds(fake: FakeGrap
 
 
 def test_a_long_retry_after_is_a_transient_error_without_waiting(fake: FakeGraph, sleeps: Sleeps) -> None:
-    fake.fail("POST", r"/sendMail$", 503, headers={"Retry-After": "600"})
+    fake.fail("POST", r"/messages$", 503, headers={"Retry-After": "600"})
     sender = GraphSender(client(sleeps), MAILBOX)
     with pytest.raises(TransientError, match="asks us to wait 600 seconds"):
         sender.send("<contract-1@council.example>", contract_message(1), MAILBOX, ["tm1@council.example"])
     assert sleeps == []
-    assert len(fake.calls("POST", r"/sendMail$")) == 1
+    assert len(fake.calls("POST", r"/messages$")) == 1
 
 
 def test_a_long_retry_after_keeps_every_call_off_the_network_until_it_has_passed(fake: FakeGraph) -> None:
@@ -372,7 +372,7 @@ def test_a_retry_after_given_as_an_http_date_is_kept_to(fake: FakeGraph) -> None
     clock = SleepClock()
     sender = GraphSender(client(clock=clock), MAILBOX)
     until = clock.now() + timedelta(minutes=15)
-    fake.fail("POST", r"/sendMail$", 503, headers={"Retry-After": format_datetime(until, usegmt=True)})
+    fake.fail("POST", r"/send$", 429, headers={"Retry-After": format_datetime(until, usegmt=True)})
     with pytest.raises(
         TransientError,
         match=r"wait 900 seconds; no calls for mailbox referrals@police\.example until 2026-11-23T09:15:00Z",
@@ -406,12 +406,25 @@ def test_throttling_that_never_ends_gives_up_after_a_few_waits(fake: FakeGraph, 
     assert sleeps == [1.0] * 4
 
 
-def test_a_401_stops_at_once_and_is_not_retried(fake: FakeGraph, sleeps: Sleeps) -> None:
-    fake.fail("GET", r"/calendars$", 401, code="InvalidAuthenticationToken", message="Access token validation failure.")
+def test_an_expired_token_is_dropped_and_the_call_made_again_with_a_new_one(fake: FakeGraph, sleeps: Sleeps) -> None:
+    calendar = make_calendar(sleeps)
+    day = (london("2026-11-25 00:00"), london("2026-11-26 00:00"))
+    calendar.busy(*day)
+    fake.expire_tokens()  # msal still thinks its token good for the hour
+    assert calendar.busy(*day) == []
+    assert len(fake.token_requests) == 2
+    refused, again = fake.calls("GET", r"/calendarView$")[1:3]
+    assert refused.status == 401 and again.status == 200
+    assert again.headers["Authorization"] != refused.headers["Authorization"] and sleeps == []
+
+
+def test_a_second_401_stops_and_is_not_retried_again(fake: FakeGraph, sleeps: Sleeps) -> None:
+    fake.fail("GET", r"/calendars$", 401, code="InvalidAuthenticationToken", message="Access token validation failure.",
+              times=5)  # fmt: skip
     with pytest.raises(PermanentError, match="did not accept the app's sign-in") as caught:
         make_calendar(sleeps).busy(london("2026-11-25 00:00"), london("2026-11-26 00:00"))
     assert "Access token validation failure." in str(caught.value)
-    assert len(fake.calls("GET", r"/calendars$")) == 1 and sleeps == []
+    assert len(fake.calls("GET", r"/calendars$")) == 2 and len(fake.token_requests) == 2 and sleeps == []
 
 
 @pytest.mark.parametrize(
@@ -433,7 +446,7 @@ def test_a_403_names_the_missing_permission_and_the_mailbox(
     assert f"needs the {permission} application permission" in str(caught.value)
     assert f"mailbox {mailbox}" in str(caught.value)
     assert f'"Application {permission}"' in str(caught.value)
-    assert len(fake.requests) == 1  # not retried
+    assert [r.status for r in fake.requests].count(403) == 1 and fake.requests[-1].status == 403  # not retried
 
 
 def test_a_network_failure_is_transient(fake: FakeGraph, sleeps: Sleeps) -> None:
@@ -538,7 +551,7 @@ def test_a_certificate_credential_signs_a_client_assertion(fake: FakeGraph, tmp_
     )
     thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra ID's thumbprint is SHA-1
     app = client(client_secret_env=None, certificate_path=pem, certificate_thumbprint=thumbprint)
-    assert app.token().startswith("fake-token-")
+    assert app.token() in fake.issued
     [form] = fake.token_requests
     assert form["client_assertion_type"] == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
     assert "client_secret" not in form
@@ -709,9 +722,13 @@ def test_send_mail_carries_our_mime_base64_encoded_unchanged(fake: FakeGraph) ->
     GraphSender(client(), MAILBOX).send(
         "<case-7.confirmation@police.example>", raw, MAILBOX, ["tm@council.example", "ds@police.example"]
     )
-    [call] = fake.calls("POST", r"/sendMail$")
-    assert call.path == f"/users/{MAILBOX}/sendMail"
+    [call] = fake.calls("POST", r"/messages$")  # a draft from our MIME, then sent
+    assert call.path == f"/users/{MAILBOX}/messages"
     assert call.headers["Content-Type"] == "text/plain"
+    [draft] = fake.mailbox(MAILBOX).messages
+    [send] = fake.calls("POST", r"/send$")
+    assert send.path == f"/users/{MAILBOX}/messages/{draft}/send" and send.body == b""
+    assert fake.calls("POST", r"/sendMail$") == []
     assert base64.b64decode(call.body) == raw
     parsed = email.message_from_bytes(base64.b64decode(call.body), policy=default_policy)
     for header, value in [
@@ -754,8 +771,10 @@ def test_an_email_over_four_megabytes_is_refused_with_its_size(fake: FakeGraph) 
 
 def test_sender_check(fake: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
     assert GraphSender(client(), MAILBOX).check() == []
-    fake.deny(MAILBOX, "Mail.ReadWrite")  # Mail.Send alone may not read folders: not a problem
-    assert GraphSender(client(), MAILBOX).check() == []
+    fake.deny(MAILBOX, "Mail.ReadWrite")  # sending goes through a draft: Mail.Send alone is not enough
+    [problem] = GraphSender(client(), MAILBOX).check()
+    assert "needs the Mail.ReadWrite application permission" in problem
+    fake.denied.clear()
     [problem] = GraphSender(client(), "nobody@police.example").check()
     assert "nobody@police.example was not found" in problem
 

@@ -58,6 +58,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     status: int = 0  # what the fake answered
+    prefer: list[str] = field(default_factory=list)  # each Prefer header line, as sent
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -86,6 +87,7 @@ class FakeMessage:
     folder: str
     mime: bytes
     received: datetime
+    is_draft: bool = False
 
     @property
     def parsed(self) -> email.message.EmailMessage:
@@ -137,7 +139,15 @@ class FakeGraph:
         self.denied: set[tuple[str, str]] = set()
         self.expired_before = 0  # delta tokens older than this sequence number answer 410 Gone
         self.report_size = True  # the message size property in delta answers (PidTagMessageSize)
+        # Graph requests a sent draft spends in the Outbox before its copy is in Sent Items
+        # ("the copy isn't created until the message is successfully sent, which can take time").
+        self.submit_lag = 0
+        self._submitting: list[tuple[int, FakeMailbox, FakeMessage]] = []  # (requests left, mailbox, message)
+        # What a create with a transactionId already used is answered: Graph does not document it.
+        self.repeated_transaction: str = "existing"  # or "409" or "400"
+        self.expired_tokens: set[str] = set()
         self.secret = SECRET
+        self.roles: list[str] = []  # the token's roles claim: tenant-wide consent in Entra ID (none with RBAC)
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self.seq = 0
@@ -163,6 +173,8 @@ class FakeGraph:
             box.folders[root.id] = root
             for well_known, name in (
                 ("inbox", "Inbox"),
+                ("drafts", "Drafts"),
+                ("outbox", "Outbox"),
                 ("sentitems", "Sent Items"),
                 ("deleteditems", "Deleted Items"),
             ):
@@ -225,6 +237,28 @@ class FakeGraph:
             Fault(method.upper(), re.compile(path), (status, {"Content-Type": content_type}, body), times)
         )
 
+    def expire_tokens(self) -> None:
+        """Every token issued so far is now past its lifetime (or revoked): Graph answers 401 to it."""
+        self.expired_tokens |= self.issued
+        self.issued.clear()
+
+    def delete_folder(self, address: str, name: str) -> None:
+        """A person deletes a folder for good (emptied from Deleted Items), with what was in it."""
+        box = self.mailbox(address)
+        folder = self.folder(address, name)
+        assert folder is not None and folder.well_known is None, f"no folder {name!r} to delete"
+        del box.folders[folder.id]
+        for message in [m for m in box.messages.values() if m.folder == folder.id]:
+            del box.messages[message.id]
+
+    def add_folder(self, address: str, name: str, beside: str = "inbox") -> str:
+        """A person makes a folder, beside the one named ``beside``."""
+        sibling = self.folder(address, beside)
+        assert sibling is not None
+        folder = FakeFolder(self.new_id("AQMkFld"), name, sibling.parent)
+        self.mailbox(address).folders[folder.id] = folder
+        return folder.id
+
     def deny(self, address: str, permission: str) -> None:
         self.denied.add((address.lower(), permission))
 
@@ -262,7 +296,7 @@ class FakeGraph:
                 )
             if "client_assertion" not in form and form.get("client_secret") != [self.secret]:
                 return _token_error("invalid_client", "AADSTS7000215: Invalid client secret provided.")
-            token = f"fake-token-{len(self.token_requests)}"
+            token = jwt({"aud": "https://graph.microsoft.com", "n": len(self.token_requests), "roles": self.roles})
             self.issued.add(token)
             return ok({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
         return 404, {}, ""
@@ -278,11 +312,18 @@ class FakeGraph:
             keyed = re.fullmatch(r"(\w+)\('(.*)'\)", part)  # OData key syntax in Graph's links: mailFolders('id')
             parts.extend(keyed.groups() if keyed else [part] if part else [])
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        headers = {k: str(v) for k, v in request.headers.items()}
+        raw_headers: Any = request.headers
+        prefer = [str(v) for v in raw_headers.getlist("Prefer")] if hasattr(raw_headers, "getlist") else (
+            [str(raw_headers["Prefer"])] if "Prefer" in raw_headers else []
+        )  # fmt: skip
+        headers = {k: str(v) for k, v in raw_headers.items() if k.lower() != "prefer"}
+        if prefer:
+            headers["Prefer"] = ", ".join(prefer)
         body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
         method = str(request.method)
-        recorded = Recorded(method, str(request.url), "/" + "/".join(parts), query, headers, bytes(body))
+        recorded = Recorded(method, str(request.url), "/" + "/".join(parts), query, headers, bytes(body), 0, prefer)
         self.requests.append(recorded)
+        self._submit_some()
         for fault in self.faults:
             if fault.times > 0 and fault.method == method and fault.path.search(recorded.path):
                 fault.times -= 1
@@ -296,9 +337,27 @@ class FakeGraph:
         recorded.status = reply[0]
         return reply
 
+    def _submit_some(self) -> None:
+        still = []
+        for left, box, message in self._submitting:
+            if left <= 0:
+                self._file(box, message, "sentitems")
+            else:
+                still.append((left - 1, box, message))
+        self._submitting = still
+
+    def _file(self, box: FakeMailbox, message: FakeMessage, well_known: str) -> None:
+        target = next(f for f in box.folders.values() if f.well_known == well_known)
+        old, message.folder = message.folder, target.id
+        self._changed(box, old, message.id)
+        self._changed(box, target.id, message.id)
+
     def _answer(self, recorded: Recorded, parts: list[str], query: dict[str, str], headers: dict[str, str]) -> Reply:
         method = recorded.method
-        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.issued:
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        if token in self.expired_tokens:
+            return error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+        if token not in self.issued:
             return error(401, "InvalidAuthenticationToken", "Access token is empty.")
         if len(parts) < 3 or parts[0] != "users":
             return error(400, "BadRequest", "Unsupported request.")
@@ -307,7 +366,8 @@ class FakeGraph:
             return error(404, "ErrorInvalidUser", f"The requested user '{address}' is invalid.")
         box = self.mailboxes[address.lower()]
         rest = parts[2:]
-        permission = "Mail.Send" if rest == ["sendMail"] else (
+        sending = rest == ["sendMail"] or (rest[0] == "messages" and rest[2:] == ["send"])
+        permission = "Mail.Send" if sending else (
             "Calendars.ReadWrite" if rest[0] in ("calendars", "events", "calendar") else "Mail.ReadWrite"
         )  # fmt: skip
         if (address.lower(), permission) in self.denied:
@@ -359,6 +419,10 @@ class FakeGraph:
             return ok(self._folder_json(folder))
         if rest[1:] == ["messages", "delta"] and method == "GET":
             return self._delta(box, folder, query, rec)
+        if rest[1:] == ["messages"] and method == "GET":
+            wanted = _filter_value(query.get("$filter", ""), "internetMessageId")
+            found = [m for m in self._in(box, folder) if wanted is None or m.internet_id == wanted]
+            return ok({"value": [self._message_json(m, False) for m in found]})
         return error(400, "BadRequest", "Unsupported request.")
 
     def _message_json(self, m: FakeMessage, with_size: bool) -> dict[str, Any]:
@@ -368,6 +432,8 @@ class FakeGraph:
             "id": m.id,
             "receivedDateTime": m.received.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "internetMessageId": m.internet_id,
+            "isDraft": m.is_draft,
+            "parentFolderId": m.folder,
         }
         if with_size and self.report_size:
             item["singleValueExtendedProperties"] = [{"id": SIZE_PROPERTY, "value": str(len(m.mime))}]
@@ -411,6 +477,8 @@ class FakeGraph:
         return sorted((m for m in box.messages.values() if m.folder == folder.id), key=lambda m: m.received)
 
     def _messages(self, box: FakeMailbox, method: str, rest: list[str], query: dict[str, str], rec: Recorded) -> Reply:
+        if not rest and method == "POST":
+            return self._create(box, rec)
         message = box.messages.get(rest[0]) if rest else None
         if message is None:
             return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -423,8 +491,8 @@ class FakeGraph:
             return ok(item)
         if rest[1:] == ["move"] and method == "POST":
             target = self._find_folder(box, rec.json()["destinationId"])
-            if target is None:
-                return error(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+            if target is None:  # a well-formed id of a folder that is no longer there
+                return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             old = message.folder
             immutable = 'IdType="ImmutableId"' in rec.headers.get("Prefer", "")
             if not immutable:  # without the preference, a moved item gets a new id
@@ -436,7 +504,38 @@ class FakeGraph:
             self._changed(box, old, message.id)
             self._changed(box, target.id, message.id)
             return ok(self._message_json(message, False), 201)
+        if rest[1:] == ["send"] and method == "POST":
+            if not message.is_draft:
+                return error(400, "ErrorInvalidOperation", "Only drafts can be sent.")
+            recipients = _recipients(message.parsed)
+            if not recipients:
+                return error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+            box.sent.append((recipients, message.mime))
+            message.is_draft = False
+            self._file(box, message, "outbox")
+            self._submitting.append((self.submit_lag, box, message))
+            self._submit_some()
+            return 202, {}, ""
+        if len(rest) == 1 and method == "DELETE":
+            del box.messages[message.id]
+            self._changed(box, message.folder, message.id)
+            return 204, {}, ""
         return error(400, "BadRequest", "Unsupported request.")
+
+    def _create(self, box: FakeMailbox, rec: Recorded) -> Reply:
+        """A draft from base64 MIME (our Message-ID becomes its internetMessageId), saved in Drafts."""
+        if not rec.headers.get("Content-Type", "").startswith("text/plain"):
+            return error(400, "BadRequest", "The fake takes MIME only.")
+        try:
+            raw = base64.b64decode(rec.body, validate=True)
+        except ValueError:
+            return error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+        drafts = next(f for f in box.folders.values() if f.well_known == "drafts")
+        self._clock += timedelta(seconds=1)
+        message = FakeMessage(self.new_id(), drafts.id, raw, self._clock, is_draft=True)
+        box.messages[message.id] = message
+        self._changed(box, drafts.id, message.id)
+        return ok(self._message_json(message, False), 201)
 
     def _send(self, box: FakeMailbox, rec: Recorded) -> Reply:
         if not rec.headers.get("Content-Type", "").startswith("text/plain"):
@@ -445,10 +544,7 @@ class FakeGraph:
             raw = base64.b64decode(rec.body, validate=True)
         except ValueError:
             return error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
-        parsed = email.message_from_bytes(raw, policy=default_policy)
-        recipients = [
-            a.addr_spec for name in ("To", "Cc", "Bcc") for h in parsed.get_all(name, []) for a in h.addresses
-        ]
+        recipients = _recipients(email.message_from_bytes(raw, policy=default_policy))
         if not recipients:
             return error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
         box.sent.append((recipients, raw))
@@ -535,6 +631,10 @@ class FakeGraph:
             tid = data.get("transactionId")
             if tid:
                 same = next((e for e in box.events.values() if e.transaction_id == tid), None)
+                if same is not None and self.repeated_transaction == "409":
+                    return error(409, "ErrorDuplicateTransactionId", "An item with this transactionId exists.")
+                if same is not None and self.repeated_transaction == "400":
+                    return error(400, "ErrorInvalidRequest", "The transactionId has already been used.")
                 if same is not None:
                     return ok(self._event_json(same, zone, True), 201)
             try:
@@ -575,6 +675,10 @@ class FakeGraph:
         return error(400, "BadRequest", "Unsupported request.")
 
 
+def _recipients(parsed: Any) -> list[str]:
+    return [a.addr_spec for name in ("To", "Cc", "Bcc") for h in parsed.get_all(name, []) for a in h.addresses]
+
+
 def _when(value: dict[str, str]) -> datetime:
     """A dateTimeTimeZone as Graph reads it: wall time in the named zone (no offset allowed)."""
     local = datetime.fromisoformat(value["dateTime"])
@@ -595,6 +699,15 @@ def _token(*values: Any) -> str:
 def _untoken(token: str, count: int = 2) -> Any:
     values = json.loads(base64.urlsafe_b64decode(token.encode()))
     return values[:count] if count > 1 else values[0]
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    """An access token shaped as Entra ID issues it: header.payload.signature, base64url without padding."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.{part('not-a-signature')}"
 
 
 def _text(body: Any) -> str:
