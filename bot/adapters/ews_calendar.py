@@ -9,10 +9,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from exchangelib import CalendarItem, ExtendedProperty
+from exchangelib.errors import ErrorFolderNotFound
 from exchangelib.fields import InvalidField
 from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE
 from exchangelib.properties import Attendee, Mailbox
@@ -25,6 +26,8 @@ from bot.domain.model import CalendarEvent, Interval
 from bot.errors import PermanentError, SlotTaken
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # The named property that carries the bot's uid on the events it books: a retry finds the event
 # it already made instead of making a second. The GUID is ours and must never change.
@@ -92,6 +95,18 @@ class EwsCalendar:
     @classmethod
     def from_config(cls, ews_cfg: EwsConfig, calendar_cfg: CalendarConfig) -> EwsCalendar:
         return cls(ews_cfg, calendar_cfg)
+
+    def _call(self, what: str, fn: Callable[[Any], T]) -> T:
+        """``EwsMailbox.call``; a calendar folder gone (deleted, maybe made again) drops its cached id first."""
+
+        def guarded(account: Any) -> T:
+            try:
+                return fn(account)
+            except ErrorFolderNotFound:
+                self._folder = None  # found again by name on the next call
+                raise
+
+        return self.mailbox.call(what, guarded)
 
     # -- finding things
 
@@ -161,11 +176,11 @@ class EwsCalendar:
 
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
         require_zone(start, end)
-        items = self.mailbox.call("reading busy times", lambda a: self._view(a, start, end, _VIEW_FIELDS))
+        items = self._call("reading busy times", lambda a: self._view(a, start, end, _VIEW_FIELDS))
         return [Interval(aware(i.start, self.zone), aware(i.end, self.zone)) for i in items if self._blocks(i)]
 
     def booked(self, uid: str) -> Interval | None:
-        item = self.mailbox.call("looking for a booking", lambda a: self._find(a, uid))
+        item = self._call("looking for a booking", lambda a: self._find(a, uid))
         return Interval(aware(item.start, self.zone), aware(item.end, self.zone)) if item is not None else None
 
     def book(self, event: CalendarEvent) -> None:
@@ -193,7 +208,7 @@ class EwsCalendar:
             item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
             log.info("booked event %s; Exchange invites %d attendee(s)", event.uid, len(event.attendees))
 
-        self.mailbox.call(f"booking event {event.uid}", book)
+        self._call(f"booking event {event.uid}", book)
 
     def move(self, event: CalendarEvent) -> None:
         """New times and details (subject, body, location, attendees) for the booking; Exchange tells everyone."""
@@ -215,7 +230,7 @@ class EwsCalendar:
             log.info("moved event %s; Exchange tells its attendees", event.uid)
             return True
 
-        if not self.mailbox.call(f"moving event {event.uid}", move):
+        if not self._call(f"moving event {event.uid}", move):
             log.warning("event %s to move is not in the calendar (deleted by hand?); booking it afresh", event.uid)
             self.book(event)
 
@@ -231,11 +246,11 @@ class EwsCalendar:
                 item.move_to_trash(send_meeting_cancellations=SEND_TO_NONE)
             log.info("cancelled event %s", uid)
 
-        self.mailbox.call(f"cancelling event {uid}", cancel)
+        self._call(f"cancelling event {uid}", cancel)
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         require_zone(start, end)
-        items = self.mailbox.call("reading events", lambda a: self._view(a, start, end, _EVENT_FIELDS))
+        items = self._call("reading events", lambda a: self._view(a, start, end, _EVENT_FIELDS))
         return [self._event(i) for i in items]
 
     def _event(self, item: Any) -> CalendarEvent:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from exchangelib.errors import ErrorFolderNotFound, ErrorInvalidIdMalformed, ErrorItemNotFound, ErrorToFolderNotFound
 from exchangelib.folders import Folder as EwsFolder
 from exchangelib.services import CreateFolder
 
@@ -21,7 +22,7 @@ from bot.adapters.ews_connection import EwsMailbox, is_gone
 from bot.adapters.ews_folders import child_folder
 from bot.adapters.ews_times import aware
 from bot.config import EwsConfig, InboxConfig
-from bot.errors import PermanentError
+from bot.errors import PermanentError, TransientError
 from bot.ports import AdapterState, Folder, IncomingMail, handled_folders
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ class EwsInbox:
     The folder is listed afresh on every ``pending()`` (FindItem, oldest first), so a message
     offered but not moved before a restart is offered again: nothing is kept in
     ``AdapterState``. A message's key is its EWS item id, good until it is moved.
+
+    No move can lose mail. The handled folders are looked up afresh each round (a person may
+    have deleted one into Deleted Items, or made it again), and made when missing. A move
+    answered "not found" is checked: when the message is still in the watched folder it is
+    the folder that is gone, so every cached folder id is dropped and the move fails as
+    transient; the message stays where it is, offered again, and is moved on the next round.
     """
 
     def __init__(
@@ -103,7 +110,12 @@ class EwsInbox:
 
     # -- the port
 
+    def _forget_folders(self) -> None:
+        """Drop every cached folder id: the next call finds (or makes) the folders again."""
+        self._watched, self._watched_parent, self._handled = None, None, {}
+
     def pending(self) -> Iterator[IncomingMail]:
+        self._handled = {}  # looked up again on this round's first move into each
         listed: list[Any] = self.mailbox.call("listing the watched folder", self._list)
         for start in range(0, len(listed), FETCH_CHUNK):
             chunk = listed[start : start + FETCH_CHUNK]
@@ -126,7 +138,15 @@ class EwsInbox:
 
     def _list(self, account: Any) -> list[Any]:
         query = self._watched_folder(account).all().only("datetime_received", "size").order_by("datetime_received")
-        items = [i for i in query if not isinstance(i, Exception)]
+        items = []
+        try:
+            for item in query:
+                if isinstance(item, Exception):
+                    raise item
+                items.append(item)
+        except (ErrorFolderNotFound, ErrorItemNotFound, ErrorInvalidIdMalformed):
+            self._forget_folders()  # the watched folder deleted (and maybe made again): found afresh next time
+            raise
         return sorted(items, key=lambda i: i.datetime_received)
 
     def _mime(self, account: Any, items: list[Any]) -> dict[str, bytes]:
@@ -151,17 +171,39 @@ class EwsInbox:
         return got
 
     def move(self, key: str, folder: Folder) -> None:
+        name = self.names[folder]
+
         def move(account: Any) -> None:
             target = self._handled_folder(account, folder)
-            [result] = account.bulk_move(ids=[(key, None)], to_folder=target)
-            if isinstance(result, Exception):
-                if not is_gone(result):
-                    raise result
-                log.info("message %s is no longer in the watched folder; nothing to move", key)
+            try:
+                [result] = account.bulk_move(ids=[(key, None)], to_folder=target)
+            except (ErrorFolderNotFound, ErrorToFolderNotFound) as exc:  # raised, not returned, for the request
+                result = exc
+            if not isinstance(result, Exception):
+                log.info("moved message %s to %s", key, name)
                 return
-            log.info("moved message %s to %s", key, self.names[folder])
+            if not is_gone(result) and not isinstance(result, ErrorToFolderNotFound):
+                raise result
+            # "Not found": the folder, or the message? Only a message no longer in the watched folder is let go.
+            if isinstance(result, ErrorFolderNotFound | ErrorToFolderNotFound) or self._still_watched(account, key):
+                self._forget_folders()
+                raise TransientError(
+                    f"the folder {name} in the referral mailbox was not found (deleted?); message {key} stays in "
+                    "the watched folder and is moved on the next round, the folder found or made again"
+                )
+            log.info("message %s is no longer in the watched folder; nothing to move", key)
 
-        self.mailbox.call(f"moving a message to {self.names[folder]}", move)
+        self.mailbox.call(f"moving a message to {name}", move)
+
+    def _still_watched(self, account: Any, key: str) -> bool:
+        """Is the message with this item id still in the watched folder (GetItem of its parent folder)?"""
+        [item] = account.fetch(ids=[(key, None)], only_fields=["parent_folder_id"])
+        if isinstance(item, Exception):
+            if is_gone(item):
+                return False
+            raise item
+        parent = item.parent_folder_id.id if item.parent_folder_id is not None else None
+        return bool(parent == self._watched_folder(account).id)
 
     def wait(self, timeout: float) -> bool:
         """EWS is polled: sleep the timeout and let the next ``pending()`` look."""
@@ -177,5 +219,5 @@ class EwsInbox:
         return self.mailbox.busy_until()
 
     def close(self) -> None:
-        self._watched, self._watched_parent, self._handled = None, None, {}
+        self._forget_folders()
         self.mailbox.close()

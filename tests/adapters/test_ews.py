@@ -211,6 +211,42 @@ def test_a_retried_booking_finds_its_event_by_the_uid_property_and_creates_nothi
     assert last.find("t:FieldURIOrConstant/t:Constant", NS).get("Value") == "case-1@police.example"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("how", ["504", "503", "drop"])
+def test_a_booking_whose_answer_was_lost_ends_with_exactly_one_event_found_by_its_uid(
+    calendar: EwsCalendar, fake: FakeEws, how: str
+) -> None:
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    calendar.busy(*NOVEMBER_25)  # connected
+    fake.lose_answer("CreateItem", how)
+    if how == "503":  # "busy": waited out in place, and the whole booking, its look for the uid first, made again
+        calendar.book(event)
+    else:
+        with pytest.raises(TransientError):
+            calendar.book(event)
+    # The booking is retried, maybe by a restarted bot, and the time asked for.
+    retried = EwsCalendar(ews_config(), CALENDAR, sleep=Sleeps())
+    assert retried.booked(event.uid) == Interval(event.start, event.end)
+    retried.book(event)
+    calendar.book(event)
+    [item] = fake.calendar_items()
+    assert item.extended[(UID_PROPERTY_SET, UID_PROPERTY_NAME)] == "case-1@police.example"
+    assert len(fake.calls_of("CreateItem")) == 1
+    assert [m.kind for m in fake.meeting_mail] == ["request"]  # the attendees invited once
+
+
+def test_a_calendar_deleted_and_made_again_is_found_again_by_name(calendar: EwsCalendar, fake: FakeEws) -> None:
+    assert calendar.busy(*NOVEMBER_25) == []
+    old = fake.folder_named(CALENDAR_MAILBOX, "Strategy Meeting")
+    assert old is not None
+    del fake.folders[old.id]
+    fake.add_calendar(CALENDAR_MAILBOX, "Strategy Meeting")
+    with pytest.raises(TransientError):
+        calendar.busy(*NOVEMBER_25)
+    event = contract_event("case-1@police.example", "2026-11-25 10:00", "2026-11-25 10:15")
+    calendar.book(event)
+    assert [i.subject for i in fake.calendar_items()] == [event.subject]
+
+
 def test_an_event_made_by_hand_is_busy_time_refuses_an_overlap_and_reads_back_by_its_item_id(
     calendar: EwsCalendar, fake: FakeEws
 ) -> None:
@@ -404,6 +440,93 @@ def test_a_handled_folder_is_made_once_and_found_after(inbox: EwsInbox, fake: Fa
         "<contract-1@council.example>",
         "<contract-2@council.example>",
     ]
+
+
+def in_folder(fake: FakeEws, name: str) -> list[str]:
+    return [i.message_id for i in fake.messages_in(REFERRALS, name)]
+
+
+def test_a_processed_folder_deleted_in_outlook_is_made_again_beside_the_inbox_not_used_in_deleted_items(
+    inbox: EwsInbox, fake: FakeEws
+) -> None:
+    fake.deliver(contract_message(1))
+    [one] = list(inbox.pending())
+    inbox.move(one.key, Folder.PROCESSED)
+    old = fake.folder_named(REFERRALS, "Processed")
+    fake.delete_folder(REFERRALS, "Processed")  # into Deleted Items, its id kept, as Outlook deletes a folder
+    fake.deliver(contract_message(2))
+    [two] = list(inbox.pending())
+    inbox.move(two.key, Folder.PROCESSED)
+    processed = [f for f in fake.folders.values() if f.name == "Processed" and f is not old]
+    assert [f.parent_id for f in processed] == [fake.well_known(REFERRALS, "msgfolderroot").id]
+    assert [i.message_id for i in fake.items.values() if i.folder_id == processed[0].id] == [
+        "<contract-2@council.example>"
+    ]
+
+
+@pytest.mark.parametrize("answer", ["ErrorItemNotFound", "ErrorToFolderNotFound"])
+def test_a_move_into_a_folder_deleted_for_good_leaves_the_message_to_be_moved_on_the_next_round(
+    inbox: EwsInbox, fake: FakeEws, answer: str
+) -> None:
+    fake.to_folder_gone_code = answer  # what Exchange answers for the item when the ToFolderId is gone
+    for n in (1, 2):
+        fake.deliver(contract_message(n))
+    [one, two] = list(inbox.pending())
+    inbox.move(one.key, Folder.PROCESSED)
+    fake.delete_folder(REFERRALS, "Processed", hard=True)  # shift+delete, between two moves of one round
+    with pytest.raises(TransientError) as caught:
+        inbox.move(two.key, Folder.PROCESSED)
+    assert str(caught.value) == (
+        f"the folder Processed in the referral mailbox was not found (deleted?); message {two.key} stays in the "
+        "watched folder and is moved on the next round, the folder found or made again"
+    )
+    assert in_folder(fake, "Inbox") == ["<contract-2@council.example>"]
+    [again] = list(inbox.pending())  # the next round: offered again, and moved
+    inbox.move(again.key, Folder.PROCESSED)
+    assert in_folder(fake, "Inbox") == []
+    assert in_folder(fake, "Processed") == ["<contract-2@council.example>"]
+    assert len(fake.calls_of("CreateFolder")) == 2
+
+
+def test_a_folder_deleted_and_made_again_by_hand_is_found_by_name_and_used(inbox: EwsInbox, fake: FakeEws) -> None:
+    fake.to_folder_gone_code = "ErrorToFolderNotFound"
+    for n in (1, 2, 3):
+        fake.deliver(contract_message(n))
+    [one, two, three] = list(inbox.pending())
+    inbox.move(one.key, Folder.TRIAGE)
+    fake.delete_folder(REFERRALS, "Triage", hard=True)
+    remade = fake._folder(REFERRALS, "Triage", fake.well_known(REFERRALS, "msgfolderroot").id)
+    with pytest.raises(TransientError):
+        inbox.move(two.key, Folder.TRIAGE)
+    for mail in list(inbox.pending()):
+        inbox.move(mail.key, Folder.TRIAGE)
+    assert [i.message_id for i in fake.items.values() if i.folder_id == remade.id] == [
+        "<contract-2@council.example>",
+        "<contract-3@council.example>",
+    ]
+    assert len(fake.calls_of("CreateFolder")) == 1  # the one made by hand is used, not a second beside it
+
+
+def test_a_message_deleted_by_a_person_before_its_move_is_let_go_after_a_look(inbox: EwsInbox, fake: FakeEws) -> None:
+    fake.deliver(contract_message(1))
+    [one] = list(inbox.pending())
+    del fake.items[one.key]
+    inbox.move(one.key, Folder.PROCESSED)  # no error: nothing is left to move
+    # The look: where is it now (GetItem of its parent folder)? Gone: nothing to move.
+    assert items_asked(fake, "item:ParentFolderId") == [one.key]
+
+
+def test_a_watched_folder_deleted_and_made_again_is_found_again(fake: FakeEws, sleeps: Sleeps, tmp_path: Path) -> None:
+    top = fake.well_known(REFERRALS, "msgfolderroot").id
+    fake._folder(REFERRALS, "Referrals", top)
+    inbox = EwsInbox(ews_config(), replace(inbox_config(tmp_path), folder="Referrals"), None, sleep=sleeps)
+    assert list(inbox.pending()) == []
+    fake.delete_folder(REFERRALS, "Referrals", hard=True)
+    remade = fake._folder(REFERRALS, "Referrals", top)
+    fake.items[fake.deliver(contract_message(1))].folder_id = remade.id
+    with pytest.raises(TransientError, match="listing the watched folder"):
+        list(inbox.pending())
+    assert [message_id(m.raw) for m in inbox.pending()] == ["<contract-1@council.example>"]
 
 
 def test_an_oversized_message_is_offered_from_its_headers_without_fetching_its_mime(
