@@ -101,6 +101,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_OK
     print("Connecting to the servers it names:")
     failed = False
+    said: list[str] = []
     for role, make in roles:
         try:
             adapter = make()
@@ -116,6 +117,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"  {role + ':':<9} ok")
         for problem in problems:
             print(f"  {role + ':':<9} PROBLEM: {problem}")
+        said.extend(problems)
+    if config.graph is not None and "graph" in (config.inbox.kind, config.sender.kind, config.calendar.kind):
+        from bot.adapters.graph_client import GraphClient
+        from bot.adapters.graph_privilege import scope_report
+
+        proven, lines = scope_report(GraphClient(config.graph), said)
+        print(*lines, sep="\n")
+        failed = failed or not proven
     scratch.dispose()
     return EXIT_ERROR if failed else EXIT_OK
 

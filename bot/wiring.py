@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,12 +161,42 @@ def _pick(table: dict[str, Any], key: str, kind: str) -> Any:
     return table[kind]
 
 
+# The kinds that need an optional extra (pyproject.toml), and the modules it brings.
+EXTRAS = {"graph": ("msal", "requests"), "ews": ("exchangelib", "requests")}
+
+
+def _require_extra(key: str, kind: str) -> None:
+    for module in EXTRAS.get(kind, ()):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ConfigError(
+                f'{key}: got "{kind}", but the {kind} extra is not installed ({module} is missing); '
+                f"install it with: pip install 'strategy-bot[{kind}]'"
+            ) from None
+
+
+def _mail_kinds(config: Config) -> dict[str, str]:
+    return {"inbox.kind": config.inbox.kind, "sender.kind": config.sender.kind, "calendar.kind": config.calendar.kind}
+
+
 def check_kinds(config: Config) -> None:
-    """Refuse unknown adapter kinds before anything is opened."""
+    """Refuse unknown adapter kinds, and kinds whose extra is not installed, before anything is opened."""
     _pick(STORES, "store.kind", config.store.kind)
     _pick(INBOXES, "inbox.kind", config.inbox.kind)
     _pick(SENDERS, "sender.kind", config.sender.kind)
     _pick(CALENDARS, "calendar.kind", config.calendar.kind)
+    for key, kind in _mail_kinds(config).items():
+        _require_extra(key, kind)
+
+
+def check_least_privilege(config: Config) -> None:
+    """With Graph, refuse to start on tenant-wide mailbox permissions or a reachable out-of-scope mailbox."""
+    if "graph" in _mail_kinds(config).values():
+        from bot.adapters.graph_client import GraphClient
+        from bot.adapters.graph_privilege import require_least_privilege
+
+        require_least_privilege(GraphClient(_need(config.graph, "graph")))
 
 
 def build(config: Config, with_mail: bool = True) -> Bot:
@@ -173,6 +204,8 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     check_kinds(config)
     renderer = MailRenderer(config.templates_dir)
     renderer.check(PURPOSES)
+    if with_mail:  # the daemon's start; status and history open no mailbox
+        check_least_privilege(config)
     store = _pick(STORES, "store.kind", config.store.kind)(config)
     store.migrate()
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)

@@ -117,6 +117,7 @@ class GraphConfig:
     endpoint: str
     timeout_seconds: float
     max_wait_seconds: float  # longest Retry-After honoured in place; longer waits retry later
+    out_of_scope_mailbox: str | None = None  # a mailbox the app must not reach: probed expecting 403
     # A role kept off its mailbox longer than this and the administrator is emailed (once).
     throttle_alert_seconds: float = field(default_factory=lambda: float(default_of("graph", "throttle_alert_seconds")))
 

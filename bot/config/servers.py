@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import shlex
+import stat
 from pathlib import Path
 
 from bot.config.errors import ConfigError
@@ -39,6 +42,19 @@ def check_transport(prefix: str, host: str, security: str, ca_file: Path | None)
         )
     if ca_file is not None and not ca_file.is_file():
         raise ConfigError(f"{prefix}.ca_file: got {str(ca_file)!r}; expected an existing PEM file")
+
+
+def check_private_key(key: str, path: Path) -> None:
+    """A private key file the config names must be its owner's alone (checked where POSIX modes exist)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # a missing or unreadable file is reported, in plain words, when the key is used
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigError(
+            f"{key}: {str(path)!r} holds a private key and is open to group or others (mode {stat.S_IMODE(mode):04o}); "
+            f"expected it readable by the bot's user only: chmod 600 {shlex.quote(str(path))}"
+        )
 
 
 def imap(m: Table) -> ImapConfig:
@@ -105,6 +121,7 @@ def graph(g: Table, address: str) -> GraphConfig:
         endpoint=g.string("endpoint").rstrip("/"),
         timeout_seconds=g.number("timeout_seconds", minimum=1.0),
         max_wait_seconds=g.number("max_wait_seconds", minimum=0.0),
+        out_of_scope_mailbox=g.email("out_of_scope_mailbox", derived=None) if g.has("out_of_scope_mailbox") else None,
         throttle_alert_seconds=g.number("throttle_alert_seconds", minimum=0.0),
     )
     g.check_unknown()
@@ -116,6 +133,13 @@ def graph(g: Table, address: str) -> GraphConfig:
         )
     if cfg.certificate_path is not None and not cfg.certificate_thumbprint:
         raise ConfigError("graph.certificate_thumbprint: missing; expected it with graph.certificate_path")
+    if cfg.certificate_path is not None:
+        check_private_key("graph.certificate_path", cfg.certificate_path)
+    if cfg.out_of_scope_mailbox in (cfg.mailbox, cfg.calendar_mailbox):
+        raise ConfigError(
+            f"graph.out_of_scope_mailbox: got {cfg.out_of_scope_mailbox!r}; expected a mailbox the app must not "
+            "reach, not graph.mailbox or graph.calendar_mailbox"
+        )
     for key in ("authority", "endpoint"):
         if not getattr(cfg, key).startswith("https://"):
             raise ConfigError(f"graph.{key}: got {getattr(cfg, key)!r}; expected an https:// address")
