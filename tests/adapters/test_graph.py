@@ -1,7 +1,7 @@
 """The Microsoft Graph adapters against an in-memory Graph (tests/support/fake_graph.py).
 
 The port contracts run on all three; the rest asserts on what we send Graph: the event's
-subject, London wall times across the clock changes, the transactionId, the MIME of sendMail,
+subject, London wall times across the clock changes, the transactionId, the MIME of the draft sent,
 the Prefer header, and how throttling, refusals and an expired delta are met.
 """
 

@@ -2,7 +2,9 @@
 
 It keeps mailboxes with folders, messages and calendars, and answers with JSON shaped like
 Microsoft's documented examples: message delta with ``@odata.nextLink``/``@odata.deltaLink``
-and ``@removed``, ``$value`` MIME, ``move``, ``sendMail`` with base64 MIME, ``calendarView``,
+and ``@removed``, ``$value`` MIME, ``move``, ``sendMail`` with base64 MIME, a draft made from
+base64 MIME (``POST /messages``) and sent (``/send``, through the Outbox to Sent Items after
+``submit_lag`` requests), ``calendarView``,
 event create/update/cancel, and Graph's ``{"error": {"code", "message"}}`` bodies. Every
 request is recorded so tests assert on what the adapter sent; ``fail`` queues faults
 (throttling, outages) and ``deny`` withholds a permission for one mailbox.
