@@ -147,7 +147,7 @@ class EwsSender:
         return sent, drafts
 
     def check(self) -> list[str]:
-        return self.mailbox.problems(lambda account: account.sent, "opening Sent Items")
+        return self.mailbox.problems(lambda account: (account.sent, account.drafts), "opening Sent Items and Drafts")
 
     def throttled_until(self) -> datetime | None:
         """When Exchange lets this mailbox be asked again, while that is still to come (``Throttled``)."""

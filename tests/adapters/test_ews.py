@@ -621,6 +621,12 @@ def test_the_mime_goes_as_it_is_saved_in_sent_items_when_the_headers_name_the_en
     assert fake.messages_in(REFERRALS, "Drafts") == []
 
 
+def test_sender_check_opens_sent_items_and_drafts(fake: FakeEws, sleeps: Sleeps) -> None:
+    assert EwsSender(ews_config(), sleep=sleeps).check() == []
+    opened = {e.get("Id") for c in fake.calls_of("GetFolder") for e in c.findall("m:FolderIds/t:DistinguishedFolderId")}
+    assert {"sentitems", "drafts"} <= opened
+
+
 @pytest.mark.parametrize("how", ["504", "503", "drop"])
 @pytest.mark.parametrize("lost", ["CreateItem", "SendItem"])
 def test_an_answer_lost_after_exchange_took_the_mail_never_makes_a_second_copy(
