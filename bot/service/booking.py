@@ -203,19 +203,24 @@ def family_moved(unit: Unit, case: Case) -> None:
 
 def overrun(unit: Unit, case: Case, minutes: int) -> None:
     """§5 Overrun: every TM/PM booked later that day is told of a potential delay."""
-    setup = unit.setup
     booking = unit.tx.booking_for(case.case_id)
-    anchor = booking.start if booking else unit.now
+    told = tell_later_bookings(unit, booking.start if booking else unit.now, minutes, case.case_id)
+    unit.note(case, "delay", f"{minutes} minutes; {told} later booking(s) told")
+
+
+def tell_later_bookings(unit: Unit, anchor: datetime, minutes: int, leave_out: str | None = None) -> int:
+    """A ``delay_notice`` to the TM/PM of each booking later on ``anchor``'s day; how many were told."""
+    setup = unit.setup
     local = anchor.astimezone(setup.tz)
     day_end = datetime.combine(local.date(), time(23, 59), tzinfo=setup.tz)
-    later = [b for b in unit.tx.bookings_between(anchor, day_end) if b.start > anchor and b.case_id != case.case_id]
+    later = [b for b in unit.tx.bookings_between(anchor, day_end) if b.start > anchor and b.case_id != leave_out]
     for other in later:
         other_case = unit.tx.case(other.case_id)
         if other_case is None:
             continue
         context = {**meeting_context(other, other_case.details.complex, setup.policy), "delay_minutes": minutes}
         unit.send(Purpose.DELAY_NOTICE, other_case, (other_case.details.requester.email or "",), (), context)
-    unit.note(case, "delay", f"{minutes} minutes; {len(later)} later booking(s) told")
+    return len(later)
 
 
 def urgent_meeting(unit: Unit, case: Case, start: datetime) -> None:

@@ -12,12 +12,14 @@ from bot.domain.classify import strip_reply_prefixes
 from bot.domain.model import Case, CaseState, Kind, RequestDetails
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.purposes import Purpose
+from bot.domain.threads import ThreadRoute, thread_route
 from bot.domain.trust import domain_allowed
 from bot.domain.urgent_clock import clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA
 from bot.mail.reading import MessageReading
 from bot.ports import IncomingMail
 from bot.service.booking import book
+from bot.service.bot_replies import reply_to_bot
 from bot.service.handled import Handled
 from bot.service.known_children import tell_of_open_cases
 from bot.service.near_misses import spot_near_miss, tell_of_near_miss
@@ -57,12 +59,19 @@ class Intake:
         untrusted = self._untrusted_reason(address)
         if verdict.is_reply:
             case = self._case_in_thread()
-            if case is not None:
+            route = self._thread_route(case)
+            if case is not None and route is ThreadRoute.CASE_REPLY:
                 if untrusted:
                     raise Quarantine(f"reply in case {case.case_id} from an untrusted sender: {untrusted}", case)
                 self._done("reply", "processed", case)
                 reply(self.unit, case, reading, address or "", self.mail.received_at)
                 return self.unit.result
+            if route in (ThreadRoute.AGENDA_REPLY, ThreadRoute.BOT_REPLY):
+                # §1.2: a reply to the bot's own mail never opens a case, whatever its subject.
+                if untrusted:
+                    raise Quarantine(f"reply to the bot's own email from an untrusted sender: {untrusted}")
+                reply_to_bot(self.unit, route, reading, address or "")
+                return self._done("reply", "processed")
         if untrusted:
             # §7: whatever it asks, mail from outside the trusted senders is quarantined and
             # the administrator told; the claimed sender gets nothing.
@@ -132,6 +141,14 @@ class Intake:
             if numbers and subject.strip() != strip_reply_prefixes(subject).strip():
                 case = tx.open_case_with_n_number(numbers)
         return case
+
+    def _thread_route(self, case: Case | None) -> ThreadRoute:
+        """§1.2 from what the references point at: the case, else the bot's own emails."""
+        tx, reading = self.unit.tx, self.reading
+        purposes = {p for ref in reading.thread_references if (p := tx.email_purpose(ref))}
+        top = reading.reply_request
+        reads_as_request = top is not None and bool(top.reason or top.requester.phone)
+        return thread_route(case.state if case else None, purposes, reading.verdict.kind, reads_as_request)
 
     # -- the routes --------------------------------------------------------------------------
 

@@ -76,12 +76,12 @@ def _complete(unit: Unit, case: Case, reading: MessageReading, received_at: date
     book(unit, case, received_at, indicators(details, reading))
 
 
-def command_help(unit: Unit, case: Case | None, to: str, reason: str) -> None:
+def command_help(unit: Unit, case: Case | None, to: str, reason: str, key: str | None = None) -> None:
     """The short reply listing the words the bot understands, rendered from the command table."""
     if not unit.may_answer(case, to):
         return
     words = [SimpleNamespace(word=rule.usage, meaning=rule.meaning) for rule in COMMANDS.values()]
-    unit.send(Purpose.COMMAND_HELP, case, (to,), (), {"reason": reason, "words": words})
+    unit.send(Purpose.COMMAND_HELP, case, (to,), (), {"reason": reason, "words": words}, key=key)
 
 
 def _state_words(case: Case) -> str:

@@ -280,9 +280,8 @@ def test_a_near_miss_from_an_untrusted_sender_is_quarantined_and_nobody_else_is_
 
 
 def test_the_duty_ds_replying_to_an_alert_opens_no_case_and_raises_no_alert(tmp_path: Path) -> None:
-    # The alert's subject names neither "urgent" nor S47, so a reply to it is neither a request
-    # nor a near miss: until replies to the bot's own mail are recognised (domain.md §1.2) it
-    # goes to a person in Triage.
+    # A reply to the bot's own mail of no case (domain.md §1.2): neither a request nor a near
+    # miss; the DS gets the short list of words the bot understands.
     t0 = london("2026-11-28 23:41")
     raw = request_email(t0, subject="urgent N146782 please ring", body="Please ring me about N146782.\n")
     at = t0 + timedelta(minutes=20)
@@ -300,12 +299,12 @@ def test_the_duty_ds_replying_to_an_alert_opens_no_case_and_raises_no_alert(tmp_
     replayed = run(tmp_path / "again", [(t0, raw), (at, ds_reply)], until=at + timedelta(minutes=1))
     assert [(e["kind"], e["case"]) for e in replayed.events if e["event"] == "received"] == [
         ("unrecognised", None),
-        ("unrecognised", None),
+        ("reply", None),
     ]
     assert [(e.at, e.purpose, e.to) for e in replayed.sent()] == [
         (t0, "triage_reply", (TM,)),
         (t0, "near_miss_alert", (DUTY_DS,)),
-        (at, "triage_reply", (DUTY_DS,)),
+        (at, "command_help", (DUTY_DS,)),
     ]
 
 
