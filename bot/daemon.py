@@ -54,6 +54,7 @@ class Daemon:
         # When the inbox last answered, and whether the administrator was told it went quiet.
         self.last_contact: datetime = clock.now()
         self.silence_alerted = False
+        self._last_close: datetime | None = None  # when the closing check last ran
         self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
         self.throttles = ThrottleWatch(bot)  # a server keeping a role waiting: recorded, and alerted when long
 
@@ -106,6 +107,7 @@ class Daemon:
                 self.bot.service.ensure_agenda(self.clock.now())
                 self._started = True
             self.fire_due()
+            self.close_if_due()
             self.purge_if_due()
             handled = self.read_inbox()
             self.deliver()
@@ -155,6 +157,14 @@ class Daemon:
                 self.bot.service.handle_due(timer.id, self.clock.now())
                 count += 1
         return count
+
+    def close_if_due(self) -> None:
+        """§5 Closing a case: the periodic check, at most once an hour of the clock."""
+        now = self.clock.now()
+        if self._last_close is not None and now - self._last_close < timedelta(hours=1):
+            return
+        self._last_close = now
+        self.bot.service.close_finished(now)
 
     def purge_if_due(self) -> None:
         """Once a day, at the first round after ``privacy.purge_time``: the retention purge."""

@@ -149,6 +149,7 @@ class Replay:
             if not started:
                 service.ensure_agenda(until)
             yield from self.fire_until(until.astimezone(self.tz), inclusive=True)
+            yield from self.close_finished(until.astimezone(self.tz))
 
     def fire_until(
         self, moment: datetime, inclusive: bool
@@ -164,6 +165,14 @@ class Replay:
             result = service.handle_due(timer.id, at)
             if result is not None:
                 yield None, result, list(email_events(at.isoformat(), result))
+            yield from self.close_finished(at)
+
+    def close_finished(self, at: datetime) -> Iterator[tuple[SavedEmail | None, Handled | None, list[dict[str, Any]]]]:
+        """§5: the periodic closing check on the simulated clock; one ``closed`` event per case closed."""
+        closed = self.bot.service.close_finished(at)
+        if closed:
+            stamp = at.isoformat()
+            yield None, None, [{"at": stamp, "event": "closed", "case": c, "reason": r} for c, r in closed]
 
     def close(self) -> None:
         self.bot.close()

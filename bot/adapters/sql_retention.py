@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_cases import CaseRows
 from bot.adapters.sql_rows import utc_text
-from bot.domain.model import CaseState, RequestDetails
+from bot.domain.model import Case, CaseState, RequestDetails
 
 # A case in one of these may still be acted on; it is never purged, however old.
 OPEN_STATES = (CaseState.AWAITING_INFORMATION, CaseState.BOOKED, CaseState.NEEDS_PERSON, CaseState.AWAITING_CONTACT)
@@ -29,6 +29,13 @@ class RetentionRows(CaseRows):
             .order_by(t.cases.c.id)
         ).scalars()
         return [case_id for case_id in ids if not self._purged(case_id)]
+
+    def cases_to_check_for_closing(self) -> list[Case]:
+        """Every case not closed, a cancelled one included, oldest first (§5 Closing a case)."""
+        ids = self.conn.execute(
+            select(t.cases.c.case_id).where(t.cases.c.state != CaseState.CLOSED.value).order_by(t.cases.c.id)
+        ).scalars()
+        return [case for case in (self.case(i) for i in ids) if case is not None]
 
     def _purged(self, case_id: str) -> bool:
         case = self.case(case_id)

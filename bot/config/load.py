@@ -35,6 +35,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     ews = servers.ews(root.table("ews"), bot.address) if root.has("ews") or "ews" in kinds else None
     privacy = sections.privacy(root.table("privacy", required=False))
     metrics = sections.metrics(root.table("metrics", required=False))
+    cases = sections.cases(root.table("cases", required=False))
     templates_dir = sections.templates_dir(root)
     root.check_unknown()
     return Config(
@@ -54,6 +55,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         templates_dir=templates_dir,
         graph=graph,
         ews=ews,
+        cases=cases,
         source=source,
     )
 

@@ -232,6 +232,11 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class CasesConfig:
+    close_after_days: int = 30  # a case with no timer pending closes this long after its last event
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     textfile: Path | None  # where the daemon keeps the Prometheus figures; None: only `strategy-bot metrics`
     every_seconds: int  # how often the daemon rewrites it
@@ -255,4 +260,5 @@ class Config:
     templates_dir: Path | None = None
     graph: GraphConfig | None = None
     ews: EwsConfig | None = None
+    cases: CasesConfig = field(default_factory=CasesConfig)
     source: str = field(default="embedded default", compare=False)

@@ -11,6 +11,7 @@ from bot.config.errors import ConfigError
 from bot.config.schema import (
     BotConfig,
     CalendarConfig,
+    CasesConfig,
     ConferenceConfig,
     DsContact,
     InboxConfig,
@@ -261,6 +262,12 @@ def privacy(v: Table) -> PrivacyConfig:
         purge_time=v.clock_time("purge_time"),
     )
     v.check_unknown()
+    return cfg
+
+
+def cases(c: Table) -> CasesConfig:
+    cfg = CasesConfig(close_after_days=c.integer("close_after_days", minimum=1))
+    c.check_unknown()
     return cfg
 
 

@@ -22,6 +22,7 @@ from bot.domain.decisions import (
 )
 from bot.domain.model import Booking, Case, CaseState, RequestDetails, wall_clock
 from bot.domain.purposes import Purpose
+from bot.domain.quorum import attendance, quorum_note, social_worker_email
 from bot.domain.slots import SlotChoice
 from bot.domain.trust import domain_allowed
 
@@ -37,8 +38,9 @@ def event_subject(n_numbers: Sequence[str]) -> str:
 
 
 def attendees(details: RequestDetails, recipient_domains: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(invited, left out): the TM/PM first, then the health rep and professionals, split by allowed domains (§7)."""
-    invitees = unique([details.health_rep, *details.invitees])
+    """(invited, left out): the TM/PM first, then the social worker, the health rep and professionals,
+    split by allowed domains (§7)."""
+    invitees = unique([social_worker_email(details), details.health_rep, *details.invitees])
     allowed = [a for a in invitees if domain_allowed(a, recipient_domains)]
     left_out = [a for a in invitees if not domain_allowed(a, recipient_domains)]
     return unique([details.requester.email, *allowed]), left_out
@@ -67,15 +69,6 @@ def minutes_pack(case: Case, start: datetime, extra_to: tuple[Recipient, ...] = 
     return Mail(Purpose.MINUTES_TEMPLATE, to, (), {"meeting_start": start}, Attach.MINUTES_PACK)
 
 
-def _quorum_note(health_rep: str | None, invited: Sequence[str]) -> str | None:
-    if not health_rep or health_rep not in invited:
-        return (
-            "No health representative has been invited, so the discussion may not be quorate. "
-            "Please invite one, or record why at item 1 of the agenda."
-        )
-    return None
-
-
 def timescale_days(case: Case, policy: Policy) -> int:
     schedule = policy.schedule
     return schedule.complex_timescale_working_days if case.details.complex else schedule.timescale_working_days
@@ -97,6 +90,7 @@ def confirmation(
     details = case.details
     invited_all, left_out = attendees(details, policy.recipient_domains)
     invited = [a for a in invited_all if a != details.requester.email]
+    present = attendance(details, invited_all)
     if deadline is None:
         effective = date.fromisoformat(case.effective_day) if case.effective_day else booking.start.date()
         deadline = policy.days.add_working_days(effective, timescale_days(case, policy))
@@ -105,7 +99,8 @@ def confirmation(
         "surname": details.surname or "",
         "invitees": invited,
         "health_rep": details.health_rep if details.health_rep in invited else None,
-        "quorum_note": _quorum_note(details.health_rep, invited),
+        "quorum_note": quorum_note(present.missing),
+        "by_role": present.by_role(),
         "left_out": left_out,
         "within_timescale": not check_timescale or booking.start.astimezone(policy.tz).date() <= deadline,
         "deadline": deadline,

@@ -11,15 +11,16 @@ S = CaseState
 # moves (§5, ``MOVED``) gets a new discussion whatever stage the case is at, so any open case
 # may become booked, or need a person when no slot is free within the horizon. A standard
 # request after emergency action with no rota slot in time (§3.4) waits for the police call as
-# an urgent one does: it opens as booked, or completes from awaiting information.
+# an urgent one does: it opens as booked, or completes from awaiting information. Any case
+# closes once nothing is pending (§5 Closing a case), a cancelled one included.
 TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
-    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.CANCELLED, S.AWAITING_CONTACT}),
-    S.BOOKED: frozenset({S.NEEDS_PERSON, S.HELD, S.CANCELLED, S.AWAITING_CONTACT}),
+    S.AWAITING_INFORMATION: frozenset({S.BOOKED, S.NEEDS_PERSON, S.CANCELLED, S.AWAITING_CONTACT, S.CLOSED}),
+    S.BOOKED: frozenset({S.NEEDS_PERSON, S.HELD, S.CANCELLED, S.AWAITING_CONTACT, S.CLOSED}),
     S.NEEDS_PERSON: frozenset({S.BOOKED, S.CANCELLED, S.CLOSED}),
-    S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),
-    S.CONTACTED: frozenset({S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON}),
+    S.AWAITING_CONTACT: frozenset({S.CONTACTED, S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON, S.CLOSED}),
+    S.CONTACTED: frozenset({S.HELD, S.CANCELLED, S.BOOKED, S.NEEDS_PERSON, S.CLOSED}),
     S.HELD: frozenset({S.CLOSED, S.BOOKED, S.NEEDS_PERSON}),
-    S.CANCELLED: frozenset(),
+    S.CANCELLED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
 

@@ -22,6 +22,7 @@ from bot.domain.booking_rules import (
 from bot.domain.case_commands import COMMANDS, URGENT_SCOPE, minutes_recorded
 from bot.domain.case_states import check_transition
 from bot.domain.case_timers import CASE_TIMERS
+from bot.domain.closing import CloseCheck, close_check
 from bot.domain.commands import Command
 from bot.domain.deadlines import elapsed, urgent_ladder
 from bot.domain.decisions import CaseTimer, CaseView, Decision, Mail, Note, Policy, Role
@@ -78,6 +79,7 @@ Event = (
     | OpenCasesFound
     | UrgentForBookedChild
     | MeetingBooked
+    | CloseCheck
 )
 
 
@@ -140,6 +142,8 @@ def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Deci
             return urgent_for_booked_child(view, event, now, policy)
         case MeetingBooked():
             return meeting_booked(view, event, now, policy)
+        case CloseCheck():
+            return close_check(view, event, now, policy)
 
 
 def decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:

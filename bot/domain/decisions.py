@@ -179,6 +179,7 @@ class Policy:
     tz: ZoneInfo
     urgent: UrgentSettings
     recipient_domains: tuple[str, ...]
+    close_after_days: int = 30  # §5 Closing a case: [cases] close_after_days
 
 
 def booking_scope(booking: Booking) -> str:

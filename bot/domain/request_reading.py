@@ -106,6 +106,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "number to call",
     ),
     "social_worker": ("social worker", "allocated social worker", "sw", "allocated worker"),
+    "social_worker_email": (
+        "social worker email",
+        "social worker e-mail",
+        "social workers email",
+        "social worker's email",
+        "sw email",
+        "allocated social worker email",
+    ),
     "reason": (
         "reason for strategy discussion",
         "reason for the strategy discussion",
@@ -352,7 +360,7 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
         children=_clean(first.get("children")),
         address=_clean(first.get("address")),
         requester=Requester(name=name or display_name, role=role, phone=phone, email=address),
-        social_worker=_clean(first.get("social_worker")),
+        social_worker=_social_worker(first),
         reason=_clean(first.get("reason")),
         complex=complex_value in _YES or complex_value.startswith("yes"),
         health_rep=health_rep,
@@ -368,6 +376,15 @@ def _emergency_action(msg: EmailMessage, pairs: list[tuple[str, str, str]]) -> E
         return None
     sent = date_header(msg)
     return read_emergency_action(found[0], found[1], sent.date() if sent else None)
+
+
+def _social_worker(first: dict[str, str]) -> str | None:
+    """§2: the social worker's name and email, from ``Social worker:`` and ``Social worker email:``."""
+    name = _clean(first.get("social_worker"))
+    found = _EMAIL.findall(first.get("social_worker_email", ""))
+    if not found or (name and found[0].lower() in name.lower()):
+        return name
+    return f"{name} <{found[0].lower()}>" if name else found[0].lower()
 
 
 def _clean(value: str | None) -> str | None:

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import TemplateSyntaxError
 
 from bot.config import ConfigError
+from bot.domain.auto_submitted import auto_submitted
 from bot.domain.model import OutgoingEmail
 
 SMTP_COMPAT = compat32.clone(linesep="\r\n")
@@ -248,7 +249,7 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
     if email.references:
         msg["References"] = " ".join(header_safe(r) for r in email.references)
     # RFC 3834, and Exchange's own switch: no out-of-office or read receipt comes back to us.
-    msg["Auto-Submitted"] = "auto-replied"
+    msg["Auto-Submitted"] = auto_submitted(email.purpose, email.in_reply_to)
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Loop"] = header_safe(x_loop)
     return msg.as_bytes(policy=SMTP_COMPAT)

@@ -33,6 +33,7 @@ class Setup:
             tz=config.bot.timezone,
             urgent=config.urgent.settings,
             recipient_domains=tuple(config.trust.recipient_domains),
+            close_after_days=config.cases.close_after_days,
         )
 
     @property

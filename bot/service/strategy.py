@@ -14,7 +14,7 @@ from bot.domain.working_days import WorkingDays
 from bot.mail.reading import TooSlow
 from bot.mail.rendering import MailRenderer
 from bot.ports import IncomingMail, MessageReader, Store, StrategyCalendar
-from bot.service import alerts
+from bot.service import alerts, closing
 from bot.service.alerts import error_for_admin
 from bot.service.handled import Handled
 from bot.service.intake import Intake, Quarantine
@@ -159,3 +159,7 @@ class StrategyService:
 
     def purge(self, now: datetime) -> tuple[int, int]:
         return alerts.purge(self.setup, now)
+
+    def close_finished(self, now: datetime) -> list[tuple[str, str]]:
+        """§5 Closing a case: the periodic check; (case id, reason) of each case closed."""
+        return closing.close_finished(self.setup, now)

@@ -1,0 +1,98 @@
+"""Issue 13 items 6 and 7 on the simulated clock: quorum and attendance, and cases that close (domain.md §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import load_config
+from bot.domain.model import RequestDetails
+from bot.replay import Replay, load
+from bot.status import render_status
+from tests.support.replays import replay, sent, write_received
+from tests.support.requests_mail import london, reply_email, request_email
+
+LONDON = ZoneInfo("Europe/London")
+TM = "Alex Morgan <alex.morgan@council.example>"
+MONDAY = london("2026-11-23 09:00")  # booked Wed 25 Nov 10:00–10:15
+
+
+def request(at: datetime = MONDAY, **fields: Any) -> tuple[datetime, bytes]:
+    return at, request_email(at, message_id="<req.1@council.example>", **fields)
+
+
+def from_tm(at: datetime, first_line: str) -> tuple[datetime, bytes]:
+    return at, reply_email(at, "SD000001.confirmation.1", first_line, TM, "Strategy discussion N146782")
+
+
+def closed(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(e["at"], e["case"], e["reason"]) for e in events if e["event"] == "closed"]
+
+
+# -- item 7: closing a case ----------------------------------------------------------------------
+
+
+def test_a_cancelled_case_closes_at_the_next_check_and_leaves_status(tmp_path: Path) -> None:
+    events = replay(tmp_path, [request(), from_tm(MONDAY + timedelta(hours=1), "CANCEL")], london("2026-11-27 12:00"))
+    assert [e["event"] for e in events if e["event"] in ("booked", "cancelled")] == ["booked", "cancelled"]
+    # The next check on the simulated clock is the daily agenda's, Wed 25 Nov 09:00.
+    assert closed(events) == [(london("2026-11-25 09:00").isoformat(), "SD000001", "cancelled")]
+    assert {"at", "event", "case", "reason"} == set(next(e for e in events if e["event"] == "closed"))
+
+
+def test_a_held_case_with_minutes_and_outcome_closes_once_its_timers_are_done(tmp_path: Path) -> None:
+    after = london("2026-11-25 12:00")  # the discussion was Wed 25 Nov 10:00
+    messages = [
+        request(),
+        from_tm(after, "MINUTES SHARED"),
+        from_tm(after + timedelta(minutes=5), "OUTCOME child in need"),
+    ]
+    events = replay(tmp_path, messages, london("2026-12-31 12:00"))
+    [(at, case, reason)] = closed(events)
+    assert (case, reason) == ("SD000001", "held, minutes and outcome recorded")
+    last_timer = max(s.at for s in sent(events, LONDON) if s.case == "SD000001")
+    assert datetime.fromisoformat(at) >= last_timer  # closed at the first check with nothing pending
+    assert datetime.fromisoformat(at) < london("2026-12-10 09:00")  # not the 30-day fallback
+
+
+def test_a_case_nobody_finishes_closes_after_close_after_days_with_no_timer_pending(tmp_path: Path) -> None:
+    events = replay(tmp_path, [request()], london("2027-01-08 12:00"))
+    emails = [s for s in sent(events, LONDON) if s.case == "SD000001"]
+    last = max(s.at for s in emails)  # the minutes chase's last email: nothing pending after it
+    assert last == london("2026-11-26 10:15") and emails[-1].purpose == "minutes_overdue"
+    # 30 days later is Sat 26 Dec; the next check is the daily agenda of Wed 30 Dec (28 Dec a bank holiday).
+    assert closed(events) == [
+        (london("2026-12-30 09:00").isoformat(), "SD000001", "nothing pending and no event for 30 days")
+    ]
+
+
+def test_a_closed_case_leaves_status_and_is_purged_after_the_retention_period(tmp_path: Path) -> None:
+    config = load_config(None, base=tmp_path)
+    paths = [write_received(tmp_path / f"{n:03d}.eml", raw, at) for n, (at, raw) in enumerate([request()])]
+    paths.append(
+        write_received(
+            tmp_path / "001.eml", from_tm(MONDAY + timedelta(hours=1), "CANCEL")[1], MONDAY + timedelta(hours=1)
+        )
+    )
+    engine = Replay(config, tmp_path / "state")
+    try:
+        events = [e for _, _, batch in engine.run(load(paths), london("2026-11-26 12:00")) for e in batch]
+        assert closed(events) == [(london("2026-11-25 09:00").isoformat(), "SD000001", "cancelled")]
+        bot = engine.bot
+        assert "SD000001" not in render_status(bot, london("2026-11-26 12:00"))
+        retention = config.privacy.retention_days
+        assert bot.service.purge(london("2026-11-25 09:00") + timedelta(days=retention - 1))[0] == 0
+        with bot.store.transaction() as tx:
+            case = tx.case("SD000001")
+            assert case is not None and case.details.requester.name == "Alex Morgan"  # not yet purged
+        purged, _ = bot.service.purge(london("2026-11-25 09:00") + timedelta(days=retention, hours=1))
+        assert purged == 1
+        with bot.store.transaction() as tx:
+            case = tx.case("SD000001")
+            assert case is not None and case.state.value == "closed"
+            assert case.details == RequestDetails(n_numbers=("N146782",))
+            assert [h.action for h in tx.history("SD000001")][-1] == "purged"
+    finally:
+        engine.close()
