@@ -81,8 +81,12 @@ def confirmation(
     urgent_indicators: Sequence[str] = (),
     deadline: date | None = None,
     check_timescale: bool = True,
+    moved_from: Booking | None = None,
 ) -> Mail:
     """§3.6: the confirmation with its invitation, to the TM/PM, copied to everyone invited.
+
+    ``moved_from``: the booking it replaces (RESCHEDULE, COMPLEX): the email says the booking
+    moved, from when to when, or that it is longer at the same time, never "booked".
 
     ``check_timescale`` is off for a mobile family's new discussion: its hours are checked
     separately, not the referral's working days.
@@ -105,9 +109,18 @@ def confirmation(
         "within_timescale": not check_timescale or booking.start.astimezone(policy.tz).date() <= deadline,
         "deadline": deadline,
         "urgent_indicators": list(urgent_indicators),
+        **_moved_context(moved_from, booking, policy),
     }
     cc = (*invited, *((Role.REFERRAL_UNIT,) if urgent_indicators else ()))
     return Mail(Purpose.CONFIRMATION, (details.requester.email or "",), cc, context, Attach.INVITATION)
+
+
+def _moved_context(old: Booking | None, new: Booking, policy: Policy) -> dict[str, object]:
+    moved = old is not None and old.start != new.start
+    return {
+        "moved_from": old.start.astimezone(policy.tz) if old is not None and moved else None,
+        "lengthened": old is not None and not moved,
+    }
 
 
 def timescale_notice(case: Case, choice: SlotChoice | None, now: datetime, policy: Policy) -> Mail:
@@ -181,7 +194,7 @@ def rebooked(view: CaseView, event: Rebooked, now: datetime, policy: Policy) -> 
     tz = policy.tz
     return Decision(
         details=event.details if event.details != view.case.details else None,
-        emails=(confirmation(case, event.new, policy),),
+        emails=(confirmation(case, event.new, policy, moved_from=event.old),),
         cancel_timers=(TimersToCancel(scope=booking_scope(event.old)),),
         set_timers=booking_timers(event.new, policy),
         history=(Note("moved", f"{wall_clock(event.old.start, tz)} -> {wall_clock(event.new.start, tz)}"),),
