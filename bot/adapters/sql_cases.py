@@ -51,6 +51,7 @@ def _details_from_json(text: str) -> RequestDetails:
     data["requester"] = Requester(**data["requester"])
     data["n_numbers"] = tuple(data["n_numbers"])
     data["invitees"] = tuple(data["invitees"])
+    data["receiving_authority"] = tuple(data.get("receiving_authority", ()))
     data["emergency_action"] = _emergency_action(data.get("emergency_action"))
     return RequestDetails(**data)
 

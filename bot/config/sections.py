@@ -255,11 +255,17 @@ def trust(t: Table) -> TrustConfig:
     return cfg
 
 
+def _optional_domains(v: Table, name: str) -> tuple[str, ...]:
+    """A list of mail domains that may be empty (``Table.domains`` needs one)."""
+    return v.domains(name) if v.string_list(name) else ()
+
+
 def privacy(v: Table) -> PrivacyConfig:
     cfg = PrivacyConfig(
         key_env=v.optional_string("key_env"),
         retention_days=v.integer("retention_days", minimum=1),
         purge_time=v.clock_time("purge_time"),
+        receiving_authority_domains=_optional_domains(v, "receiving_authority_domains"),
     )
     v.check_unknown()
     return cfg

@@ -21,7 +21,7 @@ from bot.domain.decisions import (
     booking_scope,
 )
 from bot.domain.model import Booking, Case, CaseState, RequestDetails, wall_clock
-from bot.domain.purposes import Purpose
+from bot.domain.purposes import MINUTES_CHASE, Purpose
 from bot.domain.quorum import attendance, quorum_note, social_worker_email
 from bot.domain.slots import SlotChoice
 from bot.domain.trust import domain_allowed
@@ -41,8 +41,9 @@ def attendees(details: RequestDetails, recipient_domains: Sequence[str]) -> tupl
     """(invited, left out): the TM/PM first, then the social worker, the health rep and professionals,
     split by allowed domains (§7)."""
     invitees = unique([social_worker_email(details), details.health_rep, *details.invitees])
-    allowed = [a for a in invitees if domain_allowed(a, recipient_domains)]
-    left_out = [a for a in invitees if not domain_allowed(a, recipient_domains)]
+    # The receiving authority of a family that moved was checked against its own domains (§5).
+    allowed = [a for a in invitees if domain_allowed(a, recipient_domains) or a in details.receiving_authority]
+    left_out = [a for a in invitees if a not in allowed]
     return unique([details.requester.email, *allowed]), left_out
 
 
@@ -60,7 +61,12 @@ def booking_timers(booking: Booking, policy: Policy) -> tuple[CaseTimer, ...]:
     """§5: the reminders, the minutes pack and the minutes chase of one booking, scoped to it."""
     scope = booking_scope(booking)
     deadlines = booking_deadlines(booking.start, booking.end, policy.timers, policy.days, policy.tz)
-    return tuple(CaseTimer(Purpose(d.purpose), d.due, scope, d.detail) for d in deadlines)
+    # The minutes chase names its discussion: after MOVED the case's booking is the new one (§5).
+    start = booking.start.isoformat()
+    return tuple(
+        CaseTimer(Purpose(d.purpose), d.due, scope, start if Purpose(d.purpose) in MINUTES_CHASE else d.detail)
+        for d in deadlines
+    )
 
 
 def minutes_pack(case: Case, start: datetime, extra_to: tuple[Recipient, ...] = ()) -> Mail:

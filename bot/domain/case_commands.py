@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.booking_rules import unique
 from bot.domain.case_states import can_move
 from bot.domain.commands import Command
 from bot.domain.deadlines import minutes_deadlines, outcome_deadlines
@@ -16,15 +15,16 @@ from bot.domain.decisions import (
     CaseTimer,
     CaseView,
     Decision,
-    FamilyMoved,
     Move,
     Note,
     Overrun,
     Policy,
     TimersToCancel,
 )
+from bot.domain.mobile_families import family_moved
 from bot.domain.model import CaseState, Kind
 from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
+from bot.domain.review import further, review
 from bot.domain.trust import domain_allowed
 from bot.domain.urgent_meeting import HELD_CHASE, contacted
 
@@ -97,19 +97,6 @@ def outcome(view: CaseView, command: Command, sender: str, now: datetime, policy
     return Decision(set_timers=timers, history=(Note("outcome", command.outcome or ""),))
 
 
-def family_moved(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
-    """§5 Mobile families: the receiving authority joins the invitees; a new discussion is looked for."""
-    case = view.case
-    if case.state in (S.CANCELLED, S.CLOSED):
-        return NOT_APPLICABLE
-    details = replace(case.details, invitees=tuple(unique([*case.details.invitees, *command.invitees])))
-    return Decision(
-        details=details,
-        change=FamilyMoved(command.invitees),
-        history=(Note("family_moved", f"{len(command.invitees)} invitee(s) added"),),
-    )
-
-
 CommandRule = Callable[[CaseView, Command, str, datetime, Policy], Decision]
 
 
@@ -148,10 +135,21 @@ COMMANDS: dict[str, ReplyCommand] = {
     "OUTCOME": ReplyCommand(
         "OUTCOME <" + " | ".join(o.value for o in Outcome) + ">", "records the outcome, sets timescales", outcome
     ),
+    "REVIEW": ReplyCommand(
+        "REVIEW <date>",
+        "records the date set for reviewing the agreed actions (REVIEW 14/12 or REVIEW 14 Dec); "
+        "everyone invited is reminded at 16:00 the working day before",
+        review,
+    ),
+    "FURTHER": ReplyCommand(
+        "FURTHER",
+        "books a further discussion for the same children, as a new case linked to this one",
+        further,
+    ),
     "MOVED": ReplyCommand(
-        "MOVED",
-        "the family has moved during the enquiry: books a new discussion within 72 hours; list the receiving "
-        'authority\'s addresses on the next line as "Other professionals to invite:"',
+        "MOVED <email>",
+        "the family has moved during the enquiry: books a new discussion within 72 hours with the receiving "
+        "authority at that address",
         family_moved,
     ),
 }

@@ -10,6 +10,7 @@ from bot.domain.deadlines import elapsed, minutes_between, repeat_number
 from bot.domain.decisions import NOT_NEEDED, CaseTimer, CaseView, Decision, Mail, Policy, Role, booking_scope
 from bot.domain.model import Case, CaseState
 from bot.domain.purposes import Purpose
+from bot.domain.review import review_reminder
 from bot.domain.urgent_meeting import held_chase
 
 
@@ -79,10 +80,19 @@ def minutes_template(view: CaseView, timer: CaseTimer, policy: Policy) -> Decisi
     return NOT_NEEDED
 
 
+def _discussion_start(timer: CaseTimer) -> datetime | None:
+    """The start of the discussion a minutes timer chases, as set with it (booking_rules.booking_timers)."""
+    try:
+        return datetime.fromisoformat(timer.detail) if timer.detail else None
+    except ValueError:
+        return None
+
+
 def minutes_chase(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the reminder before the minutes are due, and the escalation when they are overdue."""
     case = view.case
     start = view.booking.start if view.booking else _clock_start(case)
+    start = _discussion_start(timer) or start  # the discussion it chases, though the family moved since
     due = timer.due
     if timer.purpose is Purpose.MINUTES_REMINDER:
         overdue = [t for t in view.pending if t.purpose == Purpose.MINUTES_OVERDUE and t.scope == timer.scope]
@@ -122,4 +132,5 @@ CASE_TIMERS: dict[Purpose, TimerRule] = {
     Purpose.HELD_CHASE: held_chase,
     Purpose.S47_OUTCOME_DUE: later_timescale,
     Purpose.ICPC_DUE: later_timescale,
+    Purpose.REVIEW_REMINDER: review_reminder,
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import time
 
 from bot.domain.purposes import Outcome
+from bot.domain.review_dates import ReviewDate, read_review_date
 
 # "16:00", "16.00", "4pm", "4.30 pm", "at 1600": a clock time, never a date or a phone number.
 _CLOCK = re.compile(
@@ -17,7 +18,8 @@ _CLOCK = re.compile(
 _MEETING_LEAD = re.compile(r"(?:(?:urgent\s+)?(?:strategy\s+)?meeting\s*)?(?:at|for|@)?\s*", re.IGNORECASE)
 
 _COMMAND = re.compile(
-    r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED)\b[\s:,-]*"
+    r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED|REVIEW"
+    r"|FURTHER)\b[\s:,-]*"
     r"(?P<rest>.*)$",
     re.IGNORECASE,
 )
@@ -30,6 +32,7 @@ class Command:
     outcome: Outcome | None = None  # OUTCOME
     invitees: tuple[str, ...] = ()  # MOVED: the receiving authority's addresses
     meeting_time: time | None = None  # CONTACTED <time>: the urgent meeting agreed by phone (§4.4)
+    review: ReviewDate | None = None  # REVIEW <date> (§5)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ def read_command(top_text: str) -> Command | NotUnderstood | None:
         return NotUnderstood("OUTCOME needs one of: " + ", ".join(Outcome) + ".")
     if word == "CONTACTED":
         return Command(word, meeting_time=meeting_time(rest))
+    if word == "REVIEW":
+        found = read_review_date(rest)
+        if found is None:
+            return NotUnderstood('REVIEW needs the date of the review, for example "REVIEW 14/12" or "REVIEW 14 Dec".')
+        return Command(word, review=found)
     if word == "MOVED":
         addresses = re.findall(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", top_text)
         return Command(word, invitees=tuple(dict.fromkeys(a.lower() for a in addresses)))

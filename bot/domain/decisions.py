@@ -119,7 +119,12 @@ class UrgentMeeting:
     start: datetime
 
 
-Change = Book | Move | CancelBooking | FamilyMoved | Overrun | UrgentMeeting
+@dataclass(frozen=True)
+class FurtherDiscussion:
+    """§5 ``FURTHER``: a further discussion for the same children, booked as a new case linked to this one."""
+
+
+Change = Book | Move | CancelBooking | FamilyMoved | Overrun | UrgentMeeting | FurtherDiscussion
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class Policy:
     tz: ZoneInfo
     urgent: UrgentSettings
     recipient_domains: tuple[str, ...]
+    # §5 Mobile families: where a receiving authority may be reached ([privacy] receiving_authority_domains).
+    receiving_authority_domains: tuple[str, ...] = ()
     close_after_days: int = 30  # §5 Closing a case: [cases] close_after_days
 
 

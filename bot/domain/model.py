@@ -67,6 +67,9 @@ class RequestDetails:
     health_rep: str | None = None
     invitees: tuple[str, ...] = ()
     emergency_action: EmergencyAction | None = None
+    # §5 Mobile families: the receiving authority named by MOVED, in privacy.receiving_authority_domains;
+    # allowed recipients of this case's emails though not in trust.recipient_domains.
+    receiving_authority: tuple[str, ...] = ()
 
     def missing(self, kind: Kind) -> list[str]:
         """The required fields not supplied, in the order of ``REQUIRED_FIELDS``.

@@ -39,6 +39,8 @@ class Purpose(StrEnum):
     OPEN_CASE_NOTICE = "open_case_notice"
     URGENT_MEETING = "urgent_meeting"
     HELD_CHASE = "held_chase"
+    REVIEW_REMINDER = "review_reminder"
+    COMMAND_REFUSED = "command_refused"
 
 
 P = Purpose

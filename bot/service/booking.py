@@ -9,9 +9,9 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from bot.domain.booking_rules import Booked, BookedForMovedFamily, NoSlot, Rebooked, attendees, meeting_context
-from bot.domain.decisions import CancelBooking, Change, FamilyMoved, Move, Overrun, UrgentMeeting
+from bot.domain.decisions import CancelBooking, Change, FamilyMoved, FurtherDiscussion, Move, Overrun, UrgentMeeting
 from bot.domain.emergency import emergency_deadline, none_in_time
-from bot.domain.model import Booking, CalendarEvent, Case, Interval, RequestDetails
+from bot.domain.model import Booking, CalendarEvent, Case, CaseState, Interval, Kind, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.domain.slots import SlotChoice, booking_length, choose_slot, next_slot_after
 from bot.domain.urgent_meeting import MeetingBooked
@@ -120,7 +120,25 @@ def carry_out_change(unit: Unit, case: Case, change: Change | None) -> bool:
         overrun(unit, case, change.minutes)
     elif isinstance(change, UrgentMeeting):
         urgent_meeting(unit, case, change.start)
+    elif isinstance(change, FurtherDiscussion):
+        further_discussion(unit, case)
     return True
+
+
+def further_discussion(unit: Unit, case: Case) -> Case:
+    """§5 FURTHER: a standard case with the same details, booked the normal way (``booked`` and a
+    confirmation), its effective day the day of the reply; each case's history names the other."""
+    tz = unit.setup.tz
+    root = unit.in_reply_to or f"<{case.case_id}.further.{unit.now:%Y%m%dT%H%M%S}@{unit.config.bot.message_id_domain}>"
+    new = unit.tx.add_case(Kind.STANDARD, CaseState.BOOKED, case.details, root, unit.now, unit.now)
+    actor, unit.actor = unit.actor, "bot"
+    unit.note(new, "linked", f"further discussion of case {case.case_id}")
+    unit.note(case, "linked", f"further discussion booked as case {new.case_id}")
+    unit.actor = actor
+    log.info("case %s: further discussion opened as case %s", case.case_id, new.case_id)
+    # From the start of the reply's day, so that day is the effective day whatever the cut-off;
+    # the slot is never in the past all the same (``find_slot`` looks from now).
+    return book(unit, new, datetime.combine(unit.now.astimezone(tz).date(), time(0), tzinfo=tz), ())
 
 
 def cancel(unit: Unit, case: Case, by: str) -> None:

@@ -57,9 +57,10 @@ def compose(
     """
     config = setup.config
     rendered = setup.renderer.render(purpose, {**base_context(setup, case), **context})
-    allowed_to = unique(a for a in to if a and setup.allowed_recipient(a))
-    allowed_cc = unique(a for a in cc if a and setup.allowed_recipient(a) and a not in allowed_to)
-    dropped = [a for a in list(to) + list(cc) if a and not setup.allowed_recipient(a)]
+    allowed = setup.allowed_recipient_for(case)
+    allowed_to = unique(a for a in to if a and allowed(a))
+    allowed_cc = unique(a for a in cc if a and allowed(a) and a not in allowed_to)
+    dropped = [a for a in list(to) + list(cc) if a and not allowed(a)]
     case_id = case.case_id if case else None
     if case_id is not None:
         local = f"{case_id}.{purpose}.{tx.count_emails(case_id, purpose) + 1}"

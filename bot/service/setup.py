@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.config.schema import Config
 from bot.domain.decisions import Policy, Role
+from bot.domain.model import Case
 from bot.domain.trust import domain_allowed
 from bot.domain.working_days import WorkingDays
 from bot.mail.rendering import MailRenderer
@@ -33,6 +35,7 @@ class Setup:
             tz=config.bot.timezone,
             urgent=config.urgent.settings,
             recipient_domains=tuple(config.trust.recipient_domains),
+            receiving_authority_domains=config.privacy.receiving_authority_domains,
             close_after_days=config.cases.close_after_days,
         )
 
@@ -55,3 +58,14 @@ class Setup:
 
     def allowed_recipient(self, address: str) -> bool:
         return domain_allowed(address, self.config.trust.recipient_domains)
+
+    def allowed_recipient_for(self, case: Case | None) -> Callable[[str], bool]:
+        """Allowed recipients of a case's emails: the trusted domains, and a moved family's receiving
+        authority while its domain is still a configured receiving authority domain (§5)."""
+        receiving = case.details.receiving_authority if case is not None else ()
+        domains = self.config.privacy.receiving_authority_domains
+
+        def allowed(address: str) -> bool:
+            return self.allowed_recipient(address) or (address in receiving and domain_allowed(address, domains))
+
+        return allowed

@@ -31,6 +31,7 @@ from bot.domain.decisions import (
 )
 from bot.domain.model import Booking, Case, CaseState, Kind, RequestDetails, Requester
 from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
+from bot.domain.review_dates import ReviewDate
 from bot.domain.working_days import WorkingDays
 
 LONDON = ZoneInfo("Europe/London")
@@ -42,6 +43,7 @@ POLICY = Policy(
     tz=LONDON,
     urgent=CONFIG.urgent.settings,
     recipient_domains=("council.example", "nhs.example", "police.example"),
+    receiving_authority_domains=("receiving.example",),
 )
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=LONDON)
 TM = "alex.morgan@council.example"
@@ -74,6 +76,8 @@ COMMAND_WORDS = {
     "MINUTES SHARED": Command("MINUTES SHARED"),
     "OUTCOME": Command("OUTCOME", outcome=Outcome.JOINT_S47),
     "MOVED": Command("MOVED", invitees=("duty@receiving.example",)),
+    "REVIEW": Command("REVIEW", review=ReviewDate(14, 12)),
+    "FURTHER": Command("FURTHER"),
 }
 
 
@@ -93,7 +97,7 @@ def _expected(word: str, kind: Kind, state: CaseState) -> tuple[bool, CaseState 
             return ok, S.CANCELLED if ok else None
         case "RESCHEDULE" | "COMPLEX":
             return state is S.BOOKED, None
-        case "MOVED":
+        case "MOVED" | "REVIEW" | "FURTHER":
             return open_states, None
         case _:
             return True, None
@@ -185,6 +189,8 @@ def _timer_needed(purpose: Purpose, state: CaseState) -> bool:
         return state in (S.BOOKED, S.CONTACTED)
     if purpose is Purpose.HELD_CHASE:  # the meeting not yet recorded as held (§4.6)
         return state is S.CONTACTED
+    if purpose is Purpose.REVIEW_REMINDER:  # §5: the review of a case still open
+        return state not in (S.CANCELLED, S.CLOSED)
     return True
 
 

@@ -234,13 +234,13 @@ def test_a_family_that_moves_gets_a_new_discussion_within_72_hours_with_the_rece
         bot,
         confirmation,
         london("2026-11-27 11:00"),
-        "MOVED\nOther professionals to invite: mash@receiving.council.example",
+        "MOVED\nOther professionals to invite: mash@receiving.othercounty.example",
     )
     [(_, event)] = result.booked
     assert event.start == london("2026-11-30 10:00")  # Friday 11:00 + 72 hours is Monday 11:00
-    assert "mash@receiving.council.example" in event.attendees
+    assert "mash@receiving.othercounty.example" in event.attendees
     [confirm] = [m for m in result.emails if m.purpose == "confirmation"]
-    assert "mash@receiving.council.example" in confirm.cc
+    assert "mash@receiving.othercounty.example" in confirm.cc
     assert not [m for m in result.emails if m.purpose == "timescale_at_risk"]
 
     # A second move when Monday is full: booked on Wednesday, and flagged as beyond 72 hours.
@@ -250,7 +250,7 @@ def test_a_family_that_moves_gets_a_new_discussion_within_72_hours_with_the_rece
                 uid="full-mon", subject="Training", start=london("2026-12-07 10:00"), end=london("2026-12-07 11:30")
             )
         )
-    again = reply(bot, confirmation, london("2026-12-04 11:00"), "MOVED")
+    again = reply(bot, confirmation, london("2026-12-04 11:00"), "MOVED mash@receiving.othercounty.example")
     [(_, later)] = again.booked
     assert later.start == london("2026-12-09 10:00")
     [risk] = [m for m in again.emails if m.purpose == "timescale_at_risk"]

@@ -54,7 +54,7 @@ def test_a_family_moving_after_the_discussion_keeps_its_minutes_chase_and_books_
         bot,
         confirmation,
         london("2026-11-25 10:30"),
-        "MOVED",
+        "MOVED duty@othercounty.example",
         extra=None,
     )
     assert moved.booked, "the new discussion is booked"

@@ -32,6 +32,8 @@ PURPOSES = (
     "s47_outcome_due",
     "icpc_due",
     "cancellation",
+    "review_reminder",
+    "command_refused",
 )
 
 
@@ -133,6 +135,12 @@ SPECIFIC: dict[str, dict[str, Any]] = {
     "minutes_reminder": {"start": london("2026-11-25 10:00"), "due": london("2026-11-26 10:15")},
     "minutes_overdue": {"start": london("2026-11-25 10:00"), "due": london("2026-11-26 10:15")},
     "daily_agenda": {"day": date(2026, 11, 25), "entries": AGENDA},
+    "review_reminder": {"review_day": date(2026, 12, 14)},
+    "command_refused": {
+        "word": "MOVED",
+        "reason": "MOVED needs the email address of the receiving authority, in one of these domains: "
+        'othercounty.example; for example "MOVED duty@othercounty.example". Nothing has been booked.',
+    },
     "delay_notice": {**MEETING, "delay_minutes": 20},
     "command_help": {
         "reason": "The first line of your reply was not one of the words the bot understands.",
@@ -163,6 +171,8 @@ SPECIFIC: dict[str, dict[str, Any]] = {
 NOT_SHOWN = {"delay_notice": {"end", "minutes", "complex"}, "cancellation": {"end"}}
 
 EXACT_SUBJECTS = {
+    "review_reminder": "Review of agreed actions on Mon 14 Dec: strategy discussion N146782, N146783 (SD000042)",
+    "command_refused": "Not done: MOVED for strategy discussion N146782, N146783 (SD000042)",
     "escalation_60": "URGENT S47 ENQUIRY N146782, N146783: no police call-back recorded after 60 minutes",
     "escalation_90": (
         "URGENT S47 ENQUIRY N146782, N146783: please escalate to MASH, no police call-back after 90 minutes"
@@ -420,7 +430,18 @@ def _required(purpose: str) -> list[str]:
 
 # Dates and datetimes go through the filters, which see the StrictUndefined and fail with a
 # TypeError rather than Jinja's UndefinedError; either way nothing is sent with a blank.
-DATED = {"clock_start", "callback_by", "start", "end", "due", "day", "discussion_day", "due_day", "icpc_by"}
+DATED = {
+    "clock_start",
+    "callback_by",
+    "start",
+    "end",
+    "due",
+    "day",
+    "discussion_day",
+    "due_day",
+    "icpc_by",
+    "review_day",
+}
 MISSING = [(p, k) for p in PURPOSES for k in [*_required(p), "bot_name", "referral_unit", "case_id"]]
 
 
@@ -447,3 +468,15 @@ def test_a_missing_attribute_on_an_agenda_entry_is_an_error(renderer: MailRender
     )
     with pytest.raises(TemplateError, match="has no attribute"):
         render(renderer, "daily_agenda", entries=[bare])
+
+
+def test_the_review_reminder_gives_the_review_date_and_the_words_to_change_it(renderer: MailRenderer) -> None:
+    mail = render(renderer, "review_reminder")
+    assert "Monday 14 December 2026" in mail.text and "agreed actions" in mail.text
+    assert "REVIEW" in mail.text and "FURTHER" in mail.text and "Monday 14 December 2026" in mail.html
+
+
+def test_command_refused_says_what_was_not_done_and_what_is_needed(renderer: MailRenderer) -> None:
+    mail = render(renderer, "command_refused")
+    assert "(MOVED)" in mail.text and "not carried out" in mail.text
+    assert "othercounty.example" in mail.text and "Nothing has been booked" in mail.html
