@@ -19,6 +19,7 @@ from bot.domain.decisions import (
     Policy,
     TimersToCancel,
 )
+from bot.domain.mobile_families import command_refused
 from bot.domain.model import CaseState
 from bot.domain.purposes import Purpose
 from bot.domain.review_dates import review_day
@@ -34,7 +35,11 @@ def review(view: CaseView, command: Command, sender: str, now: datetime, policy:
         return NOT_APPLICABLE
     day = review_day(command.review, now.astimezone(policy.tz).date())
     if day is None:
-        return NOT_APPLICABLE
+        reason = "The review date has passed (or does not exist); give a date from today on, for example REVIEW 14/12."
+        return Decision(
+            emails=(command_refused(sender, "REVIEW", reason),),
+            history=(Note("command_refused", "REVIEW: date passed"),),
+        )
     due = at_local(previous_working_day(day, policy.days), policy.timers.reminder_day_before_time, policy.tz)
     note = Note("review", day.isoformat())
     if any(t.detail == day.isoformat() for t in view.pending_of(REVIEW_REMINDERS)):

@@ -102,7 +102,11 @@ def test_the_same_review_date_again_keeps_its_reminder_and_a_passed_date_does_no
     )
     again = _review("14 Dec", pending=pending)
     assert again.set_timers == () and again.cancel_timers == ()
-    assert not _review("14/11/2026").applies
+    passed = _review("14/11/2026")
+    assert passed.set_timers == () and passed.cancel_timers == ()
+    [refused] = passed.emails
+    assert (refused.purpose, refused.to, refused.context["word"]) == (Purpose.COMMAND_REFUSED, (TM,), "REVIEW")
+    assert "passed" in str(refused.context["reason"])
 
 
 def test_the_review_reminder_goes_to_the_tm_and_everyone_invited() -> None:

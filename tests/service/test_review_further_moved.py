@@ -209,3 +209,17 @@ def test_moved_after_an_outcome_keeps_the_outcome_timers(tmp_path: Path) -> None
     with_move = of(run(tmp_path / "moved", replies, "2026-12-17 12:00"), "s47_outcome_due", "icpc_due")
     without = of(run(tmp_path / "stayed", replies[:2], "2026-12-17 12:00"), "s47_outcome_due", "icpc_due")
     assert with_move == without and [p for _, p, *_ in with_move] == ["s47_outcome_due", "icpc_due", "icpc_due"]
+
+
+def test_a_review_date_already_passed_is_refused_saying_so(tmp_path: Path) -> None:
+    events = run(tmp_path, [("2026-11-25 11:00", "REVIEW 14/11/2026")], "2026-12-31 12:00")
+    assert of(events, "review_reminder") == []
+    assert of(events, "command_refused") == [
+        (
+            london("2026-11-25 11:00"),
+            "command_refused",
+            (TM,),
+            (),
+            "Not done: REVIEW for strategy discussion N146782 (SD000001)",
+        )
+    ]
