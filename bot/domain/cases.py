@@ -30,6 +30,7 @@ from bot.domain.emergency import NoSlotInTime, no_slot_in_time
 from bot.domain.model import CaseState
 from bot.domain.open_cases import OpenCasesFound, UrgentForBookedChild, open_cases_found, urgent_for_booked_child
 from bot.domain.purposes import Purpose
+from bot.domain.responses import AttendeeAnswered, attendee_answered
 from bot.domain.urgent_meeting import MeetingBooked, meeting_booked
 
 
@@ -80,6 +81,7 @@ Event = (
     | UrgentForBookedChild
     | MeetingBooked
     | CloseCheck
+    | AttendeeAnswered
 )
 
 
@@ -144,6 +146,8 @@ def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Deci
             return meeting_booked(view, event, now, policy)
         case CloseCheck():
             return close_check(view, event, now, policy)
+        case AttendeeAnswered():
+            return attendee_answered(view, event, now, policy)
 
 
 def decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:

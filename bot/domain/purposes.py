@@ -39,6 +39,7 @@ class Purpose(StrEnum):
     OPEN_CASE_NOTICE = "open_case_notice"
     URGENT_MEETING = "urgent_meeting"
     HELD_CHASE = "held_chase"
+    QUORUM_AT_RISK = "quorum_at_risk"
     REVIEW_REMINDER = "review_reminder"
     COMMAND_REFUSED = "command_refused"
 

@@ -29,8 +29,10 @@ from bot.domain.model import Kind, RequestDetails
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
+from bot.domain.responses import MeetingResponse
 from bot.domain.urgent_screening import screen_urgent_indicators
 from bot.mail.limits import over_limits
+from bot.mail.meeting_response import read_meeting_response
 
 # What a message too complex to read is taken for: nothing after the shape caps was read.
 _NOT_READ = Classification(Kind.UNRECOGNISED, False, None)
@@ -93,6 +95,8 @@ class MessageReading:
     # the N numbers it names (subject, then text), for the police alert.
     near_miss: bool = False
     near_miss_n_numbers: tuple[str, ...] = ()
+    # An attendee's Accepted / Declined answer to the bot's invitation (automatic mail, §3.6).
+    meeting_response: MeetingResponse | None = None
 
     def dmarc_passes(self, server_id: str) -> bool:
         """§7: the trusted server ``server_id`` says DMARC passed, exactly as ``classify.dmarc_passes`` decides."""
@@ -114,6 +118,8 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         return MessageReading(message_id, too_complex=too_complex)
     verdict = classify(msg, own_addresses)
     if verdict.kind is Kind.AUTO:
+        if verdict.auto_reason == "meeting response":
+            return _meeting_response(msg, message_id, verdict)
         return MessageReading(message_id, verdict=verdict)
     name, address = sender_address(msg)
     is_request = verdict.kind in (Kind.URGENT, Kind.STANDARD)
@@ -148,6 +154,20 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         has_attachment=_has_attachment(msg) if verdict.is_reply else False,
         near_miss=near_miss,
         near_miss_n_numbers=near_miss_numbers,
+    )
+
+
+def _meeting_response(msg: EmailMessage, message_id: str | None, verdict: Classification) -> MessageReading:
+    """An attendee's answer: who answered what, and the thread it answers (§3.6)."""
+    _, address = sender_address(msg)
+    return MessageReading(
+        message_id,
+        verdict=verdict,
+        sender_address=address,
+        subject=_subject(msg),
+        thread_references=tuple(thread_references(msg)),
+        dmarc_pass_servers=dmarc_pass_servers(msg),
+        meeting_response=read_meeting_response(msg, address),
     )
 
 

@@ -18,6 +18,7 @@ from bot.domain.urgent_clock import clock_start
 from bot.domain.urgent_screening import URGENT_CRITERIA
 from bot.mail.reading import MessageReading
 from bot.ports import IncomingMail
+from bot.service.attendance import record_answer
 from bot.service.booking import book
 from bot.service.bot_replies import reply_to_bot
 from bot.service.handled import Handled
@@ -51,10 +52,15 @@ class Intake:
         reading = self.reading
         verdict = reading.verdict
         if verdict.kind is Kind.AUTO:
-            self.unit.note(None, "ignored", verdict.auto_reason or "")
+            # §3.6: an attendee's answer to the invitation goes in its case's history, unanswered.
+            answered = None
+            if reading.meeting_response and not self._untrusted_reason(reading.sender_address):
+                answered = record_answer(self.unit, reading)
+            if answered is None:
+                self.unit.note(None, "ignored", verdict.auto_reason or "")
             if verdict.auto_reason == "delivery status report":
                 self._bounce_alert()
-            return self._done("auto", "ignored", reason=verdict.auto_reason)
+            return self._done("auto", "ignored", answered, reason=verdict.auto_reason)
         address = reading.sender_address
         untrusted = self._untrusted_reason(address)
         if verdict.is_reply:

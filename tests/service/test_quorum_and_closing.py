@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,5 +96,112 @@ def test_a_closed_case_leaves_status_and_is_purged_after_the_retention_period(tm
             assert case is not None and case.state.value == "closed"
             assert case.details == RequestDetails(n_numbers=("N146782",))
             assert [h.action for h in tx.history("SD000001")][-1] == "purged"
+    finally:
+        engine.close()
+
+
+# -- item 6: quorum and attendance ---------------------------------------------------------------
+
+SW = "jo.bloggs@council.example"
+HEALTH = "health.safeguarding@nhs.example"
+SCHOOL = "dsl@school.council.example"
+TM_ADDRESS = "alex.morgan@council.example"
+
+
+def with_social_worker(at: datetime = MONDAY, line: str = f"Social worker: Jo Bloggs, {SW}") -> tuple[datetime, bytes]:
+    raw = request_email(at, message_id="<req.1@council.example>")
+    return at, raw.replace(b"Children's surname: Bond", f"Children's surname: Bond\n{line}".encode())
+
+
+def ical_reply(at: datetime, attendee: str, partstat: str) -> tuple[datetime, bytes]:
+    """An attendee's answer as a calendar client sends it: METHOD:REPLY to the organiser."""
+    msg = EmailMessage()
+    msg["From"] = attendee
+    msg["To"] = "referrals@police.example"
+    msg["Subject"] = f"{partstat.title()}: Strategy discussion N146782"
+    msg["Date"] = format_datetime(at)
+    msg["Message-ID"] = f"<answer.{partstat}.{at:%H%M%S}@nhs.example>"
+    msg["Authentication-Results"] = "mx.police.example; dmarc=pass header.from=" + attendee.split("@")[1]
+    msg.set_content("Answered.\n")
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
+        "UID:SD000001@police.example\r\nDTSTAMP:20261123T100000Z\r\n"
+        f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    msg.add_alternative(ics, subtype="calendar", params={"method": "REPLY"})
+    return at, bytes(msg)
+
+
+def outlook_declined(at: datetime, sender: str) -> tuple[datetime, bytes]:
+    """Outlook's "Declined:" mail with no calendar part, in the confirmation's thread."""
+    domain = sender.split("@")[1]
+    raw = request_email(
+        at,
+        subject="Declined: Strategy discussion booked: N146782 on Wed 25 Nov at 10:00",
+        sender=sender,
+        auth=f"mx.police.example; dmarc=pass header.from={domain}",
+        message_id=f"<declined.{at:%H%M%S}@{domain}>",
+        in_reply_to="<SD000001.confirmation.1@police.example>",
+        body="Declined.\n",
+    )
+    return at, raw
+
+
+def test_the_social_worker_is_invited_and_copied_into_the_confirmation(tmp_path: Path) -> None:
+    for n, line in enumerate(
+        (f"Social worker: Jo Bloggs, {SW}", f"Social worker: Jo Bloggs\nSocial worker email: {SW}")
+    ):
+        events = replay(tmp_path / str(n), [with_social_worker(line=line)], london("2026-11-23 12:00"))
+        [confirmation] = [s for s in sent(events, LONDON) if s.purpose == "confirmation"]
+        assert (confirmation.to, confirmation.cc) == ((TM_ADDRESS,), (SW, HEALTH, SCHOOL))
+        assert confirmation.at == MONDAY
+
+
+def test_a_health_decline_that_empties_the_role_tells_the_tm_pm(tmp_path: Path) -> None:
+    answer = london("2026-11-23 11:00")
+    events = replay(
+        tmp_path, [with_social_worker(), ical_reply(answer, HEALTH, "DECLINED")], london("2026-11-23 12:00")
+    )
+    received = [e for e in events if e["event"] == "received"]
+    assert [(e["kind"], e["case"]) for e in received] == [("standard", "SD000001"), ("auto", "SD000001")]
+    [risk] = [s for s in sent(events, LONDON) if s.purpose == "quorum_at_risk"]
+    assert (risk.at, risk.to, risk.cc) == (answer, (TM_ADDRESS,), ())
+    assert risk.subject == "Strategy discussion N146782: quorum at risk on Wed 25 Nov at 10:00"
+    # Never answered: the only email after the decline is the TM/PM's warning.
+    assert [s.purpose for s in sent(events, LONDON) if s.at == answer] == ["quorum_at_risk"]
+
+
+def test_outlook_declined_mail_in_the_thread_counts_and_accepts_and_others_are_silent(tmp_path: Path) -> None:
+    messages = [
+        with_social_worker(),
+        ical_reply(london("2026-11-23 10:00"), SW, "ACCEPTED"),
+        outlook_declined(london("2026-11-23 10:30"), SCHOOL),  # "others": quorum unchanged
+        outlook_declined(london("2026-11-23 11:00"), SW),  # the only social worker
+    ]
+    events = replay(tmp_path, messages, london("2026-11-23 12:00"))
+    assert [e["case"] for e in events if e["event"] == "received"] == ["SD000001"] * 4
+    after = [s for s in sent(events, LONDON) if s.at > MONDAY]
+    assert [(s.at, s.purpose, s.to, s.cc) for s in after] == [
+        (london("2026-11-23 11:00"), "quorum_at_risk", (TM_ADDRESS,), ()),
+    ]
+
+
+def test_answers_are_recorded_in_the_case_history(tmp_path: Path) -> None:
+    config = load_config(None, base=tmp_path)
+    messages = [with_social_worker(), ical_reply(london("2026-11-23 10:00"), HEALTH, "ACCEPTED")]
+    messages.append(ical_reply(london("2026-11-23 10:30"), HEALTH, "DECLINED"))
+    paths = [write_received(tmp_path / f"{n:03d}.eml", raw, at) for n, (at, raw) in enumerate(messages)]
+    engine = Replay(config, tmp_path / "state")
+    try:
+        list(engine.run(load(paths), london("2026-11-23 12:00")))
+        with engine.bot.store.transaction() as tx:
+            lines = [
+                (h.action, h.detail) for h in tx.history("SD000001") if "invitation" in h.action or "quorum" in h.action
+            ]
+        assert lines == [
+            ("invitation_accepted", HEALTH),
+            ("invitation_declined", HEALTH),
+            ("quorum_at_risk", "health"),
+        ]
     finally:
         engine.close()
