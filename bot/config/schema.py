@@ -229,6 +229,8 @@ class PrivacyConfig:
     key_env: str | None  # the variable holding the sealing key(s); None: stored unsealed
     retention_days: int  # closed cases and sent mail keep personal details this long
     purge_time: time  # the daily purge runs at the first round after this local time
+    # §5: minutes attached to a reply larger than this are not sent on (the sender is told why)
+    max_minutes_attachment_bytes: int = 10_000_000
     # §5 Mobile families: the only domains a receiving authority (MOVED <email>) may be reached in
     receiving_authority_domains: tuple[str, ...] = ()
 

@@ -265,6 +265,7 @@ def privacy(v: Table) -> PrivacyConfig:
         key_env=v.optional_string("key_env"),
         retention_days=v.integer("retention_days", minimum=1),
         purge_time=v.clock_time("purge_time"),
+        max_minutes_attachment_bytes=v.integer("max_minutes_attachment_bytes", minimum=1),
         receiving_authority_domains=_optional_domains(v, "receiving_authority_domains"),
     )
     v.check_unknown()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.case_states import can_move
+from bot.domain.circulation import outcome
 from bot.domain.commands import Command
-from bot.domain.deadlines import minutes_deadlines, outcome_deadlines
+from bot.domain.deadlines import minutes_deadlines
 from bot.domain.decisions import (
     NOT_APPLICABLE,
     CancelBooking,
@@ -32,7 +33,6 @@ S = CaseState
 
 # The scopes of timers that belong to no booking.
 URGENT_SCOPE = "urgent"
-OUTCOME_SCOPE = "outcome"
 
 
 def held(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
@@ -83,20 +83,6 @@ def minutes_shared(view: CaseView, command: Command, sender: str, now: datetime,
     return minutes_recorded(view, "MINUTES SHARED")
 
 
-def outcome(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
-    """§5: the outcome recorded; a Section 47 outcome sets the S47 record and ICPC timescales."""
-    recorded = Outcome(command.outcome) if command.outcome else None
-    timers: tuple[CaseTimer, ...] = ()
-    if recorded is not None and recorded.is_section_47:
-        # From the discussion: the booked start or the urgent meeting's time, else when HELD was
-        # recorded; never from the date of this reply (§5).
-        held = view.booking.start if view.booking else view.held_at or now
-        held_on = held.astimezone(policy.tz).date()
-        deadlines = outcome_deadlines(held_on, policy.timers, policy.days, policy.tz)
-        timers = tuple(CaseTimer(Purpose(d.purpose), d.due, OUTCOME_SCOPE, d.detail) for d in deadlines)
-    return Decision(set_timers=timers, history=(Note("outcome", command.outcome or ""),))
-
-
 CommandRule = Callable[[CaseView, Command, str, datetime, Policy], Decision]
 
 
@@ -108,6 +94,8 @@ class ReplyCommand:
     meaning: str
     decide: CommandRule
     police_only: bool = False
+    # Needs a live case: on a cancelled or closed one it is refused with the reason (§6).
+    live: bool = True
 
 
 # Word → rule, in the order the help lists them; ``command_help`` is rendered from this table.
@@ -126,14 +114,19 @@ COMMANDS: dict[str, ReplyCommand] = {
         "police: the discussions are running late; warns every TM/PM booked later that day",
         delay,
         police_only=True,
+        live=False,
     ),
     "MINUTES SHARED": ReplyCommand(
         "MINUTES SHARED",
-        "the minutes have gone to everyone who took part (or reply to the minutes email, attached)",
+        "the minutes have gone to everyone who took part; or attach them (.docx, .odt, .pdf, .doc or .rtf) "
+        "to a reply and the bot sends them on to everyone invited",
         minutes_shared,
     ),
     "OUTCOME": ReplyCommand(
-        "OUTCOME <" + " | ".join(o.value for o in Outcome) + ">", "records the outcome, sets timescales", outcome
+        "OUTCOME <" + " | ".join(o.value for o in Outcome) + ">",
+        "records the outcome and sends it to everyone invited; a later OUTCOME replaces it; an S47 outcome sets "
+        "the Section 47 record and conference timescales",
+        outcome,
     ),
     "REVIEW": ReplyCommand(
         "REVIEW <date>",

@@ -19,9 +19,10 @@ from bot.domain.booking_rules import (
     no_slot,
     rebooked,
 )
-from bot.domain.case_commands import COMMANDS, URGENT_SCOPE, minutes_recorded
+from bot.domain.case_commands import COMMANDS, URGENT_SCOPE
 from bot.domain.case_states import check_transition
 from bot.domain.case_timers import CASE_TIMERS
+from bot.domain.circulation import MinutesAttached, minutes_attached, over_refusal
 from bot.domain.closing import CloseCheck, close_check
 from bot.domain.commands import Command
 from bot.domain.deadlines import elapsed, urgent_ladder
@@ -40,11 +41,6 @@ class CommandGiven:
 
     command: Command
     sender: str
-
-
-@dataclass(frozen=True)
-class MinutesAttached:
-    """The TM/PM replied to the minutes email with the minutes attached (§5)."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +115,11 @@ def information_missing(view: CaseView, event: InformationMissing, now: datetime
 def _decide(view: CaseView, event: Event, now: datetime, policy: Policy) -> Decision:
     match event:
         case CommandGiven(command=command, sender=sender):
-            return COMMANDS[command.word].decide(view, command, sender, now, policy)
+            rule = COMMANDS[command.word]
+            over = over_refusal(view) if rule.live else None
+            return over or rule.decide(view, command, sender, now, policy)
         case MinutesAttached():
-            return minutes_recorded(view, "minutes attached to a reply")
+            return minutes_attached(view, event, now, policy)
         case CaseTimer():
             return CASE_TIMERS[event.purpose](view, event, policy)
         case UrgentOpened():

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.model import Booking, Case, CaseState, RequestDetails
+from bot.domain.model import Attachment, Booking, Case, CaseState, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.domain.rota import Schedule, TimerSettings, UrgentSettings
 from bot.domain.working_days import WorkingDays
@@ -48,6 +48,7 @@ class Mail:
     cc: tuple[Recipient, ...] = ()
     context: Mapping[str, object] = field(default_factory=dict)
     attach: Attach | None = None
+    files: tuple[Attachment, ...] = ()  # sent as they are (the minutes circulated, §5)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,8 @@ class Decision:
     applies: bool = True
     # A timer that finds its case no longer needs it (police rang before the escalation was due).
     needed: bool = True
+    # Why the sender's reply was not (wholly) carried out: they get ``command_refused`` saying so.
+    refused: str | None = None
 
 
 NOT_APPLICABLE = Decision(applies=False)
@@ -184,6 +187,7 @@ class Policy:
     tz: ZoneInfo
     urgent: UrgentSettings
     recipient_domains: tuple[str, ...]
+    max_minutes_attachment_bytes: int = 10_000_000  # §5: larger minutes are not sent on
     # §5 Mobile families: where a receiving authority may be reached ([privacy] receiving_authority_domains).
     receiving_authority_domains: tuple[str, ...] = ()
     close_after_days: int = 30  # §5 Closing a case: [cases] close_after_days

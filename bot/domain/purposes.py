@@ -42,6 +42,8 @@ class Purpose(StrEnum):
     QUORUM_AT_RISK = "quorum_at_risk"
     REVIEW_REMINDER = "review_reminder"
     COMMAND_REFUSED = "command_refused"
+    MINUTES_CIRCULATION = "minutes_circulation"
+    OUTCOME_NOTICE = "outcome_notice"
 
 
 P = Purpose
@@ -51,7 +53,7 @@ LADDER = frozenset({P.ESCALATION_60, P.ESCALATION_90, P.ESCALATION_120, P.ESCALA
 # §5: the minutes chase, stopped when the minutes are recorded.
 MINUTES_CHASE = frozenset({P.MINUTES_REMINDER, P.MINUTES_OVERDUE})
 # The replies that go back to whoever wrote, and so could feed a mail loop (capped per sender).
-SHORT_REPLIES = (P.TRIAGE_REPLY, P.COMMAND_HELP, P.MISSING_INFORMATION)
+SHORT_REPLIES = (P.TRIAGE_REPLY, P.COMMAND_HELP, P.MISSING_INFORMATION, P.COMMAND_REFUSED)
 
 
 class Outcome(StrEnum):

@@ -25,7 +25,7 @@ from bot.domain.classify import (
 from bot.domain.commands import Command, NotUnderstood, read_command
 from bot.domain.dmarc import dmarc_pass_servers
 from bot.domain.message_text import message_text
-from bot.domain.model import Kind, RequestDetails
+from bot.domain.model import Attachment, Kind, RequestDetails
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
@@ -91,6 +91,8 @@ class MessageReading:
     # The template fields written above the quoted text of a reply: what it supplies.
     reply_request: RequestDetails | None = None
     has_attachment: bool = False
+    # A reply's attached files (name, type and bytes, as sent): the minutes the bot sends on (§5).
+    attachments: tuple[Attachment, ...] = ()
     # §1 near miss: the subject says "urgent" or names S47 but is not an URGENT subject; and
     # the N numbers it names (subject, then text), for the police alert.
     near_miss: bool = False
@@ -152,6 +154,7 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         # ``read_request`` reads both routes alike today; a reply is read as the template.
         reply_request=read_request(_top_part(msg, top), Kind.STANDARD) if verdict.is_reply else None,
         has_attachment=_has_attachment(msg) if verdict.is_reply else False,
+        attachments=_attachments(msg) if verdict.is_reply else (),
         near_miss=near_miss,
         near_miss_n_numbers=near_miss_numbers,
     )
@@ -198,3 +201,14 @@ def _top_part(msg: EmailMessage, top: str) -> EmailMessage:
 
 def _has_attachment(msg: EmailMessage) -> bool:
     return any(part.get_filename() for part in msg.walk() if not part.is_multipart())
+
+
+def _attachments(msg: EmailMessage) -> tuple[Attachment, ...]:
+    """Every named part of a reply, its bytes decoded from the transfer encoding, unchanged otherwise."""
+    files = []
+    for part in msg.walk():
+        name = part.get_filename() if not part.is_multipart() else None
+        if name:
+            data = part.get_payload(decode=True)
+            files.append(Attachment(name, part.get_content_type(), data if isinstance(data, bytes) else b""))
+    return tuple(files)

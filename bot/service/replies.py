@@ -7,12 +7,13 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from bot.domain.case_commands import COMMANDS, entitled, who_may
-from bot.domain.cases import CommandGiven, MinutesAttached, decide
+from bot.domain.cases import CommandGiven, decide
 from bot.domain.commands import Command, NotUnderstood
 from bot.domain.model import Case, CaseState, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.mail.reading import MessageReading
 from bot.service.booking import book, carry_out_change
+from bot.service.circulation import carries_minutes, circulate, told
 from bot.service.request_details import ask_for, indicators
 from bot.service.unit import Unit
 
@@ -27,6 +28,9 @@ def reply(unit: Unit, case: Case, reading: MessageReading, sender: str, received
     if isinstance(command, NotUnderstood):
         command_help(unit, case, sender, command.reason)
         return
+    if carries_minutes(unit, case, reading) and entitled("", sender, requester, police):
+        circulate(unit, case, reading, sender)
+        return
     if isinstance(command, Command):
         if not entitled(command.word, sender, requester, police):
             unit.note(case, "command_refused", command.word)
@@ -35,9 +39,6 @@ def reply(unit: Unit, case: Case, reading: MessageReading, sender: str, received
             unit.note(case, "command_not_applicable", f"{command.word} while {case.state.value}")
             reason = f"{command.word} does not apply to case {case.case_id} as it stands ({_state_words(case)})."
             command_help(unit, case, sender, reason)
-        return
-    if reading.has_attachment and _replies_to_minutes(unit, reading):
-        unit.decide(case, MinutesAttached())
         return
     if case.state is CaseState.AWAITING_INFORMATION and entitled("", sender, requester, police):
         _complete(unit, case, reading, received_at)
@@ -49,15 +50,14 @@ def _apply(unit: Unit, case: Case, command: Command, sender: str) -> bool:
     """Carry out one command word; False when it does not apply to the case as it stands."""
     view = unit.view(case, with_history=True)
     decision = decide(view, CommandGiven(command, sender), unit.now, unit.setup.policy)
+    told(unit, case, sender, decision, command.word)
+    if decision.refused is not None and not decision.applies:
+        return True  # refused, and the sender told why
     if not decision.applies:
         return False
     # A move that finds no free slot does not apply: its decision carries nothing but the change.
     case = unit.carry_out(case, decision)
     return carry_out_change(unit, case, decision.change)
-
-
-def _replies_to_minutes(unit: Unit, reading: MessageReading) -> bool:
-    return any(unit.tx.email_purpose(ref) == Purpose.MINUTES_TEMPLATE for ref in reading.thread_references)
 
 
 def _complete(unit: Unit, case: Case, reading: MessageReading, received_at: datetime) -> None:

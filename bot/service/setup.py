@@ -35,6 +35,7 @@ class Setup:
             tz=config.bot.timezone,
             urgent=config.urgent.settings,
             recipient_domains=tuple(config.trust.recipient_domains),
+            max_minutes_attachment_bytes=config.privacy.max_minutes_attachment_bytes,
             receiving_authority_domains=config.privacy.receiving_authority_domains,
             close_after_days=config.cases.close_after_days,
         )

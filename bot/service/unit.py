@@ -147,7 +147,7 @@ class Unit:
         to = [self._address(r) for r in mail.to]
         cc = [self._address(r) for r in mail.cc]
         context = dict(mail.context)
-        attachments: tuple[Attachment, ...] = ()
+        attachments: tuple[Attachment, ...] = mail.files
         if mail.attach is Attach.INVITATION and event is not None:
             attachments = invitation_for(self.setup, event, "REQUEST", self.now)
         elif mail.attach is Attach.MINUTES_PACK:

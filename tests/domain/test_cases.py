@@ -97,7 +97,8 @@ def _expected(word: str, kind: Kind, state: CaseState) -> tuple[bool, CaseState 
             return ok, S.CANCELLED if ok else None
         case "RESCHEDULE" | "COMPLEX":
             return state is S.BOOKED, None
-        case "MOVED" | "REVIEW" | "FURTHER":
+        case "MOVED" | "REVIEW" | "FURTHER" | "MINUTES SHARED" | "OUTCOME":
+            # Words that need a live case: refused with the reason on a cancelled or closed one (§6).
             return open_states, None
         case _:
             return True, None

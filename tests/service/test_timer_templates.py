@@ -18,6 +18,8 @@ from bot.mail.rendering import MailRenderer, RenderedMail, packaged_templates
 LONDON = ZoneInfo("Europe/London")
 
 PURPOSES = (
+    "minutes_circulation",
+    "outcome_notice",
     "escalation_60",
     "escalation_90",
     "escalation_120",
@@ -165,12 +167,30 @@ SPECIFIC: dict[str, dict[str, Any]] = {
         "end": london("2026-11-25 10:15"),
         "cancelled_by": "alex.oneil@council.example",
     },
+    "minutes_circulation": {
+        "files": ["Minutes N146782.docx"],
+        "sender": "alex.oneil@council.example",
+        "not_sent": [],
+    },
+    "outcome_notice": {
+        "outcome": "no further action",
+        "previous": "joint S47",
+        "discussion_day": date(2026, 11, 25),
+        "timescales": [],
+        "stopped": [{"purpose": "icpc_due", "due": london("2026-12-16 09:00"), "detail": "0"}],
+    },
 }
 
 # A key the caller passes that the email does not need to show: leaving it out is no error.
-NOT_SHOWN = {"delay_notice": {"end", "minutes", "complex"}, "cancellation": {"end"}}
+NOT_SHOWN = {
+    "delay_notice": {"end", "minutes", "complex"},
+    "cancellation": {"end"},
+    "minutes_circulation": {"not_sent"},
+}
 
 EXACT_SUBJECTS = {
+    "minutes_circulation": "Minutes of the strategy discussion: N146782, N146783 (SD000042)",
+    "outcome_notice": "Strategy discussion outcome changed: N146782, N146783: no further action (SD000042)",
     "review_reminder": "Review of agreed actions on Mon 14 Dec: strategy discussion N146782, N146783 (SD000042)",
     "command_refused": "Not done: MOVED for strategy discussion N146782, N146783 (SD000042)",
     "escalation_60": "URGENT S47 ENQUIRY N146782, N146783: no police call-back recorded after 60 minutes",
