@@ -10,11 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import load_config
+from bot.daemon import Daemon
 from bot.domain.model import RequestDetails
+from bot.mail.rendering import MailRenderer
 from bot.replay import Replay, load
 from bot.status import render_status
+from bot.wiring import Bot
+from tests.service.test_mail_rendering import common, confirmation, words
 from tests.support.replays import replay, sent, write_received
-from tests.support.requests_mail import london, reply_email, request_email
+from tests.support.requests_mail import StepClock, london, reply_email, request_email
 
 LONDON = ZoneInfo("Europe/London")
 TM = "Alex Morgan <alex.morgan@council.example>"
@@ -205,3 +209,48 @@ def test_answers_are_recorded_in_the_case_history(tmp_path: Path) -> None:
         ]
     finally:
         engine.close()
+
+
+def test_the_confirmation_and_the_warning_read_as_a_tm_pm_would_read_them() -> None:
+    renderer = MailRenderer()
+    by_role = [
+        ("social worker", (SW,)),
+        ("manager", (TM_ADDRESS,)),
+        ("police", ("the referral unit",)),
+        ("others", (SCHOOL,)),
+    ]
+    note = "Not quorate as invited: a health representative is not invited."
+    mail = renderer.render("confirmation", confirmation(by_role=by_role, quorum_note=note, health_rep=None))
+    assert f"Social worker: {SW}" in mail.text and f"Manager:       {TM_ADDRESS} (you)" in mail.text
+    assert "Police:        the referral unit" in mail.text and f"Others:        {SCHOOL}" in mail.text
+    for body in (words(mail.text), words(mail.html)):
+        assert note in body and "Invited, by role:" in body and "Invited with you" not in body
+    start = london("2026-11-25 10:00")
+    context = common(attendee=HEALTH, emptied=["a health representative"], missing=["a health representative"])
+    warning = renderer.render("quorum_at_risk", {**context, "start": start})
+    assert warning.subject == "Strategy discussion N146782: quorum at risk on Wed 25 Nov at 10:00"
+    for body in (words(warning.text), words(warning.html)):
+        assert f"{HEALTH} has declined the invitation to the strategy discussion for N146782" in body
+        assert "a health representative will be missing" in body and "item 1 of the agenda" in body
+
+
+def test_the_daemon_closes_a_cancelled_case_at_its_hourly_check(bot: Bot) -> None:
+    assert bot.inbox is not None
+    bot.inbox.deliver(request()[1])  # type: ignore[attr-defined]
+    clock = StepClock(MONDAY)
+    daemon = Daemon(bot, clock)
+    daemon.round()  # the check runs before the inbox is read: the new case stays booked
+    bot.inbox.deliver(from_tm(MONDAY, "CANCEL")[1])  # type: ignore[attr-defined]
+    clock.at = MONDAY + timedelta(minutes=5)
+    daemon.round()  # cancelled; the check ran at 09:00, so not again this hour
+    with bot.store.transaction() as tx:
+        assert [(c.case_id, c.state.value) for c in tx.open_cases()] == []
+        case = tx.case("SD000001")
+        assert case is not None and case.state.value == "cancelled"
+    clock.at = MONDAY + timedelta(hours=1)
+    daemon.round()
+    with bot.store.transaction() as tx:
+        case = tx.case("SD000001")
+        assert case is not None and case.state.value == "closed"
+        [closing] = [h for h in tx.history("SD000001") if h.action == "closed"]
+        assert (closing.at, closing.detail) == (MONDAY + timedelta(hours=1), "cancelled")
