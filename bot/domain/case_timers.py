@@ -105,13 +105,17 @@ def minutes_chase(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
 def later_timescale(view: CaseView, timer: CaseTimer, policy: Policy) -> Decision:
     """§5: the Section 47 record by working day 3; the conference by day 15, warned on day 10."""
     case = view.case
-    held_on = (view.booking.start if view.booking else _clock_start(case)).astimezone(policy.tz).date()
+    # The discussion as OUTCOME counted from it: the booking, else when HELD was recorded (§5).
+    held = view.booking.start if view.booking else view.held_at or _clock_start(case)
+    held_on = held.astimezone(policy.tz).date()
     context: dict[str, object] = {"discussion_day": held_on, "outcome": view.outcome or ""}
     if timer.purpose is Purpose.S47_OUTCOME_DUE:
         context["due_day"] = timer.due.astimezone(policy.tz).date()
         return Decision(emails=(Mail(timer.purpose, (_requester(case),), (), context),))
-    context["icpc_by"] = policy.days.add_working_days(held_on, policy.timers.icpc_due_working_days)
-    context["days_left"] = int(timer.detail or 0)
+    # The conference date this timer was set for: what its text says is what its time says.
+    days_left = int(timer.detail or 0)
+    context["days_left"] = days_left
+    context["icpc_by"] = policy.days.add_working_days(timer.due.astimezone(policy.tz).date(), days_left)
     return Decision(emails=(Mail(timer.purpose, (_requester(case),), (Role.REFERRAL_UNIT,), context),))
 
 

@@ -197,3 +197,19 @@ def test_an_urgent_outcome_counts_from_the_meeting_recorded_as_held() -> None:
     urgent = CaseView(case, None, held_at=held_at)
     decision = decide(urgent, outcome(Outcome.JOINT_S47, urgent), held_at + timedelta(days=4), POLICY)
     assert decision.set_timers[0].due == datetime(2026, 12, 2, 9, 0, tzinfo=LONDON)  # day 3 from Fri 27 Nov
+
+
+def test_an_urgent_cases_conference_email_says_the_date_its_own_time_was_set_for() -> None:
+    """Issue 13: a conference "due today" email fired on 18 Dec while its text said "by 14 Dec"."""
+    t0 = datetime(2026, 11, 25, 16, 0, tzinfo=LONDON)  # the enquiry arrived on Wednesday
+    held_at = datetime(2026, 11, 27, 11, 0, tzinfo=LONDON)  # HELD recorded on Friday
+    case = Case("SD000001", Kind.URGENT, S.HELD, DETAILS, "<root@council.example>", t0, clock_start=t0)
+    urgent = CaseView(case, None, held_at=held_at)
+    set_ = decide(urgent, outcome(Outcome.JOINT_S47), held_at + timedelta(hours=1), POLICY).set_timers
+    seen = replace(urgent, outcome="joint S47", pending=set_)
+    for timer in set_:
+        [mail] = decide(seen, timer, timer.due, POLICY).emails
+        assert mail.context["discussion_day"] == held_at.date()
+        if timer.purpose is Purpose.ICPC_DUE:
+            assert mail.context["icpc_by"] == set_[-1].due.date()  # day 15 from Fri 27 Nov: Fri 18 Dec
+            assert set_[-1].due.date().isoformat() == "2026-12-18"
