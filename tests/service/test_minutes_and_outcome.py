@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.config import load_config
 from bot.domain.model import OutgoingEmail
 from bot.replay import Replay, load
-from tests.support.replays import write_received
+from tests.support.replays import Sent, replay, sent, write_received
 from tests.support.requests_mail import london, reply_email, request_email
 
 TM = "alex.morgan@council.example"
@@ -224,3 +224,43 @@ def test_outcome_on_a_cancelled_case_is_refused_with_the_reason(tmp_path: Path) 
     # Cancelled, or closed by then: a cancelled case closes once nothing is pending (item 7).
     assert re.search(r"Case SD000001 is (cancelled|closed), so nothing more is recorded or sent for it\.", refusal.text)
     assert "outcome" not in [a for _, a, _ in replayed.history]
+
+
+def test_replay_prints_the_circulated_minutes_and_outcome_as_email_events(tmp_path: Path) -> None:
+    minutes_at = london("2026-11-25 14:00")
+    outcome_at = london("2026-11-25 15:00")
+    events = replay(
+        tmp_path,
+        [
+            REQUEST,
+            (minutes_at, with_files(minutes_at, MINUTES_MAIL, "", [("m.docx", "application/octet-stream", DOCX)])),
+            (
+                outcome_at,
+                reply_email(outcome_at, CONFIRMATION, "OUTCOME child in need", f"Alex Morgan <{TM}>", "Booked"),
+            ),
+        ],
+        until=london("2026-11-25 16:00"),
+    )
+    mine = [
+        s
+        for s in sent(events, london("2026-11-23 09:00").tzinfo)
+        if s.purpose in ("minutes_circulation", "outcome_notice")
+    ]
+    assert mine == [
+        Sent(
+            minutes_at,
+            "minutes_circulation",
+            INVITED,
+            POLICE,
+            "Minutes of the strategy discussion: N146782 (SD000001)",
+            "SD000001",
+        ),
+        Sent(
+            outcome_at,
+            "outcome_notice",
+            INVITED,
+            POLICE,
+            "Strategy discussion outcome: N146782: child in need (SD000001)",
+            "SD000001",
+        ),
+    ]
