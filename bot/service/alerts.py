@@ -14,7 +14,7 @@ from bot.domain.records import QueuedEmail
 from bot.errors import BotError
 from bot.ports import IncomingMail, StoreTransaction
 from bot.service.handled import Handled
-from bot.service.outbox import alert_id, compose
+from bot.service.outbox import compose, keyed_message_id
 from bot.service.setup import Setup
 
 log = logging.getLogger("bot.service")
@@ -43,7 +43,7 @@ def alert(
     now: datetime,
 ) -> None:
     """An ``admin_alert`` in the caller's transaction; the same ``key`` queued twice is one email."""
-    if tx.email_queued(alert_id(setup, key)):
+    if tx.email_queued(keyed_message_id(setup, Purpose.ADMIN_ALERT, key)):
         return
     context = {"headline": headline, "details": list(details), "action": action}
     compose(setup, tx, Purpose.ADMIN_ALERT, None, (setup.config.people.administrator,), (), context, now, key=key)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 from bot.domain.case_commands import entitled, who_may
 from bot.domain.commands import Command
+from bot.domain.purposes import Purpose
 from bot.domain.threads import ThreadRoute
 from bot.mail.reading import MessageReading
 from bot.service.booking import tell_later_bookings
+from bot.service.outbox import keyed_local_part
 from bot.service.replies import command_help
+from bot.service.timers import agenda_key
 from bot.service.unit import Unit
-
-
-def agenda_message_id(day: date, domain: str) -> str:
-    """The Message-ID of ``day``'s daily agenda (queued with the key ``agenda:<day>``, see timers)."""
-    digest = hashlib.sha256(f"agenda:{day}".encode()).hexdigest()[:24]
-    return f"<daily_agenda.{digest}@{domain}>"
 
 
 def reply_to_bot(unit: Unit, route: ThreadRoute, reading: MessageReading, sender: str) -> None:
@@ -43,6 +39,11 @@ def reply_to_bot(unit: Unit, route: ThreadRoute, reading: MessageReading, sender
     what = "the daily agenda" if route is ThreadRoute.AGENDA_REPLY else "an email the bot sent"
     reason = f"Your reply to {what} belongs to no case; only DELAY <minutes> to the agenda acts."
     command_help(unit, None, sender, reason, unit.in_reply_to)
+
+
+def agenda_message_id(day: date, domain: str) -> str:
+    """The Message-ID ``day``'s daily agenda was sent with (as ``compose`` names an email of no case)."""
+    return f"<{keyed_local_part(Purpose.DAILY_AGENDA, agenda_key(day))}@{domain}>"
 
 
 def _todays_agenda(unit: Unit) -> str:

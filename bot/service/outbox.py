@@ -65,7 +65,7 @@ def compose(
     if case_id is not None:
         local = f"{case_id}.{purpose}.{tx.count_emails(case_id, purpose) + 1}"
     else:
-        local = f"{purpose}.{hashlib.sha256((key or '').encode()).hexdigest()[:24]}"
+        local = keyed_local_part(purpose, key or "")
     references: tuple[str, ...] = ()
     if case is not None:
         references = tuple(unique([case.root_message_id, in_reply_to]))
@@ -95,6 +95,11 @@ def compose(
     return out
 
 
-def alert_id(setup: Setup, key: str) -> str:
-    """The Message-ID of the admin alert for ``key``: the same alert queued twice is one email."""
-    return f"<admin_alert.{hashlib.sha256(key.encode()).hexdigest()[:24]}@{setup.config.bot.message_id_domain}>"
+def keyed_local_part(purpose: str, key: str) -> str:
+    """The Message-ID's local part of an email that belongs to no case: its purpose and a digest of its key."""
+    return f"{purpose}.{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def keyed_message_id(setup: Setup, purpose: str, key: str) -> str:
+    """The Message-ID ``compose`` gives an email of no case queued with ``key``: the same key, the same email."""
+    return f"<{keyed_local_part(purpose, key)}@{setup.config.bot.message_id_domain}>"

@@ -19,7 +19,7 @@ from bot.service.alerts import error_for_admin
 from bot.service.handled import Handled
 from bot.service.intake import Intake, Quarantine
 from bot.service.setup import Setup
-from bot.service.timers import fire, fired_result, note_fired
+from bot.service.timers import agenda_key, fire, fired_result, note_fired
 from bot.service.unit import Unit
 
 log = logging.getLogger("bot.service")
@@ -112,7 +112,7 @@ class StrategyService:
         setup = self.setup
         due = next_agenda(now, self.config.schedule, self.config.timers, setup.days, setup.tz)
         with self.store.transaction() as tx:
-            tx.add_timer(f"agenda:{due.date().isoformat()}", None, "daily_agenda", due)
+            tx.add_timer(agenda_key(due.date()), None, "daily_agenda", due)
 
     def due_timers(self, now: datetime) -> list[TimerRow]:
         with self.store.transaction() as tx:

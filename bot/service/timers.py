@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from bot.domain.decisions import CaseTimer
@@ -38,6 +38,11 @@ def note_fired(unit: Unit, timer: TimerRow, sent: bool, late: bool) -> None:
     unit.note(case, "timer_fired" if sent else "timer_not_needed", f"{timer.purpose}{lateness}")
 
 
+def agenda_key(day: date) -> str:
+    """What names a day's agenda: its timer's key and its email's Message-ID are made from it."""
+    return f"agenda:{day.isoformat()}"
+
+
 def daily_agenda(unit: Unit, due: datetime) -> None:
     """§5: the day's discussions for the referral unit: time, N numbers, TM/PM and phone, complex."""
     tz = unit.setup.tz
@@ -61,7 +66,7 @@ def daily_agenda(unit: Unit, due: datetime) -> None:
             )
         )
     to = (unit.config.people.referral_unit,)
-    unit.send(Purpose.DAILY_AGENDA, None, to, (), {"day": day, "entries": entries}, key=f"agenda:{day}")
+    unit.send(Purpose.DAILY_AGENDA, None, to, (), {"day": day, "entries": entries}, key=agenda_key(day))
 
 
 def fired_result(timer: TimerRow, late: bool) -> Handled:
