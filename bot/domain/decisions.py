@@ -78,14 +78,6 @@ class TimersToCancel:
 
 
 @dataclass(frozen=True)
-class Book:
-    """§3.3: book the next proper slot for a standard request received at ``received``."""
-
-    received: datetime
-    urgent_indicators: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Move:
     """§6 ``RESCHEDULE``/``COMPLEX``: the next free slot after the current one (in place when lengthened)."""
 
@@ -125,7 +117,7 @@ class FurtherDiscussion:
     """§5 ``FURTHER``: a further discussion for the same children, booked as a new case linked to this one."""
 
 
-Change = Book | Move | CancelBooking | FamilyMoved | Overrun | UrgentMeeting | FurtherDiscussion
+Change = Move | CancelBooking | FamilyMoved | Overrun | UrgentMeeting | FurtherDiscussion
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,18 @@ def book(unit: Unit, case: Case, received: datetime, urgent_indicators: tuple[st
             return _none_in_time(unit, case) if deadline else _no_slot(unit, case)
         event = event_for(setup, case, choice.start, choice.end, sequence=0)
         _keep(unit, event, already)
-    booking = Booking(case.case_id, event.uid, choice.start, choice.end)
-    unit.tx.add_booking(booking)
-    unit.result.booked.append((case.case_id, event))
+    booking = _recorded(unit, case, event)
     log.info("case %s %s booked %s", case.case_id, ",".join(case.details.n_numbers), choice.start.isoformat())
     case, _ = unit.decide(case, Booked(booking, choice, urgent_indicators), event)
     return case
+
+
+def _recorded(unit: Unit, case: Case, event: CalendarEvent) -> Booking:
+    """An event now in the calendar, recorded as the case's booking and shown in what was handled."""
+    booking = Booking(case.case_id, event.uid, event.start, event.end)
+    unit.tx.add_booking(booking)
+    unit.result.booked.append((case.case_id, event))
+    return booking
 
 
 def _no_slot(unit: Unit, case: Case, details: RequestDetails | None = None) -> Case:
@@ -213,9 +219,7 @@ def family_moved(unit: Unit, case: Case) -> None:
         unit.tx.set_booking(case.case_id, previous.start, previous.end, previous.sequence, "superseded")
     event = event_for(setup, case, start, end, 0, uid=uid)
     _keep(unit, event, already)
-    booking = Booking(case.case_id, uid, start, end)
-    unit.tx.add_booking(booking)
-    unit.result.booked.append((case.case_id, event))
+    booking = _recorded(unit, case, event)
     unit.decide(case, BookedForMovedFamily(booking, previous, case.details), event)
 
 
@@ -250,8 +254,6 @@ def urgent_meeting(unit: Unit, case: Case, start: datetime) -> None:
     # A retry after a crash finds the event it made; a later time agreed moves it.
     already = setup.calendar.booked(uid)
     _keep(unit, event, already)
-    booking = Booking(case.case_id, uid, start, end)
-    unit.tx.add_booking(booking)
-    unit.result.booked.append((case.case_id, event))
+    booking = _recorded(unit, case, event)
     log.info("case %s urgent meeting %s", case.case_id, start.isoformat())
     unit.decide(case, MeetingBooked(booking), event)
