@@ -179,10 +179,10 @@ class Policy:
     tz: ZoneInfo
     urgent: UrgentSettings
     recipient_domains: tuple[str, ...]
-    max_minutes_attachment_bytes: int = 10_000_000  # §5: larger minutes are not sent on
+    max_minutes_attachment_bytes: int  # §5: larger minutes are not sent on
     # §5 Mobile families: where a receiving authority may be reached ([privacy] receiving_authority_domains).
-    receiving_authority_domains: tuple[str, ...] = ()
-    close_after_days: int = 30  # §5 Closing a case: [cases] close_after_days
+    receiving_authority_domains: tuple[str, ...]
+    close_after_days: int  # §5 Closing a case: [cases] close_after_days
 
 
 def booking_scope(booking: Booking) -> str:

@@ -15,6 +15,21 @@ from bot.mail.rendering import MailRenderer
 from bot.ports import Store, StrategyCalendar
 
 
+def policy_for(config: Config, days: WorkingDays) -> Policy:
+    """The policy values the rules take, all from the configuration (its defaults in one place)."""
+    return Policy(
+        schedule=config.schedule,
+        timers=config.timers,
+        days=days,
+        tz=config.bot.timezone,
+        urgent=config.urgent.settings,
+        recipient_domains=tuple(config.trust.recipient_domains),
+        max_minutes_attachment_bytes=config.privacy.max_minutes_attachment_bytes,
+        receiving_authority_domains=config.privacy.receiving_authority_domains,
+        close_after_days=config.cases.close_after_days,
+    )
+
+
 @dataclass
 class Setup:
     """The configuration and ports, built once by wiring and shared by the use cases."""
@@ -27,18 +42,7 @@ class Setup:
     policy: Policy = field(init=False)
 
     def __post_init__(self) -> None:
-        config = self.config
-        self.policy = Policy(
-            schedule=config.schedule,
-            timers=config.timers,
-            days=self.days,
-            tz=config.bot.timezone,
-            urgent=config.urgent.settings,
-            recipient_domains=tuple(config.trust.recipient_domains),
-            max_minutes_attachment_bytes=config.privacy.max_minutes_attachment_bytes,
-            receiving_authority_domains=config.privacy.receiving_authority_domains,
-            close_after_days=config.cases.close_after_days,
-        )
+        self.policy = policy_for(self.config, self.days)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -24,7 +24,6 @@ from bot.domain.decisions import (
     FamilyMoved,
     Move,
     Overrun,
-    Policy,
     Role,
     TimersToCancel,
     booking_scope,
@@ -33,15 +32,12 @@ from bot.domain.model import Booking, Case, CaseState, Kind, RequestDetails, Req
 from bot.domain.purposes import LADDER, MINUTES_CHASE, Outcome, Purpose
 from bot.domain.review_dates import ReviewDate
 from bot.domain.working_days import WorkingDays
+from bot.service.setup import policy_for
 
 LONDON = ZoneInfo("Europe/London")
 CONFIG = load_config(None)
-POLICY = Policy(
-    schedule=CONFIG.schedule,
-    timers=CONFIG.timers,
-    days=WorkingDays.from_schedule(CONFIG.schedule),
-    tz=LONDON,
-    urgent=CONFIG.urgent.settings,
+POLICY = replace(
+    policy_for(CONFIG, WorkingDays.from_schedule(CONFIG.schedule)),
     recipient_domains=("council.example", "nhs.example", "police.example"),
     receiving_authority_domains=("receiving.example",),
 )

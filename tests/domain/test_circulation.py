@@ -12,19 +12,16 @@ from bot.config import load_config
 from bot.domain.cases import CommandGiven, decide
 from bot.domain.circulation import MinutesAttached
 from bot.domain.commands import Command
-from bot.domain.decisions import CaseTimer, CaseView, Policy, Role, TimersToCancel
+from bot.domain.decisions import CaseTimer, CaseView, Role, TimersToCancel
 from bot.domain.model import Attachment, Booking, Case, CaseState, Kind, RequestDetails, Requester
 from bot.domain.purposes import MINUTES_CHASE, Outcome, Purpose
 from bot.domain.working_days import WorkingDays
+from bot.service.setup import policy_for
 
 LONDON = ZoneInfo("Europe/London")
 CONFIG = load_config(None)
-POLICY = Policy(
-    schedule=CONFIG.schedule,
-    timers=CONFIG.timers,
-    days=WorkingDays.from_schedule(CONFIG.schedule),
-    tz=LONDON,
-    urgent=CONFIG.urgent.settings,
+POLICY = replace(
+    policy_for(CONFIG, WorkingDays.from_schedule(CONFIG.schedule)),
     recipient_domains=("council.example", "nhs.example", "police.example"),
     max_minutes_attachment_bytes=1000,
 )

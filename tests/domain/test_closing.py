@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,15 +16,12 @@ from bot.domain.decisions import CaseTimer, CaseView, Note, Policy, TimersToCanc
 from bot.domain.model import Booking, Case, CaseState, Kind, RequestDetails
 from bot.domain.purposes import Purpose
 from bot.domain.working_days import WorkingDays
+from bot.service.setup import policy_for
 
 LONDON = ZoneInfo("Europe/London")
 CONFIG = load_config(None)
-POLICY = Policy(
-    schedule=CONFIG.schedule,
-    timers=CONFIG.timers,
-    days=WorkingDays.from_schedule(CONFIG.schedule),
-    tz=LONDON,
-    urgent=CONFIG.urgent.settings,
+POLICY = replace(
+    policy_for(CONFIG, WorkingDays.from_schedule(CONFIG.schedule)),
     recipient_domains=("council.example",),
     close_after_days=30,
 )

@@ -14,7 +14,7 @@ import pytest
 from bot.cli import parse_summary
 from bot.config import load_config
 from bot.domain.cases import decide
-from bot.domain.decisions import CaseView, Policy, Role
+from bot.domain.decisions import CaseView, Role
 from bot.domain.emergency import (
     EPO,
     POLICE_PROTECTION,
@@ -29,16 +29,13 @@ from bot.domain.purposes import Purpose
 from bot.domain.request_reading import read_request
 from bot.domain.slots import choose_slot
 from bot.domain.working_days import WorkingDays
+from bot.service.setup import policy_for
 
 LONDON = ZoneInfo("Europe/London")
 CONFIG = load_config(None)
 DAYS = WorkingDays.from_schedule(CONFIG.schedule)
-POLICY = Policy(
-    schedule=CONFIG.schedule,
-    timers=CONFIG.timers,
-    days=DAYS,
-    tz=LONDON,
-    urgent=CONFIG.urgent.settings,
+POLICY = dataclasses.replace(
+    policy_for(CONFIG, DAYS),
     recipient_domains=("council.example", "nhs.example", "police.example"),
 )
 TM = "alex.morgan@council.example"

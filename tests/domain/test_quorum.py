@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,22 +11,19 @@ import pytest
 from bot.config import load_config
 from bot.domain.booking_rules import attendees
 from bot.domain.cases import decide
-from bot.domain.decisions import CaseView, Note, Policy
+from bot.domain.decisions import CaseView, Note
 from bot.domain.model import Booking, Case, CaseState, Kind, RequestDetails, Requester
 from bot.domain.purposes import Purpose
 from bot.domain.quorum import attendance, quorum_note, social_worker_email
 from bot.domain.responses import AttendeeAnswered, MeetingResponse
 from bot.domain.working_days import WorkingDays
+from bot.service.setup import policy_for
 
 LONDON = ZoneInfo("Europe/London")
 CONFIG = load_config(None)
 DOMAINS = ("council.example", "nhs.example", "police.example")
-POLICY = Policy(
-    schedule=CONFIG.schedule,
-    timers=CONFIG.timers,
-    days=WorkingDays.from_schedule(CONFIG.schedule),
-    tz=LONDON,
-    urgent=CONFIG.urgent.settings,
+POLICY = replace(
+    policy_for(CONFIG, WorkingDays.from_schedule(CONFIG.schedule)),
     recipient_domains=DOMAINS,
 )
 NOW = datetime(2026, 11, 23, 11, 0, tzinfo=LONDON)
