@@ -1,0 +1,40 @@
+"""The `strategy-bot` command line. Each command lives in its own module with an ``add``
+function that registers it; the order of ``COMMANDS`` is the order of ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.cli import check, parse, replay, run, store_views
+from bot.cli.common import EXIT_ERROR, EXIT_USAGE
+from bot.cli.parse import parse_summary
+from bot.config import ConfigError
+
+__all__ = ["build_parser", "main", "parse_summary"]
+
+COMMANDS = (run, replay, check, parse, store_views)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="strategy-bot",
+        description="Books and follows up child-protection strategy discussions from the referral inbox.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"strategy-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    return code

@@ -1,0 +1,43 @@
+"""`strategy-bot run`: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from bot.cli.common import add_config, config_from, instant, setup_logging
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.adapters.system_clock import SimulatedClock, SystemClock
+    from bot.daemon import Daemon
+    from bot.ports import Clock
+    from bot.wiring import build
+
+    config = config_from(args.config)
+    setup_logging(args.verbose)
+    clock: Clock = SystemClock()
+    if args.clock_start is not None:
+        clock = SimulatedClock(args.clock_start, args.clock_speed)
+    bot = build(config)
+    if config.privacy.key_env is None:
+        logging.getLogger("bot").warning(
+            "privacy.key_env is not set: case details and stored emails are kept unsealed on disk"
+        )
+    try:
+        return Daemon(bot, clock).run()
+    finally:
+        bot.close()
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run the daemon on the configured inbox, calendar and sender")
+    add_config(run)
+    run.add_argument("--verbose", action="store_true", help="log debug detail too")
+    run.add_argument(
+        "--clock-start", type=instant, help="rehearsal: run on a simulated clock starting at this ISO 8601 time"
+    )
+    run.add_argument(
+        "--clock-speed", type=float, default=1.0, help="rehearsal: simulated seconds per real second (default 1)"
+    )
+    run.set_defaults(func=cmd_run)
