@@ -21,8 +21,8 @@ from bot.config import Config, load_config
 from bot.wiring import Bot, build
 from tests.support.ports import PORTS
 
-# Real servers on loopback (certificates, SMTP, scripted servers, the port allocator) as fixtures.
-pytest_plugins = ["tests.support.mail_servers"]
+# Real servers on loopback (certificates, SMTP, scripted servers, the port allocator, PostgreSQL) as fixtures.
+pytest_plugins = ["tests.support.mail_servers", "tests.support.postgres"]
 
 E2E = Path(__file__).resolve().parent / "e2e"
 SERVER_FIXTURES = frozenset({"ports", "certs"})
