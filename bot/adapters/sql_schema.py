@@ -159,6 +159,40 @@ adapter_state = Table(
 )
 
 
+# The compliance record (domain.md §5): per case, the instants its timescales are measured on and
+# when each fell due, rewritten in the same transaction as every change to the case. N numbers only.
+compliance = Table(
+    "compliance",
+    metadata,
+    Column("case_id", String(20), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("n_numbers", Text, nullable=False),  # comma-separated, normalised
+    Column("complex", Integer, nullable=False, default=0),
+    Column("emergency", Integer, nullable=False, default=0),
+    Column("received_at", String(40), nullable=False),
+    Column("clock_start", String(40), nullable=True),  # urgent: t0 (§4.1)
+    Column("effective_day", String(10), nullable=True),
+    Column("discussion_due", String(40), nullable=True),  # end of the last day it may be held on
+    Column("callback_due", String(40), nullable=True),
+    Column("booked_start", String(40), nullable=True),
+    Column("booked_end", String(40), nullable=True),
+    Column("contacted_at", String(40), nullable=True),
+    Column("meeting_at", String(40), nullable=True),  # the discussion: booked start or urgent meeting
+    Column("held_at", String(40), nullable=True),
+    Column("minutes_due", String(40), nullable=True),
+    Column("minutes_recorded_at", String(40), nullable=True),
+    Column("outcome", String(40), nullable=True),
+    Column("outcome_at", String(40), nullable=True),
+    Column("s47_due", String(40), nullable=True),
+    Column("s47_recorded_at", String(40), nullable=True),
+    Column("icpc_due", String(40), nullable=True),
+    Column("icpc_held_at", String(40), nullable=True),
+    Column("cancelled_at", String(40), nullable=True),
+    Column("updated_at", String(40), nullable=False),
+)
+
+
 def _create_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[messages, cases, bookings, calendar_events, outbox, history, timers])
 
@@ -188,6 +222,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (2, lambda conn: metadata.create_all(conn, tables=[adapter_state])),
     (3, _history_append_only),
     (4, _timer_scope),
+    (5, lambda conn: metadata.create_all(conn, tables=[compliance])),
 ]
 
 
