@@ -63,7 +63,7 @@ def _need(section: Any, name: str) -> Any:
 
 def _sqlite_store(config: Config) -> SqlStore:
     path = Path(config.store.url.removeprefix("sqlite:///"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data: the bot's user only
     key_env = config.privacy.key_env
     return SqlStore(config.store.url, Sealer.from_env(key_env) if key_env else None)
 

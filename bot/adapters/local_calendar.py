@@ -14,7 +14,8 @@ from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import from_utc_text, utc_text
 from bot.adapters.sql_store import SqlStore
 from bot.domain.model import CalendarEvent, Interval
-from bot.errors import SlotTaken
+from bot.errors import PermanentError, SlotTaken
+from bot.sealing import PREFIX, Sealer
 
 _EVENTS_BETWEEN = (
     select(t.calendar_events)
@@ -38,12 +39,12 @@ class LocalCalendar:
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         with self._store.connection() as conn:
             rows = conn.execute(_EVENTS_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
-        return [_event(row) for row in rows]
+        return [_event(row, self._store.sealer) for row in rows]
 
     def all_events(self) -> list[CalendarEvent]:
         with self._store.connection() as conn:
             rows = conn.execute(select(t.calendar_events).order_by(t.calendar_events.c.start)).all()
-        return [_event(row) for row in rows]
+        return [_event(row, self._store.sealer) for row in rows]
 
     def book(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
@@ -51,7 +52,7 @@ class LocalCalendar:
             if existing is not None:
                 return  # a retry of a booking already made
             self._refuse_overlap(event)
-            conn.execute(insert(t.calendar_events).values(**_row(event)))
+            conn.execute(insert(t.calendar_events).values(**_row(event, self._store.sealer)))
 
     def booked(self, uid: str) -> Interval | None:
         columns = (t.calendar_events.c.start, t.calendar_events.c.end)
@@ -62,7 +63,11 @@ class LocalCalendar:
     def move(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
             self._refuse_overlap(event)
-            conn.execute(update(t.calendar_events).where(t.calendar_events.c.uid == event.uid).values(**_row(event)))
+            conn.execute(
+                update(t.calendar_events)
+                .where(t.calendar_events.c.uid == event.uid)
+                .values(**_row(event, self._store.sealer))
+            )
 
     def cancel(self, uid: str) -> None:
         with self._store.connection() as conn:
@@ -91,31 +96,45 @@ class LocalCalendar:
         os.replace(tmp, path)
 
 
-def _row(event: CalendarEvent) -> dict[str, object]:
+def _seal(sealer: Sealer | None, text: str) -> str:
+    # The body names the family and the manager, the attendees are people: sealed at rest
+    # like the case's details (privacy.key_env). Empty stays empty, as the purge leaves it.
+    return sealer.seal_text(text) if sealer is not None and text else text
+
+
+def _open(sealer: Sealer | None, text: str) -> str:
+    if not text.startswith(PREFIX.decode()):
+        return text  # written before sealing was turned on, or purged
+    if sealer is None:
+        raise PermanentError("calendar events are sealed; set privacy.key_env to the key they were sealed with")
+    return sealer.open_text(text)
+
+
+def _row(event: CalendarEvent, sealer: Sealer | None) -> dict[str, object]:
     return {
         "uid": event.uid,
         "subject": event.subject,
         "start": utc_text(event.start),
         "end": utc_text(event.end),
-        "body": event.body,
+        "body": _seal(sealer, event.body),
         "location": event.location,
-        "attendees": ",".join(event.attendees),
+        "attendees": _seal(sealer, ",".join(event.attendees)),
         "organizer": event.organizer,
         "sequence": event.sequence,
         "private": 1 if event.private else 0,
     }
 
 
-def _event(row: object) -> CalendarEvent:
+def _event(row: object, sealer: Sealer | None) -> CalendarEvent:
     r = row._mapping  # type: ignore[attr-defined]
     return CalendarEvent(
         uid=r["uid"],
         subject=r["subject"],
         start=from_utc_text(r["start"]),
         end=from_utc_text(r["end"]),
-        body=r["body"],
+        body=_open(sealer, r["body"]),
         location=r["location"],
-        attendees=tuple(a for a in r["attendees"].split(",") if a),
+        attendees=tuple(a for a in _open(sealer, r["attendees"]).split(",") if a),
         organizer=r["organizer"],
         sequence=r["sequence"],
         private=bool(r["private"]),

@@ -7,9 +7,11 @@ Each table's rows are read and written by their own module (``sql_cases``, ``sql
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 
@@ -35,6 +37,8 @@ class SqlStore:
     def __init__(self, url: str, sealer: Sealer | None = None) -> None:
         self.url = url
         self.sealer = sealer
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            _create_private(Path(url.removeprefix("sqlite:///")))
         self.engine: Engine = create_engine(url)
         self._current: Connection | None = None
         self._batch: Connection | None = None
@@ -43,6 +47,9 @@ class SqlStore:
             # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented
             # remedy: let SQLAlchemy emit BEGIN itself.
             event.listen(self.engine, "begin", _sqlite_begin)
+            if sealer is not None:
+                # A row rewritten sealed, or purged, leaves no readable copy in a freed page.
+                event.listen(self.engine, "connect", _sqlite_secure_delete)
 
     def migrate(self, now: datetime | None = None) -> int:
         stamp = utc_text(now or datetime.now(UTC))
@@ -131,6 +138,24 @@ class SqlStore:
 # mypy proves here that the SQL store is the Store port the service is written to; a method
 # that drifts from the port fails the type check, not a run.
 _IS_A_STORE: type[Store] = SqlStore
+
+
+def _create_private(path: Path) -> None:
+    """A new database file readable by the bot's user only (0600), in a folder of its own (0700).
+
+    SQLite gives its -wal and -shm files the database file's mode.
+    """
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _sqlite_secure_delete(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from bot.cli.common import add_config, config_from, instant, setup_logging
 
@@ -14,6 +15,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.ports import Clock
     from bot.wiring import build
 
+    # Everything the daemon creates (database, mail folders, documents) is its user's only.
+    os.umask(0o077)
     config = config_from(args.config)
     setup_logging(args.verbose)
     clock: Clock = SystemClock()
