@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -23,12 +21,11 @@ def config_from(path: str | None) -> Config:
     return load_config(Path(path) if path else None)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(verbose: bool = False, config: Config | None = None) -> None:
+    """The config's ``[logging]`` (text or JSON, level); ``verbose`` means debug for the bot's own lines."""
+    from bot.logging_setup import configure
+
+    configure(config.logging if config is not None else None, verbose=verbose)
 
 
 def instant(text: str) -> datetime:

@@ -18,7 +18,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Everything the daemon creates (database, mail folders, documents) is its user's only.
     os.umask(0o077)
     config = config_from(args.config)
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, config)
     clock: Clock = SystemClock()
     if args.clock_start is not None:
         clock = SimulatedClock(args.clock_start, args.clock_speed)

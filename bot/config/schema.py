@@ -241,6 +241,16 @@ class CasesConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    level: str = field(default_factory=lambda: str(default_of("logging", "level")))  # our own loggers
+    format: str = field(default_factory=lambda: str(default_of("logging", "format")))  # "text" or "json"
+    # A repeated warning is logged once, then summed up at most this often.
+    repeat_summary_seconds: float = field(
+        default_factory=lambda: float(default_of("logging", "repeat_summary_seconds"))
+    )
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     textfile: Path | None  # where the daemon keeps the Prometheus figures; None: only `strategy-bot metrics`
     every_seconds: int  # how often the daemon rewrites it
@@ -265,4 +275,5 @@ class Config:
     graph: GraphConfig | None = None
     ews: EwsConfig | None = None
     cases: CasesConfig = field(default_factory=CasesConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = field(default="embedded default", compare=False)

@@ -15,6 +15,7 @@ from bot.config.schema import (
     ConferenceConfig,
     DsContact,
     InboxConfig,
+    LoggingConfig,
     MetricsConfig,
     PeopleConfig,
     PrivacyConfig,
@@ -275,6 +276,16 @@ def privacy(v: Table) -> PrivacyConfig:
 def cases(c: Table) -> CasesConfig:
     cfg = CasesConfig(close_after_days=c.integer("close_after_days", minimum=1))
     c.check_unknown()
+    return cfg
+
+
+def logging(g: Table) -> LoggingConfig:
+    cfg = LoggingConfig(
+        level=g.choice("level", ("debug", "info", "warning", "error")),
+        format=g.choice("format", ("text", "json")),
+        repeat_summary_seconds=g.number("repeat_summary_seconds", minimum=1.0),
+    )
+    g.check_unknown()
     return cfg
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from bot.adapters import sql_schema as t
 from bot.config import load_config
+from bot.logging_setup import JsonFormatter
 from bot.metrics import render_metrics
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
@@ -89,6 +90,7 @@ def test_a_week_of_mail_leaks_no_personal_data(tmp_path: Path, caplog: pytest.Lo
         "calendar location": [e.location for e in events],
         "email subject": subjects,
         "log line": caplog.text.splitlines(),  # messages and any traceback logged with them
+        "JSON log line": [JsonFormatter().format(r) for r in caplog.records],  # [logging] format = "json"
         "history": history,
         "timers": timers,
         "metric": metrics,

@@ -1,0 +1,141 @@
+"""How the bot logs: one line per action, text or JSON, ISO timestamps with their offset.
+
+- Our own loggers (``bot.*``) log at ``logging.level``, or DEBUG with ``--verbose``.
+- Libraries (APScheduler, imapclient, exchangelib, urllib3, msal, requests, asyncio) log at
+  WARNING only, whatever ``--verbose`` or ``logging.level`` say: imapclient's DEBUG lines carry
+  whole messages and exchangelib's the Authorization header (issue 19). A filter on the handler
+  drops their lower records as well, so a library that lowers its own level still says nothing.
+- A warning or error repeated word for word is logged once; while it keeps coming, one summary
+  line every ``logging.repeat_summary_seconds`` says how many more times it happened and since when.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+from bot.config.schema import LoggingConfig
+
+# Loggers of the libraries the bot uses: never below WARNING in our log.
+LIBRARIES = ("apscheduler", "imapclient", "exchangelib", "urllib3", "msal", "requests", "asyncio", "tzlocal")
+LIBRARY_LEVEL = logging.WARNING
+OWN = "bot"
+FORMATS = ("text", "json")
+LEVELS = ("debug", "info", "warning", "error")
+
+_installed: logging.Handler | None = None
+_verbose = False
+
+
+def _library(name: str) -> bool:
+    return any(name == lib or name.startswith(lib + ".") for lib in LIBRARIES)
+
+
+def _stamp(record: logging.LogRecord) -> str:
+    """ISO 8601 with the offset, in the machine's zone (the journal's), to the millisecond."""
+    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_stamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (and the traceback, when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": _stamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class LibraryCap(logging.Filter):
+    """Drop a library's records below WARNING, whatever level its logger was given."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= LIBRARY_LEVEL or not _library(record.name)
+
+
+@dataclass
+class _Seen:
+    first: float  # when the line was first logged (record.created)
+    last_shown: float  # when it or its last summary was logged
+    more: int = 0  # repeats since then, not shown
+
+
+class RepeatSummary(logging.Filter):
+    """A warning or error logged again with the same words is held back and counted; the next
+    repeat after ``every_seconds`` goes out as one summary: "<line> (failed 120 more times since 09:01)".
+
+    Time is the records' own (``record.created``), so the filter needs no clock of its own.
+    """
+
+    def __init__(self, every_seconds: float) -> None:
+        super().__init__()
+        self.every_seconds = every_seconds
+        self._seen: dict[tuple[str, int, str], _Seen] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None:
+                if len(self._seen) > 1000:  # many different failures: forget the old ones
+                    self._seen.clear()
+                self._seen[key] = _Seen(record.created, record.created)
+                return True
+            seen.more += 1
+            if record.created - seen.last_shown < self.every_seconds:
+                return False
+            since = datetime.fromtimestamp(seen.first).astimezone().strftime("%H:%M")
+            record.msg = f"{record.getMessage()} (repeated {seen.more} more times since {since})"
+            record.args = None
+            seen.last_shown, seen.more = record.created, 0
+            return True
+
+
+def configure(settings: LoggingConfig | None = None, verbose: bool | None = None, stream: TextIO | None = None) -> None:
+    """Set up (or, on SIGHUP, set up again) the one handler on the root logger.
+
+    ``verbose`` left out keeps what the last call said (a reload keeps ``--verbose``).
+    """
+    global _installed, _verbose
+    settings = settings or LoggingConfig()
+    if verbose is not None:
+        _verbose = verbose
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    handler.addFilter(LibraryCap())
+    handler.addFilter(RepeatSummary(settings.repeat_summary_seconds))
+    root = logging.getLogger()
+    if _installed is not None:
+        root.removeHandler(_installed)
+    # A previous basicConfig (a test harness, say) would print every line twice.
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler) and old.stream in (sys.stderr, sys.stdout):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    _installed = handler
+    root.setLevel(logging.WARNING)  # anyone else's loggers: warnings only
+    own_level = logging.DEBUG if _verbose else getattr(logging, settings.level.upper())
+    logging.getLogger(OWN).setLevel(own_level)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(LIBRARY_LEVEL)
