@@ -10,12 +10,14 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 
+from bot.adapters import sql_migrations as migrations
 from bot.adapters import sql_schema as t
+from bot.adapters.sql_compliance import ComplianceRows
 from bot.adapters.sql_history import HistoryRows
 from bot.adapters.sql_outbox import OutboxRows
 from bot.adapters.sql_retention import RetentionRows
@@ -27,7 +29,7 @@ from bot.sealing import Sealer
 log = logging.getLogger(__name__)
 
 
-class SqlTransaction(RetentionRows, OutboxRows, TimerRows, HistoryRows):
+class SqlTransaction(RetentionRows, OutboxRows, TimerRows, HistoryRows, ComplianceRows):
     """The ``StoreTransaction`` port on SQL: one unit of work, committed or rolled back together."""
 
 
@@ -35,11 +37,14 @@ class SqlStore:
     """The database behind every other part of the bot; SQLite for the embedded default."""
 
     def __init__(self, url: str, sealer: Sealer | None = None) -> None:
-        self.url = url
+        self.url = url  # with PostgreSQL's password: never log it (self.engine.url hides it)
+        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
         self.sealer = sealer
         if url.startswith("sqlite:///") and ":memory:" not in url:
             _create_private(Path(url.removeprefix("sqlite:///")))
-        self.engine: Engine = create_engine(url)
+        # A server database: a connection dropped by a fail-over or an idle timeout is replaced
+        # before use rather than failing the next unit of work.
+        self.engine: Engine = create_engine(url, pool_pre_ping=self.dialect == "postgresql")
         self._current: Connection | None = None
         self._batch: Connection | None = None
         if url.startswith("sqlite"):
@@ -51,21 +56,15 @@ class SqlStore:
                 # A row rewritten sealed, or purged, leaves no readable copy in a freed page.
                 event.listen(self.engine, "connect", _sqlite_secure_delete)
 
-    def migrate(self, now: datetime | None = None) -> int:
-        stamp = utc_text(now or datetime.now(UTC))
+    def migrate(self, now: datetime | None = None) -> str:
+        """Bring the schema to the newest Alembic revision, in one transaction; that revision."""
         with self.engine.begin() as conn:
-            if not conn.dialect.has_table(conn, "schema_version"):
-                t.schema_version.create(conn)
-            version = t.current_version(conn)
-        for number, step in t.MIGRATIONS:
-            if number <= version:
-                continue
-            with self.engine.begin() as conn:
-                step(conn)
-                conn.execute(insert(t.schema_version).values(version=number, applied_at=stamp))
-            log.info("schema migrated to version %d", number)
-            version = number
-        return version
+            return migrations.upgrade(conn)
+
+    def check_schema(self) -> str:
+        """At start: a new database is created; one older or newer than this code is refused."""
+        with self.engine.begin() as conn:
+            return migrations.check(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.domain.model import Booking, CalendarEvent, Case, CaseState, Interval, Kind, OutgoingEmail, RequestDetails
 from bot.domain.records import HistoryEntry, QueuedEmail, SeenMessage, Tally, TimerRow
+from bot.ports.compliance import Measures
 
 if TYPE_CHECKING:
     from bot.config import InboxConfig
@@ -370,7 +371,7 @@ class Retention(Protocol):
         """Empty the stored copy of every email sent or refused before ``before``; returns how many."""
 
 
-class StoreTransaction(MessageLog, CaseRecords, BookingRecords, Outbox, Timers, History, Retention, Protocol):
+class StoreTransaction(MessageLog, CaseRecords, BookingRecords, Outbox, Timers, History, Retention, Measures, Protocol):
     """One unit of work: everything done through it commits or rolls back together."""
 
 

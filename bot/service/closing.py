@@ -36,6 +36,7 @@ def close_finished(setup: Setup, now: datetime) -> list[tuple[str, str]]:
             )
             unit = Unit(setup, tx, now, Handled(f"closing:{case.case_id}", "timer", "processed", case.case_id))
             _, decision = unit.decide(case, check, with_history=True)
+            unit.record_compliance()
             if decision.applies:
                 reason = decision.history[0].detail
                 closed.append((case.case_id, reason))

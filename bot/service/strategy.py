@@ -77,6 +77,7 @@ class StrategyService:
                     raise Quarantine(f"message not read: {reading.too_complex}")
                 unit = Unit(self.setup, tx, now, Handled(message_id, "unrecognised", "processed"), message_id)
                 result = Intake(unit, reading, mail, message_id).run()
+                unit.record_compliance()
                 tx.record_message(
                     message_id,
                     content_hash,
@@ -131,6 +132,7 @@ class StrategyService:
                 unit = Unit(self.setup, tx, now, result)
                 sent = fire(unit, timer)
                 note_fired(unit, timer, sent, late)
+                unit.record_compliance()
         except Exception as exc:  # noqa: BLE001 - a timer that cannot fire must not stop the others
             log.error("timer %d could not fire: %s", timer_id, type(exc).__name__)
             log.debug("timer failed", exc_info=True)

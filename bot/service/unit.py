@@ -14,6 +14,7 @@ from bot.domain.decisions import Attach, CaseTimer, CaseView, Decision, Mail, Ro
 from bot.domain.model import Attachment, CalendarEvent, Case, OutgoingEmail, wall_clock
 from bot.domain.purposes import SHORT_REPLIES, Purpose
 from bot.ports import StoreTransaction
+from bot.service.compliance import record_compliance
 from bot.service.documents import invitation_for, minutes_pack_for
 from bot.service.handled import Handled
 from bot.service.outbox import compose
@@ -38,6 +39,8 @@ class Unit:
         # What every email sent while handling this message says of the message itself: a
         # near miss's warning to its sender (domain.md §1) reaches whichever reply they get.
         self.message_context: dict[str, Any] = {}
+        # The cases this unit changed: their compliance records are rewritten before it commits (§5).
+        self.touched: set[str] = set()
 
     # -- mail and history ------------------------------------------------------------------
 
@@ -57,7 +60,14 @@ class Unit:
         return out
 
     def note(self, case: Case | None, action: str, detail: str = "") -> None:
+        if case is not None:
+            self.touched.add(case.case_id)
         self.tx.add_history(case.case_id if case else None, self.now, self.actor, action, detail, self.in_reply_to)
+
+    def record_compliance(self) -> None:
+        """Rewrite the compliance record of every case this unit changed, in its transaction (§5)."""
+        for case_id in sorted(self.touched):
+            record_compliance(self.tx, case_id, self.setup.policy, self.now)
 
     def local(self, moment: datetime) -> str:
         return wall_clock(moment, self.setup.tz)
@@ -117,6 +127,7 @@ class Unit:
         """Write the decision: state, details, timers, history, then its emails (``event`` for invitations)."""
         if not decision.applies or not decision.needed:
             return case
+        self.touched.add(case.case_id)
         changes: dict[str, Any] = {}
         if decision.state is not None and decision.state is not case.state:
             changes["state"] = decision.state

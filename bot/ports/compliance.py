@@ -1,0 +1,22 @@
+"""The compliance record's port (domain.md §5): one row per case, rewritten with every change to it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain.compliance import ComplianceRecord
+
+
+class Measures(Protocol):
+    """The compliance records: what the timescales are measured on, written in the unit of work that changes
+    the case (the ``StoreTransaction`` has these too)."""
+
+    def put_compliance(self, record: ComplianceRecord) -> None:
+        """Write the case's record, replacing the one it had."""
+
+    def compliance_records(self, since: datetime | None = None) -> list[ComplianceRecord]:
+        """Every record (of cases received at or after ``since`` when given), oldest first."""
+
+    def cases_without_compliance(self) -> list[str]:
+        """The case ids that have no record yet (cases that predate it): the back-fill's work list."""

@@ -1,0 +1,32 @@
+"""The compliance record kept up to date (domain.md §5): rewritten in the unit of work that changed the case."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.domain.compliance import compliance_record
+from bot.domain.decisions import Policy
+from bot.ports import StoreTransaction
+
+log = logging.getLogger("bot.service")
+
+
+def record_compliance(tx: StoreTransaction, case_id: str, policy: Policy, now: datetime) -> None:
+    """The case's record from what this transaction now holds of it: case, booking, history, timers."""
+    case = tx.case(case_id)
+    if case is None:
+        return
+    history = tx.history(case_id)
+    record = compliance_record(case, tx.booking_for(case_id), history, tx.timers_for(case_id), policy, now)
+    tx.put_compliance(record)
+
+
+def backfill_compliance(tx: StoreTransaction, policy: Policy, now: datetime) -> int:
+    """Records for the cases that predate the compliance record, made from their history; how many."""
+    missing = tx.cases_without_compliance()
+    for case_id in missing:
+        record_compliance(tx, case_id, policy, now)
+    if missing:
+        log.info("compliance record back-filled for %d case(s)", len(missing))
+    return len(missing)
