@@ -11,13 +11,26 @@ from typing import TYPE_CHECKING
 from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.wiring import Bot
+
+
+def _refused(args: argparse.Namespace, config: Config) -> bool:
+    """A database that does not exist is refused, never created empty to report "Open cases: 0"."""
+    from bot.storage_paths import missing_database
+
+    missing = missing_database(config)
+    if missing is not None:
+        print(f"strategy-bot {args.command}: {missing}", file=sys.stderr)
+    return missing is not None
 
 
 def _print_from_store(args: argparse.Namespace, render: Callable[[Bot, datetime], str]) -> int:
     from bot.wiring import build
 
     config = config_from(args.config)
+    if _refused(args, config):
+        return EXIT_ERROR
     bot = build(config, with_mail=False)
     try:
         print(render(bot, datetime.now(config.bot.timezone)), end="")
@@ -45,6 +58,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     config = config_from(args.config)
     wanted = normalise_n_number(args.reference) or args.reference.strip().upper()
+    if _refused(args, config):
+        return EXIT_ERROR
     bot = build(config, with_mail=False)
     try:
         text = render_history(bot, wanted)
