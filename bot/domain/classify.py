@@ -12,6 +12,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from bot.domain.model import Kind
+from bot.domain.trust import looks_like_address
 
 # S47, S.47, S 47, S. 47, S-47, Section 47: the spellings staff use for the Children Act section.
 _S47 = r"(?:s[\s.-]*47|section[\s.-]*47)(?!\d)"
@@ -194,11 +195,18 @@ def sender_address(msg: Message) -> tuple[str | None, str | None]:
         return None, None
     if len(addresses) != 1 or any(isinstance(d, InvalidHeaderDefect) for d in defects):
         return None, None
+    # Group syntax (``x: alex.morgan@council.example;``) is no sender's own address.
+    if any(group.display_name is not None for group in getattr(parsed, "groups", ())):
+        return None, None
     address = str(addresses[0].addr_spec)
     if len(pairs) != 1 or pairs[0][1].lower() != address.lower() or not _well_formed(address):
         return None, None
     name = str(addresses[0].display_name).strip()
-    return (name or None), address.lower()
+    # ``"b@council.example" <c@evil.example>``: the address is c@evil.example, and a name
+    # written as another address is dropped, never shown or used as if it were the sender
+    # (Outlook's habit of repeating the sender's own address as the name is kept).
+    disguise = looks_like_address(name) and name.strip("'\"").lower() != address.lower()
+    return (name if name and not disguise else None), address.lower()
 
 
 def _from_addresses_loosely(msg: Message) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 
-from bot.domain.classify import raw_values
+from bot.domain.classify import raw_values, sender_address
 
 
 def _without_comments_and_quotes(text: str) -> str:
@@ -36,23 +36,45 @@ def _without_comments_and_quotes(text: str) -> str:
     return "".join(out)
 
 
-def _passes(results: str) -> bool:
-    """Whether one Authentication-Results header (after its authserv-id) shows dmarc=pass or compauth=pass 1xx/7xx."""
+def _header_from(tokens: list[str]) -> str | None:
+    """The ``header.from`` property of one result (lower case, no trailing dot; a full address's domain)."""
+    for token in tokens[1:]:
+        name, _, value = token.partition("=")
+        if name.lower() == "header.from" and value:
+            return value.rsplit("@", 1)[-1].lower().rstrip(".")
+    return None
+
+
+def _passes(results: str, from_domain: str | None) -> bool:
+    """Whether one Authentication-Results header (after its authserv-id) shows dmarc=pass or compauth=pass 1xx/7xx
+    for ``from_domain``, the domain of the message's From.
+
+    DMARC checked the domain its ``header.from`` names: a pass for ``evil.example`` says
+    nothing of mail whose From is ``council.example``, so it counts only when the two are
+    equal. Exchange Online's compauth result carries no ``header.from``; the ``dmarc``
+    result beside it in the same header does, and must name the From domain.
+    """
+    if not from_domain:
+        return False
+    verdict = False
+    header_froms: set[str | None] = set()
     for resinfo in results.split(";"):
         tokens = re.sub(r"\s*=\s*", "=", resinfo).split()
         if not tokens:
             continue
         method, _, result = tokens[0].lower().partition("=")
         method = method.split("/", 1)[0]  # a method may carry a version: dmarc/1=pass
+        if method == "dmarc":
+            header_froms.add(_header_from(tokens))
         if result != "pass":
             continue
-        if method == "dmarc":
+        if method == "dmarc" and _header_from(tokens) == from_domain:
             return True
         if method == "compauth":
             reasons = [t.split("=", 1)[1] for t in tokens[1:] if t.lower().startswith("reason=")]
             if any(re.fullmatch(r"[17][0-9]{2}", reason) for reason in reasons):
-                return True
-    return False
+                verdict = True
+    return verdict and header_froms == {from_domain}
 
 
 def dmarc_pass_servers(msg: EmailMessage) -> frozenset[str]:
@@ -76,19 +98,24 @@ def dmarc_passes(msg: EmailMessage, server_id: str) -> bool:
     after it is allowed) equals ``server_id`` count, and of those only the topmost, the one
     the receiving server added last: anyone can write an Authentication-Results header
     claiming the trusted server's id into the mail they send, and it sits below the real
-    one. Exchange Online's ``compauth=pass reason=1xx`` (or 7xx) counts as a pass: its
-    composite check passed where DMARC alone was not conclusive. Results are read as
+    one. A pass counts only for the domain of the From header: its ``header.from`` must
+    equal it (``dmarc=pass header.from=evil.example`` on mail from council.example is no
+    pass), and a From that is not one well-formed address never passes. Exchange Online's
+    ``compauth=pass reason=1xx`` (or 7xx) counts as a pass: its composite check passed
+    where DMARC alone was not conclusive, for the ``header.from`` its dmarc result names. Results are read as
     ``method=result`` at the start of each result, never from inside property values,
     comments or quoted strings (``smtp.mailfrom=dmarc=pass@evil.example``).
     """
     wanted = server_id.strip().lower()
     if not wanted:
         return False
+    _, address = sender_address(msg)
+    from_domain = address.rsplit("@", 1)[1].rstrip(".") if address else None
     for value in raw_values(msg, "Authentication-Results"):
         text = _without_comments_and_quotes(" ".join(value.split()))
         authserv, separator, results = text.partition(";")
         words = authserv.split()
         if not words or words[0].lower() != wanted or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
             continue
-        return bool(separator) and _passes(results)
+        return bool(separator) and _passes(results, from_domain)
     return False

@@ -11,6 +11,7 @@ from bot.domain.message_text import message_text
 from bot.domain.model import EmergencyAction, Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
+from bot.domain.trust import addresses_written
 
 # Field → the labels staff use for it, as written in templates and by hand.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -345,12 +346,12 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
         name = display_name
     phone = phone_in(first.get("phone", "")) or (phone_in(first["requester"]) if "requester" in first else None)
 
-    health = _EMAIL.findall(first.get("health_rep", ""))
+    health = addresses_written(first.get("health_rep", ""), _EMAIL)
     health_rep = health[0].lower() if health else None
     invitees: list[str] = []
     for field_name, _label, value in pairs:
         if field_name == "invitees":
-            invitees.extend(e.lower() for e in _EMAIL.findall(value))
+            invitees.extend(addresses_written(value, _EMAIL))
     invitees = [e for e in dict.fromkeys(invitees) if e != health_rep and e != address]
 
     complex_value = normalise_label(first.get("complex", ""))

@@ -478,6 +478,11 @@ def test_topmost_received_time(received: list[str], expected: datetime | None) -
             ['"alex.morgan@council.example" <alex.morgan@council.example>'],
             ("alex.morgan@council.example", "alex.morgan@council.example"),
         ),
+        # A name written as another address is dropped; the bracketed address is the sender (issue 19).
+        (['"b@council.example" <c@evil.example>'], (None, "c@evil.example")),
+        (["Alex <alex.morgan@council.example> "], ("Alex", "alex.morgan@council.example")),
+        # Group syntax names no sender of its own.
+        (["x: alex.morgan@council.example;"], (None, None)),
         (
             ["=?utf-8?q?Si=C3=A2n_Jones?= <sian.jones@council.example>"],
             ("Siân Jones", "sian.jones@council.example"),
@@ -524,12 +529,18 @@ def test_sender_of_a_message_built_in_code() -> None:
             [f"{SERVER}; spf=pass smtp.mailfrom=council.example; dkim=pass; dmarc=pass header.from=council.example"],
             True,
         ),
-        ([f"{SERVER}; dmarc=pass"], True),
+        ([f"{SERVER}; dmarc=pass header.from=council.example"], True),
         ([f"{SERVER}; DMARC=Pass (p=reject) header.from=council.example"], True),
-        ([f"{SERVER}; dmarc = pass"], True),
-        ([f"{SERVER} 1; dmarc=pass"], True),  # an authserv-id may carry a version
-        (["MX.Police.Example; dmarc=pass"], True),  # case-insensitive
-        ([f"  {SERVER}  ; dmarc=pass"], True),
+        ([f"{SERVER}; dmarc = pass header.from = Council.Example."], True),
+        ([f"{SERVER} 1; dmarc=pass header.from=council.example"], True),  # an authserv-id may carry a version
+        (["MX.Police.Example; dmarc=pass header.from=council.example"], True),  # case-insensitive
+        ([f"  {SERVER}  ; dmarc=pass header.from=council.example"], True),
+        # DMARC vouches for the domain its header.from names, which must be the From's (issue 19).
+        ([f"{SERVER}; dmarc=pass header.from=evil.example"], False),
+        ([f"{SERVER}; dmarc=pass header.from=school.council.example"], False),
+        ([f"{SERVER}; dmarc=pass header.from=council.example.evil"], False),
+        ([f"{SERVER}; dmarc=pass"], False),  # vouches for no domain
+        ([f"{SERVER}; dmarc=pass header.from=evil.example; dmarc=pass header.from=council.example"], True),
         ([f"{SERVER}; dmarc=fail header.from=council.example"], False),
         ([f"{SERVER}; dmarc=none"], False),
         ([f"{SERVER}; dmarc=bestguesspass header.from=council.example"], False),
@@ -537,9 +548,11 @@ def test_sender_of_a_message_built_in_code() -> None:
         ([f"{SERVER}"], False),
         ([f"{SERVER}; none"], False),
         # Exchange Online's composite authentication.
-        ([f"{SERVER}; spf=pass; dkim=none; dmarc=none; compauth=pass reason=109"], True),
-        ([f"{SERVER}; dmarc=none action=none; compauth=pass reason=100"], True),
-        ([f"{SERVER}; dmarc=none; compauth=pass reason=701"], True),
+        ([f"{SERVER}; spf=pass; dkim=none; dmarc=none header.from=council.example; compauth=pass reason=109"], True),
+        ([f"{SERVER}; dmarc=none action=none header.from=council.example; compauth=pass reason=100"], True),
+        ([f"{SERVER}; dmarc=none header.from=council.example; compauth=pass reason=701"], True),
+        ([f"{SERVER}; dmarc=none header.from=evil.example; compauth=pass reason=100"], False),
+        ([f"{SERVER}; compauth=pass reason=100"], False),
         ([f"{SERVER}; dmarc=none; compauth=pass reason=000"], False),
         ([f"{SERVER}; dmarc=none; compauth=pass reason=601"], False),
         ([f"{SERVER}; dmarc=none; compauth=pass"], False),
@@ -551,11 +564,11 @@ def test_sender_of_a_message_built_in_code() -> None:
         ([f"evil.example {SERVER}; dmarc=pass"], False),
         ([f"{SERVER} evil; dmarc=pass"], False),
         (["mx.attacker.example; dmarc=pass", f"{SERVER}; dmarc=fail"], False),
-        (["mx.attacker.example; dmarc=fail", f"{SERVER}; dmarc=pass"], True),
+        (["mx.attacker.example; dmarc=fail", f"{SERVER}; dmarc=pass header.from=council.example"], True),
         # The receiving server's own header is the topmost with its id; one below it
         # claiming the same id was written by the sender.
         ([f"{SERVER}; dmarc=fail header.from=council.example", f"{SERVER}; dmarc=pass"], False),
-        ([f"{SERVER}; dmarc=pass", f"{SERVER}; dmarc=fail"], True),
+        ([f"{SERVER}; dmarc=pass header.from=council.example", f"{SERVER}; dmarc=fail"], True),
         # Results are read at the start of each result, never from values, comments or quotes.
         ([f"{SERVER}; spf=pass smtp.mailfrom=dmarc=pass@evil.example; dmarc=fail"], False),
         ([f"{SERVER}; spf=pass smtp.mailfrom=x.dmarc=pass@evil.example"], False),
