@@ -36,6 +36,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     privacy = sections.privacy(root.table("privacy", required=False))
     metrics = sections.metrics(root.table("metrics", required=False))
     cases = sections.cases(root.table("cases", required=False))
+    leader = sections.leader(root.table("leader", required=False))
     logging = sections.logging(root.table("logging", required=False))
     templates_dir = sections.templates_dir(root)
     root.check_unknown()
@@ -57,6 +58,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         graph=graph,
         ews=ews,
         cases=cases,
+        leader=leader,
         logging=logging,
         source=source,
     )

@@ -241,6 +241,16 @@ class CasesConfig:
 
 
 @dataclass(frozen=True)
+class LeaderConfig:
+    """Two instances, one leader (docs/deployment.md): the lease on a shared database."""
+
+    # A leader not heard from for this long is replaced: the takeover comes within it.
+    lease_seconds: float = field(default_factory=lambda: float(default_of("leader", "lease_seconds")))
+    # How often the leader renews the lease, and a standby looks at it at the latest.
+    renew_seconds: float = field(default_factory=lambda: float(default_of("leader", "renew_seconds")))
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = field(default_factory=lambda: str(default_of("logging", "level")))  # our own loggers
     format: str = field(default_factory=lambda: str(default_of("logging", "format")))  # "text" or "json"
@@ -275,5 +285,6 @@ class Config:
     graph: GraphConfig | None = None
     ews: EwsConfig | None = None
     cases: CasesConfig = field(default_factory=CasesConfig)
+    leader: LeaderConfig = field(default_factory=LeaderConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = field(default="embedded default", compare=False)

@@ -15,6 +15,7 @@ from bot.config.schema import (
     ConferenceConfig,
     DsContact,
     InboxConfig,
+    LeaderConfig,
     LoggingConfig,
     MetricsConfig,
     PeopleConfig,
@@ -276,6 +277,17 @@ def privacy(v: Table) -> PrivacyConfig:
 def cases(c: Table) -> CasesConfig:
     cfg = CasesConfig(close_after_days=c.integer("close_after_days", minimum=1))
     c.check_unknown()
+    return cfg
+
+
+def leader(d: Table) -> LeaderConfig:
+    cfg = LeaderConfig(
+        lease_seconds=d.number("lease_seconds", minimum=1.0), renew_seconds=d.number("renew_seconds", minimum=0.1)
+    )
+    d.check_unknown()
+    if cfg.renew_seconds * 2 > cfg.lease_seconds:
+        expected = f"at most half of leader.lease_seconds ({cfg.lease_seconds:g})"
+        raise d.fail("renew_seconds", cfg.renew_seconds, expected)
     return cfg
 
 
