@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.sealing import Sealer
 
@@ -18,6 +19,18 @@ def utc_text(moment: datetime) -> str:
 
 def from_utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def insert_if_new(table: Table, unique: str) -> dict[str, Insert]:
+    """An INSERT that does nothing when a row with the same ``unique`` column is there, by dialect name.
+
+    The one place the two engines' spellings differ: SQLite's ``INSERT OR IGNORE`` (any conflict)
+    and PostgreSQL's ``ON CONFLICT (unique) DO NOTHING``. ``rowcount`` says whether it inserted.
+    """
+    return {
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique]),
+    }
 
 
 class SqlRows:

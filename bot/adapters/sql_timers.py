@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select, update
 
 from bot.adapters import sql_schema as t
-from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.adapters.sql_rows import SqlRows, from_utc_text, insert_if_new, utc_text
 from bot.domain.records import TimerRow
 
 # Statements built once: building and coercing a statement costs more than running it.
-_TIMER_BY_KEY = select(t.timers.c.id).where(t.timers.c.key == bindparam("key"))
-_INSERT_TIMER_IF_NEW = insert(t.timers).prefix_with("OR IGNORE", dialect="sqlite")
+_INSERT_TIMER_IF_NEW = insert_if_new(t.timers, "key")
 
 
 class TimerRows(SqlRows):
@@ -33,13 +32,9 @@ class TimerRows(SqlRows):
             "late": 0,
             "scope": scope,
         }
-        if self.conn.dialect.name == "sqlite":
-            # One statement instead of a look-up and an insert: this runs five times per booking.
-            return bool(self.conn.execute(_INSERT_TIMER_IF_NEW, values).rowcount)
-        if self.conn.execute(_TIMER_BY_KEY, {"key": key}).first() is not None:
-            return False
-        self.conn.execute(insert(t.timers), values)
-        return True
+        # One statement instead of a look-up and an insert (this runs five times per booking),
+        # and two instances scheduling the same deadline at once still make one row.
+        return bool(self.conn.execute(_INSERT_TIMER_IF_NEW[self.conn.dialect.name], values).rowcount)
 
     def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None, scope: str | None = None) -> int:
         query = update(t.timers).where(t.timers.c.case_id == case_id).where(t.timers.c.status == "pending")

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
+from bot.adapters import sql_migrations as migrations
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_store import SqlStore
 from bot.config import load_config
@@ -19,17 +20,19 @@ from bot.errors import PermanentError, TransientError
 from bot.ports import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LEGACY_V4 = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_store_v4.sql"
 
 
 def test_migrations_create_every_table_once(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 's.sqlite3'}")
-    assert store.migrate(NOW) == t.MIGRATIONS[-1][0]
-    assert store.migrate(NOW) == t.MIGRATIONS[-1][0]
+    assert store.migrate(NOW) == migrations.head()
+    assert store.migrate(NOW) == migrations.head()
     with store.connection() as conn:
         tables = set(inspect(conn).get_table_names())
-        versions = conn.execute(select(t.schema_version.c.version)).scalars().all()
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     assert {"messages", "cases", "bookings", "calendar_events", "outbox", "history", "timers"} <= tables
-    assert versions == [n for n, _ in t.MIGRATIONS]
+    assert "schema_version" not in tables
+    assert versions == [migrations.head()]
     store.dispose()
 
 
@@ -175,9 +178,9 @@ def test_a_case_s_timers_are_listed_whatever_their_status_by_due_time(store: Sto
 
 def test_an_old_database_gains_timer_scopes_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    SqlStore(f"sqlite:///{path}").migrate(NOW)
-    # The database as schema version 3 left it: no scope on the timers, one timer pending.
+    # The database as schema version 3 left it (before Alembic): no scope on the timers, one timer pending.
     db = sqlite3.connect(path)
+    db.executescript(LEGACY_V4.read_text())
     db.execute("ALTER TABLE timers DROP COLUMN scope")
     db.execute("DELETE FROM schema_version WHERE version >= 4")
     db.execute(
@@ -189,7 +192,7 @@ def test_an_old_database_gains_timer_scopes_in_place(tmp_path: Path) -> None:
     db.close()
 
     store = SqlStore(f"sqlite:///{path}")
-    assert store.migrate(NOW) == t.MIGRATIONS[-1][0] >= 4
+    assert store.migrate(NOW) == migrations.head()
     assert listed(store, "SD000001") == [("reminder_30_min", "", "pending", at(2))]
     with store.transaction() as tx:
         assert tx.add_timer("SD000001:reminder_30_min:new", "SD000001", "reminder_30_min", at(3), scope="b2")
