@@ -7,14 +7,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import check, parse, replay, run, store_views
+from bot.cli import check, init, parse, replay, run, store_views
 from bot.cli.common import EXIT_ERROR, EXIT_USAGE
+from bot.cli.guard import unexpected
 from bot.cli.parse import parse_summary
 from bot.config import ConfigError
 
 __all__ = ["build_parser", "main", "parse_summary"]
 
-COMMANDS = (run, replay, check, parse, store_views)
+COMMANDS = (init, run, replay, check, parse, store_views)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,4 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - no command shows a traceback: one line, the detail at DEBUG
+        return unexpected(args, exc)
     return code

@@ -6,13 +6,14 @@ import argparse
 import logging
 import os
 
-from bot.cli.common import add_config, config_from, instant, setup_logging
+from bot.cli.common import EXIT_ERROR, add_config, config_from, instant, setup_logging
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.adapters.system_clock import SimulatedClock, SystemClock
     from bot.daemon import Daemon
     from bot.ports import Clock
+    from bot.storage_paths import start_problems
     from bot.wiring import build
 
     # Everything the daemon creates (database, mail folders, documents) is its user's only.
@@ -22,6 +23,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock: Clock = SystemClock()
     if args.clock_start is not None:
         clock = SimulatedClock(args.clock_start, args.clock_speed)
+    refused = start_problems(config)  # a mistyped path or a damaged database: said, never created or used
+    for line in refused:
+        logging.getLogger("bot").error("cannot start: %s", line)
+    if refused:
+        return EXIT_ERROR
     bot = build(config)
     if config.privacy.key_env is None:
         logging.getLogger("bot").warning(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.failpoints import ENV, STEPS
 from tests.support.dovecot import Dovecot, bot_config, start_dovecot
 from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
@@ -81,6 +82,7 @@ def test_every_request_ends_with_one_case_one_booking_one_confirmation(
     smtp = start_server()
     try:
         config = write_config(tmp_path, server, smtp.port)
+        assert main(["init", "--config", str(config)]) == 0  # the database: `run` creates no file itself
         sent = datetime.now(UTC)
         for n in REQUESTS:
             server.deliver(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 
+from bot.cli import main
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,8 +46,8 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
     config = tmp_path / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     data = tmp_path / "strategy-bot-data"
-    data.mkdir()
-    inbox = mailbox.Maildir(data / "inbox", create=True)
+    assert main(["init", "--config", str(config)]) == 0  # `run` creates no folder itself
+    inbox = mailbox.Maildir(data / "inbox", create=False)
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bot.cli import main
 from tests.support.requests_mail import london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def test_overdue_escalations_fire_exactly_once_after_sigkill_and_restart(tmp_pat
     config = tmp_path / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     data = tmp_path / "strategy-bot-data"
-    data.mkdir()
+    assert main(["init", "--config", str(config)]) == 0  # `run` creates no folder itself
     sent = data / "sent"
     inbox = mailbox.Maildir(data / "inbox", create=True)
     t0 = london("2026-11-23 14:00")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +66,8 @@ def config_with_reader(tmp_path: Path) -> Path:
 def test_a_signal_to_the_process_group_ends_the_daemon_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
     config = config_with_reader(tmp_path)
     data = tmp_path / "strategy-bot-data"
-    data.mkdir()
-    inbox = mailbox.Maildir(data / "inbox", create=True)
+    assert main(["init", "--config", str(config)]) == 0  # `run` creates no folder itself
+    inbox = mailbox.Maildir(data / "inbox", create=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
         cwd=tmp_path,
