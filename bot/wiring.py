@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,25 @@ def _sqlite_store(config: Config) -> SqlStore:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data: the bot's user only
     key_env = config.privacy.key_env
     return SqlStore(config.store.url, Sealer.from_env(key_env) if key_env else None)
+
+
+def _postgresql_store(config: Config) -> SqlStore:
+    """The database URL (password included) comes from the environment, never from the file nor a log."""
+    name = config.store.url_env
+    url = os.environ.get(name, "").strip()
+    if not url:
+        raise ConfigError(
+            f"store.postgresql.url_env: the environment variable {name} is not set; expected the database URL, "
+            "e.g. postgresql+psycopg://strategy_bot:PASSWORD@db.example:5432/strategy_bot?sslmode=verify-full"
+        )
+    if not url.startswith(("postgresql+psycopg://", "postgresql://")):
+        raise ConfigError(
+            f"store.postgresql.url_env: {name} does not hold a PostgreSQL URL; "
+            "expected postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full"
+        )
+    key_env = config.privacy.key_env
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return SqlStore(url, Sealer.from_env(key_env) if key_env else None)
 
 
 def _maildir_inbox(config: Config, store: SqlStore) -> Inbox:
@@ -135,7 +155,7 @@ def _local_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
     return LocalCalendar(store)
 
 
-STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store}
+STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store, "postgresql": _postgresql_store}
 INBOXES: dict[str, Callable[[Config, SqlStore], Inbox]] = {
     "maildir": _maildir_inbox,
     "imap": _imap_inbox,
@@ -162,7 +182,7 @@ def _pick(table: dict[str, Any], key: str, kind: str) -> Any:
 
 
 # The kinds that need an optional extra (pyproject.toml), and the modules it brings.
-EXTRAS = {"graph": ("msal", "requests"), "ews": ("exchangelib", "requests")}
+EXTRAS = {"graph": ("msal", "requests"), "ews": ("exchangelib", "requests"), "postgresql": ("psycopg",)}
 
 
 def _require_extra(key: str, kind: str) -> None:
@@ -186,7 +206,7 @@ def check_kinds(config: Config) -> None:
     _pick(INBOXES, "inbox.kind", config.inbox.kind)
     _pick(SENDERS, "sender.kind", config.sender.kind)
     _pick(CALENDARS, "calendar.kind", config.calendar.kind)
-    for key, kind in _mail_kinds(config).items():
+    for key, kind in {**_mail_kinds(config), "store.kind": config.store.kind}.items():
         _require_extra(key, kind)
 
 
@@ -207,7 +227,7 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     if with_mail:  # the daemon's start; status and history open no mailbox
         check_least_privilege(config)
     store = _pick(STORES, "store.kind", config.store.kind)(config)
-    store.migrate()
+    store.check_schema()
     calendar = _pick(CALENDARS, "calendar.kind", config.calendar.kind)(config, store)
     inbox = _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store) if with_mail else None
     sender = _pick(SENDERS, "sender.kind", config.sender.kind)(config) if with_mail else None
@@ -230,11 +250,9 @@ def build_embedded(config: Config, workdir: Path) -> Bot:
     """The service on the embedded adapters in ``workdir``, whatever the config says (replay, demo)."""
     from dataclasses import replace
 
-    from bot.config import StoreConfig
-
     local = replace(
         config,
-        store=StoreConfig(kind="sqlite", url=f"sqlite:///{workdir / 'bot.sqlite3'}"),
+        store=replace(config.store, kind="sqlite", url=f"sqlite:///{workdir / 'bot.sqlite3'}"),
         calendar=replace(config.calendar, kind="local", ics_path=workdir / "strategy-calendar.ics"),
     )
     return build(local, with_mail=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import asdict
 from datetime import date, datetime, time
 
@@ -148,7 +149,9 @@ class CaseRows(SqlRows):
         result = self.conn.execute(
             _INSERT_CASE,
             {
-                "case_id": f"pending-{root_message_id}",
+                # A placeholder that fits the column (PostgreSQL holds it to its 20 characters)
+                # until the row id gives the case its id, two lines down.
+                "case_id": f"new-{uuid.uuid4().hex[:16]}",
                 "kind": kind.value,
                 "state": state.value,
                 "n_numbers": ",".join(details.n_numbers),

@@ -54,8 +54,11 @@ class BotConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    kind: str  # checked against the known kinds in ``bot.wiring``
-    url: str
+    kind: str  # checked against the known kinds in ``bot.wiring``: "sqlite" or "postgresql"
+    url: str  # the SQLite file's URL (kind "sqlite")
+    # kind "postgresql": the environment variable holding the database URL, password included;
+    # read when the store is opened, so the URL is in no config value, log line or error.
+    url_env: str
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def bot(b: Table) -> BotConfig:
 
 
 def store(s: Table) -> StoreConfig:
-    cfg = StoreConfig(kind=s.string("kind"), url=f"sqlite:///{s.path('path')}")
+    postgresql = s.table("postgresql", required=False)
+    cfg = StoreConfig(kind=s.string("kind"), url=f"sqlite:///{s.path('path')}", url_env=postgresql.string("url_env"))
+    postgresql.check_unknown()
     s.check_unknown()
     return cfg
 

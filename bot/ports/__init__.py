@@ -378,8 +378,8 @@ class StoreTransaction(MessageLog, CaseRecords, BookingRecords, Outbox, Timers, 
 class Store(AdapterState, Protocol):
     """The bot's database: cases, bookings, seen messages, the outbox, timers and the history."""
 
-    def migrate(self, now: datetime | None = None) -> int:
-        """Bring the schema up to date, in place, keeping every row; returns the version reached."""
+    def migrate(self, now: datetime | None = None) -> str:
+        """Bring the schema up to date, in place, keeping every row; returns the revision reached."""
 
     def transaction(self) -> AbstractContextManager[StoreTransaction]:
         """A unit of work, committed when the block ends and rolled back if it raises.
