@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import tempfile
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ def collect(paths: list[Path]) -> list[Path]:
 
 def received_time(raw: bytes) -> datetime | None:
     """When the inbox got it: the topmost Received header, else the Date header."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    # The headers alone: a hostile body (MIME nested thousands deep) cannot cost the message its time.
+    msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
     assert isinstance(msg, EmailMessage)
     return topmost_received_time(msg) or date_header(msg)
 
