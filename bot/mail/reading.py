@@ -8,6 +8,7 @@ message again.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
 from bot.domain.responses import MeetingResponse
 from bot.domain.urgent_screening import screen_urgent_indicators
-from bot.mail.limits import over_limits
+from bot.mail.limits import nesting_depth_over, over_limits
 from bot.mail.meeting_response import read_meeting_response
 
 # What a message too complex to read is taken for: nothing after the shape caps was read.
@@ -112,7 +113,14 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
     It raises what the readings it calls raise on a message they cannot read; the service
     quarantines such a message.
     """
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if nesting_depth_over(raw, limits.max_mime_depth):
+        # Refused before the parser, which would run out of stack on it: the headers alone
+        # still give its Message-ID, so a second delivery is known and the notice names it.
+        return MessageReading(_message_id(_headers(raw)), too_complex=_too_deep(limits))
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+    except RecursionError:  # nesting the line scan cannot see (message/rfc822 inside parts)
+        return MessageReading(_message_id(_headers(raw)), too_complex=_too_deep(limits))
     assert isinstance(msg, EmailMessage)
     message_id = _message_id(msg)
     too_complex = over_limits(msg, limits.max_headers, limits.max_mime_parts, limits.max_mime_depth)
@@ -174,7 +182,15 @@ def _meeting_response(msg: EmailMessage, message_id: str | None, verdict: Classi
     )
 
 
-def _message_id(msg: EmailMessage) -> str | None:
+def _headers(raw: bytes) -> Message:
+    return email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+
+
+def _too_deep(limits: ReadingLimits) -> str:
+    return f"MIME nested more than {limits.max_mime_depth} levels deep"
+
+
+def _message_id(msg: Message) -> str | None:
     value = str(msg.get("Message-ID", "") or "").strip()
     value = "".join(ch for ch in value if ch.isprintable() and not ch.isspace())
     if not value:
