@@ -15,6 +15,7 @@ from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
 from bot.domain.model import wall_clock
 from bot.errors import BotError
+from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
 from bot.throttling import ThrottleWatch
@@ -45,6 +46,7 @@ class Daemon:
         self._calendar_dirty = True
         self._last_publish = 0.0
         self._last_metrics: float | None = None
+        self._last_beat: float | None = None  # when the heartbeat was last recorded (monotonic)
         self._started = False
         # Held for a whole round: shutting down waits for the round in hand, and no round
         # touches the scheduler once stopping (APScheduler's shutdown holds its job store
@@ -116,12 +118,21 @@ class Daemon:
             self.publish_if_due(force=handled == 0)
             if self.throttles.watch(self.clock.now()):
                 self.deliver()  # the alert goes now, not a poll later
+            self.beat_if_due()
             self.write_metrics_if_due()
             if not self.stopping:
                 self.arm_next_timer()
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
             log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
             log.debug("round failed", exc_info=True)
+
+    def beat_if_due(self) -> None:
+        """The heartbeat `health` and the metrics read: when a round last finished (at most every 30 s)."""
+        if self._last_beat is not None and time.monotonic() - self._last_beat < HEARTBEAT_EVERY_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        now = self.clock.now()
+        self.bot.store.put_state(HEARTBEAT_KEY, now.isoformat(), now)
 
     def write_metrics_if_due(self) -> None:
         target = self.bot.config.metrics.textfile

@@ -8,7 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import from_utc_text, utc_text
@@ -16,6 +17,9 @@ from bot.adapters.sql_store import SqlStore
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import PermanentError, SlotTaken
 from bot.sealing import PREFIX, Sealer
+
+# PostgreSQL's SQLSTATE for a row refused by an exclusion constraint.
+EXCLUSION_VIOLATION = "23P01"
 
 _EVENTS_BETWEEN = (
     select(t.calendar_events)
@@ -52,7 +56,7 @@ class LocalCalendar:
             if existing is not None:
                 return  # a retry of a booking already made
             self._refuse_overlap(event)
-            conn.execute(insert(t.calendar_events).values(**_row(event, self._store.sealer)))
+            _write(conn, event, insert(t.calendar_events).values(**_row(event, self._store.sealer)))
 
     def booked(self, uid: str) -> Interval | None:
         columns = (t.calendar_events.c.start, t.calendar_events.c.end)
@@ -63,11 +67,8 @@ class LocalCalendar:
     def move(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
             self._refuse_overlap(event)
-            conn.execute(
-                update(t.calendar_events)
-                .where(t.calendar_events.c.uid == event.uid)
-                .values(**_row(event, self._store.sealer))
-            )
+            change = update(t.calendar_events).where(t.calendar_events.c.uid == event.uid)
+            _write(conn, event, change.values(**_row(event, self._store.sealer)))
 
     def cancel(self, uid: str) -> None:
         with self._store.connection() as conn:
@@ -110,6 +111,28 @@ def _open(sealer: Sealer | None, text: str) -> str:
     return sealer.open_text(text)
 
 
+def _write(conn: Connection, event: CalendarEvent, statement: Executable) -> None:
+    """Insert or move an event; another writer's overlapping event, committed first, is ``SlotTaken``.
+
+    The look before the write (``_refuse_overlap``) sees only committed events. On PostgreSQL
+    the exclusion constraint (revision 0007) catches what it cannot: another instance booking
+    the same slot at the same moment. The write is a savepoint of its own there, so the failed
+    statement leaves the unit of work usable and the case goes on to the next free slot.
+    """
+    if conn.dialect.name != "postgresql":
+        conn.execute(statement)  # SQLite: one writer at a time; the look before was enough
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+            raise
+        raise SlotTaken(
+            f"{event.start.isoformat()}–{event.end.isoformat()} was taken by another writer at the same moment"
+        ) from None
+
+
 def _row(event: CalendarEvent, sealer: Sealer | None) -> dict[str, object]:
     return {
         "uid": event.uid,
@@ -122,6 +145,7 @@ def _row(event: CalendarEvent, sealer: Sealer | None) -> dict[str, object]:
         "organizer": event.organizer,
         "sequence": event.sequence,
         "private": 1 if event.private else 0,
+        "may_overlap": 1 if event.may_overlap else 0,
     }
 
 

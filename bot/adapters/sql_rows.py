@@ -21,16 +21,22 @@ def from_utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def insert_if_new(table: Table, unique: str) -> dict[str, Insert]:
-    """An INSERT that does nothing when a row with the same ``unique`` column is there, by dialect name.
+class InsertIfNew:
+    """An INSERT that does nothing when a row with the same ``unique`` column is there; True if it inserted.
 
-    The one place the two engines' spellings differ: SQLite's ``INSERT OR IGNORE`` (any conflict)
-    and PostgreSQL's ``ON CONFLICT (unique) DO NOTHING``. ``rowcount`` says whether it inserted.
+    The one place the two engines' spellings differ: ``ON CONFLICT DO NOTHING`` on both, but
+    PostgreSQL gives no row count for it (psycopg says -1), so it returns the key it inserted.
     """
-    return {
-        "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
-        "postgresql": postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique]),
-    }
+
+    def __init__(self, table: Table, unique: str) -> None:
+        self._sqlite: Insert = sqlite.insert(table).on_conflict_do_nothing()
+        postgres = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
+        self._postgresql: Insert = postgres.returning(table.c[unique])
+
+    def __call__(self, conn: Connection, values: dict[str, object]) -> bool:
+        if conn.dialect.name == "postgresql":
+            return conn.execute(self._postgresql, values).first() is not None
+        return bool(conn.execute(self._sqlite, values).rowcount)
 
 
 class SqlRows:

@@ -24,6 +24,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# An instant as UTC ISO-8601 text. Compared as text (due timers, free slots), so PostgreSQL
+# compares it byte by byte ("C"), whatever the database's default collation says.
+INSTANT = String(40).with_variant(String(40, collation="C"), "postgresql")
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -61,7 +65,7 @@ cases = Table(
     Column("effective_day", String(10), nullable=True),
     Column("clock_start", String(40), nullable=True),
     Column("created_at", String(40), nullable=False),
-    Column("updated_at", String(40), nullable=False),
+    Column("updated_at", INSTANT, nullable=False),
 )
 
 bookings = Table(
@@ -70,8 +74,8 @@ bookings = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(20), nullable=False, index=True),
     Column("uid", String(200), nullable=False, unique=True),
-    Column("start", String(40), nullable=False),
-    Column("end", String(40), nullable=False),
+    Column("start", INSTANT, nullable=False),
+    Column("end", INSTANT, nullable=False),
     Column("sequence", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False),  # booked, cancelled
 )
@@ -83,14 +87,17 @@ calendar_events = Table(
     metadata,
     Column("uid", String(200), primary_key=True),
     Column("subject", Text, nullable=False),
-    Column("start", String(40), nullable=False, index=True),
-    Column("end", String(40), nullable=False),
+    Column("start", INSTANT, nullable=False, index=True),
+    Column("end", INSTANT, nullable=False),
     Column("body", Text, nullable=False, default=""),
     Column("location", Text, nullable=False, default=""),
     Column("attendees", Text, nullable=False, default=""),  # comma-separated addresses
     Column("organizer", Text, nullable=False, default=""),
     Column("sequence", Integer, nullable=False, default=0),
     Column("private", Integer, nullable=False, default=1),
+    # An urgent meeting may overlap (domain.md §4); on PostgreSQL an exclusion constraint refuses
+    # any other overlap (revision 0007).
+    Column("may_overlap", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # The transactional outbox: an email is written here in the same transaction as the case
@@ -105,12 +112,12 @@ outbox = Table(
     Column("recipients", Text, nullable=False),  # comma-separated envelope recipients
     Column("subject", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
-    Column("created_at", String(40), nullable=False),
+    Column("created_at", INSTANT, nullable=False),
     Column("status", String(20), nullable=False),  # pending, sent, failed
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", String(40), nullable=False),
+    Column("next_attempt_at", INSTANT, nullable=False),
     Column("last_error", Text, nullable=True),
-    Column("sent_at", String(40), nullable=True),
+    Column("sent_at", INSTANT, nullable=True),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 
@@ -136,7 +143,7 @@ timers = Table(
     Column("key", String(200), nullable=False, unique=True),
     Column("case_id", String(20), nullable=True, index=True),  # None: the daily agenda
     Column("purpose", String(40), nullable=False),
-    Column("due_at", String(40), nullable=False),
+    Column("due_at", INSTANT, nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("status", String(20), nullable=False),  # pending, fired, cancelled, failed
     Column("fired_at", String(40), nullable=True),

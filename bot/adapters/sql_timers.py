@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bot.adapters import sql_schema as t
-from bot.adapters.sql_rows import SqlRows, from_utc_text, insert_if_new, utc_text
+from bot.adapters.sql_rows import InsertIfNew, SqlRows, from_utc_text, utc_text
 from bot.domain.records import TimerRow
 
 # Statements built once: building and coercing a statement costs more than running it.
-_INSERT_TIMER_IF_NEW = insert_if_new(t.timers, "key")
+_INSERT_TIMER_IF_NEW = InsertIfNew(t.timers, "key")
 
 
 class TimerRows(SqlRows):
@@ -34,7 +34,7 @@ class TimerRows(SqlRows):
         }
         # One statement instead of a look-up and an insert (this runs five times per booking),
         # and two instances scheduling the same deadline at once still make one row.
-        return bool(self.conn.execute(_INSERT_TIMER_IF_NEW[self.conn.dialect.name], values).rowcount)
+        return _INSERT_TIMER_IF_NEW(self.conn, values)
 
     def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None, scope: str | None = None) -> int:
         query = update(t.timers).where(t.timers.c.case_id == case_id).where(t.timers.c.status == "pending")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import responses
 from exchangelib.protocol import CachingProtocol
+from prometheus_client.utils import floatToGoString
 
 from bot.config import Config, ConfigError, EwsConfig, GraphConfig, load_config
 from bot.daemon import Daemon
@@ -156,18 +157,17 @@ def test_a_graph_throttle_past_the_limit_alerts_the_administrator_once_naming_th
     status = render_status(bot, clock.now())
     assert "Throttled: inbox (graph) waits until Mon 23 Nov 2026 09:10" in status
     metrics = render_metrics(bot, clock.now()).splitlines()
-    assert f'strategy_bot_throttled_until_seconds{{role="inbox"}} {int(london("2026-11-23 09:10").timestamp())}' in (
-        metrics
-    )
-    assert 'strategy_bot_throttled_seconds{role="inbox"} 300' in metrics  # at 09:05
-    assert 'strategy_bot_throttled_seconds{role="sender"} 0' in metrics
-    assert 'strategy_bot_throttled_until_seconds{role="calendar"} 0' in metrics
+    resumes = floatToGoString(london("2026-11-23 09:10").timestamp())
+    assert f'strategy_bot_throttled_until_timestamp_seconds{{role="inbox"}} {resumes}' in metrics
+    assert 'strategy_bot_throttled_seconds{role="inbox"} 300.0' in metrics  # at 09:05
+    assert 'strategy_bot_throttled_seconds{role="sender"} 0.0' in metrics
+    assert 'strategy_bot_throttled_until_timestamp_seconds{role="calendar"} 0.0' in metrics
 
     clock.advance(300)  # 09:10: Graph may be asked again
     graph_daemon.round()
     assert len(fake.calls("GET", DELTA)) == 3
     assert "Throttling: none" in render_status(bot, clock.now())
-    assert 'strategy_bot_throttled_seconds{role="inbox"} 0' in render_metrics(bot, clock.now()).splitlines()
+    assert 'strategy_bot_throttled_seconds{role="inbox"} 0.0' in render_metrics(bot, clock.now()).splitlines()
     assert recorded(bot.store, clock.now()) == {}
 
     fake.fail("GET", DELTA, 429, headers={"Retry-After": "900"}, code="ApplicationThrottled")
@@ -189,7 +189,7 @@ def test_a_graph_throttle_within_the_limit_is_shown_but_alerts_nobody(
 
     assert admin_alerts(bot) == []
     assert "Throttled: inbox (graph) waits until Mon 23 Nov 2026 09:01" in render_status(bot, clock.now())
-    assert 'strategy_bot_throttled_seconds{role="inbox"} 60' in render_metrics(bot, clock.now()).splitlines()
+    assert 'strategy_bot_throttled_seconds{role="inbox"} 60.0' in render_metrics(bot, clock.now()).splitlines()
 
 
 def test_a_short_wait_in_place_is_neither_shown_nor_alerted(
@@ -229,16 +229,16 @@ def test_an_ews_back_off_past_the_limit_alerts_once_and_status_and_metrics_show_
     text = plain_text(alert)
     assert f"Role:        {role}" in text and "Resumes at:  Mon 23 Nov 2026 09:10" in text
     assert f"Throttled: {role} (ews) waits until Mon 23 Nov 2026 09:10" in status
-    assert f'strategy_bot_throttled_seconds{{role="{role}"}} 420' in metrics  # at 09:03
+    assert f'strategy_bot_throttled_seconds{{role="{role}"}} 420.0' in metrics  # at 09:03
 
 
 def test_a_site_without_graph_or_ews_shows_no_throttling_line_and_metrics_of_zero(bot: Bot) -> None:
     assert "Throttl" not in render_status(bot, T0)
     metrics = render_metrics(bot, T0).splitlines()
     assert [line for line in metrics if line.startswith("strategy_bot_throttled_seconds{")] == [
-        'strategy_bot_throttled_seconds{role="inbox"} 0',
-        'strategy_bot_throttled_seconds{role="sender"} 0',
-        'strategy_bot_throttled_seconds{role="calendar"} 0',
+        'strategy_bot_throttled_seconds{role="inbox"} 0.0',
+        'strategy_bot_throttled_seconds{role="sender"} 0.0',
+        'strategy_bot_throttled_seconds{role="calendar"} 0.0',
     ]
 
 
