@@ -15,8 +15,10 @@ from typing import Any
 
 from bot.config import Config
 from bot.domain.classify import date_header, topmost_received_time
+from bot.domain.compliance_figures import Figures, as_json
 from bot.ports import IncomingMail
 from bot.service import Handled
+from bot.service.compliance import compliance_figures
 from bot.wiring import Bot, build_embedded
 
 
@@ -131,6 +133,7 @@ class Replay:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.bot: Bot = build_embedded(config, self.workdir)
         self.tz = config.bot.timezone
+        self.figures: Figures | None = None  # the compliance figures of the last run, once it has ended
 
     def run(
         self, saved: list[SavedEmail], until: datetime | None = None
@@ -138,8 +141,11 @@ class Replay:
         """Feed each message at its time, firing every timer due on the way at its own time, in order."""
         service = self.bot.service
         started = False
+        first: datetime | None = None
+        last: datetime | None = None
         for item in saved:
             at = (item.received_at or datetime.now(UTC)).astimezone(self.tz)
+            first, last = first or at, at
             if not started:
                 service.ensure_agenda(at)
                 started = True
@@ -152,6 +158,22 @@ class Replay:
                 service.ensure_agenda(until)
             yield from self.fire_until(until.astimezone(self.tz), inclusive=True)
             yield from self.close_finished(until.astimezone(self.tz))
+            first, last = first or until, until.astimezone(self.tz)
+        if first is not None and last is not None:
+            yield None, None, [self.compliance(first, last)]
+
+    def compliance(self, first: datetime, last: datetime) -> dict[str, Any]:
+        """The closing line (issue 14): each timescale's figures over the replayed days, as at the end."""
+        made = compliance_figures(
+            self.bot.store, self.bot.service.setup.policy, first.date(), last.date(), last.astimezone(self.tz)
+        )
+        self.figures = made
+        whole = as_json(made)
+        timescales = {
+            name: {key: figures[key] for key in ("due", "met", "missed_cases")}
+            for name, figures in whole["timescales"].items()  # type: ignore[attr-defined]
+        }
+        return {"event": "compliance", "from": whole["from"], "to": whole["to"], "timescales": timescales}
 
     def fire_until(
         self, moment: datetime, inclusive: bool

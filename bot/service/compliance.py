@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain.compliance import compliance_record
+from bot.domain.compliance_figures import Figures, figures
 from bot.domain.decisions import Policy
-from bot.ports import StoreTransaction
+from bot.ports import Store, StoreTransaction
 
 log = logging.getLogger("bot.service")
 
@@ -30,3 +31,11 @@ def backfill_compliance(tx: StoreTransaction, policy: Policy, now: datetime) -> 
     if missing:
         log.info("compliance record back-filled for %d case(s)", len(missing))
     return len(missing)
+
+
+def compliance_figures(store: Store, policy: Policy, start: date, end: date, now: datetime) -> Figures:
+    """The figures for ``start``–``end`` over the store, back-filling the records of older cases first."""
+    with store.transaction() as tx:
+        backfill_compliance(tx, policy, now)
+        records = tx.compliance_records()
+    return figures(records, start, end, now, policy.days, policy.tz)

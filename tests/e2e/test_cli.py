@@ -112,7 +112,11 @@ def test_replay_of_a_folder_shows_each_message_in_time_order(
         ("2026-11-25T16:15:00+00:00", "minutes_reminder", tm),
         ("2026-11-26T10:15:00+00:00", "minutes_overdue", tm),
     ]
-    ats = [datetime.fromisoformat(e["at"]) for e in lines]
+    # The last line is the compliance figures over the replayed days (issue 14); every other has its time.
+    assert lines[-1]["event"] == "compliance" and (lines[-1]["from"], lines[-1]["to"]) == ("2026-11-23", "2026-11-26")
+    never_rang = {"due": 1, "met": 0, "missed_cases": [{"case": "SD000001", "n_numbers": ["N222222"]}]}
+    assert lines[-1]["timescales"]["callback_within_60"] == never_rang
+    ats = [datetime.fromisoformat(e["at"]) for e in lines[:-1]]
     assert ats == sorted(ats) and all(a.tzinfo is not None for a in ats)
 
 

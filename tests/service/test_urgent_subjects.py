@@ -275,7 +275,8 @@ def test_a_near_miss_from_an_untrusted_sender_is_quarantined_and_nobody_else_is_
     t0 = london("2026-11-23 09:00")
     raw = request_email(t0, subject="Urgent strategy discussion N146782", sender="Someone <someone@gmail.example>")
     replayed = run(tmp_path / "mail", [(t0, raw)], until=t0 + timedelta(minutes=1))
-    assert [e["event"] for e in replayed.events if e["event"] != "email"] == ["received", "quarantined"]
+    # replay's last line is the compliance figures (issue 14): none here, no case was opened.
+    assert [e["event"] for e in replayed.events if e["event"] != "email"] == ["received", "quarantined", "compliance"]
     assert [(e.purpose, e.to) for e in replayed.sent()] == [("quarantine_notice", ("bot.admin@police.example",))]
 
 

@@ -1,0 +1,1 @@
+"""The compliance report (issue 14): charts as PNG, and the report as HTML, CSV or JSON."""

@@ -1,0 +1,111 @@
+"""Issue 14 on the simulated clock: replay ends with the compliance figures, checked against known answers.
+
+Christmas 2026: Fri 25 and Mon 28 Dec and Fri 1 Jan are bank holidays. With one slot a day, two
+requests on Thu 24 Dec go to Wed 30 Dec (in time: the deadline is Thu 31 Dec, three working
+days on) and Mon 4 Jan (one working day late). Two urgent cases: one called back in 40
+minutes, one in 90. The first discussion's minutes come four hours late, its Section 47
+record never; the second's minutes are early.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, time
+from pathlib import Path
+
+from bot.config import Config, load_config
+from tests.support.replays import replay
+from tests.support.requests_mail import london, reply_email, request_email
+
+TM = "Alex Morgan <alex.morgan@council.example>"
+DS = "DS Sam Carver <sam.carver@police.example>"
+
+
+def one_slot_a_day(folder: Path) -> Config:
+    config = load_config(None, base=folder)
+    return replace(config, schedule=replace(config.schedule, window_end=time(10, 15)))
+
+
+def standard(at: datetime, n: str) -> tuple[datetime, bytes]:
+    return at, request_email(at, subject=f"Strategy discussion {n}", n_number=n, message_id=f"<s.{n}@council.example>")
+
+
+def urgent(at: datetime, n: str) -> tuple[datetime, bytes]:
+    return at, request_email(at, subject=f"URGENT S47 ENQUIRY {n}", n_number=n, message_id=f"<u.{n}@council.example>")
+
+
+def reply(at: datetime, case: str, purpose: str, line: str, sender: str = TM) -> tuple[datetime, bytes]:
+    return at, reply_email(at, f"{case}.{purpose}.1", line, sender, f"Strategy discussion {case}")
+
+
+def scenario() -> list[tuple[datetime, bytes]]:
+    return [
+        standard(london("2026-12-24 10:00"), "N111111"),  # SD000001: Wed 30 Dec 10:00
+        standard(london("2026-12-24 10:30"), "N222222"),  # SD000002: Mon 4 Jan 10:00
+        urgent(london("2026-12-29 09:00"), "N333333"),  # SD000003
+        reply(london("2026-12-29 09:40"), "SD000003", "duty_referral", "CONTACTED", DS),
+        urgent(london("2026-12-29 11:00"), "N444444"),  # SD000004
+        reply(london("2026-12-29 12:30"), "SD000004", "duty_referral", "CONTACTED", DS),
+        # Minutes due Thu 31 Dec 10:15 (one working day after 10:15 on Wed 30 Dec): four hours late.
+        reply(london("2026-12-31 14:15"), "SD000001", "confirmation", "MINUTES SHARED"),
+        reply(london("2026-12-31 15:00"), "SD000001", "confirmation", "OUTCOME joint S47"),
+        # Minutes due Tue 5 Jan 10:15: early.
+        reply(london("2027-01-05 09:00"), "SD000002", "confirmation", "MINUTES SHARED"),
+    ]
+
+
+def test_replay_ends_with_the_compliance_figures(tmp_path: Path) -> None:
+    events = replay(tmp_path, scenario(), london("2027-01-08 12:00"), one_slot_a_day(tmp_path))
+    booked = {
+        e["case"]: e["start"] for e in events if e["event"] == "booked" and e["case"] not in ("SD000003", "SD000004")
+    }
+    assert booked == {"SD000001": "2026-12-30T10:00:00+00:00", "SD000002": "2027-01-04T10:00:00+00:00"}
+    last = events[-1]
+    assert json.loads(json.dumps(last)) == last  # one JSON line
+    assert last == {
+        "event": "compliance",
+        "from": "2026-12-24",
+        "to": "2027-01-08",
+        "timescales": {
+            "discussion_within_timescale": {
+                "due": 2,
+                "met": 1,
+                "missed_cases": [{"case": "SD000002", "n_numbers": ["N222222"]}],
+            },
+            "callback_within_60": {
+                "due": 2,
+                "met": 1,
+                "missed_cases": [{"case": "SD000004", "n_numbers": ["N444444"]}],
+            },
+            "minutes_on_time": {
+                "due": 2,
+                "met": 1,
+                "missed_cases": [{"case": "SD000001", "n_numbers": ["N111111"]}],
+            },
+            # Due on day 3 (Tue 5 Jan); the bot has no word yet that records it: missed.
+            "s47_record_by_day_3": {
+                "due": 1,
+                "met": 0,
+                "missed_cases": [{"case": "SD000001", "n_numbers": ["N111111"]}],
+            },
+            # Due on working day 15, after the replay: not counted yet.
+            "icpc_within_15": {"due": 0, "met": 0, "missed_cases": []},
+        },
+    }
+    assert [e["event"] for e in events].count("compliance") == 1
+
+
+def test_the_figures_stand_as_at_the_end_of_the_replay(tmp_path: Path) -> None:
+    # Stopped on Wed 30 Dec at noon: nothing has passed its deadline but the call-backs.
+    messages = [m for m in scenario() if m[0] < london("2026-12-30 12:00")]
+    events = replay(tmp_path, messages, london("2026-12-30 12:00"), one_slot_a_day(tmp_path))
+    figures = events[-1]["timescales"]
+    assert {name: (f["due"], f["met"]) for name, f in figures.items()} == {
+        "discussion_within_timescale": (0, 0),
+        "callback_within_60": (2, 1),
+        "minutes_on_time": (0, 0),
+        "s47_record_by_day_3": (0, 0),
+        "icpc_within_15": (0, 0),
+    }
+    assert events[-1]["to"] == "2026-12-30" and events[-1]["from"] == "2026-12-24"
