@@ -13,9 +13,11 @@ from types import FrameType
 
 from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
+from bot.adapters.sql_lease import LeaseLost
 from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
+from bot.leadership import Leadership
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
 from bot.throttling import ThrottleWatch
@@ -59,6 +61,9 @@ class Daemon:
         self._last_close: datetime | None = None  # when the closing check last ran
         self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
         self.throttles = ThrottleWatch(bot)  # a server keeping a role waiting: recorded, and alerted when long
+        # Instances sharing one database: the lease this one must hold to act (None on SQLite, where it is alone).
+        self.leadership: Leadership | None = None
+        self.lost: str | None = None  # why the lease was lost: nothing more is done, and run() returns 1
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping:
@@ -66,10 +71,23 @@ class Daemon:
         self.stopping = True
         self._stopped.set()
 
+    def lose(self, reason: str) -> None:
+        """The lease is gone: stop acting at once (the fence already refuses every write of this instance)."""
+        if self.lost is None:
+            log.error("no longer the leader: %s; stopping, so that only the new leader acts", reason)
+        self.lost = reason
+        if self.leadership is not None:
+            self.leadership.abandon()
+        self.stopping = True
+        self._stopped.set()
+
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("strategy-bot running on %s", self.bot.config.source)
+        if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose):
+            log.info("strategy-bot stopped (it was a standby)")
+            return 0
         self.jobs.start()
         self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
         watcher = threading.Thread(target=self.watch, name="inbox-watcher", daemon=True)
@@ -79,8 +97,12 @@ class Daemon:
         with self._round:
             pass
         self.jobs.shutdown()
+        if self.lost is not None:
+            return 1  # the supervisor starts it again, as a standby; the new leader acts alone meanwhile
         self.deliver()
         self.publish_if_due(force=True)
+        if self.leadership is not None:
+            self.leadership.release()  # a standby takes over at once, not when the lease expires
         log.info("strategy-bot stopped")
         return 0
 
@@ -122,6 +144,8 @@ class Daemon:
             self.write_metrics_if_due()
             if not self.stopping:
                 self.arm_next_timer()
+        except LeaseLost as exc:
+            self.lose(str(exc))
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
             log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
             log.debug("round failed", exc_info=True)
@@ -204,6 +228,8 @@ class Daemon:
         now = self.clock.now()
         try:
             handled = self.drain()
+        except LeaseLost:
+            raise  # not the inbox's doing: the round stops here
         except BotError as exc:
             self._inbox_down(str(exc), now)
             return 0

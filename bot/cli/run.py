@@ -10,8 +10,10 @@ from bot.cli.common import EXIT_ERROR, add_config, config_from, instant, setup_l
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.adapters.instance_lock import single_instance
     from bot.adapters.system_clock import SimulatedClock, SystemClock
     from bot.daemon import Daemon
+    from bot.leadership import leadership_for
     from bot.ports import Clock
     from bot.storage_paths import start_problems
     from bot.wiring import build
@@ -28,15 +30,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger("bot").error("cannot start: %s", line)
     if refused:
         return EXIT_ERROR
+    # SQLite: one daemon per database; a second is refused, naming the PID of the first.
+    instance = single_instance(config.store.kind, config.store.url)
     bot = build(config)
     if config.privacy.key_env is None:
         logging.getLogger("bot").warning(
             "privacy.key_env is not set: case details and stored emails are kept unsealed on disk"
         )
     try:
-        return Daemon(bot, clock).run()
+        daemon = Daemon(bot, clock)
+        daemon.leadership = leadership_for(bot)  # a shared database: act only while holding the lease
+        return daemon.run()
     finally:
         bot.close()
+        if instance is not None:
+            instance.release()
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -65,6 +65,7 @@ MAY_IMPORT_ADAPTERS = (
     "bot.demo",
     "bot.status",
     "bot.metrics",
+    "bot.leadership",
     "bot.__main__",
     "bot.adapters",
 )

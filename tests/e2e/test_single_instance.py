@@ -1,0 +1,70 @@
+"""One daemon per SQLite database (issue 17 item 2): a second `run` is refused, naming the first one's PID.
+
+Two real processes; the lock is the kernel's, so it goes with the process however it dies.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start(config: Path, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first(tmp_path: Path) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    data = tmp_path / "strategy-bot-data"
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=tmp_path, check=True)
+    database = data / "bot.sqlite3"
+    lock = data / "bot.sqlite3.lock"
+
+    first = start(config, tmp_path, tmp_path / "first.log")
+    try:
+        wait_for(lambda: "strategy-bot running" in (tmp_path / "first.log").read_text(), "the first daemon to run")
+        assert lock.read_text().strip() == str(first.pid)
+
+        second = start(config, tmp_path, tmp_path / "second.log")
+        assert second.wait(timeout=60) == 1
+        said = (tmp_path / "second.log").read_text()
+        assert f"another strategy-bot (PID {first.pid}) is already running on {database}" in said
+        assert "Traceback" not in said
+        assert [line for line in said.splitlines() if "PID" in line] == [said.strip().splitlines()[-1]]
+        assert first.poll() is None  # the first one is untouched
+
+        # SIGKILL leaves no stale lock: the kernel lets it go with the process.
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        third = start(config, tmp_path, tmp_path / "third.log")
+        try:
+            wait_for(lambda: "strategy-bot running" in (tmp_path / "third.log").read_text(), "a new daemon to run")
+            assert lock.read_text().strip() == str(third.pid)
+        finally:
+            third.send_signal(signal.SIGTERM)
+            assert third.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
