@@ -1,19 +1,35 @@
-"""Delivering the outbox: each queued email sent once, retried with back-off, never dropped."""
+"""Delivering the outbox: each queued email sent once, retried with back-off, never dropped.
+
+Sending is at-least-once and says so: an email is marked "sending" (committed) before it is
+handed to the server and "sent" right after the server took it, so a crash between the two
+is the only way one goes twice, and then with the same Message-ID. A server that does not
+take mail is an outage, recorded in the store under ``health:sender`` (what ``status`` and
+``metrics`` read); when the server takes mail again every waiting email is due at once,
+urgent purposes first, and an outage longer than ``sender.outage_alert_minutes`` is told
+to the administrator.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import cast
 
 from bot import failpoints
 from bot.config import SenderConfig
+from bot.domain.model import wall_clock
 from bot.domain.records import QueuedEmail
-from bot.errors import PermanentError
-from bot.ports import MailSender, Store
+from bot.errors import PermanentError, ServerUnreachable
+from bot.ports import MailSender, Store, StoreTransaction
+from bot.ports.outbox_states import SendingStates
 
 log = logging.getLogger(__name__)
+
+# The sender's health as the delivery round last saw it: {"ok", "since", "error"}.
+HEALTH_KEY = "health:sender"
 
 
 def retry_delay(attempts: int, first_seconds: float, max_seconds: float) -> timedelta:
@@ -27,6 +43,57 @@ class DeliveryRound:
     retrying: int
     failed: int
 
+    def __add__(self, other: DeliveryRound) -> DeliveryRound:
+        return DeliveryRound(self.sent + other.sent, self.retrying + other.retrying, self.failed + other.failed)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The mail server not taking mail since ``since``; ``error`` the last reason it gave."""
+
+    since: datetime
+    error: str
+
+
+def sender_outage(store: Store) -> Outage | None:
+    """The outage now recorded in the store, for any process (``status``, ``metrics``); None when none."""
+    text = store.get_state(HEALTH_KEY)
+    if not text:
+        return None
+    data = json.loads(text)
+    if data.get("ok", True):
+        return None
+    return Outage(datetime.fromisoformat(data["since"]), str(data.get("error") or ""))
+
+
+def outage_alert(
+    alert_admin: Callable[[str, str, Sequence[tuple[str, str]], str, datetime], None], sender_kind: str, zone: tzinfo
+) -> Callable[[Outage, datetime], None]:
+    """What ``OutboxDelivery`` calls when a long outage ends: an ``admin_alert``, sent now the server is back."""
+
+    def alert(outage: Outage, now: datetime) -> None:
+        minutes = round((now - outage.since).total_seconds() / 60)
+        alert_admin(
+            f"sender outage {outage.since.isoformat()}",
+            f"The mail server did not take the bot's email for {minutes} minutes",
+            [
+                ("Sender", sender_kind),
+                ("Not taking mail since", wall_clock(outage.since, zone)),
+                ("Taking mail again at", wall_clock(now, zone)),
+                ("Last error", outage.error[:300]),
+            ],
+            "Every waiting email is being sent now, urgent ones first. Emails due during the outage went late: "
+            "please check that urgent referrals and escalations sent in that time were acted on.",
+            now,
+        )
+
+    return alert
+
+
+def _states(tx: StoreTransaction) -> SendingStates:
+    # The SQL store's transaction has the sending states (bot/ports/outbox_states.py).
+    return cast(SendingStates, tx)
+
 
 class OutboxDelivery:
     """Sends what the service queued. A mail is marked sent only after the sender accepted it."""
@@ -39,6 +106,7 @@ class OutboxDelivery:
         cfg: SenderConfig,
         group_commit: bool = False,
         on_refused: Callable[[QueuedEmail, str, datetime], None] | None = None,
+        on_outage_over: Callable[[Outage, datetime], None] | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
@@ -46,12 +114,29 @@ class OutboxDelivery:
         self.cfg = cfg
         # Told of every email refused for good, so that a person hears of it.
         self.on_refused = on_refused
+        # Told when an outage longer than ``cfg.outage_alert_minutes`` ends (the alert is an email).
+        self.on_outage_over = on_outage_over
         # Only for a sender that recognises a resend by its Message-ID: a crash before the
         # round commits sends the whole round again.
         self.group_commit = group_commit
+        self._outage: Outage | None = None
+        self._outage_read = False
+        self._ended: Outage | None = None  # an outage that ended this round, until recorded
+        self._changed = False  # the outage started, changed or ended this round
+        # Emails may be waiting out a back-off (at start, or since a failure): the next
+        # success makes them due.
+        self._maybe_waiting = True
 
     def deliver_due(self, now: datetime) -> DeliveryRound:
-        """One round: every queued email that is due, up to ``sender.batch_size``."""
+        """Every queued email that is due, ``sender.batch_size`` at a time, until a round frees no more."""
+        total = DeliveryRound(0, 0, 0)
+        while True:
+            done, again = self._round(now)
+            total += done
+            if not again:
+                return total
+
+    def _round(self, now: datetime) -> tuple[DeliveryRound, bool]:
         with self.store.transaction() as tx:
             due = tx.due_emails(now, self.cfg.batch_size)
             if due and self.cfg.rate_per_minute:
@@ -62,16 +147,29 @@ class OutboxDelivery:
                     log.info("send rate limit: %d of %d due emails sent this round", room, len(due))
                 due = due[:room]
         if not due:
-            return DeliveryRound(0, 0, 0)
+            return DeliveryRound(0, 0, 0), False
         if self.group_commit:
             with self.store.batch():
-                return self._deliver(due, now)
-        return self._deliver(due, now)
+                done, again = self._deliver(due, now)
+        else:
+            done, again = self._deliver(due, now)
+        # Outside the batch: the health row is the store's adapter state, written on its own.
+        return done, self._health_changed(now) or again
 
-    def _deliver(self, due: list[QueuedEmail], now: datetime) -> DeliveryRound:
+    def _deliver(self, due: list[QueuedEmail], now: datetime) -> tuple[DeliveryRound, bool]:
+        """Send ``due`` in order; True as well when the server came back and freed emails that waited."""
         sent = retrying = failed = 0
-        for queued in due:
+        again = False
+        for index, queued in enumerate(due):
             attempts = queued.attempts + 1
+            if queued.resend:
+                log.warning(
+                    "email %s (%s) was being sent when the bot stopped; sending it again with the same Message-ID",
+                    queued.message_id,
+                    queued.purpose,
+                )
+            with self.store.transaction() as tx:
+                _states(tx).mark_sending(queued.id, now)
             try:
                 self.sender.send(queued.message_id, queued.raw, self.from_address, queued.recipients)
                 failpoints.reach("after_send")
@@ -86,6 +184,19 @@ class OutboxDelivery:
                 if self.on_refused is not None:
                     self.on_refused(queued, str(exc), now)
                 continue
+            except ServerUnreachable as exc:
+                # The server takes no mail at all: the rest of the round waits with this one
+                # rather than each trying (and timing out) in turn.
+                waiting = due[index:]
+                retrying += len(waiting)
+                retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
+                log.warning("%d email(s) not delivered, retry at %s: %s", len(waiting), retry_at.isoformat(), exc)
+                with self.store.transaction() as tx:
+                    tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
+                    for other in waiting[1:]:
+                        tx.mark_retry(other.id, other.attempts, retry_at, str(exc)[:500])
+                self._down(str(exc), now)
+                break
             except Exception as exc:  # noqa: BLE001 - TransientError, or an adapter's surprise: retried, never fatal
                 retrying += 1
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
@@ -98,6 +209,7 @@ class OutboxDelivery:
                 )
                 with self.store.transaction() as tx:
                     tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
+                self._down(str(exc), now)
                 continue
             sent += 1
             with self.store.transaction() as tx:
@@ -107,4 +219,58 @@ class OutboxDelivery:
                     queued.case_id, now, "bot", "email_sent", f"{queued.purpose} to {recipients}", queued.message_id
                 )
             log.info("email %s (%s) delivered", queued.message_id, queued.purpose)
-        return DeliveryRound(sent, retrying, failed)
+            again = self._up(now) or again
+        return DeliveryRound(sent, retrying, failed), again
+
+    # -- the sender's health -------------------------------------------------------------------
+
+    def outage(self) -> Outage | None:
+        """The outage in progress, as recorded in the store (it outlives a restart)."""
+        if not self._outage_read:
+            self._outage = sender_outage(self.store)
+            self._outage_read = True
+        return self._outage
+
+    def _down(self, error: str, now: datetime) -> None:
+        self._maybe_waiting = True
+        outage = self.outage()
+        if outage is None:
+            log.warning("the mail server does not take mail: %s; emails wait and are retried", error)
+        elif outage.error == error:
+            return
+        self._outage = Outage(outage.since if outage else now, error)
+        self._changed = True
+
+    def _up(self, now: datetime) -> bool:
+        """The server took an email: every email waiting out a back-off is due now (True if any)."""
+        if self.outage() is not None:
+            self._ended, self._outage = self._outage, None
+            self._changed = True
+        if not self._maybe_waiting:
+            return False
+        self._maybe_waiting = False
+        with self.store.transaction() as tx:
+            released = _states(tx).release_waiting(now)
+        if released:
+            log.info("%d waiting email(s) released now that the mail server takes mail", released)
+        return released > 0
+
+    def _health_changed(self, now: datetime) -> bool:
+        """Record the outage's start or end; True when an alert was queued (it goes this round)."""
+        if not self._changed:
+            return False
+        self._changed = False
+        outage, ended, self._ended = self._outage, self._ended, None
+        if outage is not None:
+            value = {"ok": False, "since": outage.since.isoformat(), "error": outage.error}
+        else:
+            value = {"ok": True, "since": now.isoformat(), "error": None}
+        self.store.put_state(HEALTH_KEY, json.dumps(value), now)
+        if ended is None:
+            return False
+        minutes = (now - ended.since).total_seconds() / 60
+        log.warning("the mail server takes mail again after %.1f minutes", minutes)
+        if self.on_outage_over is None or minutes < self.cfg.outage_alert_minutes:
+            return False
+        self.on_outage_over(ended, now)
+        return True

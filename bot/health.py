@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 from bot.config import Config
+from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.ports import Store
@@ -29,6 +30,7 @@ from bot.ports import Store
 HEARTBEAT_KEY = "health:round"  # ISO time the daemon last finished a round
 INBOX_KEY = "health:inbox"  # {"ok": bool, "since": ISO time, "error": str | None}
 PROBE_KEY = "health:probe"  # written by the database check, to prove the store takes writes
+ROUNDS_KEY = "health:rounds"  # bot.round_watch: {"ok": bool, "since": ISO time, "error": str | None, "count": int}
 
 # The daemon records its heartbeat at most this often; a round is due every inbox.poll_seconds.
 HEARTBEAT_EVERY_SECONDS = 30.0
@@ -136,6 +138,45 @@ def check_outbox(probe: Probe) -> Finding:
     return Finding("outbox", State.OK, detail)
 
 
+def check_sender(probe: Probe) -> Finding:
+    """The mail server takes the bot's email; down once it has not for ``sender.outage_alert_minutes``."""
+    if probe.store is None:
+        return _no_store("sender")
+    kind = probe.config.sender.kind
+    outage = sender_outage(probe.store)
+    if outage is None:
+        return Finding("sender", State.OK, f"{kind}: taking mail")
+    long = probe.now - outage.since >= timedelta(minutes=probe.config.sender.outage_alert_minutes)
+    detail = f"{kind}: NOT TAKING MAIL since {probe.when(outage.since)} ({outage.error})"
+    return Finding("sender", State.DOWN if long else State.DEGRADED, detail)
+
+
+def check_integrity(probe: Probe) -> Finding:
+    """SQLite's ``PRAGMA quick_check`` on the database file: a damaged one is said, with what to do."""
+    from bot.storage_faults import quick_check, sqlite_path
+
+    path = sqlite_path(probe.config.store.url) if probe.config.store.kind == "sqlite" else None
+    if path is None:
+        return Finding("integrity", State.OK, "not checked here: the database server checks its own")
+    if not path.is_file():
+        return Finding("integrity", State.DOWN, f"no database at {path}")
+    fault = quick_check(path)
+    return Finding("integrity", State.DOWN, fault) if fault else Finding("integrity", State.OK, "quick_check ok")
+
+
+def check_rounds(probe: Probe) -> Finding:
+    """The daemon's rounds are not failing again and again for one reason (``bot.round_watch`` records it)."""
+    if probe.store is None:
+        return _no_store("rounds")
+    text = probe.store.get_state(ROUNDS_KEY)
+    record = json.loads(text) if text else {"ok": True}
+    if record["ok"]:
+        return Finding("rounds", State.OK, "not failing")
+    since = datetime.fromisoformat(record["since"])
+    detail = f"FAILING since {probe.when(since)}, {record['count']} times in a row or more: {record['error']}"
+    return Finding("rounds", State.DOWN, detail)
+
+
 def check_timers(probe: Probe) -> Finding:
     """No timer (escalation, reminder, chase) more than a minute past its due time."""
     if probe.store is None:
@@ -168,9 +209,12 @@ Check = Callable[[Probe], Finding]
 # In the order they are printed. Append a check here to add it to `strategy-bot health`.
 CHECKS: list[Check] = [
     check_database,
+    check_integrity,
     check_daemon,
+    check_rounds,
     check_inbox,
     check_outbox,
+    check_sender,
     check_timers,
     check_sealing_key,
 ]

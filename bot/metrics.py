@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.delivery import sender_outage
 from bot.health import HEARTBEAT_KEY, INBOX_KEY
 from bot.throttling import ROLES, recorded
 from bot.wiring import Bot
@@ -144,6 +145,16 @@ class _Figures(Collector):
                 "Unix time the daemon last finished a round (its heartbeat, recorded at most every 30 s).",
                 datetime.fromisoformat(beat).timestamp(),
             )
+
+        outage = sender_outage(bot.store)
+        yield _single(
+            "strategy_bot_sender_up", "0 while the mail server does not take the bot's email, else 1.", int(not outage)
+        )
+        yield _single(
+            "strategy_bot_sender_down_since_timestamp_seconds",
+            "Unix time the mail server stopped taking the bot's email; 0 while it takes it.",
+            outage.since.timestamp() if outage else 0.0,
+        )
 
         throttled = recorded(bot.store, now)
         until = GaugeMetricFamily(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.throttling import ROLES, kind_of, recorded
 from bot.wiring import Bot
@@ -33,6 +34,10 @@ def render_status(bot: Bot, now: datetime) -> str:
         state = "answering" if inbox["ok"] else f"NOT ANSWERING ({inbox['error']})"
         lines.append(f"Inbox ({bot.config.inbox.kind}): {state} since {since}")
         lines.append("")
+    outage = sender_outage(bot.store)
+    if outage is not None:
+        since = _when(outage.since, bot)
+        lines += [f"Mail server ({bot.config.sender.kind}): NOT TAKING MAIL since {since} ({outage.error})", ""]
     lines += _throttling(bot, now)
     lines.append(f"Open cases: {len(cases)}")
     for case in cases:

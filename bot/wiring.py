@@ -6,13 +6,14 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.adapters.local_calendar import LocalCalendar
 from bot.adapters.sql_store import SqlStore
 from bot.config import Config, ConfigError
-from bot.delivery import OutboxDelivery
+from bot.delivery import OutboxDelivery, outage_alert
 from bot.domain.purposes import Purpose
 from bot.domain.working_days import WorkingDays
 from bot.mail.reading import ReadingLimits
@@ -45,7 +46,8 @@ class Bot:
         # Outlook calendars publish themselves; the feed is the local calendar's way to be seen.
         if path is None or not isinstance(self.calendar, LocalCalendar):
             return None
-        self.calendar.publish(path, self.config.calendar.name, self.config.bot.timezone, stamp)
+        since = stamp - timedelta(days=self.config.calendar.feed_days_back)
+        self.calendar.publish(path, self.config.calendar.name, self.config.bot.timezone, stamp, since)
         return path
 
     def close(self) -> None:
@@ -239,11 +241,24 @@ def build(config: Config, with_mail: bool = True) -> Bot:
     # The Maildir sender names each file after the Message-ID, so a resend is harmless there.
     group_commit = config.sender.kind == "maildir"
     delivery = (
-        OutboxDelivery(store, sender, config.bot.address, config.sender, group_commit, service.email_refused)
+        OutboxDelivery(
+            store,
+            sender,
+            config.bot.address,
+            config.sender,
+            group_commit,
+            service.email_refused,
+            outage_alert(service.alert_admin, config.sender.kind, config.bot.timezone),
+        )
         if sender is not None
         else None
     )
     return Bot(config, store, calendar, inbox, sender, renderer, service, delivery, reader)
+
+
+def build_inbox(config: Config, store: SqlStore) -> Inbox:
+    """The configured inbox alone, unconnected (the `quarantine` command)."""
+    return _pick(INBOXES, "inbox.kind", config.inbox.kind)(config, store)  # type: ignore[no-any-return]
 
 
 def build_embedded(config: Config, workdir: Path) -> Bot:

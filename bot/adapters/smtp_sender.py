@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from bot import failpoints
 from bot.config import ConfigError, SmtpConfig
-from bot.errors import BotError, PermanentError, TransientError
+from bot.errors import BotError, PermanentError, ServerUnreachable, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class SmtpSender:
             ) from exc
         except smtplib.SMTPServerDisconnected as exc:
             self._discard()
-            raise TransientError(f"{self.where} closed the connection: {exc}") from exc
+            raise ServerUnreachable(f"{self.where} closed the connection: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, f"{self.where} replied {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except smtplib.SMTPException as exc:
@@ -91,7 +91,7 @@ class SmtpSender:
             raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}") from exc
         except OSError as exc:  # refused, unreachable, timed out, TLS broken mid-way
             self._discard()
-            raise TransientError(f"cannot reach {self.where}: {exc}") from exc
+            raise ServerUnreachable(f"cannot reach {self.where}: {exc}") from exc
         if refused:
             accepted = [r for r in recipients if r not in refused]
             # Part of the mail went: a retry would send it twice to those who have it.
@@ -164,7 +164,9 @@ class SmtpSender:
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:
-            raise TransientError(f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+            raise ServerUnreachable(
+                f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
         except ssl.SSLError as exc:  # implicit TLS: the handshake is part of connecting
             raise self._tls_failed(exc) from exc
         try:
@@ -189,7 +191,7 @@ class SmtpSender:
         """An untrusted certificate will not fix itself; any other broken handshake may."""
         if isinstance(exc, ssl.SSLCertVerificationError):
             return PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}")
-        return TransientError(f"TLS handshake with {self.where} failed: {_tls_text(exc)}")
+        return ServerUnreachable(f"TLS handshake with {self.where} failed: {_tls_text(exc)}")
 
     def _login(self, smtp: smtplib.SMTP, username: str) -> None:
         try:
@@ -205,7 +207,7 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError as exc:
             reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if 400 <= exc.smtp_code < 500:  # e.g. 454: the server's password store is down
-                raise TransientError(f"login for {username} failed for now at {self.where}: {reply}") from exc
+                raise ServerUnreachable(f"login for {username} failed for now at {self.where}: {reply}") from exc
             raise PermanentError(f"login refused for {username} by {self.where}: {reply}") from exc
 
     def _discard(self) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
 from bot.domain.model import OutgoingEmail
+from bot.domain.purposes import URGENT
 from bot.domain.records import QueuedEmail
 from bot.errors import PermanentError
 from bot.sealing import PREFIX
@@ -21,6 +22,13 @@ _COUNT_EMAILS = (
     .where(t.outbox.c.purpose == bindparam("purpose"))
     .where(t.outbox.c.case_id == bindparam("case_id"))
 )
+
+
+# Waiting to be delivered: "sending" is an email handed to the server by a process that died
+# before the server's answer was recorded; it goes again, with the same Message-ID.
+WAITING = ("pending", "sending")
+# A backlog drains urgent purposes first (a duty referral before a reminder), then oldest first.
+_URGENT_FIRST = case((t.outbox.c.purpose.in_(sorted(URGENT)), 0), else_=1)
 
 
 class OutboxRows(SqlRows):
@@ -75,17 +83,36 @@ class OutboxRows(SqlRows):
     def due_emails(self, now: datetime, limit: int) -> list[QueuedEmail]:
         rows = self.conn.execute(
             select(t.outbox)
-            .where(t.outbox.c.status == "pending")
+            .where(t.outbox.c.status.in_(WAITING))
             .where(t.outbox.c.next_attempt_at <= utc_text(now))
-            .order_by(t.outbox.c.id)
+            .order_by(_URGENT_FIRST, t.outbox.c.id)
             .limit(limit)
         )
         return [
             QueuedEmail(
-                r.id, r.message_id, r.case_id, r.purpose, tuple(r.recipients.split(",")), self._raw(r.raw), r.attempts
+                r.id,
+                r.message_id,
+                r.case_id,
+                r.purpose,
+                tuple(r.recipients.split(",")),
+                self._raw(r.raw),
+                r.attempts,
+                resend=r.status == "sending",
             )
             for r in rows
         ]
+
+    def mark_sending(self, email_id: int, now: datetime) -> None:
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == email_id).values(status="sending"))
+
+    def release_waiting(self, now: datetime) -> int:
+        result = self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.status.in_(WAITING))
+            .where(t.outbox.c.next_attempt_at > utc_text(now))
+            .values(next_attempt_at=utc_text(now))
+        )
+        return int(result.rowcount or 0)
 
     def _raw(self, stored: bytes) -> bytes:
         if self.sealer is not None:
@@ -105,7 +132,7 @@ class OutboxRows(SqlRows):
         self.conn.execute(
             update(t.outbox)
             .where(t.outbox.c.id == email_id)
-            .values(attempts=attempts, next_attempt_at=utc_text(retry_at), last_error=error)
+            .values(status="pending", attempts=attempts, next_attempt_at=utc_text(retry_at), last_error=error)
         )
 
     def mark_failed(self, email_id: int, attempts: int, error: str) -> None:
@@ -116,10 +143,10 @@ class OutboxRows(SqlRows):
         )
 
     def pending_email_count(self) -> int:
-        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status == "pending")
+        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status.in_(WAITING))
         return int(self.conn.execute(query).scalar_one())
 
     def oldest_pending_email(self) -> datetime | None:
-        query = select(func.min(t.outbox.c.created_at)).where(t.outbox.c.status == "pending")
+        query = select(func.min(t.outbox.c.created_at)).where(t.outbox.c.status.in_(WAITING))
         value = self.conn.execute(query).scalar_one()
         return from_utc_text(value) if value else None

@@ -49,7 +49,7 @@ class RetentionRows(CaseRows):
         self.conn.execute(
             update(t.outbox)
             .where(t.outbox.c.case_id == case_id)
-            .where(t.outbox.c.status != "pending")
+            .where(t.outbox.c.status.not_in(("pending", "sending")))  # never a mail still to go
             .values(raw=b"", subject="(purged)")
         )
         # The local calendar's copy of the event body names the family and the manager.
@@ -61,7 +61,7 @@ class RetentionRows(CaseRows):
     def purge_old_emails(self, before: datetime) -> int:
         result = self.conn.execute(
             update(t.outbox)
-            .where(t.outbox.c.status != "pending")
+            .where(t.outbox.c.status.not_in(("pending", "sending")))  # never a mail still to go
             .where(t.outbox.c.created_at < utc_text(before))
             .where(t.outbox.c.raw != b"")
             .values(raw=b"", subject="(purged)")

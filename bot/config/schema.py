@@ -104,6 +104,8 @@ class InboxConfig:
     folder: str = field(default_factory=lambda: str(default_of("inbox", "folder")))
     # No word from the mail server for this long and the administrator is emailed.
     silence_alert_minutes: int = field(default_factory=lambda: int(default_of("inbox", "silence_alert_minutes")))
+    # No new mail for this many working hours and the administrator is emailed; 0: never.
+    quiet_alert_hours: float = field(default_factory=lambda: float(default_of("inbox", "quiet_alert_hours")))
     imap: ImapConfig | None = None
 
 
@@ -154,6 +156,7 @@ class CalendarConfig:
     kind: str
     name: str
     ics_path: Path | None
+    feed_days_back: int  # the .ics feed holds the events that ended within this many days, and every later one
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ class SenderConfig:
     retry_max_seconds: float
     batch_size: int
     rate_per_minute: int  # most mails sent in any 60 seconds; 0 for no limit (Exchange Online allows 30)
+    # The mail server not taking mail this long: the administrator is emailed when it does again.
+    outage_alert_minutes: float = field(default_factory=lambda: float(default_of("sender", "outage_alert_minutes")))
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ def inbox(i: Table) -> InboxConfig:
         parse_seconds=i.number("parse_seconds", minimum=0.0),
         folder=i.string("folder"),
         silence_alert_minutes=i.integer("silence_alert_minutes", minimum=1),
+        quiet_alert_hours=i.number("quiet_alert_hours", minimum=0.0),
         imap=servers.imap(i.table("imap")) if i.has("imap") or kind == "imap" else None,
     )
     i.check_unknown()
@@ -81,7 +82,12 @@ def inbox(i: Table) -> InboxConfig:
 
 
 def calendar(c: Table) -> CalendarConfig:
-    cfg = CalendarConfig(kind=c.string("kind"), name=c.string("name"), ics_path=c.optional_path("ics_path"))
+    cfg = CalendarConfig(
+        kind=c.string("kind"),
+        name=c.string("name"),
+        ics_path=c.optional_path("ics_path"),
+        feed_days_back=c.integer("feed_days_back", minimum=0),
+    )
     c.check_unknown()
     return cfg
 
@@ -96,6 +102,7 @@ def sender(o: Table) -> SenderConfig:
         retry_max_seconds=o.number("retry_max_seconds", minimum=1.0),
         batch_size=o.integer("batch_size", minimum=1),
         rate_per_minute=o.integer("rate_per_minute", minimum=0),
+        outage_alert_minutes=o.number("outage_alert_minutes", minimum=0.0),
     )
     o.check_unknown()
     return cfg

@@ -52,6 +52,10 @@ P = Purpose
 LADDER = frozenset({P.ESCALATION_60, P.ESCALATION_90, P.ESCALATION_120, P.ESCALATION_REPEAT})
 # §5: the minutes chase, stopped when the minutes are recorded.
 MINUTES_CHASE = frozenset({P.MINUTES_REMINDER, P.MINUTES_OVERDUE})
+# Sent first when the outbox drains (a backlog after a mail server outage): a child may be at risk now.
+URGENT = frozenset(
+    {P.DUTY_REFERRAL, *LADDER, P.URGENT_ACKNOWLEDGEMENT, P.URGENT_MEETING, P.EMERGENCY_ACTION_NOTICE, P.ADMIN_ALERT}
+)
 # The replies that go back to whoever wrote, and so could feed a mail loop (capped per sender).
 SHORT_REPLIES = (P.TRIAGE_REPLY, P.COMMAND_HELP, P.MISSING_INFORMATION, P.COMMAND_REFUSED)
 

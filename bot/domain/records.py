@@ -28,6 +28,8 @@ class QueuedEmail:
     recipients: tuple[str, ...]  # the envelope: To and Cc, each once
     raw: bytes  # the rendered message, unsealed
     attempts: int
+    # Handed to the server before and not known to be taken: a crash came between (sent again, same Message-ID).
+    resend: bool = False
 
 
 @dataclass(frozen=True)
