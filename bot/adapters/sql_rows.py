@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Insert, Table
@@ -33,7 +34,7 @@ class InsertIfNew:
         postgres = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
         self._postgresql: Insert = postgres.returning(table.c[unique])
 
-    def __call__(self, conn: Connection, values: dict[str, object]) -> bool:
+    def __call__(self, conn: Connection, values: Mapping[str, object]) -> bool:
         if conn.dialect.name == "postgresql":
             return conn.execute(self._postgresql, values).first() is not None
         return bool(conn.execute(self._sqlite, values).rowcount)
