@@ -15,6 +15,7 @@ from typing import TextIO
 from bot.adapters.local_calendar import LocalCalendar
 from bot.config import Config
 from bot.replay import Replay, load
+from bot.report.render import csv_text, html
 
 
 def _examples_dir(scratch: Path) -> Path:
@@ -111,6 +112,11 @@ def run_demo(config: Config, out: Path, stdout: TextIO) -> int:
         if ics is not None:
             shutil.copy(ics, out / "strategy-calendar.ics")
             print("  strategy-calendar.ics  the published strategy calendar (subscribe to it in Outlook)", file=stdout)
+        if replay.figures is not None:
+            # The compliance report over the replayed week (issue 14), as `strategy-bot report` writes it.
+            (out / "compliance.html").write_text(html(replay.figures, tz), encoding="utf-8")
+            (out / "compliance.csv").write_text(csv_text(replay.figures), encoding="utf-8")
+            print("  compliance.html, compliance.csv  the timescales met and missed over the week", file=stdout)
     finally:
         replay.close()
     return 0

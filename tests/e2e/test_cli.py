@@ -236,3 +236,10 @@ def test_demo_shows_bookings_and_emails_and_writes_them(tmp_path: Path, capsys: 
     htmls = list((out_dir / "emails").glob("*.html"))
     assert any("confirmation" in p.name for p in htmls)
     assert all(p.read_text(encoding="utf-8").strip() for p in htmls)
+    # The compliance report over the week, beside the emails (issue 14).
+    report = (out_dir / "compliance.html").read_text(encoding="utf-8")
+    assert report.count('<img src="data:image/png;base64,') == 6 and "<script" not in report
+    rows = (out_dir / "compliance.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("timescale,week,due,met,missed") and any(
+        r.startswith("callback_within_60,all,") for r in rows
+    )
