@@ -1,4 +1,11 @@
-"""The bot's database tables (SQLAlchemy Core) and the ordered schema migrations.
+"""The bot's database tables (SQLAlchemy Core). Schema changes are Alembic revisions now.
+
+To change the schema: change the table here AND add a revision in
+``bot/adapters/sql_migrations/versions/`` (next number, ``down_revision`` the current head) that
+makes the same change to an existing database, looking first when revision 0001 may already
+have made it (0001 builds the tables as defined here; see 0004 and 0008). Never edit a revision
+that has shipped. ``strategy-bot migrate`` runs them; a start refuses a database older or newer
+than the code. They run on SQLite and PostgreSQL alike: put any SQL of one engine in its revision.
 
 Instants are stored as UTC ISO-8601 text ("2026-11-25T10:00:00+00:00") so that SQLite and a
 server database sort and compare them the same way.
@@ -6,11 +13,8 @@ server database sort and compare them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import (
     Column,
-    Connection,
     Index,
     Integer,
     LargeBinary,
@@ -18,8 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    inspect,
-    select,
 )
 
 metadata = MetaData()
@@ -28,6 +30,8 @@ metadata = MetaData()
 # compares it byte by byte ("C"), whatever the database's default collation says.
 INSTANT = String(40).with_variant(String(40, collation="C"), "postgresql")
 
+# Before Alembic: the hand-written migrations' version. Read only, to recognise such a database
+# and stamp it at the matching revision (bot.adapters.sql_migrations.LEGACY).
 schema_version = Table(
     "schema_version",
     metadata,
@@ -198,43 +202,3 @@ compliance = Table(
     Column("cancelled_at", String(40), nullable=True),
     Column("updated_at", String(40), nullable=False),
 )
-
-
-def _create_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[messages, cases, bookings, calendar_events, outbox, history, timers])
-
-
-def _history_append_only(conn: Connection) -> None:
-    """The audit history can be added to, never changed or deleted, whatever code runs."""
-    if conn.dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER history_no_{verb.lower()} BEFORE {verb} ON history "
-                "BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END"
-            )
-
-
-def _timer_scope(conn: Connection) -> None:
-    """Timers get a scope; existing ones belong to their whole case ('')."""
-    # A database created since the column was added got it from migration 1, which builds
-    # the tables as they are defined now.
-    if "scope" not in {column["name"] for column in inspect(conn).get_columns("timers")}:
-        conn.exec_driver_sql("ALTER TABLE timers ADD COLUMN scope VARCHAR(200) NOT NULL DEFAULT ''")
-
-
-# Each migration runs once, in order, inside one transaction with its version row.
-# Append new steps; never edit one that has shipped.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
-    (1, _create_initial),
-    (2, lambda conn: metadata.create_all(conn, tables=[adapter_state])),
-    (3, _history_append_only),
-    (4, _timer_scope),
-    (5, lambda conn: metadata.create_all(conn, tables=[compliance])),
-]
-
-
-def current_version(conn: Connection) -> int:
-    if not inspect(conn).has_table("schema_version"):
-        return 0
-    version = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).first()
-    return int(version[0]) if version else 0
