@@ -38,6 +38,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     cases = sections.cases(root.table("cases", required=False))
     leader = sections.leader(root.table("leader", required=False))
     logging = sections.logging(root.table("logging", required=False))
+    report = sections.report(root.table("report", required=False))
+    board = sections.board(root.table("board", required=False))
     templates_dir = sections.templates_dir(root)
     root.check_unknown()
     return Config(
@@ -60,6 +62,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         cases=cases,
         leader=leader,
         logging=logging,
+        report=report,
+        board=board,
         source=source,
     )
 

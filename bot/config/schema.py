@@ -7,6 +7,7 @@ only when called.
 
 from __future__ import annotations
 
+import calendar
 import os
 from dataclasses import dataclass, field
 from datetime import time
@@ -269,6 +270,27 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """The weekly compliance report by email (issue 14): when, and to whom (roles or addresses)."""
+
+    enabled: bool = field(default_factory=lambda: bool(default_of("report", "enabled")))
+    weekday: int = field(default_factory=lambda: list(calendar.day_name).index(str(default_of("report", "day"))))
+    at: time = field(default_factory=lambda: time.fromisoformat(str(default_of("report", "time"))))
+    recipients: tuple[str, ...] = field(default_factory=lambda: tuple(default_of("report", "recipients")))
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """The referral unit's live board (issue 14): where it listens and whom it lets in."""
+
+    listen: str = field(default_factory=lambda: str(default_of("board", "listen")))  # "": the daemon serves none
+    token_env: str = field(default_factory=lambda: str(default_of("board", "token_env")))
+    trusted_proxy: str = field(default_factory=lambda: str(default_of("board", "trusted_proxy")))
+    proxy_header: str = field(default_factory=lambda: str(default_of("board", "proxy_header")))
+    refresh_seconds: int = field(default_factory=lambda: int(default_of("board", "refresh_seconds")))
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     textfile: Path | None  # where the daemon keeps the Prometheus figures; None: only `strategy-bot metrics`
     every_seconds: int  # how often the daemon rewrites it
@@ -295,4 +317,6 @@ class Config:
     cases: CasesConfig = field(default_factory=CasesConfig)
     leader: LeaderConfig = field(default_factory=LeaderConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    board: BoardConfig = field(default_factory=BoardConfig)
     source: str = field(default="embedded default", compare=False)

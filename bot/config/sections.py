@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config import servers
 from bot.config.errors import ConfigError
 from bot.config.schema import (
+    BoardConfig,
     BotConfig,
     CalendarConfig,
     CasesConfig,
@@ -20,6 +21,7 @@ from bot.config.schema import (
     MetricsConfig,
     PeopleConfig,
     PrivacyConfig,
+    ReportConfig,
     SenderConfig,
     StoreConfig,
     TrustConfig,
@@ -307,6 +309,42 @@ def logging(g: Table) -> LoggingConfig:
         repeat_summary_seconds=g.number("repeat_summary_seconds", minimum=1.0),
     )
     g.check_unknown()
+    return cfg
+
+
+REPORT_ROLES = ("mash_service_manager", "referral_unit", "admin_support", "duty_ds")
+
+
+def report(r: Table) -> ReportConfig:
+    day = r.string("day")
+    if day.lower() not in WEEKDAYS:
+        raise r.fail("day", day, 'a day name such as "Monday"')
+    recipients = tuple(r.string_list("recipients"))
+    for who in recipients:
+        if who not in REPORT_ROLES and "@" not in who:
+            raise r.fail("recipients", who, "roles (" + ", ".join(REPORT_ROLES) + ") or email addresses")
+    if not recipients:
+        raise r.fail("recipients", [], "at least one role or address")
+    cfg = ReportConfig(r.boolean("enabled"), WEEKDAYS.index(day.lower()), r.clock_time("time"), recipients)
+    r.check_unknown()
+    return cfg
+
+
+def board(b: Table) -> BoardConfig:
+    listen = b.optional_string("listen") or ""
+    host, _, port = listen.rpartition(":")
+    if listen and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise b.fail("listen", listen, 'an address and port such as "127.0.0.1:8080", or "" for no board')
+    cfg = BoardConfig(
+        listen=listen,
+        token_env=b.optional_string("token_env") or "",
+        trusted_proxy=b.optional_string("trusted_proxy") or "",
+        proxy_header=b.optional_string("proxy_header") or "",
+        refresh_seconds=b.integer("refresh_seconds", minimum=5),
+    )
+    if bool(cfg.trusted_proxy) != bool(cfg.proxy_header):
+        raise b.fail("proxy_header", cfg.proxy_header, "set together with board.trusted_proxy, or both left empty")
+    b.check_unknown()
     return cfg
 
 
