@@ -20,6 +20,8 @@ from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
 from bot.leadership import Leadership
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
+from bot.round_watch import QuietInbox, RoundWatch
+from bot.storage_faults import storage_fault
 from bot.throttling import ThrottleWatch
 from bot.wiring import Bot
 
@@ -60,6 +62,8 @@ class Daemon:
         self.silence_alerted = False
         self._last_close: datetime | None = None  # when the closing check last ran
         self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
+        self.rounds = RoundWatch(bot)  # a storage fault stops the daemon; a repeated failure is told
+        self.quiet = QuietInbox(bot, clock.now())  # no new mail for inbox.quiet_alert_hours: told
         self.throttles = ThrottleWatch(bot)  # a server keeping a role waiting: recorded, and alerted when long
         # Instances sharing one database: the lease this one must hold to act (None on SQLite, where it is alone).
         self.leadership: Leadership | None = None
@@ -99,6 +103,9 @@ class Daemon:
         self.jobs.shutdown()
         if self.lost is not None:
             return 1  # the supervisor starts it again, as a standby; the new leader acts alone meanwhile
+        if self.rounds.fault is not None:
+            log.error("strategy-bot stopped on a storage fault: %s", self.rounds.fault)
+            return 1  # the supervisor restarts it; `run` then refuses in one line until the storage is mended
         self.deliver()
         self.publish_if_due(force=True)
         if self.leadership is not None:
@@ -147,8 +154,11 @@ class Daemon:
         except LeaseLost as exc:
             self.lose(str(exc))
         except Exception as exc:  # noqa: BLE001 - the daemon must outlive a database hiccup
-            log.error("round failed: %s; retrying on the next poll", type(exc).__name__)
-            log.debug("round failed", exc_info=True)
+            if self.rounds.failed(exc, self.clock.now()) is not None:  # a storage fault: stop, exit 1
+                self.stopping = True
+                self._stopped.set()
+        else:
+            self.rounds.succeeded(self.clock.now())
 
     def beat_if_due(self) -> None:
         """The heartbeat `health` and the metrics read: when a round last finished (at most every 30 s)."""
@@ -234,10 +244,13 @@ class Daemon:
             self._inbox_down(str(exc), now)
             return 0
         except Exception as exc:  # noqa: BLE001 - an adapter's surprise must not stop the outbox and timers
+            if storage_fault(exc, self.bot.config.store.url) is not None:
+                raise  # the disk or the database, not the inbox: the round stops the daemon
             log.debug("reading the inbox failed", exc_info=True)
             self._inbox_down(f"unexpected {type(exc).__name__} while reading the inbox", now)
             return 0
         self._inbox_up(now)
+        self.quiet.heard(handled, now)
         return handled
 
     def _inbox_down(self, error: str, now: datetime) -> None:

@@ -169,10 +169,10 @@ def check_rounds(probe: Probe) -> Finding:
     if probe.store is None:
         return _no_store("rounds")
     text = probe.store.get_state(ROUNDS_KEY)
-    record = json.loads(text) if text else {"ok": True}
-    if record["ok"]:
+    record = json.loads(text) if text else None
+    if record is None or record["ok"]:
         return Finding("rounds", State.OK, "not failing")
-    since = datetime.fromisoformat(record["since"])
+    since = datetime.fromisoformat(str(record["since"]))
     detail = f"FAILING since {probe.when(since)}, {record['count']} times in a row or more: {record['error']}"
     return Finding("rounds", State.DOWN, detail)
 

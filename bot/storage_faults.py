@@ -11,6 +11,7 @@ import errno
 import sqlite3
 from pathlib import Path
 
+from bot.errors import StorageError
 from bot.os_words import os_error_words
 
 RESTORE = "restore from backup, see docs/operations.md"
@@ -19,8 +20,8 @@ RESTORE = "restore from backup, see docs/operations.md"
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
 
 
-class StorageFault(Exception):
-    """Storage the bot cannot work on; ``str()`` is the one line the operator reads."""
+# Storage the bot cannot work on; ``str()`` is the one line the operator reads.
+StorageFault = StorageError
 
 
 def database_where(url: str) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.engine import ExceptionContext
 
 from bot.adapters import sql_migrations as migrations
 from bot.adapters import sql_schema as t
@@ -23,8 +24,10 @@ from bot.adapters.sql_outbox import OutboxRows
 from bot.adapters.sql_retention import RetentionRows
 from bot.adapters.sql_rows import utc_text
 from bot.adapters.sql_timers import TimerRows
+from bot.errors import StorageError
 from bot.ports import Store
 from bot.sealing import Sealer
+from bot.storage_faults import storage_fault
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class SqlStore:
         self.engine: Engine = create_engine(url, pool_pre_ping=self.dialect == "postgresql")
         self._current: Connection | None = None
         self._batch: Connection | None = None
+        # A full disk, a read-only or a corrupt database: one line naming it, which no retry mends.
+        event.listen(self.engine, "handle_error", self._storage_error)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented
@@ -55,6 +60,11 @@ class SqlStore:
             if sealer is not None:
                 # A row rewritten sealed, or purged, leaves no readable copy in a freed page.
                 event.listen(self.engine, "connect", _sqlite_secure_delete)
+
+    def _storage_error(self, context: ExceptionContext) -> None:
+        line = storage_fault(context.original_exception, self.url)
+        if line is not None:
+            raise StorageError(line) from context.original_exception
 
     def migrate(self, now: datetime | None = None) -> str:
         """Bring the schema to the newest Alembic revision, in one transaction; that revision."""
