@@ -20,6 +20,7 @@ from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
 from bot.leadership import Leadership
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
+from bot.reload import reload as reload_config
 from bot.round_watch import QuietInbox, RoundWatch
 from bot.storage_faults import storage_fault
 from bot.throttling import ThrottleWatch
@@ -51,6 +52,7 @@ class Daemon:
         self._last_publish = 0.0
         self._last_metrics: float | None = None
         self._last_beat: float | None = None  # when the heartbeat was last recorded (monotonic)
+        self._reload_asked = False  # SIGHUP: read the configuration again between rounds
         self._started = False
         # Held for a whole round: shutting down waits for the round in hand, and no round
         # touches the scheduler once stopping (APScheduler's shutdown holds its job store
@@ -88,6 +90,7 @@ class Daemon:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGHUP, self.hup)
         log.info("strategy-bot running on %s", self.bot.config.source)
         if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose):
             log.info("strategy-bot stopped (it was a standby)")
@@ -97,7 +100,8 @@ class Daemon:
         watcher = threading.Thread(target=self.watch, name="inbox-watcher", daemon=True)
         watcher.start()
         while not self._stopped.wait(timeout=1.0):
-            pass
+            if self._reload_asked:
+                self.reload()
         with self._round:
             pass
         self.jobs.shutdown()
@@ -112,6 +116,18 @@ class Daemon:
             self.leadership.release()  # a standby takes over at once, not when the lease expires
         log.info("strategy-bot stopped")
         return 0
+
+    def hup(self, _signum: int | None = None, _frame: FrameType | None = None) -> None:
+        self._reload_asked = True  # done by the main loop, between rounds (bot/reload.py)
+
+    def reload(self) -> None:
+        """SIGHUP: the configuration read again and what can change live applied, between two rounds."""
+        self._reload_asked = False
+        with self._round:
+            poll = self.bot.config.inbox.poll_seconds
+            reloaded = reload_config(self.bot)
+            if reloaded is not None and self.bot.config.inbox.poll_seconds != poll and not self.stopping:
+                self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
 
     def watch(self) -> None:
         """Wait on the inbox (IMAP IDLE, the Maildir's ``new/``) and start a round the moment mail comes."""

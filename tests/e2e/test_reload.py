@@ -1,0 +1,113 @@
+"""SIGHUP to a running `strategy-bot run`: the file read again, what can change applied, the rest named.
+
+The daemon runs as a subprocess on the example's Maildir inbox and sender. The test edits the
+file, sends SIGHUP, and reads what the admin reads: the log, and the next email the bot sends.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from bot.cli import main
+from tests.support.requests_mail import request_email
+
+REPO = Path(__file__).resolve().parents[2]
+# Only so that a broken daemon fails the test instead of hanging the suite.
+GIVE_UP_SECONDS = 60.0
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], what: str, proc: subprocess.Popen[bytes]) -> T:
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        assert proc.poll() is None, f"the daemon ended ({proc.returncode}) while waiting for {what}"
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def duty_referrals_to(sent: Path) -> list[str]:
+    """The To of every duty_referral email in the sender's Maildir, by case (SD000001 first)."""
+    found = []
+    folder = mailbox.Maildir(sent, create=False)
+    for key in folder.iterkeys():
+        msg = email.message_from_bytes(folder.get_bytes(key), policy=email.policy.default)
+        if ".duty_referral." in str(msg["Message-ID"]):
+            found.append((str(msg["Message-ID"]), str(msg["To"])))
+    return [to for _, to in sorted(found)]
+
+
+def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_path: Path) -> None:
+    original = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    assert 'duty_ds = "duty.ds@police.example"\n' in original
+    config = tmp_path / "bot.toml"
+    config.write_text(original, encoding="utf-8")
+    assert main(["init", "--config", str(config)]) == 0
+    data = tmp_path / "strategy-bot-data"
+    inbox = mailbox.Maildir(data / "inbox", create=False)
+    log_path = tmp_path / "daemon.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("wb"),
+        start_new_session=True,
+    )
+
+    def log() -> str:
+        return log_path.read_text(encoding="utf-8", errors="replace")
+
+    try:
+        wait_for(lambda: "strategy-bot running on" in log(), "the daemon to start", proc)
+        inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100001", n_number="N100001"))
+        assert wait_for(lambda: duty_referrals_to(data / "sent"), "the first duty referral", proc) == [
+            "duty.ds@police.example"
+        ]
+
+        # A new duty DS (live) and a new database path (not live), then SIGHUP.
+        edited = original.replace('duty_ds = "duty.ds@police.example"', 'duty_ds = "duty.ds2@police.example"')
+        edited = edited.replace('path = "strategy-bot-data/bot.sqlite3"', 'path = "elsewhere/bot.sqlite3"')
+        assert edited.count("duty.ds2@") == 1 and "elsewhere/" in edited
+        config.write_text(edited, encoding="utf-8")
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for(lambda: "(SIGHUP): applied" in log(), "the reload", proc)
+        [applied] = [line for line in log().splitlines() if "(SIGHUP): applied" in line]
+        assert applied.endswith(f"configuration reloaded from {config} (SIGHUP): applied people.duty_ds")
+        assert "configuration: store.url cannot change while the bot runs; keeping the old value" in log()
+        inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100002", n_number="N100002"))
+        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 2, "the second duty referral", proc)
+        assert duty_referrals_to(data / "sent") == ["duty.ds@police.example", "duty.ds2@police.example"]
+        assert not (tmp_path / "elsewhere").exists()  # still on the old database
+
+        # A file that does not load: said, and the daemon goes on with what it has.
+        config.write_text(edited.replace("[people]", "[people", 1), encoding="utf-8")
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for(lambda: "configuration not reloaded (SIGHUP)" in log(), "the refusal", proc)
+        assert "still running on the previous one" in log()
+        inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100003", n_number="N100003"))
+        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 3, "the third duty referral", proc)
+        assert duty_referrals_to(data / "sent")[2] == "duty.ds2@police.example"
+        assert proc.poll() is None
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=GIVE_UP_SECONDS) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = log()
+    assert "Traceback" not in text
+    assert text.rstrip().endswith("strategy-bot stopped")
