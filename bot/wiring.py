@@ -221,6 +221,14 @@ def check_least_privilege(config: Config) -> None:
         require_least_privilege(GraphClient(_need(config.graph, "graph")))
 
 
+def open_store(config: Config) -> SqlStore:
+    """The configured database, its schema not checked (``strategy-bot migrate`` brings it up to date)."""
+    kind = config.store.kind
+    _require_extra("store.kind", kind)
+    store: SqlStore = _pick(STORES, "store.kind", kind)(config)
+    return store
+
+
 def build(config: Config, with_mail: bool = True) -> Bot:
     """The bot on the configured adapters; ``with_mail=False`` opens no inbox and no sender."""
     check_kinds(config)
