@@ -1,0 +1,165 @@
+"""`strategy-bot migrate` as an administrator runs it: the schema brought up to date, and SQLite moved onto PostgreSQL.
+
+The SQLite database moved is a real one: the examples/ requests replayed through the service on the
+simulated clock, with their timers fired for three days (cases, bookings, calendar events, emails,
+timers fired and pending, the history). After the move every row of every table is equal on both
+sides, and the PostgreSQL store goes on numbering cases after the last one copied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.adapters import sql_migrations as migrations
+from bot.adapters.sql_copy import copied_tables
+from bot.adapters.sql_store import SqlStore
+from bot.cli import main
+from bot.config import load_config
+from bot.domain.model import CaseState, Kind, RequestDetails
+from bot.replay import Replay, load
+
+REPO = Path(__file__).resolve().parents[2]
+LEGACY_V4 = REPO / "tests" / "fixtures" / "legacy_store_v4.sql"
+
+
+def config_file(tmp_path: Path, kind: str, path: Path | None = None) -> Path:
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    text = text.replace("[store]\n", f'[store]\nkind = "{kind}"\n', 1)
+    if path is not None:
+        text = text.replace('path = "strategy-bot-data/bot.sqlite3"', f'path = "{path}"', 1)
+    made = tmp_path / f"{kind}.toml"
+    made.write_text(text, encoding="utf-8")
+    return made
+
+
+def replayed_sqlite(tmp_path: Path) -> Path:
+    """The examples replayed into an SQLite database, timers fired three days on; its path."""
+    engine = Replay(load_config(None, base=tmp_path), workdir=tmp_path / "replayed")
+    saved = load([REPO / "examples"])
+    last = max(item.received_at for item in saved if item.received_at is not None)
+    try:
+        for _ in engine.run(saved, last + timedelta(days=3)):
+            pass
+    finally:
+        engine.close()
+    return tmp_path / "replayed" / "bot.sqlite3"
+
+
+def every_row(store: SqlStore) -> dict[str, list[dict[str, object]]]:
+    with store.connection() as conn:
+        return {
+            table.name: [
+                dict(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns, *table.columns)).mappings()
+            ]
+            for table in copied_tables()
+        }
+
+
+def test_sqlite_moves_onto_postgresql_with_every_row_equal(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = replayed_sqlite(tmp_path)
+    monkeypatch.setenv("STRATEGY_BOT_DATABASE_URL", postgres_url)
+    config = config_file(tmp_path, "postgresql")
+
+    assert main(["migrate", "--config", str(config), "--from-sqlite", str(source)]) == 0
+    said = capsys.readouterr().out
+
+    before, after = SqlStore(f"sqlite:///{source}"), SqlStore(postgres_url)
+    try:
+        rows, moved = every_row(before), every_row(after)
+        assert {name: len(found) for name, found in moved.items()} == {name: len(found) for name, found in rows.items()}
+        assert len(rows["cases"]) >= 8 and rows["history"] and rows["timers"] and rows["calendar_events"]
+        assert any(r["status"] == "pending" for r in rows["timers"]) and any(
+            r["status"] == "fired" for r in rows["timers"]
+        )
+        assert moved == rows
+        for name, found in rows.items():
+            assert f"  {name:<16}{len(found):>8}" in said
+        # The copy goes on as the database of the instances: the next case is numbered after the last.
+        last = max(int(str(r["case_id"]).removeprefix("SD")) for r in rows["cases"])
+        with after.transaction() as tx:
+            made = tx.add_case(
+                Kind.STANDARD,
+                CaseState.AWAITING_INFORMATION,
+                RequestDetails(n_numbers=("N999001",)),
+                "<after@council.example>",
+                rows_time(rows),
+                rows_time(rows),
+            )
+            tx.add_history(made.case_id, rows_time(rows), "bot", "opened")
+        assert made.case_id == f"SD{last + 1:06d}"
+    finally:
+        before.dispose()
+        after.dispose()
+
+    # A second move into the same, no longer empty, database is refused and changes nothing.
+    assert main(["migrate", "--config", str(config), "--from-sqlite", str(source)]) == 1
+    assert "the PostgreSQL database is not empty" in capsys.readouterr().err
+
+
+def rows_time(rows: dict[str, list[dict[str, object]]]) -> datetime:
+    return datetime.fromisoformat(str(rows["cases"][-1]["updated_at"]))
+
+
+def test_migrate_on_postgresql_creates_then_has_nothing_to_do(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRATEGY_BOT_DATABASE_URL", postgres_url)
+    config = str(config_file(tmp_path, "postgresql"))
+    assert main(["migrate", "--config", config]) == 0
+    assert capsys.readouterr().out == f"database schema migrated from revision (new database) to {migrations.head()}\n"
+    assert main(["migrate", "--config", config]) == 0
+    assert capsys.readouterr().out == f"database schema already at revision {migrations.head()}; nothing to do\n"
+
+
+def test_a_missing_database_url_is_a_config_error_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STRATEGY_BOT_DATABASE_URL", raising=False)
+    assert main(["migrate", "--config", str(config_file(tmp_path, "postgresql"))]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("strategy-bot: configuration error: store.postgresql.url_env: the environment variable ")
+    assert "STRATEGY_BOT_DATABASE_URL is not set" in line
+
+
+def test_an_sqlite_database_made_before_alembic_is_migrated_with_its_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(LEGACY_V4.read_text())
+    db.execute(
+        "INSERT INTO cases (case_id, kind, state, n_numbers, details, root_message_id, received_at, created_at, "
+        "updated_at) VALUES ('SD000001', 'standard', 'booked', 'N146782', ?, '<a@council.example>', "
+        "'2026-11-23T09:00:00+00:00', '2026-11-23T09:00:00+00:00', '2026-11-23T09:00:00+00:00')",
+        ('{"n_numbers": ["N146782"], "requester": {}, "invitees": []}',),
+    )
+    db.execute(
+        "INSERT INTO history (case_id, at, actor, action, detail) "
+        "VALUES ('SD000001', '2026-11-23T09:00:00+00:00', 'bot', 'opened', '')"
+    )
+    db.commit()
+    db.close()
+    config = str(config_file(tmp_path, "sqlite", path))
+
+    # Started before migrating: refused, saying what to run.
+    assert main(["status", "--config", config]) != 0
+    assert "run: strategy-bot migrate" in capsys.readouterr().err
+    assert main(["migrate", "--config", config]) == 0
+    assert capsys.readouterr().out == f"database schema migrated from revision 0004 to {migrations.head()}\n"
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        assert store.check_schema() == migrations.head()
+        with store.transaction() as tx:
+            assert [c.case_id for c in tx.cases_for("N146782")] == ["SD000001"]
+            assert [h.action for h in tx.history("SD000001")] == ["opened"]
+    finally:
+        store.dispose()
