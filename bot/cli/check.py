@@ -25,7 +25,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  inbox:    {_inbox_where(config)}")
     print(f"  calendar: {config.calendar.kind} ({config.calendar.name})")
     print(f"  sender:   {_sender_where(config)}")
-    print(f"  store:    {config.store.kind} ({config.store.url})")
+    where = f"URL from ${config.store.url_env}" if config.store.kind == "postgresql" else config.store.url
+    print(f"  store:    {config.store.kind} ({where})")
     sealing = f"sealed with the key in ${config.privacy.key_env}" if config.privacy.key_env else "NOT sealed"
     print(f"  personal data at rest: {sealing}; purged {config.privacy.retention_days} days after a case ends")
     if args.offline:
