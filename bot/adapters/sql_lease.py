@@ -8,7 +8,8 @@ read>``), so two standbys racing for an expired lease give one holder. Expiry is
 database's clock, never on the instances' own clocks, which may disagree.
 
 Fencing: ``fence`` makes every transaction begun on the store's engine first read the lease row
-(``FOR SHARE`` on PostgreSQL, which holds off any change of holder until that transaction ends)
+(``FOR KEY SHARE`` on PostgreSQL: a takeover reads the row ``FOR UPDATE`` first, so it waits
+until that transaction ends, while the holder's own renewals, plain UPDATEs, never wait)
 and refuse, with ``LeaseLost``, unless this instance still holds it at the same epoch and it
 has not expired. So a leader that lost its lease (paused, cut off from the database) writes
 nothing more, and everything it wrote before committed before the next leader's epoch began.
@@ -91,10 +92,13 @@ class SqlLease:
         self.lease_seconds = lease_seconds
         self.epoch: int | None = None  # set while this instance holds the lease
 
-    def _read(self, conn: Connection, lock: bool = False) -> tuple[str | None, dict[str, Any]]:
+    def _read(self, conn: Connection, lock: str = "") -> tuple[str | None, dict[str, Any]]:
+        """The lease row; ``lock`` "share" (the fence) or "update" (a takeover) locks it on PostgreSQL."""
         query = select(t.adapter_state.c.value).where(t.adapter_state.c.key == LEASE_KEY)
         if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update(read=True)
+            # FOR KEY SHARE conflicts with FOR UPDATE only: the leader's own renewal (a plain UPDATE)
+            # is never held up by its open transactions, while a takeover waits for them to end.
+            query = query.with_for_update(read=True, key_share=True) if lock == "share" else query.with_for_update()
         raw = conn.execute(query).scalar()
         return (None, {}) if raw is None else (str(raw), json.loads(raw))
 
@@ -125,6 +129,12 @@ class SqlLease:
                 ours = lease.get("holder") == self.holder and self.epoch == lease.get("epoch")
                 if lease and not ours and float(lease["expires"]) > now:
                     return None
+                if lease and not ours:
+                    # A takeover: wait for the old leader's fenced transactions to end, then look again.
+                    old, lease = self._read(conn, lock="update")
+                    now = db_seconds(conn)
+                    if old is None or float(lease["expires"]) > now:
+                        return None
                 epoch = int(lease["epoch"]) if ours else int(lease.get("epoch", 0)) + 1
                 since = float(lease["since"]) if ours else now
                 new = {"holder": self.holder, "epoch": epoch, "expires": now + self.lease_seconds}
@@ -180,7 +190,7 @@ class SqlLease:
     def check(self, conn: Connection, epoch: int) -> None:
         """Raise ``LeaseLost`` unless this instance holds the lease at ``epoch``, unexpired (the fence)."""
         now = db_seconds(conn)
-        _, lease = self._read(conn, lock=True)
+        _, lease = self._read(conn, lock="share")
         if lease.get("holder") != self.holder or lease.get("epoch") != epoch:
             raise LeaseLost(f"the lease is now held by {shown(str(lease.get('holder')))} at epoch {lease.get('epoch')}")
         if float(lease["expires"]) <= now:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_lease import LeaseLost, SqlLease, fence, shown, standbys, view
@@ -140,3 +142,49 @@ def test_standbys_are_listed_until_they_become_leader(engine: Engine) -> None:
     leader.release()
     assert standby.try_acquire() == 2
     assert standbys(engine, 60) == []
+
+
+def lapse(engine: Engine) -> None:
+    """The lease runs out now (as if its holder had been paused): its expiry set to the epoch."""
+    with engine.begin() as conn:
+        raw = conn.execute(select(t.adapter_state.c.value).where(t.adapter_state.c.key == "leader:lease")).scalar_one()
+        lease = {**json.loads(raw), "expires": 0.0}
+        conn.execute(
+            update(t.adapter_state).where(t.adapter_state.c.key == "leader:lease").values(value=json.dumps(lease))
+        )
+
+
+def waiting_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'"
+        return bool(conn.execute(text(query)).scalar_one())
+
+
+@pytest.mark.servers
+def test_a_takeover_waits_for_the_leaders_open_transaction_and_its_renewals_do_not(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    t.metadata.create_all(engine, tables=[t.adapter_state])
+    leader, standby = SqlLease(engine, "vm-a:101:aa", HOUR), SqlLease(engine, "vm-b:202:bb", HOUR)
+    epoch = leader.try_acquire()
+    assert epoch == 1
+    store_engine = create_engine(postgres_url)
+    lift = fence(store_engine, leader, epoch)
+    taken: list[int | None] = []
+    with store_engine.begin() as conn:  # the leader's unit of work, fenced: it holds the lease row FOR KEY SHARE
+        assert leader.renew() is True  # its own renewal is not held up by it
+        lapse(engine)
+        taker = threading.Thread(target=lambda: taken.append(standby.try_acquire()))
+        taker.start()
+        deadline = time.monotonic() + 30
+        while not waiting_on_a_lock(engine):
+            assert time.monotonic() < deadline, "the takeover never waited for the open transaction"
+            time.sleep(0.01)
+        conn.execute(insert(t.adapter_state).values(key="written:before-takeover", value="x", updated_at=NOW))
+    taker.join()
+    assert taken == [2]
+    with pytest.raises(LeaseLost, match="epoch 2"):
+        write_state(store_engine, "written:after-takeover")
+    lift()
+    store_engine.dispose()
+    assert keys(engine) == ["leader:lease", "written:before-takeover"]
+    engine.dispose()
