@@ -21,6 +21,7 @@ from imapclient.exceptions import IMAPClientError
 
 from bot.adapters.imap_connection import Backoff, ImapServer, disconnect, text_of
 from bot.adapters.imap_moves import move_uids
+from bot.adapters.imap_quarantine import ImapQuarantine
 from bot.adapters.imap_watcher import IdleWatcher
 from bot.config import ConfigError, ImapConfig, InboxConfig
 from bot.errors import PermanentError, TransientError
@@ -67,6 +68,12 @@ class ImapInbox:
     @classmethod
     def from_config(cls, cfg: InboxConfig, state: AdapterState) -> ImapInbox:
         return cls(cfg, state)
+
+    def quarantine_folder(self) -> ImapQuarantine:
+        """The quarantine folder on its own connection, for the `quarantine` command (``HasQuarantine``)."""
+        return ImapQuarantine(
+            ImapServer(self.imap, self.server.ssl_context), self.cfg.quarantine_folder, self.cfg.folder
+        )
 
     # -- connecting --------------------------------------------------------------------------
 

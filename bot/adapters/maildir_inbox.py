@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.adapters.maildir_quarantine import MaildirQuarantine
 from bot.config import ConfigError, InboxConfig
 from bot.errors import TransientError
 from bot.ports import Folder, IncomingMail
@@ -126,6 +127,10 @@ class MaildirInbox:
     def folder_path(self, folder: Folder) -> Path:
         """The Maildir++ folder (``<root>/.<Name>``) a handled message is moved to."""
         return self.path / f".{self.folders[folder]}"
+
+    def quarantine_folder(self) -> MaildirQuarantine:
+        """The quarantine folder, for the `quarantine` command (the ``HasQuarantine`` port)."""
+        return MaildirQuarantine(self.folder_path(Folder.QUARANTINE), self.path)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -40,9 +41,26 @@ def _print_from_store(args: argparse.Namespace, render: Callable[[Bot, datetime]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bot.status import render_status
+    from bot.status import render_status, status_json
 
-    return _print_from_store(args, render_status)
+    limit = None if args.all else args.limit
+    if args.json:
+        return _print_from_store(args, lambda bot, now: _json(status_json(bot, now, limit)))
+    return _print_from_store(args, lambda bot, now: render_status(bot, now, limit))
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected a whole number of items, 1 or more")
+    return value
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -53,7 +71,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from bot.domain.n_numbers import normalise_n_number
-    from bot.status import render_history
+    from bot.status import history_json, render_history
     from bot.wiring import build
 
     config = config_from(args.config)
@@ -62,7 +80,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     bot = build(config, with_mail=False)
     try:
-        text = render_history(bot, wanted)
+        if args.json:
+            data = history_json(bot, wanted)
+            text = None if data is None else _json(data)
+        else:
+            text = render_history(bot, wanted)
     finally:
         bot.close()
     if text is None:
@@ -75,6 +97,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser("status", help="open cases, upcoming bookings and pending timers")
     add_config(status)
+    status.add_argument(
+        "--limit", type=_limit, default=20, help="list at most this many of each (cases, bookings, timers; default 20)"
+    )
+    status.add_argument("--all", action="store_true", help="list every open case, booking and pending timer")
+    status.add_argument("--json", action="store_true", help="the same as JSON (fields in the README)")
     status.set_defaults(func=cmd_status)
 
     metrics = sub.add_parser("metrics", help="the bot's figures in the Prometheus text format")
@@ -84,4 +111,5 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history = sub.add_parser("history", help="everything the bot did to a case, in order")
     history.add_argument("reference", help="an N number (N146782) or a case id (SD000001)")
     add_config(history)
+    history.add_argument("--json", action="store_true", help="the same as JSON (fields in the README)")
     history.set_defaults(func=cmd_history)

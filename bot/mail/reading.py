@@ -190,6 +190,11 @@ def _too_deep(limits: ReadingLimits) -> str:
     return f"MIME nested more than {limits.max_mime_depth} levels deep"
 
 
+def message_id_of(msg: Message) -> str | None:
+    """The Message-ID as the service records it (``<id>``, spaces and control characters removed)."""
+    return _message_id(msg)
+
+
 def _message_id(msg: Message) -> str | None:
     value = str(msg.get("Message-ID", "") or "").strip()
     value = "".join(ch for ch in value if ch.isprintable() and not ch.isspace())

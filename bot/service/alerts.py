@@ -89,7 +89,11 @@ def quarantine(
         limit = config.trust.max_quarantine_notices_per_hour
         if notices < limit:
             to = (config.people.administrator,)
-            out = compose(setup, tx, Purpose.QUARANTINE_NOTICE, None, to, (), context, now, key=message_id)
+            key = message_id
+            if tx.email_queued(keyed_message_id(setup, Purpose.QUARANTINE_NOTICE, key)):
+                # Released by an administrator and quarantined again: a notice of its own.
+                key = f"{message_id} again at {now.isoformat()}"
+            out = compose(setup, tx, Purpose.QUARANTINE_NOTICE, None, to, (), context, now, key=key)
             result.emails.append(out)
         else:
             # A flood of bad mail: one alert stands for the rest of the hour's notices.
