@@ -7,9 +7,11 @@ or a worker's), and leave no process of its group behind.
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.service.test_privacy_and_hostile_mail import PERSONAL
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,4 +96,55 @@ def test_a_signal_to_the_process_group_ends_the_daemon_cleanly(tmp_path: Path, s
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert "strategy-bot stopped" in err
+    wait_for(lambda: not live_members(group), "the daemon's workers to end")
+
+
+def test_under_setsid_the_json_log_of_a_run_parses_leaks_nothing_and_ends_with_the_stop(tmp_path: Path) -> None:
+    """`setsid` as the supervisor: the daemon leads its own group; SIGTERM to the group; exit 0.
+
+    The log is `[logging] format = "json"`: every line one object with an ISO time and its
+    offset, no library chatter, no personal data from the example requests, and the last line
+    the daemon's own "strategy-bot stopped".
+    """
+    config = config_with_reader(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8") + '\n[logging]\nformat = "json"\n', encoding="utf-8")
+    data = tmp_path / "strategy-bot-data"
+    assert main(["init", "--config", str(config)]) == 0
+    examples = sorted((REPO / "examples").glob("*.eml"))
+    setsid = shutil.which("setsid")
+    assert setsid, "setsid (util-linux) is missing"
+    proc = subprocess.Popen(
+        [setsid, sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    group = proc.pid
+    try:
+        # setsid made the daemon the leader of a process group of its own.
+        wait_for(lambda: os.getpgid(proc.pid) == proc.pid, "the daemon to lead its own group")
+        inbox = mailbox.Maildir(data / "inbox", create=False)
+        for path in examples:
+            inbox.add(path.read_bytes())
+
+        def handled() -> int:
+            folders = [data / "inbox" / f".{name}" for name in ("Processed", "Triage", "Quarantine")]
+            return sum(len(list(mailbox.Maildir(f, create=False).iterkeys())) for f in folders if f.exists())
+
+        wait_for(lambda: handled() == len(examples), "every example handled")
+        os.killpg(group, signal.SIGTERM)
+        _, err = proc.communicate(timeout=GIVE_UP_SECONDS)
+    finally:
+        if proc.poll() is None:
+            os.killpg(group, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert records[-1]["message"] == "strategy-bot stopped" and records[-1]["logger"] == "bot.daemon"
+    assert all(datetime.fromisoformat(r["time"]).utcoffset() is not None for r in records)
+    assert any(r["message"].startswith("message handled") for r in records)  # the scan reads real lines
+    assert not [r for r in records if not r["logger"].startswith("bot") and r["level"] in ("DEBUG", "INFO")]
+    leaks = [(r["message"], word) for r in records for word in PERSONAL if word in json.dumps(r, ensure_ascii=False)]
+    assert leaks == []
     wait_for(lambda: not live_members(group), "the daemon's workers to end")
