@@ -138,3 +138,17 @@ def test_a_bad_logging_key_is_refused_naming_it(tmp_path: Path) -> None:
         load_config(path)
     path.write_text(text.replace('"xml"', '"json"') + 'level = "warning"\n', encoding="utf-8")
     assert load_config(path).logging == LoggingConfig(level="warning", format="json", repeat_summary_seconds=300)
+
+
+def test_apscheduler_s_skipped_poll_while_a_round_runs_is_not_logged(restored: None) -> None:
+    out = io.StringIO()
+    configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
+    for second in range(3):
+        emit(
+            "apscheduler.scheduler",
+            logging.WARNING,
+            'Execution of job "Daemon.round (trigger: interval[0:00:00.500000], next run at: 05:55:4%d UTC)" '
+            "skipped: maximum number of running instances reached (1)",
+            second,
+        )
+    assert out.getvalue() == ""

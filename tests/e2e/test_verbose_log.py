@@ -1,0 +1,90 @@
+"""`strategy-bot run --verbose` on a real IMAP session (Dovecot) and SMTP server: the log carries no message.
+
+imapclient logs every command and literal at DEBUG, the fetched message included; the bot caps
+library loggers at WARNING whatever ``--verbose`` says (issue 19 item 3). The scan reads the
+whole log of a session that fetched, handled and moved a request and sent its emails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.cli import main
+from tests.support.dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot
+from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
+from tests.support.requests_mail import request_email
+
+# Only so that a broken daemon fails the test instead of hanging the suite.
+GIVE_UP_SECONDS = 60.0
+# What the request says about the family and the concern: none of it may reach the log.
+SURNAME, MANAGER, PHONE = "Achterberg", "Robin Quillfeather", "01632 960777"
+REASON = "Bruises seen on allotment visit"
+PERSONAL = (SURNAME, MANAGER, PHONE, REASON, "Bruises", "allotment", "Children's surname")
+
+
+def wait_for(condition: Callable[[], object], what: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        assert proc.poll() is None, f"the daemon ended ({proc.returncode}) while waiting for {what}"
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_a_verbose_log_of_a_real_imap_session_holds_no_personal_data(
+    tmp_path: Path, certs: dict[str, Certificate], start_server: Callable[..., SmtpServer]
+) -> None:
+    server = start_dovecot(tmp_path / "dovecot", certs["server"])
+    smtp = start_server()
+    log_path = tmp_path / "daemon.log"
+    try:
+        config = bot_config(
+            tmp_path,
+            server,
+            smtp.port,
+            imap={"retry_first_seconds": 0.1, "retry_max_seconds": 1},
+            inbox={"poll_seconds": 0.5},
+        )
+        assert main(["init", "--config", str(config)]) == 0
+        raw = request_email(
+            datetime.now(UTC),
+            message_id="<verbose-1@council.example>",
+            surname=SURNAME,
+            manager=MANAGER,
+            phone=PHONE,
+            reason=REASON,
+        )
+        assert all(word.encode() in raw for word in (SURNAME, MANAGER, PHONE, REASON))  # the scan can find them
+        server.deliver(raw)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--verbose", "--config", str(config)],
+            cwd=tmp_path,
+            env={**os.environ, IMAP_PASSWORD_ENV: PASSWORD},
+            stdout=subprocess.DEVNULL,
+            stderr=log_path.open("wb"),
+            start_new_session=True,
+        )
+        try:
+            wait_for(lambda: server.message_ids("Processed") == ["<verbose-1@council.example>"], "Processed", proc)
+            wait_for(lambda: smtp.handler.received, "the confirmation sent", proc)
+            os.killpg(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=GIVE_UP_SECONDS) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        server.stop()
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    lines = log.splitlines()
+    assert any("message handled" in line for line in lines)  # the session really ran
+    assert [line for line in lines if " imapclient" in line and (" DEBUG " in line or " INFO " in line)] == []
+    assert [(line, word) for line in lines for word in PERSONAL if word in line] == []
