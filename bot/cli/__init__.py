@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bot import __version__
 from bot.cli import check, health, init, migrate, parse, quarantine, replay, run, store_views
 from bot.cli.common import EXIT_ERROR, EXIT_USAGE
 from bot.cli.guard import unexpected
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="strategy-bot",
         description="Books and follows up child-protection strategy discussions from the referral inbox.",
     )
+    parser.add_argument("--version", action="version", version=f"strategy-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add(sub)

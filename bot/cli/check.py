@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli.common import EXIT_ERROR, EXIT_OK
+from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config
 from bot.config import Config, load_config
 from bot.errors import BotError
 
@@ -16,12 +16,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from bot.ports import Checkable, Closeable
     from bot.wiring import CALENDARS, INBOXES, PURPOSES, SENDERS, check_kinds
 
-    config = load_config(Path(args.file))
+    source = args.file or args.config
+    config = load_config(Path(source) if source else None)
     check_kinds(config)
     MailRenderer(config.templates_dir).check(PURPOSES)
     if config.sender.smtp is not None and config.sender.kind == "smtp":
         config.sender.smtp.password()
-    print(f"{args.file}: configuration is valid")
+    print(f"{config.source}: configuration is valid")
     print(f"  inbox:    {_inbox_where(config)}")
     print(f"  calendar: {config.calendar.kind} ({config.calendar.name})")
     print(f"  sender:   {_sender_where(config)}")
@@ -112,6 +113,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser(
         "check-config", help="validate a config file, then log in to its servers and say in plain words what is wrong"
     )
-    check.add_argument("file")
+    # The file as a positional argument is kept as an alias of --config, which every command takes.
+    check.add_argument("file", nargs="?", help="the config file (the same as --config)")
+    add_config(check)
     check.add_argument("--offline", action="store_true", help="validate the file only; connect to nothing")
     check.set_defaults(func=cmd_check_config)
