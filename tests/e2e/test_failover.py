@@ -1,0 +1,230 @@
+"""Two daemons on one PostgreSQL and one inbox; the leader SIGKILLed mid-run; the standby carries on.
+
+`strategy-bot run` twice as subprocesses, on a real PostgreSQL (tests/support/postgres.py), a
+Maildir inbox and a Maildir sender, in rehearsal on a fast simulated clock so that the urgent
+cases' escalations fall due within the test. 200 requests, every tenth urgent. The leader is
+SIGKILLed once it has handled some of them; then every request must end with exactly one case
+and one confirmation (the urgent acknowledgement for an urgent case), and every escalation due
+by the end must have fired exactly once. The gap between the kill and the standby taking the
+lease, and its first email, is measured and printed, not asserted: conditions are waited for by
+polling the database with one generous overall deadline, never by sleeping a margin.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from bot.adapters.sql_lease import view
+from tests.support.requests_mail import london, request_email
+
+REPO = Path(__file__).resolve().parents[2]
+REQUESTS = 200
+URGENT_EVERY = 10
+START = london("2026-11-23 09:00")
+SPEED = 150.0  # simulated seconds per real second: the 60- and 90-minute escalations come within ~40 s
+LEASE = {"lease_seconds": 3, "renew_seconds": 1}
+DEADLINE = 150.0  # one overall deadline for the whole run; nothing is timed against it
+
+
+def n_number(i: int) -> str:
+    return f"N{500000 + i}"
+
+
+def write_config(folder: Path) -> Path:
+    text_ = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    assert text_.count("[store]\n") == 1
+    text_ = text_.replace("[store]\n", '[store]\nkind = "postgresql"\n')
+    # Room in the calendar for 200 requests at once, so that every one is booked within its timescale.
+    schedule = 'meeting_days = ["Monday", "Wednesday", "Friday"]\nwindow_start = "10:00"\nwindow_end = "11:30"\n'
+    assert schedule in text_
+    weekdays = '["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]'
+    roomy = f'meeting_days = {weekdays}\nwindow_start = "08:00"\nwindow_end = "18:00"\nslot_minutes = 5\n'
+    text_ = text_.replace(schedule, roomy)
+    text_ += "\n[leader]\n" + "".join(f"{key} = {value}\n" for key, value in LEASE.items())
+    config = folder / "bot.toml"
+    config.write_text(text_, encoding="utf-8")
+    return config
+
+
+def feed(inbox: Path) -> None:
+    """200 requests, as a mail server delivers them into the Maildir (tmp/ then new/)."""
+    for i in range(REQUESTS):
+        n = n_number(i)
+        urgent = i % URGENT_EVERY == 0
+        subject = f"URGENT S47 ENQUIRY {n}" if urgent else f"Strategy discussion {n}"
+        raw = request_email(START, subject=subject, n_number=n, message_id=f"<{n}@council.example>")
+        staged = inbox / "tmp" / f"{n}.eml"
+        staged.write_bytes(raw)
+        os.utime(staged, (START.timestamp(), START.timestamp()))
+        os.rename(staged, inbox / "new" / f"{n}.eml")
+
+
+class Daemons:
+    def __init__(self, folder: Path, config: Path, url: str) -> None:
+        self.folder, self.config = folder, config
+        self.env = {**os.environ, "STRATEGY_BOT_DATABASE_URL": url}
+        self.running: list[subprocess.Popen[bytes]] = []
+        self.alive: list[subprocess.Popen[bytes]] = []  # those expected to be running
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "bot", "run", "--config", str(self.config)]
+        command += ["--clock-start", START.isoformat(), "--clock-speed", str(SPEED)]
+        process = subprocess.Popen(
+            command,
+            cwd=self.folder,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.folder / f"{name}.log").open("wb"),
+        )
+        self.running.append(process)
+        self.alive.append(process)
+        return process
+
+    def stop_all(self) -> list[int]:
+        codes = []
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            codes.append(process.wait(timeout=60))
+        return codes
+
+
+def wait_for(condition: Callable[[], bool], what: str, until: float, daemons: Daemons) -> None:
+    """Poll ``condition``; fail at once, with the logs, if a daemon that should be running has stopped."""
+    while time.monotonic() < until:
+        if condition():
+            return
+        if any(process.poll() is not None for process in daemons.alive):
+            break
+        time.sleep(0.02)
+    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(daemons.folder.glob("*.log")))
+    raise AssertionError(f"gave up waiting for {what}\n{tails}")
+
+
+def one(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def holder(engine: Engine) -> str | None:
+    try:
+        lease = view(engine)
+    except ProgrammingError:  # the first daemon has not made the tables yet
+        return None
+    return lease.holder if lease is not None and lease.expires_in > 0 else None
+
+
+def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doubled(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    until = time.monotonic() + DEADLINE
+    config = write_config(tmp_path)
+    env = {**os.environ, "STRATEGY_BOT_DATABASE_URL": postgres_url}
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=tmp_path, env=env, check=True)
+    engine = create_engine(postgres_url)
+    daemons = Daemons(tmp_path, config, postgres_url)
+    try:
+        first = daemons.start("first")
+        wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
+        leader_name = holder(engine)
+        assert leader_name is not None and f":{first.pid}:" in leader_name
+        second = daemons.start("second")
+        standby_key = f"leader:standby:%:{second.pid}:%"
+        wait_for(
+            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
+            "the second daemon to wait as a standby",
+            until,
+            daemons,
+        )
+
+        feed(tmp_path / "strategy-bot-data" / "inbox")
+        wait_for(
+            lambda: one(engine, "SELECT count(*) FROM cases") >= 40, "the leader to open some cases", until, daemons
+        )
+        sent_before = one(engine, "SELECT count(*) FROM outbox WHERE status = 'sent'")
+        daemons.alive.remove(first)
+        first.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        written_before = one(engine, "SELECT count(*) FROM history")
+
+        wait_for(lambda: holder(engine) not in (None, leader_name), "the standby to take the lease", until, daemons)
+        took_over = time.monotonic()
+        taken = holder(engine)
+        assert taken is not None and f":{second.pid}:" in taken
+        wait_for(
+            lambda: one(engine, "SELECT count(*) FROM history") > written_before,
+            "the new leader's first recorded action",
+            until,
+            daemons,
+        )
+        first_action = time.monotonic()
+        wait_for(
+            lambda: one(engine, "SELECT count(*) FROM outbox WHERE status = 'sent'") > sent_before,
+            "the new leader's first email",
+            until,
+            daemons,
+        )
+        first_email = time.monotonic()
+        print(
+            f"\nfailover (lease_seconds = {LEASE['lease_seconds']}): after the kill, lease taken in "
+            f"{took_over - killed:.2f} s, first action recorded in {first_action - killed:.2f} s, "
+            f"first email sent in {first_email - killed:.2f} s"
+        )
+
+        urgent = REQUESTS // URGENT_EVERY
+        wait_for(
+            lambda: (
+                one(engine, "SELECT count(*) FROM cases") == REQUESTS
+                and one(engine, "SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0
+                and one(engine, "SELECT count(*) FROM timers WHERE purpose = 'escalation_90' AND status = 'fired'")
+                == urgent
+            ),
+            "every request handled and both escalations fired",
+            until,
+            daemons,
+        )
+        assert list((tmp_path / "strategy-bot-data" / "inbox" / "new").iterdir()) == []
+    finally:
+        codes = daemons.stop_all()
+
+    assert codes[1] == 0, (tmp_path / "second.log").read_text()[-3000:]
+    with engine.connect() as conn:
+        cases = Counter(row[0] for row in conn.execute(text("SELECT n_numbers FROM cases")))
+        answers = Counter(
+            (row[0], row[1])
+            for row in conn.execute(
+                text(
+                    "SELECT case_id, purpose FROM outbox WHERE purpose IN "
+                    "('confirmation', 'urgent_acknowledgement', 'escalation_60', 'escalation_90')"
+                )
+            )
+        )
+        fired = Counter(
+            (row[0], row[1].split()[0])
+            for row in conn.execute(text("SELECT case_id, detail FROM history WHERE action = 'timer_fired'"))
+        )
+        kinds = dict(conn.execute(text("SELECT case_id, kind FROM cases")).all())
+        got = Counter(conn.execute(text("SELECT case_id || ' ' || purpose FROM outbox")).scalars())
+        states = dict(conn.execute(text("SELECT case_id, state FROM cases")).all())
+    engine.dispose()
+    assert cases == Counter({n_number(i): 1 for i in range(REQUESTS)})
+    for case_id, kind in kinds.items():
+        reply = "urgent_acknowledgement" if kind == "urgent" else "confirmation"
+        assert answers[(case_id, reply)] == 1, (case_id, states[case_id], [k for k in got if case_id in k])
+        if kind == "urgent":
+            for escalation in ("escalation_60", "escalation_90"):
+                assert answers[(case_id, escalation)] == 1, (case_id, escalation)
+                assert fired[(case_id, escalation)] == 1, (case_id, escalation)
+    assert sum(1 for kind in kinds.values() if kind == "urgent") == REQUESTS // URGENT_EVERY
+    assert max(answers.values()) == 1
