@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Fetched together in one round trip; enough to keep a backlog moving, small enough for memory.
 FETCH_CHUNK = 25
+# Handled messages committed and moved out this many at a time: each group is progress kept,
+# so a daemon restarted every few seconds still works through a backlog.
+COMMIT_EVERY = 5
 
 
 class ImapInbox:
@@ -41,6 +44,9 @@ class ImapInbox:
     again from the start; the service recognises messages already handled by Message-ID
     and content hash before acting on anything.
     """
+
+    # Read by the daemon: the largest group of messages handled before a commit and the moves.
+    commit_every = COMMIT_EVERY
 
     def __init__(
         self,
@@ -81,8 +87,9 @@ class ImapInbox:
         if self._conn is not None:
             return self._conn
         wait = self._backoff.wait_left()
-        if wait > 0:
+        if wait > 0 and not self.server.health.connected:
             raise TransientError(f"IMAP server {self.where} unavailable; next try in {wait:.0f} s")
+        # (The watcher reaching the server since is reason enough to try now.)
         try:
             client = self.server.connect()
             self._prepare_folders(client)

@@ -40,6 +40,7 @@ class IdleWatcher:
         self.sleep = sleep
         self._watch: IMAPClient | None = None
         self._watch_since = 0.0
+        self._reconnected = False  # connected again after failing: the daemon is woken once
         self._watch_backoff = Backoff(self.imap.retry_first_seconds, self.imap.retry_max_seconds, monotonic)
 
     def wait(self, timeout: float) -> bool:
@@ -60,6 +61,11 @@ class IdleWatcher:
         if client is None:  # the server offers no IDLE: polling from now on
             self.sleep(timeout)
             return False
+        if self._reconnected:
+            # The server is back: a round now reads what arrived while it was away (and
+            # reconnects the fetch connection) rather than at the next poll.
+            self._reconnected = False
+            return True
         deadline = self.monotonic() + timeout
         try:
             while True:
@@ -120,6 +126,7 @@ class IdleWatcher:
             disconnect(client)
             self.server.lost(exc, self._watch_backoff)
             raise TransientError(f"cannot start IDLE on {self.where}: {text_of(exc)}") from exc
+        self._reconnected = self._watch_backoff.failures > 0
         self._watch_backoff.succeeded()
         self.server.offers_idle(True)
         self._watch = client
