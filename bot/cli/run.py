@@ -6,20 +6,17 @@ import argparse
 import logging
 import os
 
-from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from, instant, setup_logging
+from bot.cli.common import EXIT_ERROR, add_config, config_from, instant, setup_logging
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import stop_request
-
-    stop_request.install()  # first: a SIGTERM while the daemon starts is a clean stop, exit 0
     from bot.adapters.instance_lock import single_instance
     from bot.adapters.system_clock import SimulatedClock, SystemClock
     from bot.daemon import Daemon
     from bot.leadership import leadership_for
     from bot.ports import Clock
     from bot.storage_paths import start_problems
-    from bot.wiring import build, check_kinds
+    from bot.wiring import build
 
     # Everything the daemon creates (database, mail folders, documents) is its user's only.
     os.umask(0o077)
@@ -28,15 +25,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock: Clock = SystemClock()
     if args.clock_start is not None:
         clock = SimulatedClock(args.clock_start, args.clock_speed)
-    check_kinds(config)  # an unknown kind or a missing extra comes first: it is a mistake in the file
     refused = start_problems(config)  # a mistyped path or a damaged database: said, never created or used
     for line in refused:
         logging.getLogger("bot").error("cannot start: %s", line)
     if refused:
         return EXIT_ERROR
-    if stop_request.requested() is not None:
-        logging.getLogger("bot").info("stop requested while starting; strategy-bot stopped")
-        return EXIT_OK
     # SQLite: one daemon per database; a second is refused, naming the PID of the first.
     instance = single_instance(config.store.kind, config.store.url)
     bot = build(config)
