@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Engine, create_engine
 
 from bot.adapters.sql_lease import LeaseView, SqlLease, fence, holder_name, shown, standbys, view
@@ -148,26 +149,26 @@ def describe(bot: Bot) -> list[str]:
     return [*lines, ""]
 
 
-def gauges(bot: Bot) -> list[str]:
-    """The leader gauge and the lease age, in the Prometheus text format; nothing on SQLite."""
+def leader_metrics(bot: Bot) -> list[Metric]:
+    """The leader gauge, by instance, and the lease age; nothing on SQLite."""
     current = _view(bot)
     if current is None:
         return []
-    leader, age = "strategy_bot_leader", "strategy_bot_lease_age_seconds"
-    lines = [
-        f"# HELP {leader} 1 for the instance holding an unexpired lease, 0 for a standby heard from recently.",
-        f"# TYPE {leader} gauge",
-    ]
+    leader = GaugeMetricFamily(
+        "strategy_bot_leader",
+        "1 for the instance holding an unexpired lease, 0 for each standby heard from recently.",
+        labels=("holder",),
+    )
     if current.expires_in > 0:
-        lines.append(f'{leader}{{holder="{current.holder}"}} 1')
+        leader.add_metric([str(current.holder)], 1)
     for standby in standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds):
-        lines.append(f'{leader}{{holder="{standby.holder}"}} 0')
-    lines += [
-        f"# HELP {age} Seconds since the leader last renewed its lease; above leader.lease_seconds, no instance leads.",
-        f"# TYPE {age} gauge",
-        f"{age} {max(0.0, current.renewed_ago):.3f}",
-    ]
-    return lines
+        leader.add_metric([standby.holder], 0)
+    age = GaugeMetricFamily(
+        "strategy_bot_lease_age_seconds",
+        "Seconds since the leader last renewed its lease; above leader.lease_seconds no instance leads.",
+        value=max(0.0, current.renewed_ago),
+    )
+    return [leader, age]
 
 
 def _view(bot: Bot) -> LeaseView | None:

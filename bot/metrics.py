@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from bot.delivery import sender_outage
 from bot.health import HEARTBEAT_KEY, INBOX_KEY
+from bot.leadership import leader_metrics
 from bot.throttling import ROLES, recorded
 from bot.wiring import Bot
 
@@ -173,6 +174,7 @@ class _Figures(Collector):
             left.add_metric([role], (moment - now).total_seconds() if moment else 0.0)
         yield until
         yield left
+        yield from leader_metrics(bot)  # instances sharing a database: who leads; nothing on SQLite
         yield _single("strategy_bot_metrics_timestamp_seconds", "Unix time these figures were read.", now.timestamp())
 
 

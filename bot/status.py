@@ -17,6 +17,7 @@ from bot.adapters.sql_quarantine import admin_entries
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.domain.records import HistoryEntry
+from bot.leadership import describe
 from bot.throttling import ROLES, kind_of, recorded
 from bot.wiring import Bot
 
@@ -62,6 +63,7 @@ def render_status(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) ->
     if outage is not None:
         since = _when(outage.since, bot)
         lines += [f"Mail server ({bot.config.sender.kind}): NOT TAKING MAIL since {since} ({outage.error})", ""]
+    lines += describe(bot)  # instances sharing a database: the leader and the standbys; nothing on SQLite
     lines += _throttling(bot, now)
     open_total = sum(n for _, _, n in view.open_counts)
     by_state = ", ".join(f"{kind} {state} {n}" for kind, state, n in view.open_counts)

@@ -13,7 +13,9 @@ polling the database with one generous overall deadline, never by sleeping a mar
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,6 +92,18 @@ class Daemons:
         self.alive.append(process)
         return process
 
+    def command(self, name: str) -> str:
+        """`strategy-bot status` or `metrics` as an admin runs it, beside the daemons."""
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", name, "--config", str(self.config)],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
     def stop_all(self) -> list[int]:
         codes = []
         for process in self.running:
@@ -146,6 +160,15 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
             until,
             daemons,
         )
+
+        # What an admin sees: the leader and the standby, in `status` and in `metrics`.
+        status = daemons.command("status")
+        assert f"Leader: {socket.gethostname()} (PID {first.pid}) (epoch 1)" in status
+        assert f"Standbys: 1\n  {socket.gethostname()} (PID {second.pid})  seen" in status
+        figures = daemons.command("metrics")
+        assert f'strategy_bot_leader{{holder="{leader_name}"}} 1.0' in figures
+        assert re.search(rf'strategy_bot_leader{{holder="[^"]*:{second.pid}:[^"]*"}} 0.0', figures)
+        assert "strategy_bot_lease_age_seconds " in figures
 
         feed(tmp_path / "strategy-bot-data" / "inbox")
         wait_for(
