@@ -45,24 +45,34 @@ def _sender(headers: bytes) -> str:
     return address or "(no single readable From)"
 
 
+# The inbox kinds whose adapter gives its quarantine folder (the HasQuarantine port).
+WITH_QUARANTINE = ("maildir", "imap")
+
+
+def _not_available(config: Config) -> int:
+    print(
+        f"strategy-bot quarantine: not available for inbox.kind = {config.inbox.kind!r}; "
+        f"look in the mailbox's {config.inbox.quarantine_folder!r} folder with Outlook",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
+
+
 def _with_folder(args: argparse.Namespace, act: Callable[[Config, Bot, QuarantineFolder], int]) -> int:
     from bot.cli.store_views import _refused
     from bot.ports.quarantine import HasQuarantine
     from bot.wiring import build, build_inbox
 
     config = config_from(args.config)
+    if config.inbox.kind not in WITH_QUARANTINE:
+        return _not_available(config)
     if _refused(args, config):
         return EXIT_ERROR
     bot = build(config, with_mail=False)
     try:
         inbox = build_inbox(config, bot.store)  # type: ignore[arg-type]
         if not isinstance(inbox, HasQuarantine):
-            print(
-                f"strategy-bot quarantine: not available for inbox.kind = {config.inbox.kind!r}; "
-                f"look in the mailbox's {config.inbox.quarantine_folder!r} folder",
-                file=sys.stderr,
-            )
-            return EXIT_ERROR
+            return _not_available(config)
         folder = inbox.quarantine_folder()
         try:
             return act(config, bot, folder)

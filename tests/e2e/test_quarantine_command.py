@@ -98,3 +98,18 @@ def test_list_show_release_and_delete_on_a_maildir(tmp_path: Path, capsys: pytes
 
     code, _, err = cli(capsys, "quarantine", "release", spam_id, "--config", str(config_path))
     assert code == 1 and "no message" in err and "Traceback" not in err
+
+
+def test_on_graph_the_command_says_it_is_not_available(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bot.toml"
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    old = 'kind = "maildir"\npath = "strategy-bot-data/inbox"'
+    assert old in text
+    text = text.replace(old, 'kind = "graph"')
+    path.write_text(text + '\n[graph]\ntenant_id = "t"\nclient_id = "c"\nclient_secret_env = "GRAPH_SECRET"\n')
+    code, out, err = cli(capsys, "quarantine", "list", "--config", str(path))
+    assert code == 1 and out == ""
+    assert err == (
+        "strategy-bot quarantine: not available for inbox.kind = 'graph'; "
+        "look in the mailbox's 'Quarantine' folder with Outlook\n"
+    )
