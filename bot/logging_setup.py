@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -80,43 +81,63 @@ class LibraryCap(logging.Filter):
 
 @dataclass
 class _Seen:
-    first: float  # when the line was first logged (record.created)
-    last_shown: float  # when it or its last summary was logged
-    more: int = 0  # repeats since then, not shown
+    last_shown: float  # when the line, or its last summary, was logged (record.created)
+    more: int = 0  # repeats since then, held back
 
 
 class RepeatSummary(logging.Filter):
-    """A warning or error logged again with the same words is held back and counted; the next
-    repeat after ``every_seconds`` goes out as one summary: "<line> (failed 120 more times since 09:01)".
+    """A warning or error logged again with the same words is held back and counted.
 
-    Time is the records' own (``record.created``), so the filter needs no clock of its own.
+    Once ``every_seconds`` have passed since it was last shown, the next record of any kind
+    first sends one summary, "<line> (repeated 120 more times since 09:01)", through ``emit``
+    (the handler), so a burst followed by other lines is summed up too. Time is the records' own
+    (``record.created``): the filter needs no clock of its own.
     """
 
-    def __init__(self, every_seconds: float) -> None:
+    def __init__(self, every_seconds: float, emit: Callable[[logging.LogRecord], object] | None = None) -> None:
         super().__init__()
         self.every_seconds = every_seconds
+        self.emit = emit
         self._seen: dict[tuple[str, int, str], _Seen] = {}
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
+        if getattr(record, "repeat_summary", False):
             return True
-        key = (record.name, record.levelno, record.getMessage())
         with self._lock:
-            seen = self._seen.get(key)
-            if seen is None:
-                if len(self._seen) > 1000:  # many different failures: forget the old ones
-                    self._seen.clear()
-                self._seen[key] = _Seen(record.created, record.created)
-                return True
-            seen.more += 1
-            if record.created - seen.last_shown < self.every_seconds:
-                return False
-            since = datetime.fromtimestamp(seen.first).astimezone().strftime("%H:%M")
-            record.msg = f"{record.getMessage()} (repeated {seen.more} more times since {since})"
-            record.args = None
-            seen.last_shown, seen.more = record.created, 0
-            return True
+            due = self._due(record.created)
+            if record.levelno < logging.WARNING:
+                shown = True
+            else:
+                key = (record.name, record.levelno, record.getMessage())
+                seen = self._seen.get(key)
+                if seen is None:
+                    if len(self._seen) > 1000:  # many different failures: forget the old ones
+                        self._seen.clear()
+                    self._seen[key] = _Seen(record.created)
+                    shown = True
+                else:
+                    seen.more += 1
+                    shown = False
+        for summary in due:
+            if self.emit is not None:
+                self.emit(summary)
+        return shown
+
+    def _due(self, now: float) -> list[logging.LogRecord]:
+        """A summary record for each line held back and last shown ``every_seconds`` ago or more."""
+        due = []
+        for (name, level, text), seen in self._seen.items():
+            if seen.more and now - seen.last_shown >= self.every_seconds:
+                since = datetime.fromtimestamp(seen.last_shown).astimezone().strftime("%H:%M")
+                summary = logging.LogRecord(
+                    name, level, "", 0, f"{text} (repeated {seen.more} more times since {since})", None, None
+                )
+                summary.created = now
+                summary.repeat_summary = True
+                due.append(summary)
+                seen.last_shown, seen.more = now, 0
+        return due
 
 
 def configure(settings: LoggingConfig | None = None, verbose: bool | None = None, stream: TextIO | None = None) -> None:
@@ -131,7 +152,7 @@ def configure(settings: LoggingConfig | None = None, verbose: bool | None = None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(LibraryCap())
-    handler.addFilter(RepeatSummary(settings.repeat_summary_seconds))
+    handler.addFilter(RepeatSummary(settings.repeat_summary_seconds, emit=handler.handle))
     root = logging.getLogger()
     if _installed is not None:
         root.removeHandler(_installed)

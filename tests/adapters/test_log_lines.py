@@ -110,8 +110,27 @@ def test_a_repeated_failure_is_logged_once_then_summed_up(restored: None) -> Non
     assert messages == [
         "round failed: OperationalError",
         "the referral inbox does not answer",
-        "round failed: OperationalError (repeated 300 more times since 09:01)",
+        "round failed: OperationalError (repeated 299 more times since 09:01)",
     ]
+
+
+def test_a_burst_held_back_is_summed_up_before_the_next_line_once_the_time_has_passed(restored: None) -> None:
+    out = io.StringIO()
+    configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
+    start = datetime(2026, 11, 30, 9, 1).astimezone().timestamp()
+    for n in range(5):  # five messages quarantined for one reason within a minute
+        emit("bot.service", logging.WARNING, "message quarantined: unreadable", created=start + n)
+    emit("bot.daemon", logging.INFO, "strategy calendar published", created=start + 100)
+    emit("bot.daemon", logging.INFO, "strategy calendar published", created=start + 400)
+    messages = [line.split(": ", 1)[1] for line in out.getvalue().splitlines()]
+    assert messages == [
+        "message quarantined: unreadable",
+        "strategy calendar published",
+        "message quarantined: unreadable (repeated 4 more times since 09:01)",
+        "strategy calendar published",
+    ]
+    summary = out.getvalue().splitlines()[2]
+    assert " WARNING bot.service: " in summary  # the held-back lines' own level and logger
 
 
 def test_info_lines_are_never_held_back(restored: None) -> None:
