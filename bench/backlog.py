@@ -1,6 +1,10 @@
 """Benchmark: a backlog of requests in the Maildir, drained by `strategy-bot run` on the embedded default.
 
     python bench/backlog.py --requests 10000
+    python bench/backlog.py --requests 10000 --store postgresql
+
+With ``--store postgresql`` the database is a PostgreSQL started for the run on loopback (as the
+tests start it, but durable: fsync and synchronous commit on, as SQLite's synchronous=FULL is).
 
 Measures requests per second from the daemon's start until the inbox is empty and every
 outgoing email has been delivered, and the daemon's peak RSS. Not a test: no thresholds here.
@@ -24,6 +28,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.support: the PostgreSQL the tests start
 AUTH = (
     "mx.police.example; spf=pass smtp.mailfrom=council.example; "
     "dkim=pass header.d=council.example; dmarc=pass header.from=council.example"
@@ -56,11 +61,23 @@ def request(i: int, sent: datetime) -> bytes:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="strategy-bot-bench-"))
     config = work / "bot.toml"
-    config.write_text((REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2"))
+    text = (REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2")
+    env = dict(os.environ)
+    server = None
+    if args.store == "postgresql":
+        from tests.support.ports import free_port
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer(free_port(), durable=True)
+        server.start()
+        env["STRATEGY_BOT_DATABASE_URL"] = server.create_database()
+        text = text.replace("[store]\n", '[store]\nkind = "postgresql"\n', 1)
+    config.write_text(text)
     (work / "strategy-bot-data").mkdir()
     inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
     # From now on, so every deadline the backlog creates lies ahead: this measures intake.
@@ -73,26 +90,31 @@ def main() -> int:
         os.utime(path, (sent.timestamp(), sent.timestamp() + 60))
     print(f"{args.requests} requests delivered to {work}", file=sys.stderr)
 
+    # The database and the sent Maildir, as an administrator makes them (`run` creates neither).
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=work, env=env, check=True)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
         cwd=work,
-        stderr=subprocess.DEVNULL,
+        env=env,
+        stderr=open(work / "daemon.log", "wb"),  # noqa: SIM115 - open while the daemon runs
     )
     db = work / "strategy-bot-data" / "bot.sqlite3"
     inbox_dirs = [work / "strategy-bot-data" / "inbox" / d for d in ("new", "cur")]
     while True:
         time.sleep(0.2)
+        if proc.poll() is not None:
+            tail = (work / "daemon.log").read_text(errors="replace").splitlines()[-5:]
+            raise SystemExit(
+                f"the daemon exited ({proc.returncode}) before the backlog was drained:\n" + "\n".join(tail)
+            )
         if any(any(d.iterdir()) for d in inbox_dirs):
             continue
         try:
-            con = sqlite3.connect(db)
-            pending = con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-            sent = con.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
-            con.close()
-        except sqlite3.Error:
+            waiting, sent = outbox_counts(db, env.get("STRATEGY_BOT_DATABASE_URL"))
+        except (sqlite3.Error, OSError):
             continue
-        if pending == 0:
+        if waiting == 0:
             break
     elapsed = time.perf_counter() - started
     status = Path(f"/proc/{proc.pid}/status").read_text()
@@ -107,7 +129,32 @@ def main() -> int:
     print(f"drained in {elapsed:.1f} s (including start-up): {args.requests / elapsed:.0f} requests/s")
     print(f"peak RSS of the daemon: {peak_mb:.0f} MB")
     print(f"stopped {stop_seconds:.1f} s after SIGTERM, exit code {proc.returncode}")
+    print(f"store: {args.store}")
+    if server is not None:
+        server.stop()
     return 0
+
+
+def outbox_counts(db: Path, postgresql_url: str | None) -> tuple[int, int]:
+    """Emails still to deliver (pending or being sent), and emails delivered."""
+    query = (
+        "SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')), "
+        "count(*) FILTER (WHERE status = 'sent') FROM outbox"
+    )
+    if postgresql_url is None:
+        con = sqlite3.connect(db)
+        try:
+            waiting, sent = con.execute(query).fetchone()
+        finally:
+            con.close()
+        return int(waiting), int(sent)
+    import psycopg
+
+    with psycopg.connect(postgresql_url.replace("+psycopg", "", 1)) as conn:
+        row = conn.execute(query).fetchone()
+    if row is None:
+        raise OSError("no answer")
+    return int(row[0]), int(row[1])
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ def _major(path: str) -> int:
 class PostgresServer:
     """A throw-away PostgreSQL cluster on loopback, trusting local connections."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, durable: bool = False) -> None:
         self.port = port
+        # The tests need no durability; a benchmark (bench/backlog.py) measures with it.
+        self.settings = {"max_connections": "200", "listen_addresses": HOST} if durable else SETTINGS
         self.folder = Path(tempfile.mkdtemp(prefix="strategy-bot-pg-"))
         self.data = self.folder / "data"
         self.sockets = self.folder / "sockets"
@@ -94,7 +96,7 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
-        options = [f"-c{key}={value}" for key, value in SETTINGS.items()]
+        options = [f"-c{key}={value}" for key, value in self.settings.items()]
         with open(self.log, "wb") as log:
             self._process = subprocess.Popen(
                 [*self._as, str(_bin("postgres")), "-D", str(self.data), "-p", str(self.port)]
