@@ -37,6 +37,7 @@ from bot.wiring import Bot
 # Rows still in progress: counted in a gauge, not in the counter of how things ended.
 WAITING_EMAIL = ("pending", "sending")
 WAITING_TIMER = ("pending",)
+QUARANTINED, DELETED = "quarantine", ("deleted",)
 
 
 def version() -> str:
@@ -69,9 +70,23 @@ class _Figures(Collector):
         messages = CounterMetricFamily(
             "strategy_bot_messages", "Messages handled, by kind and outcome.", labels=("kind", "outcome")
         )
-        for values, count in by_table.get("messages", []):
-            messages.add_metric(list(values), count)
+        handled: dict[tuple[str, str], int] = {}
+        for (kind, outcome), count in by_table.get("messages", []):
+            # A quarantined message an administrator deleted was still quarantined: the count stays.
+            key = (kind, QUARANTINED if outcome in DELETED else outcome)
+            handled[key] = handled.get(key, 0) + count
+        for (kind, outcome), count in sorted(handled.items()):
+            messages.add_metric([kind, outcome], count)
         yield messages
+
+        events = CounterMetricFamily(
+            "strategy_bot_events",
+            "Entries in the append-only history, by action (received, booked, quarantined, email_sent, ...).",
+            labels=("action",),
+        )
+        for (action,), count in by_table.get("events", []):
+            events.add_metric([action], count)
+        yield events
 
         yield _gauge("strategy_bot_cases", "Cases, by kind and state.", ("kind", "state"), by_table.get("cases", []))
         yield _gauge(

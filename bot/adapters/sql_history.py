@@ -49,6 +49,8 @@ class HistoryRows(SqlRows):
             ("emails", (t.outbox.c.purpose, t.outbox.c.status)),
             ("timers", (t.timers.c.purpose, t.timers.c.status, t.timers.c.late)),
             ("bookings", (t.bookings.c.status,)),
+            # The history is append-only: counts by action only ever go up (a metric's counter).
+            ("events", (t.history.c.action,)),
         )
         counts: list[Tally] = []
         for name, columns in groups:

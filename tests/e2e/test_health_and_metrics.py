@@ -179,16 +179,28 @@ def samples(text: str) -> tuple[dict[str, str], dict[tuple[str, tuple[tuple[str,
     return types, values
 
 
-def test_counters_only_go_up_across_a_run_and_the_names_follow_the_conventions(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path))
+def test_counters_only_go_up_across_a_run_and_the_names_follow_the_conventions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ten simulated days of a real run (every timer of two cases fires): about 4 s on an idle machine."""
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
     # Real time: the Maildir inbox takes a message's receipt time from its file.
     at = datetime.now(UTC)
     bot = built(config)
     try:
         for n, number in enumerate(["N146782", "N311907"]):
             deliver(bot, request_email(at, n_number=number, message_id=f"<run.{n}@council.example>"))
+        forged = request_email(
+            at, sender="Alex Morgan <alex.morgan@evil.example>", message_id="<run.forged@evil.example>"
+        )
+        deliver(bot, forged)  # quarantined
         Daemon(bot, StepClock(at)).round()
         first = render_metrics(bot, at)
+        # The administrator deletes the quarantined message: it was still quarantined once.
+        assert main(["quarantine", "list", "--config", str(config_path)]) == 0
+        [listed] = [line for line in capsys.readouterr().out.splitlines() if "evil.example" in line]
+        assert main(["quarantine", "delete", listed.split()[0], "--by", "bot.admin", "--config", str(config_path)]) == 0
         # More work: a cancellation (its timers end), another request, and days later the
         # reminders and chases fire.
         cancel_at = at + timedelta(minutes=30)
@@ -217,7 +229,10 @@ def test_counters_only_go_up_across_a_run_and_the_names_follow_the_conventions(t
     went_down = [(key, before[key], after.get(key)) for key in counters if after.get(key, -1) < before[key]]
     assert went_down == []
     grew = {key[0] for key in counters if after[key] > before[key]}
-    assert {"strategy_bot_messages_total", "strategy_bot_emails_total"} <= grew
+    assert {"strategy_bot_messages_total", "strategy_bot_emails_total", "strategy_bot_events_total"} <= grew
+    quarantined = ("strategy_bot_messages_total", (("kind", "unrecognised"), ("outcome", "quarantine")))
+    assert before[quarantined] == after[quarantined] == 1
+    assert after[("strategy_bot_events_total", (("action", "quarantined"),))] == 1
     assert any(key[0] == "strategy_bot_timers_total" and dict(key[1])["status"] == "cancelled" for key in after)
     assert any(key[0] == "strategy_bot_timers_total" and dict(key[1])["status"] == "fired" for key in after)
 
