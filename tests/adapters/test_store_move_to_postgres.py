@@ -9,6 +9,7 @@ sides, and the PostgreSQL store goes on numbering cases after the last one copie
 from __future__ import annotations
 
 import sqlite3
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from bot.adapters import sql_migrations as migrations
 from bot.adapters.sql_copy import copied_tables
 from bot.adapters.sql_store import SqlStore
 from bot.cli import main
-from bot.config import load_config
+from bot.config import ConfigError, load_config
 from bot.domain.model import CaseState, Kind, RequestDetails
 from bot.replay import Replay, load
+from bot.wiring import check_kinds
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY_V4 = REPO / "tests" / "fixtures" / "legacy_store_v4.sql"
@@ -163,3 +165,34 @@ def test_an_sqlite_database_made_before_alembic_is_migrated_with_its_rows(
             assert [h.action for h in tx.history("SD000001")] == ["opened"]
     finally:
         store.dispose()
+
+
+def test_a_database_newer_than_the_code_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+    path.parent.mkdir()
+    SqlStore(f"sqlite:///{path}").migrate()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.commit()
+    db.close()
+    config = str(config_file(tmp_path, "sqlite", path))
+    for command in (["status", "--config", config], ["migrate", "--config", config]):
+        assert main(command) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line == (
+            "strategy-bot: configuration error: database: schema at revision 9999, newer than this strategy-bot "
+            f"knows (its newest is {migrations.head()}); upgrade strategy-bot to the version that made it"
+        )
+
+
+def test_postgresql_without_its_extra_names_the_pip_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(config_file(tmp_path, "postgresql"))
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails
+    with pytest.raises(
+        ConfigError,
+        match=r"store.kind: got \"postgresql\", but the postgresql extra .*"
+        r"pip install 'strategy-bot\[postgresql\]'",
+    ):
+        check_kinds(config)
