@@ -18,6 +18,7 @@ from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
 from bot.leadership import Leadership
+from bot.logging_setup import flush_repeats
 from bot.metrics import render_metrics, write_textfile
 from bot.ports import BatchMove, Clock, Inbox, Purgeable
 from bot.reload import reload as reload_config
@@ -114,6 +115,7 @@ class Daemon:
         self.publish_if_due(force=True)
         if self.leadership is not None:
             self.leadership.release()  # a standby takes over at once, not when the lease expires
+        flush_repeats()  # a warning still held back is summed up before the last line
         log.info("strategy-bot stopped")
         return 0
 

@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +32,7 @@ FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error")
 
 _installed: logging.Handler | None = None
+_repeats: RepeatSummary | None = None  # the installed handler's, summed up at exit
 _verbose = False
 
 
@@ -124,11 +127,20 @@ class RepeatSummary(logging.Filter):
                 self.emit(summary)
         return shown
 
-    def _due(self, now: float) -> list[logging.LogRecord]:
+    def flush(self, now: float) -> None:
+        """Sum up every line still held back, whenever it was last shown (the process is ending)."""
+        with self._lock:
+            due = self._due(now, every=0.0)
+        for summary in due:
+            if self.emit is not None:
+                self.emit(summary)
+
+    def _due(self, now: float, every: float | None = None) -> list[logging.LogRecord]:
         """A summary record for each line held back and last shown ``every_seconds`` ago or more."""
+        every = self.every_seconds if every is None else every
         due = []
         for (name, level, text), seen in self._seen.items():
-            if seen.more and now - seen.last_shown >= self.every_seconds:
+            if seen.more and now - seen.last_shown >= every:
                 since = datetime.fromtimestamp(seen.last_shown).astimezone().strftime("%H:%M")
                 summary = logging.LogRecord(
                     name, level, "", 0, f"{text} (repeated {seen.more} more times since {since})", None, None
@@ -140,19 +152,26 @@ class RepeatSummary(logging.Filter):
         return due
 
 
+def flush_repeats() -> None:
+    """At exit: every warning still held back is summed up, so the last lines of a run say it."""
+    if _repeats is not None:
+        _repeats.flush(time.time())
+
+
 def configure(settings: LoggingConfig | None = None, verbose: bool | None = None, stream: TextIO | None = None) -> None:
     """Set up (or, on SIGHUP, set up again) the one handler on the root logger.
 
     ``verbose`` left out keeps what the last call said (a reload keeps ``--verbose``).
     """
-    global _installed, _verbose
+    global _installed, _repeats, _verbose
     settings = settings or LoggingConfig()
     if verbose is not None:
         _verbose = verbose
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(LibraryCap())
-    handler.addFilter(RepeatSummary(settings.repeat_summary_seconds, emit=handler.handle))
+    repeats = RepeatSummary(settings.repeat_summary_seconds, emit=handler.handle)
+    handler.addFilter(repeats)
     root = logging.getLogger()
     if _installed is not None:
         root.removeHandler(_installed)
@@ -161,7 +180,11 @@ def configure(settings: LoggingConfig | None = None, verbose: bool | None = None
         if isinstance(old, logging.StreamHandler) and old.stream in (sys.stderr, sys.stdout):
             root.removeHandler(old)
     root.addHandler(handler)
-    _installed = handler
+    if _repeats is None:  # once: before logging's own exit hook (atexit runs the last registered first)
+        atexit.register(flush_repeats)
+    elif _installed is not None:
+        _repeats.flush(time.time())  # a reload: what the old handler held back is said now
+    _installed, _repeats = handler, repeats
     root.setLevel(logging.WARNING)  # anyone else's loggers: warnings only
     own_level = logging.DEBUG if _verbose else getattr(logging, settings.level.upper())
     logging.getLogger(OWN).setLevel(own_level)

@@ -18,7 +18,7 @@ import pytest
 
 from bot.config import ConfigError, load_config
 from bot.config.schema import LoggingConfig
-from bot.logging_setup import configure
+from bot.logging_setup import configure, flush_repeats
 
 REPO = Path(__file__).resolve().parents[2]
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
@@ -171,3 +171,16 @@ def test_apscheduler_s_skipped_poll_while_a_round_runs_is_not_logged(restored: N
             second,
         )
     assert out.getvalue() == ""
+
+
+def test_what_is_held_back_is_summed_up_when_the_daemon_stops(restored: None) -> None:
+    out = io.StringIO()
+    configure(LoggingConfig(level="info", format="json", repeat_summary_seconds=300), verbose=False, stream=out)
+    for _ in range(3):
+        emit("bot.daemon", logging.WARNING, "waiting for mail failed: connection refused")
+    flush_repeats()
+    emit("bot.daemon", logging.INFO, "strategy-bot stopped")
+    messages = [json.loads(line)["message"] for line in out.getvalue().splitlines()]
+    assert messages[0] == "waiting for mail failed: connection refused"
+    assert messages[1].startswith("waiting for mail failed: connection refused (repeated 2 more times since ")
+    assert messages[2] == "strategy-bot stopped"
