@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters import sql_schema as t
@@ -21,12 +21,19 @@ from bot.sealing import PREFIX, Sealer
 # PostgreSQL's SQLSTATE for a row refused by an exclusion constraint.
 EXCLUSION_VIOLATION = "23P01"
 
-_EVENTS_BETWEEN = (
-    select(t.calendar_events)
-    .where(t.calendar_events.c.start < bindparam("end"))
-    .where(t.calendar_events.c.end > bindparam("start"))
-    .order_by(t.calendar_events.c.start)
+# Overlapping [start, end): read through ix_calendar_events_end (`end > :start`), which holds
+# only the events ending after the look-up's start (the future ones, in normal use). SQLite
+# would otherwise walk the start index over every earlier event: `start || ''` and no ORDER BY
+# in SQL keep it off that index.
+_OVERLAPPING = (
+    t.calendar_events.c.end > bindparam("start"),
+    t.calendar_events.c.start + literal_column("''") < bindparam("end"),
 )
+_EVENTS_BETWEEN = select(t.calendar_events).where(*_OVERLAPPING)
+_BUSY_BETWEEN = select(t.calendar_events.c.start, t.calendar_events.c.end).where(*_OVERLAPPING)
+_UIDS_BETWEEN = select(t.calendar_events.c.uid).where(*_OVERLAPPING)
+# The feed: every event ending after a moment (the same index), whatever the calendar's age.
+_ENDING_AFTER = select(t.calendar_events).where(t.calendar_events.c.end > bindparam("since"))
 
 
 class LocalCalendar:
@@ -38,11 +45,16 @@ class LocalCalendar:
         self._store = store
 
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
-        return [Interval(e.start, e.end) for e in self.events(start, end)]
+        # Times only: nothing to open when the events are sealed.
+        with self._store.connection() as conn:
+            found = conn.execute(_BUSY_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
+        rows = sorted(found, key=lambda row: row.start)  # UTC text sorts as the instants do
+        return [Interval(from_utc_text(row.start), from_utc_text(row.end)) for row in rows]
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         with self._store.connection() as conn:
-            rows = conn.execute(_EVENTS_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
+            found = conn.execute(_EVENTS_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
+        rows = sorted(found, key=lambda row: row.start)  # UTC text sorts as the instants do
         return [_event(row, self._store.sealer) for row in rows]
 
     def all_events(self) -> list[CalendarEvent]:
@@ -77,17 +89,32 @@ class LocalCalendar:
     def _refuse_overlap(self, event: CalendarEvent) -> None:
         if event.may_overlap:
             return
-        clashes = [e for e in self.events(event.start, event.end) if e.uid != event.uid]
+        with self._store.connection() as conn:
+            found = conn.execute(_UIDS_BETWEEN, {"start": utc_text(event.start), "end": utc_text(event.end)})
+            clashes = [uid for uid in found.scalars() if uid != event.uid]
         if clashes:
             raise SlotTaken(
                 f"{event.start.isoformat()}–{event.end.isoformat()} overlaps {len(clashes)} existing event(s)"
             )
 
-    def publish(self, path: Path, calendar_name: str, tz: ZoneInfo, stamp: datetime) -> None:
-        """Write the whole calendar as an .ics feed, atomically, for calendar users to subscribe to."""
+    def publish(
+        self, path: Path, calendar_name: str, tz: ZoneInfo, stamp: datetime, since: datetime | None = None
+    ) -> None:
+        """Write the calendar as an .ics feed, atomically, for calendar users to subscribe to.
+
+        ``since``: only the events ending after it (every later one, however far ahead); None:
+        every event. Read on a connection of its own, so that it may run beside a unit of work
+        on another thread (the daemon publishes in the background) and sees only what is committed.
+        """
         from bot.mail.invitation import calendar_feed
 
-        data = calendar_feed(self.all_events(), calendar_name, tz, stamp)
+        with self._store.engine.connect() as conn:
+            if since is None:
+                found = conn.execute(select(t.calendar_events)).all()
+            else:
+                found = conn.execute(_ENDING_AFTER, {"since": utc_text(since)}).all()
+        events = [_event(row, self._store.sealer) for row in sorted(found, key=lambda row: row.start)]
+        data = calendar_feed(events, calendar_name, tz, stamp)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".strategy-calendar.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:

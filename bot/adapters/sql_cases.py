@@ -7,7 +7,7 @@ import uuid
 from dataclasses import asdict
 from datetime import date, datetime, time
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
@@ -23,6 +23,14 @@ _INSERT_BOOKING = insert(t.bookings)
 _MESSAGE_BY_ID = select(t.messages).where(t.messages.c.message_id == bindparam("key"))
 _MESSAGE_BY_HASH = select(t.messages).where(t.messages.c.content_hash == bindparam("key")).limit(1)
 _CASE_BY_ID = select(t.cases).where(t.cases.c.case_id == bindparam("case_id"))
+_INSERT_NUMBER = insert(t.case_numbers)
+# The cases of one N number, through its index: never a scan of every case's list.
+_CASES_OF_NUMBER = (
+    select(t.cases.c.case_id, t.cases.c.state)
+    .join(t.case_numbers, t.case_numbers.c.case_id == t.cases.c.case_id)
+    .where(t.case_numbers.c.n_number == bindparam("n"))
+    .order_by(t.cases.c.id)
+)
 
 _CLOSED = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
 
@@ -122,15 +130,10 @@ class CaseRows(SqlRows):
 
     def open_case_with_n_number(self, n_numbers: list[str]) -> Case | None:
         for n in n_numbers:
-            row = self.conn.execute(
-                select(t.cases.c.case_id)
-                .where(t.cases.c.state.not_in(_CLOSED))
-                .where((t.cases.c.n_numbers == n) | t.cases.c.n_numbers.like(f"%{n}%"))
-                .order_by(t.cases.c.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                return self.case(row[0])
+            rows = self.conn.execute(_CASES_OF_NUMBER, {"n": n}).all()
+            open_ids = [row.case_id for row in rows if row.state not in _CLOSED]
+            if open_ids:
+                return self.case(open_ids[-1])
         return None
 
     # -- cases ---------------------------------------------------------------------------
@@ -168,6 +171,7 @@ class CaseRows(SqlRows):
         # Case ids come from the row id so they are unique without a second counter.
         case_id = f"SD{row_id:06d}"
         self.conn.execute(update(t.cases).where(t.cases.c.id == row_id).values(case_id=case_id))
+        self._index_numbers(case_id, details.n_numbers)
         return Case(
             case_id=case_id,
             kind=kind,
@@ -178,6 +182,11 @@ class CaseRows(SqlRows):
             effective_day=effective_day.isoformat() if effective_day else None,
             clock_start=clock_start,
         )
+
+    def _index_numbers(self, case_id: str, n_numbers: tuple[str, ...]) -> None:
+        rows = [{"n_number": n, "case_id": case_id} for n in dict.fromkeys(n_numbers) if n]
+        if rows:
+            self.conn.execute(_INSERT_NUMBER, rows)
 
     def case(self, case_id: str) -> Case | None:
         row = self.conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
@@ -208,23 +217,18 @@ class CaseRows(SqlRows):
         if details is not None:
             values["details"] = self._seal_details(details)
             values["n_numbers"] = ",".join(details.n_numbers)
+            self.conn.execute(delete(t.case_numbers).where(t.case_numbers.c.case_id == case_id))
+            self._index_numbers(case_id, details.n_numbers)
         if effective_day is not None:
             values["effective_day"] = effective_day.isoformat()
         self.conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(**values))
 
     def cases_for(self, reference: str) -> list[Case]:
-        rows = self.conn.execute(
-            select(t.cases.c.case_id)
-            .where((t.cases.c.case_id == reference) | t.cases.c.n_numbers.like(f"%{reference}%"))
-            .order_by(t.cases.c.id)
-        ).scalars()
-        found = [self.case(case_id) for case_id in rows]
-        # The LIKE also matches a longer N number that contains this one; the details decide.
-        return [
-            case
-            for case in found
-            if case is not None and (case.case_id == reference or reference in case.details.n_numbers)
-        ]
+        ids = [row.case_id for row in self.conn.execute(_CASES_OF_NUMBER, {"n": reference})]
+        if reference not in ids and self.conn.execute(_CASE_BY_ID, {"case_id": reference}).first() is not None:
+            ids.insert(0, reference)  # a case id (SD000012) rather than an N number
+        found = [self.case(case_id) for case_id in ids]
+        return [case for case in found if case is not None]
 
     def open_cases(self) -> list[Case]:
         ids = self.conn.execute(

@@ -102,6 +102,9 @@ calendar_events = Table(
     # An urgent meeting may overlap (domain.md §4); on PostgreSQL an exclusion constraint refuses
     # any other overlap (revision 0007).
     Column("may_overlap", Integer, nullable=False, default=0, server_default="0"),
+    # Look-ups ask for the events overlapping a day or a search horizon: `end > :start` on this
+    # index reads only the events ending after it (future ones), not every earlier one.
+    Index("ix_calendar_events_end", "end", "start"),
 )
 
 # The transactional outbox: an email is written here in the same transaction as the case
@@ -123,6 +126,11 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("sent_at", INSTANT, nullable=True),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    # The reply caps (per sender per hour, overall per minute) and the send rate read only
+    # the recent rows (revision 0008).
+    Index("ix_outbox_created", "created_at"),
+    Index("ix_outbox_recipient", "recipients", "created_at"),
+    Index("ix_outbox_sent_at", "sent_at"),
 )
 
 # Append-only: who did what to which case, when, from which message. N numbers only.
@@ -201,4 +209,15 @@ compliance = Table(
     Column("icpc_held_at", String(40), nullable=True),
     Column("cancelled_at", String(40), nullable=True),
     Column("updated_at", String(40), nullable=False),
+)
+
+
+# Each N number of each case, so that finding the cases of a child reads an index instead of
+# every case's comma-separated list (revision 0008). Written with the case, N numbers only.
+case_numbers = Table(
+    "case_numbers",
+    metadata,
+    Column("n_number", String(40), nullable=False),
+    Column("case_id", String(20), nullable=False),
+    Index("ix_case_numbers_n", "n_number", "case_id", unique=True),
 )

@@ -21,18 +21,33 @@ from bot.service.unit import Unit
 
 log = logging.getLogger("bot.service")
 
+# How many days one calendar look-up covers: the search horizon (ten meeting days by default)
+# with its weekends and a bank holiday or two.
+_WINDOW_DAYS = 21
+
 
 def _busy_on(unit: Unit, own: Interval | None = None, leave_out: str | None = None) -> Callable[[date], list[Interval]]:
     """The calendar's busy time on a day, without the case's own event (``own`` times or uid ``leave_out``)."""
     tz = unit.setup.tz
     calendar = unit.setup.calendar
+    # One calendar look-up for the whole search horizon rather than one per meeting day: the
+    # days asked for are consecutive, so a window read once serves them all.
+    window: list[date] = []
+    seen: list[Interval] = []
 
     def busy_on(day: date) -> list[Interval]:
-        start = datetime.combine(day, time(0), tzinfo=tz)
-        if leave_out is not None:
-            events = calendar.events(start, start + timedelta(days=1))
-            return [Interval(e.start, e.end) for e in events if e.uid != leave_out]
-        return [i for i in calendar.busy(start, start + timedelta(days=1)) if i != own]
+        if not window or not window[0] <= day < window[1]:
+            start = datetime.combine(day, time(0), tzinfo=tz)
+            end = datetime.combine(day + timedelta(days=_WINDOW_DAYS), time(0), tzinfo=tz)
+            if leave_out is not None:
+                found = [Interval(e.start, e.end) for e in calendar.events(start, end) if e.uid != leave_out]
+            else:
+                found = [i for i in calendar.busy(start, end) if i != own]
+            window[:] = [day, day + timedelta(days=_WINDOW_DAYS)]
+            seen[:] = found
+        day_start = datetime.combine(day, time(0), tzinfo=tz)
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+        return [i for i in seen if i.start < day_end and i.end > day_start]
 
     return busy_on
 

@@ -71,7 +71,7 @@ def inbox_config(tmp_path: Path, max_message_bytes: int = 4000) -> InboxConfig:
     )
 
 
-CALENDAR = CalendarConfig(kind="ews", name="Strategy Meeting", ics_path=None)
+CALENDAR = CalendarConfig(kind="ews", name="Strategy Meeting", ics_path=None, feed_days_back=30)
 
 
 class Sleeps(list[float]):

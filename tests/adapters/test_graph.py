@@ -165,7 +165,9 @@ def test_the_factories_wiring_calls_build_each_role_without_a_network_call(fake:
     cfg = graph_config()
     inbox = GraphInbox.from_config(cfg, inbox_config(Path("/nonexistent")), store)
     sender = GraphSender.from_config(cfg)
-    calendar = GraphCalendar.from_config(cfg, CalendarConfig(kind="graph", name=CALENDAR, ics_path=None))
+    calendar = GraphCalendar.from_config(
+        cfg, CalendarConfig(kind="graph", name=CALENDAR, ics_path=None, feed_days_back=30)
+    )
     assert fake.requests == [] and fake.token_requests == []
     assert calendar.sends_invitations is True
     assert (inbox.mailbox, sender.mailbox, calendar.mailbox, calendar.name) == (
