@@ -12,6 +12,7 @@ polling the database with one generous overall deadline, never by sleeping a mar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
@@ -33,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 REQUESTS = 200
 URGENT_EVERY = 10
 START = london("2026-11-23 09:00")
-SPEED = 150.0  # simulated seconds per real second: the 60- and 90-minute escalations come within ~40 s
+SPEED = 300.0  # simulated seconds per real second: the 60- and 90-minute escalations come within ~20 s
 LEASE = {"lease_seconds": 3, "renew_seconds": 1}
 DEADLINE = 150.0  # one overall deadline for the whole run; nothing is timed against it
 
@@ -42,7 +44,7 @@ def n_number(i: int) -> str:
     return f"N{500000 + i}"
 
 
-def write_config(folder: Path) -> Path:
+def write_config(folder: Path, lease: dict[str, int] = LEASE) -> Path:
     text_ = (REPO / "config.example.toml").read_text(encoding="utf-8")
     assert text_.count("[store]\n") == 1
     text_ = text_.replace("[store]\n", '[store]\nkind = "postgresql"\n')
@@ -52,7 +54,7 @@ def write_config(folder: Path) -> Path:
     weekdays = '["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]'
     roomy = f'meeting_days = {weekdays}\nwindow_start = "08:00"\nwindow_end = "18:00"\nslot_minutes = 5\n'
     text_ = text_.replace(schedule, roomy)
-    text_ += "\n[leader]\n" + "".join(f"{key} = {value}\n" for key, value in LEASE.items())
+    text_ += "\n[leader]\n" + "".join(f"{key} = {value}\n" for key, value in lease.items())
     config = folder / "bot.toml"
     config.write_text(text_, encoding="utf-8")
     return config
@@ -78,9 +80,10 @@ class Daemons:
         self.running: list[subprocess.Popen[bytes]] = []
         self.alive: list[subprocess.Popen[bytes]] = []  # those expected to be running
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, rehearsal: bool = True) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "bot", "run", "--config", str(self.config)]
-        command += ["--clock-start", START.isoformat(), "--clock-speed", str(SPEED)]
+        if rehearsal:
+            command += ["--clock-start", START.isoformat(), "--clock-speed", str(SPEED)]
         process = subprocess.Popen(
             command,
             cwd=self.folder,
@@ -237,9 +240,9 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
             (row[0], row[1].split()[0])
             for row in conn.execute(text("SELECT case_id, detail FROM history WHERE action = 'timer_fired'"))
         )
-        kinds = dict(conn.execute(text("SELECT case_id, kind FROM cases")).all())
+        kinds = {str(row[0]): str(row[1]) for row in conn.execute(text("SELECT case_id, kind FROM cases"))}
         got = Counter(conn.execute(text("SELECT case_id || ' ' || purpose FROM outbox")).scalars())
-        states = dict(conn.execute(text("SELECT case_id, state FROM cases")).all())
+        states = {str(row[0]): str(row[1]) for row in conn.execute(text("SELECT case_id, state FROM cases"))}
     engine.dispose()
     assert cases == Counter({n_number(i): 1 for i in range(REQUESTS)})
     for case_id, kind in kinds.items():
@@ -249,5 +252,85 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
             for escalation in ("escalation_60", "escalation_90"):
                 assert answers[(case_id, escalation)] == 1, (case_id, escalation)
                 assert fired[(case_id, escalation)] == 1, (case_id, escalation)
-    assert sum(1 for kind in kinds.values() if kind == "urgent") == REQUESTS // URGENT_EVERY
+    assert list(kinds.values()).count("urgent") == REQUESTS // URGENT_EVERY
     assert max(answers.values()) == 1
+
+
+def lease_row(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT value FROM adapter_state WHERE key = 'leader:lease'")).scalar_one()
+    return dict(json.loads(raw))
+
+
+def setup(tmp_path: Path, postgres_url: str, lease: dict[str, int]) -> tuple[Daemons, Engine]:
+    config = write_config(tmp_path, lease)
+    env = {**os.environ, "STRATEGY_BOT_DATABASE_URL": postgres_url}
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=tmp_path, env=env, check=True)
+    return Daemons(tmp_path, config, postgres_url), create_engine(postgres_url)
+
+
+def test_a_leader_whose_lease_is_taken_writes_nothing_and_exits_non_zero(tmp_path: Path, postgres_url: str) -> None:
+    until = time.monotonic() + DEADLINE
+    daemons, engine = setup(tmp_path, postgres_url, LEASE)
+    try:
+        leader = daemons.start("leader", rehearsal=False)
+        wait_for(lambda: holder(engine) is not None, "the daemon to lead", until, daemons)
+        # Another instance holds the lease now (as after a network cut longer than the lease).
+        stolen = {**lease_row(engine), "holder": "vm-z:9:ff", "epoch": 2, "expires": 4.0e9}
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE adapter_state SET value = :value WHERE key = 'leader:lease'"),
+                {"value": json.dumps(stolen)},
+            )
+        feed_one(tmp_path / "strategy-bot-data" / "inbox", "N600001")
+        daemons.alive.remove(leader)
+        wait_for(lambda: leader.poll() is not None, "the old leader to stop", until, daemons)
+    finally:
+        daemons.stop_all()
+    log = (tmp_path / "leader.log").read_text()
+    assert leader.returncode == 1, log
+    assert [line for line in log.splitlines() if "no longer the leader" in line] == [
+        line for line in log.splitlines() if "ERROR" in line
+    ]
+    assert "no longer the leader: " in log and "vm-z (PID 9)" in log
+    assert "Traceback" not in log
+    # Nothing written after the lease was gone: no case, and the request is still in the inbox for the new leader.
+    assert one(engine, "SELECT count(*) FROM cases") == 0
+    assert [p.name for p in (tmp_path / "strategy-bot-data" / "inbox" / "new").iterdir()] == ["N600001.eml"]
+    engine.dispose()
+
+
+def test_a_clean_stop_hands_the_lease_to_the_standby_before_it_would_expire(tmp_path: Path, postgres_url: str) -> None:
+    until = time.monotonic() + DEADLINE
+    daemons, engine = setup(tmp_path, postgres_url, {"lease_seconds": 120, "renew_seconds": 1})
+    try:
+        first = daemons.start("first", rehearsal=False)
+        wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
+        second = daemons.start("second", rehearsal=False)
+        standby_key = f"leader:standby:%:{second.pid}:%"
+        wait_for(
+            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
+            "the second daemon to wait as a standby",
+            until,
+            daemons,
+        )
+        daemons.alive.remove(first)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+        released = lease_row(engine)
+        wait_for(lambda: lease_row(engine)["epoch"] == 2, "the standby to take over", until, daemons)
+        taken = lease_row(engine)
+        assert f":{second.pid}:" in taken["holder"]
+        # Taken as soon as it was released, not when it would have run out (120 s after its last renewal).
+        assert taken["since"] < released["renewed"] + 120
+        assert "leader now" in (tmp_path / "second.log").read_text()
+    finally:
+        codes = daemons.stop_all()
+    assert codes == [0, 0]
+    engine.dispose()
+
+
+def feed_one(inbox: Path, n: str) -> None:
+    raw = request_email(START, subject=f"Strategy discussion {n}", n_number=n, message_id=f"<{n}@council.example>")
+    (inbox / "tmp" / f"{n}.eml").write_bytes(raw)
+    os.rename(inbox / "tmp" / f"{n}.eml", inbox / "new" / f"{n}.eml")
