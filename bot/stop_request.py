@@ -18,10 +18,15 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     _requested.append(signum)
 
 
+def _on_reload(_signum: int, _frame: FrameType | None) -> None:
+    """SIGHUP while starting: nothing to do, the config file is read after this (and not fatal, exit 129)."""
+
+
 def install() -> None:
     """From now until the daemon installs its own handlers, SIGTERM and SIGINT are remembered, not fatal."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
+    signal.signal(signal.SIGHUP, _on_reload)
 
 
 def requested() -> int | None:

@@ -111,3 +111,41 @@ def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_p
     text = log()
     assert "Traceback" not in text
     assert text.rstrip().endswith("strategy-bot stopped")
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has a handler for ``signum`` (the SigCgt mask in /proc/<pid>/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["init", "--config", str(config)]) == 0
+    log_path = tmp_path / "daemon.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("wb"),
+    )
+    try:
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        while not catches(proc.pid, signal.SIGHUP):  # installed first thing by `python -m bot run`
+            assert proc.poll() is None and time.monotonic() < deadline, "the daemon never caught SIGHUP"
+            time.sleep(0.001)
+        assert "strategy-bot running" not in log_path.read_text()  # still starting
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "strategy-bot running on" in log_path.read_text(), "the daemon to start", proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=GIVE_UP_SECONDS) == 0  # not -1 (SIGHUP) nor 129
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert log_path.read_text().rstrip().endswith("strategy-bot stopped")
