@@ -14,6 +14,7 @@ from types import FrameType
 from bot import failpoints
 from bot.adapters.scheduler import JobScheduler
 from bot.adapters.sql_lease import LeaseLost
+from bot.background import Background
 from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
@@ -51,6 +52,8 @@ class Daemon:
         self._stopped = threading.Event()
         self._calendar_dirty = True
         self._last_publish = 0.0
+        # The .ics feed is written on a thread of its own: a long one never holds up mail or timers.
+        self._feed = Background("calendar-feed", self._publish)
         self._last_metrics: float | None = None
         self._last_beat: float | None = None  # when the heartbeat was last recorded (monotonic)
         self._reload_asked = False  # SIGHUP: read the configuration again between rounds
@@ -113,6 +116,7 @@ class Daemon:
             return 1  # the supervisor restarts it; `run` then refuses in one line until the storage is mended
         self.deliver()
         self.publish_if_due(force=True)
+        self._feed.close()  # the last feed written before the process ends
         if self.leadership is not None:
             self.leadership.release()  # a standby takes over at once, not when the lease expires
         flush_repeats()  # a warning still held back is summed up before the last line
@@ -361,8 +365,15 @@ class Daemon:
             return
         if not force and time.monotonic() - self._last_publish < self.publish_every_seconds:
             return
-        path = self.bot.publish_calendar(self.clock.now())
+        self._feed.request(self.clock.now())
         self._calendar_dirty = False
         self._last_publish = time.monotonic()
+
+    def _publish(self, stamp: datetime) -> None:
+        try:
+            path = self.bot.publish_calendar(stamp)
+        except Exception:
+            self._calendar_dirty = True  # written again after the next round
+            raise
         if path is not None:
             log.info("strategy calendar published to %s", path)
