@@ -160,6 +160,8 @@ class Attachment:
     data: bytes
     inline_alternative: bool = False  # True: an alternative body part (iCalendar invitations)
     params: tuple[tuple[str, str], ...] = ()  # extra Content-Type params, e.g. (("method", "REQUEST"),)
+    # An image the HTML shows as ``cid:<content_id>`` (multipart/related): Outlook shows no data: URI in mail.
+    content_id: str = ""
 
 
 @dataclass(frozen=True)

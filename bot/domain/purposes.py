@@ -44,6 +44,7 @@ class Purpose(StrEnum):
     COMMAND_REFUSED = "command_refused"
     MINUTES_CIRCULATION = "minutes_circulation"
     OUTCOME_NOTICE = "outcome_notice"
+    COMPLIANCE_REPORT = "compliance_report"  # the weekly timescales report (issue 14), no case
 
 
 P = Purpose

@@ -199,6 +199,25 @@ def _addresses(addresses: Sequence[str]) -> str:
     return ", ".join(header_safe(a) for a in addresses)
 
 
+def _html_part(email: OutgoingEmail) -> MIMEBase:
+    """The HTML body; with the images it shows by ``cid:`` beside it in multipart/related (charts in mail)."""
+    html = _text_part(email.html, "html")
+    images = [a for a in email.attachments if a.content_id]
+    if not images:
+        return html
+    related = MIMEMultipart("related")
+    related.attach(html)
+    for attachment in images:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        image = MIMEBase(header_safe(maintype) or "image", header_safe(subtype) or "png")
+        image.set_payload(attachment.data)
+        encoders.encode_base64(image)
+        image.add_header("Content-ID", f"<{header_safe(attachment.content_id)}>")
+        image.add_header("Content-Disposition", "inline", filename=header_safe(attachment.filename) or "image")
+        related.attach(image)
+    return related
+
+
 def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loop: str, date: datetime) -> bytes:
     """The email as bytes on the wire (CRLF): threaded, marked automatic, with any invitation in two places.
 
@@ -210,9 +229,11 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
     """
     body = MIMEMultipart("alternative")
     body.attach(_text_part(email.text, "plain"))
-    body.attach(_text_part(email.html, "html"))
+    body.attach(_html_part(email))
     files: list[MIMEBase] = []
     for attachment in email.attachments:
+        if attachment.content_id:
+            continue  # in the HTML part's multipart/related
         maintype, _, subtype = attachment.content_type.partition("/")
         filename = header_safe(attachment.filename) or "attachment"
         if attachment.inline_alternative:

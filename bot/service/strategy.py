@@ -22,6 +22,7 @@ from bot.service.intake import Intake, Quarantine
 from bot.service.setup import Setup
 from bot.service.timers import agenda_key, fire, fired_result, note_fired
 from bot.service.unit import Unit
+from bot.service.weekly_report import ensure_report
 
 log = logging.getLogger("bot.service")
 
@@ -117,6 +118,8 @@ class StrategyService:
         due = next_agenda(now, self.config.schedule, self.config.timers, setup.days, setup.tz)
         with self.store.transaction() as tx:
             tx.add_timer(agenda_key(due.date()), None, "daily_agenda", due)
+            # The weekly compliance report (issue 14) is kept pending the same way.
+            ensure_report(setup, tx, now)
 
     def due_timers(self, now: datetime) -> list[TimerRow]:
         with self.store.transaction() as tx:

@@ -21,6 +21,11 @@ def fire(unit: Unit, timer: TimerRow) -> bool:
     if purpose is Purpose.DAILY_AGENDA:
         daily_agenda(unit, timer.due_at)
         return True
+    if purpose is Purpose.COMPLIANCE_REPORT:
+        from bot.service.weekly_report import weekly_report
+
+        weekly_report(unit, timer.due_at)
+        return True
     case = unit.tx.case(timer.case_id) if timer.case_id else None
     if case is None:
         return False

@@ -55,6 +55,8 @@ SERVICE_MAY_IMPORT = (
     "bot.errors",
     "bot.service",
     "jinja2",
+    # The compliance report's charts and CSV for the weekly email (issue 14): pure rendering.
+    "bot.report",
 )
 ADAPTERS = "bot.adapters"
 MAY_IMPORT_ADAPTERS = (

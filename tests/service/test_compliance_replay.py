@@ -9,17 +9,23 @@ record never; the second's minutes are early.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 
 from bot.config import Config, load_config
-from tests.support.replays import replay
-from tests.support.requests_mail import london, reply_email, request_email
+from bot.replay import Replay, load
+from tests.support.replays import replay, sent, write_received
+from tests.support.requests_mail import LONDON, london, plain_text, queued_emails, reply_email, request_email
 
 TM = "Alex Morgan <alex.morgan@council.example>"
 DS = "DS Sam Carver <sam.carver@police.example>"
+MASH = "mash.manager@council.example"
+UNIT = "referrals@police.example"
 
 
 def one_slot_a_day(folder: Path) -> Config:
@@ -109,3 +115,39 @@ def test_the_figures_stand_as_at_the_end_of_the_replay(tmp_path: Path) -> None:
         "icpc_within_15": (0, 0),
     }
     assert events[-1]["to"] == "2026-12-30" and events[-1]["from"] == "2026-12-24"
+
+
+def test_weekly_report_email_on_monday_0830_with_inline_charts_and_the_csv(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    paths = [write_received(folder / f"{n:03d}.eml", raw, at) for n, (at, raw) in enumerate(scenario())]
+    engine = Replay(one_slot_a_day(tmp_path))
+    try:
+        events = [e for _, _, found in engine.run(load(paths), london("2027-01-08 12:00")) for e in found]
+        reports = [s for s in sent(events, LONDON) if s.purpose == "compliance_report"]
+        # Mondays 28 Dec (a bank holiday: the report still goes) and 4 Jan at 08:30.
+        assert [(s.at, s.to, s.cc) for s in reports] == [
+            (london("2026-12-28 08:30"), (MASH, UNIT), ()),
+            (london("2027-01-04 08:30"), (MASH, UNIT), ()),
+        ]
+        # Week of 28 Dec: discussions 1 of 2, call-backs 1 of 2, minutes 0 of 1.
+        assert reports[1].subject == "Strategy discussion timescales, week beginning Mon 28 Dec: 2 of 5 met"
+        [mail] = [m for m in queued_emails(engine.bot) if m["Subject"] == reports[1].subject]
+    finally:
+        engine.close()
+    html_part = mail.get_body(("html",))
+    assert html_part is not None and html_part.get_content_type() == "text/html"
+    related = next(p for p in mail.walk() if p.get_content_type() == "multipart/related")
+    images = [p for p in related.iter_parts() if p.get_content_type() == "image/png"]
+    cids = re.findall(r'src="cid:([^"]+)"', str(html_part.get_content()))
+    assert len(images) == 6 and sorted(cids) == sorted(str(p["Content-ID"]).strip("<>") for p in images)
+    assert all(p.get_content().startswith(b"\x89PNG") for p in images)
+    assert "data:" not in str(html_part.get_content())
+    [attached] = [p for p in mail.iter_attachments() if p.get_content_type() == "text/csv"]
+    assert attached.get_filename() == "compliance-2026-12-28.csv"
+    rows = {r["timescale"]: r for r in csv.DictReader(io.StringIO(attached.get_content())) if r["week"] == "all"}
+    assert rows["discussion_within_timescale"]["missed_cases"] == "SD000002 N222222"
+    assert rows["callback_within_60"]["missed_cases"] == "SD000004 N444444"
+    assert rows["minutes_on_time"]["missed_cases"] == "SD000001 N111111"
+    text = plain_text(mail)
+    assert "missed: SD000004 N444444" in text and "Bond" not in text and "Alex Morgan" not in text

@@ -112,9 +112,18 @@ def test_emergency_action_on_a_wednesday_evening_books_nothing_and_tells_both_at
             (UNIT,),
             (TM,),
             "Strategy discussion N146782: emergency action taken, no rota slot by Thu 26 Nov: arrange outside the rota",
-        )
+        ),
+        # The weekly compliance report (issue 14): the discussion due by Thu 26 Nov was not held.
+        (
+            london("2026-11-30 08:30"),
+            None,
+            "compliance_report",
+            ("mash.manager@council.example", UNIT),
+            (),
+            "Strategy discussion timescales, week beginning Mon 23 Nov: 0 of 1 met",
+        ),
     ]
-    (notice,) = emails
+    notice, _ = emails
     text = words(notice)
     assert "emergency action has been taken: EPO, on Wednesday 25 November 2026 at 15:30" in text
     assert "within 1 working day of the action: by Thursday 26 November 2026" in text

@@ -68,9 +68,10 @@ def test_a_case_nobody_finishes_closes_after_close_after_days_with_no_timer_pend
     emails = [s for s in sent(events, LONDON) if s.case == "SD000001"]
     last = max(s.at for s in emails)  # the minutes chase's last email: nothing pending after it
     assert last == london("2026-11-26 10:15") and emails[-1].purpose == "minutes_overdue"
-    # 30 days later is Sat 26 Dec; the next check is the daily agenda of Wed 30 Dec (28 Dec a bank holiday).
+    # 30 days later is Sat 26 Dec; replay checks after each timer, and the next is the weekly compliance
+    # report of Mon 28 Dec 08:30 (a bank holiday: no daily agenda until Wed 30 Dec).
     assert closed(events) == [
-        (london("2026-12-30 09:00").isoformat(), "SD000001", "nothing pending and no event for 30 days")
+        (london("2026-12-28 08:30").isoformat(), "SD000001", "nothing pending and no event for 30 days")
     ]
 
 
