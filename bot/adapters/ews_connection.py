@@ -70,6 +70,7 @@ from exchangelib.protocol import BaseProtocol
 
 from bot.config import ConfigError, EwsConfig
 from bot.errors import BotError, PermanentError, TransientError
+from bot.os_words import network_words
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ _MAIL_REFUSED = (
 
 
 def _words(exc: BaseException) -> str:
-    """An exception's message on one line, never the SOAP it may quote at length."""
+    """An exception's message on one line, never the SOAP it may quote at length; a socket's error in words."""
+    if (words := network_words(exc)) is not None:
+        return words  # "connection refused", not urllib3's text with "[Errno 111]" inside
     text = " ".join(str(exc.args[0] if exc.args else exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 

@@ -34,6 +34,7 @@ from urllib3 import HTTPHeaderDict
 from bot.adapters.graph_privilege import refuse_tenant_wide
 from bot.config import GraphConfig
 from bot.errors import BotError, PermanentError, TransientError
+from bot.os_words import failure_words
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ class GraphClient:
                     instance_discovery=False,
                 )
             except requests.RequestException as exc:
-                raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {type(exc).__name__}") from exc
+                raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {failure_words(exc)}") from exc
             except ValueError as exc:
                 raise PermanentError(
                     f"Entra ID does not know the tenant {self.cfg.tenant_id!r} at {self.cfg.authority} "
@@ -235,7 +236,7 @@ class GraphClient:
         try:
             result = app.acquire_token_for_client(scopes=[self.scope])
         except requests.RequestException as exc:
-            raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {type(exc).__name__}") from exc
+            raise TransientError(f"Entra ID at {self.cfg.authority} did not answer: {failure_words(exc)}") from exc
         except ValueError as exc:  # a malformed key or certificate
             raise PermanentError(f"the app's credential could not be used: {exc}") from exc
         token = result.get("access_token") if isinstance(result, dict) else None
@@ -294,7 +295,7 @@ class GraphClient:
             try:
                 resp = self._send(method, url, params, json, data, content_type, stream)
             except requests.RequestException as exc:
-                words = f"Microsoft Graph did not answer while {what} ({type(exc).__name__})"
+                words = f"Microsoft Graph did not answer while {what} ({failure_words(exc)})"
                 if once:
                     raise AnswerLost(f"{words}; it may have been done, and is looked for before trying again") from exc
                 raise TransientError(f"{words}; it will be tried again") from exc

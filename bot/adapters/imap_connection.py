@@ -22,6 +22,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from bot.config import ConfigError, ImapConfig
 from bot.errors import PermanentError, TransientError
+from bot.os_words import os_error_words
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,12 @@ class InboxHealth:
 
 
 def text_of(exc: BaseException) -> str:
-    """An exception's message on one line, bytes decoded; its type's name when it has none."""
+    """An exception's message on one line, bytes decoded; its type's name when it has none.
+
+    An operating-system error is its words ("connection refused"), never its errno.
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and (exc.strerror or exc.errno):
+        return os_error_words(exc)
     message = exc.args[0] if exc.args else exc
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from bot import failpoints
 from bot.config import ConfigError, SmtpConfig
 from bot.errors import BotError, PermanentError, ServerUnreachable, TransientError
+from bot.os_words import network_words
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class SmtpSender:
             raise PermanentError(f"TLS certificate check failed for {self.where}: {exc.verify_message or exc}") from exc
         except OSError as exc:  # refused, unreachable, timed out, TLS broken mid-way
             self._discard()
-            raise ServerUnreachable(f"cannot reach {self.where}: {exc}") from exc
+            raise ServerUnreachable(f"cannot reach {self.where}: {network_words(exc) or exc}") from exc
         if refused:
             accepted = [r for r in recipients if r not in refused]
             # Part of the mail went: a retry would send it twice to those who have it.
@@ -111,7 +112,7 @@ class SmtpSender:
         except smtplib.SMTPException as exc:  # no AUTH offered, no usable mechanism
             return [f"SMTP: {self.where}: {exc}"]
         except OSError as exc:
-            return [f"SMTP: cannot reach {self.where}: {exc}"]
+            return [f"SMTP: cannot reach {self.where}: {network_words(exc) or exc}"]
         try:
             code, reply = smtp.noop()
             if code != 250:

@@ -16,7 +16,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.leadership import leadership_for
     from bot.ports import Clock
     from bot.storage_paths import start_problems
-    from bot.wiring import build
+    from bot.wiring import build, check_kinds
 
     # Everything the daemon creates (database, mail folders, documents) is its user's only.
     os.umask(0o077)
@@ -25,6 +25,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock: Clock = SystemClock()
     if args.clock_start is not None:
         clock = SimulatedClock(args.clock_start, args.clock_speed)
+    check_kinds(config)  # an unknown kind or a missing extra comes first: it is a mistake in the file
     refused = start_problems(config)  # a mistyped path or a damaged database: said, never created or used
     for line in refused:
         logging.getLogger("bot").error("cannot start: %s", line)

@@ -18,6 +18,7 @@ import pytest
 from bot.cli import main
 from bot.config import ConfigError, load_config
 from bot.wiring import check_kinds
+from tests.support.deploy import init
 
 REPO = Path(__file__).resolve().parents[2]
 OPTIONAL = ("msal", "requests", "exchangelib")
@@ -107,7 +108,8 @@ def test_the_embedded_default_demo_runs_without_the_extras(tmp_path: Path) -> No
 
 
 def test_an_imap_site_checks_its_config_without_the_extras(tmp_path: Path) -> None:
-    done = without_extras(tmp_path, "check-config", "--offline", str(example_with(tmp_path, "imap", IMAP)))
+    config = init(example_with(tmp_path, "imap", IMAP))  # the folders and database check-config requires
+    done = without_extras(tmp_path, "check-config", "--offline", str(config))
     assert done.returncode == 0, done.stderr
     assert "LEAKED []" in done.stdout and "imap referrals@police.example" in done.stdout
 

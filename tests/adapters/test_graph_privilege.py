@@ -28,6 +28,7 @@ from bot.cli import main
 from bot.config import ConfigError, GraphConfig, load_config
 from bot.errors import PermanentError
 from bot.wiring import build
+from tests.support.deploy import init
 from tests.support.fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph, jwt
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,7 +180,7 @@ def test_check_config_refuses_a_tenant_wide_grant(
     fake: FakeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake.roles = ["Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send"]
-    assert main(["check-config", str(config_file(tmp_path))]) == 1
+    assert main(["check-config", str(init(config_file(tmp_path)))]) == 1
     out = capsys.readouterr().out
     assert "Calendars.ReadWrite, Mail.ReadWrite, Mail.Send" in out and "RBAC for Applications" in out
     assert out.count("PROBLEM") == 3  # each role: inbox, sender, calendar
@@ -190,7 +191,7 @@ def test_check_config_refuses_a_tenant_wide_grant(
 def test_check_config_shows_what_was_proven(
     fake: FakeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, extra=f'out_of_scope_mailbox = "{ELSEWHERE}"\n')
+    path = init(config_file(tmp_path, extra=f'out_of_scope_mailbox = "{ELSEWHERE}"\n'))
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"  scope:    ok: no tenant-wide Mail or Calendars permission in the app's token; {ELSEWHERE}" in out
@@ -204,7 +205,7 @@ def test_check_config_shows_what_was_proven(
 def test_check_config_says_when_no_mailbox_outside_the_scope_was_tried(
     fake: FakeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check-config", str(config_file(tmp_path, kinds=("maildir", "maildir", "graph")))]) == 0
+    assert main(["check-config", str(init(config_file(tmp_path, kinds=("maildir", "maildir", "graph"))))]) == 0
     assert "graph.out_of_scope_mailbox is not set" in capsys.readouterr().out
 
 
@@ -220,7 +221,7 @@ def test_the_daemon_refuses_to_start_when_the_out_of_scope_mailbox_is_readable(
     fake: FakeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake.denied.clear()
-    path = config_file(tmp_path, extra=f'out_of_scope_mailbox = "{ELSEWHERE}"\n')
+    path = init(config_file(tmp_path, extra=f'out_of_scope_mailbox = "{ELSEWHERE}"\n'))
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("strategy-bot: configuration error: graph.out_of_scope_mailbox: the app could read")
@@ -267,6 +268,10 @@ def test_check_config_offline_refuses_the_open_key_and_accepts_it_after_chmod_60
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = certificate_config(tmp_path, 0o644)
+    assert main(["check-config", "--offline", str(path)]) == 2
+    (tmp_path / "graph app.pem").chmod(0o600)
+    init(path)
+    (tmp_path / "graph app.pem").chmod(0o644)
     assert main(["check-config", "--offline", str(path)]) == 2
     assert re.search(r"configuration error: graph.certificate_path: .* chmod 600", capsys.readouterr().err)
     (tmp_path / "graph app.pem").chmod(0o600)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.deploy import init
 from tests.support.requests_mail import london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,8 +223,10 @@ def test_check_config_names_the_key_the_value_and_what_is_expected(
     assert "Traceback" not in err
 
 
-def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "check-config", str(REPO / "config.example.toml"))
+def test_check_config_accepts_the_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, _ = run_cli(capsys, "check-config", str(init(config)))  # once `init` made its folders
     assert code == 0 and "valid" in out
 
 

@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.config import Config, load_config
 from bot.daemon import Daemon
 from bot.wiring import build
+from tests.support.deploy import init
 from tests.support.fake_ews import FakeEws
 from tests.support.fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph
 from tests.support.port_contracts import contract_event
@@ -42,7 +43,7 @@ def config_file(folder: Path, kind: str, section: str) -> Path:
     text = text.replace('kind = "local"\n', f'kind = "{kind}"\n', 1)
     path = folder / "bot.toml"
     path.write_text(text + section, encoding="utf-8")
-    return path
+    return init(path)  # the folders and database `run` and `check-config` require
 
 
 AGENDA_STARTS = (
