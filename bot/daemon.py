@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from types import FrameType
 
-from bot import failpoints
+from bot import failpoints, stop_request
 from bot.adapters.scheduler import JobScheduler
 from bot.adapters.sql_lease import LeaseLost
 from bot.background import Background
@@ -95,6 +95,7 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self.hup)
+        self._reload_asked = stop_request.reload_requested()  # a SIGHUP while starting: read the file again
         log.info("strategy-bot running on %s", self.bot.config.source)
         if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose):
             log.info("strategy-bot stopped (it was a standby)")

@@ -18,8 +18,17 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     _requested.append(signum)
 
 
-def _on_reload(_signum: int, _frame: FrameType | None) -> None:
-    """SIGHUP while starting: nothing to do, the config file is read after this (and not fatal, exit 129)."""
+_reload: list[int] = []
+
+
+def _on_reload(signum: int, _frame: FrameType | None) -> None:
+    """SIGHUP while starting: remembered (not fatal, exit 129); the daemon reads the file again once it runs."""
+    _reload.append(signum)
+
+
+def reload_requested() -> bool:
+    """Whether SIGHUP came before the daemon's own handler was in place."""
+    return bool(_reload)
 
 
 def install() -> None:

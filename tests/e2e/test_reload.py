@@ -142,6 +142,8 @@ def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> No
         assert "strategy-bot running" not in log_path.read_text()  # still starting
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "strategy-bot running on" in log_path.read_text(), "the daemon to start", proc)
+        # Remembered: once running, the daemon reads the file again (it may have changed meanwhile).
+        wait_for(lambda: "configuration reloaded from" in log_path.read_text(), "the reload", proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=GIVE_UP_SECONDS) == 0  # not -1 (SIGHUP) nor 129
     finally:
