@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Engine, create_engine
@@ -147,6 +148,26 @@ def describe(bot: Bot) -> list[str]:
     lines.append(f"Standbys: {len(waiting)}")
     lines += [f"  {shown(s.holder)}  seen {s.seen_ago:.0f} s ago" for s in waiting]
     return [*lines, ""]
+
+
+def instances(bot: Bot) -> dict[str, Any] | None:
+    """`status --json`'s ``instances``: the leader (None when the lease has expired) and the standbys."""
+    current = _view(bot)
+    if current is None:
+        return None
+    leader = None
+    if current.expires_in > 0:
+        leader = {
+            "holder": current.holder,
+            "epoch": current.epoch,
+            "renewed_seconds_ago": round(current.renewed_ago, 1),
+            "leading_seconds": round(current.held_for, 1),
+        }
+    waiting = standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds)
+    return {
+        "leader": leader,
+        "standbys": [{"holder": s.holder, "seen_seconds_ago": round(s.seen_ago, 1)} for s in waiting],
+    }
 
 
 def leader_metrics(bot: Bot) -> list[Metric]:

@@ -17,7 +17,7 @@ from bot.adapters.sql_quarantine import admin_entries
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.domain.records import HistoryEntry
-from bot.leadership import describe
+from bot.leadership import describe, instances
 from bot.throttling import ROLES, kind_of, recorded
 from bot.wiring import Bot
 
@@ -147,6 +147,7 @@ def status_json(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) -> d
         },
         "emails_waiting": view.emails_waiting,
         "quarantine": {"count": view.quarantined, "oldest_received_at": _iso(view.oldest_quarantined, bot)},
+        "instances": instances(bot),  # a shared database: the leader and the standbys; None on SQLite
     }
 
 

@@ -95,10 +95,10 @@ class Daemons:
         self.alive.append(process)
         return process
 
-    def command(self, name: str) -> str:
+    def command(self, *words: str) -> str:
         """`strategy-bot status` or `metrics` as an admin runs it, beside the daemons."""
         done = subprocess.run(
-            [sys.executable, "-m", "bot", name, "--config", str(self.config)],
+            [sys.executable, "-m", "bot", *words, "--config", str(self.config)],
             cwd=self.folder,
             env=self.env,
             capture_output=True,
@@ -168,6 +168,9 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
         status = daemons.command("status")
         assert f"Leader: {socket.gethostname()} (PID {first.pid}) (epoch 1)" in status
         assert f"Standbys: 1\n  {socket.gethostname()} (PID {second.pid})  seen" in status
+        described = json.loads(daemons.command("status", "--json"))["instances"]
+        assert described["leader"]["holder"] == leader_name and described["leader"]["epoch"] == 1
+        assert [f":{second.pid}:" in s["holder"] for s in described["standbys"]] == [True]
         figures = daemons.command("metrics")
         assert f'strategy_bot_leader{{holder="{leader_name}"}} 1.0' in figures
         assert re.search(rf'strategy_bot_leader{{holder="[^"]*:{second.pid}:[^"]*"}} 0.0', figures)
