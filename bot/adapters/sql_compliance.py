@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
 from bot.domain.compliance import ComplianceRecord
+from bot.ports.compliance import Quarantined
 
 _INSTANTS = (
     "received_at",
@@ -83,3 +84,13 @@ class ComplianceRows(SqlRows):
         known = select(t.compliance.c.case_id)
         query = select(t.cases.c.case_id).where(t.cases.c.case_id.not_in(known)).order_by(t.cases.c.id)
         return [row.case_id for row in self.conn.execute(query)]
+
+    def quarantined(self, limit: int) -> list[Quarantined]:
+        m = t.messages.c
+        rows = self.conn.execute(
+            select(m.received_at, m.reason, m.case_id)
+            .where(m.outcome == "quarantine")
+            .order_by(m.received_at.desc())
+            .limit(limit)
+        )
+        return [Quarantined(from_utc_text(r.received_at), r.reason or "", r.case_id) for r in rows]

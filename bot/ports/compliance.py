@@ -1,11 +1,22 @@
-"""The compliance record's port (domain.md §5): one row per case, rewritten with every change to it."""
+"""The compliance record's port (domain.md §5): one row per case, rewritten with every change to it;
+and what the referral unit's board reads beside it (issue 14)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.domain.compliance import ComplianceRecord
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A message waiting in quarantine for a person: when it came, the bot's own reason, its case if any."""
+
+    received_at: datetime
+    reason: str
+    case_id: str | None
 
 
 class Measures(Protocol):
@@ -20,3 +31,6 @@ class Measures(Protocol):
 
     def cases_without_compliance(self) -> list[str]:
         """The case ids that have no record yet (cases that predate it): the back-fill's work list."""
+
+    def quarantined(self, limit: int) -> list[Quarantined]:
+        """Messages still in quarantine (not released nor deleted), newest first, at most ``limit``."""
