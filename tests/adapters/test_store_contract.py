@@ -250,3 +250,40 @@ class TestLocalCalendarOnPostgresql(CalendarContract):
         store.check_schema()
         yield LocalCalendar(store)
         store.dispose()
+
+
+# -- units of work -------------------------------------------------------------------------------
+
+
+def test_in_a_batch_a_failed_unit_rolls_back_alone_and_the_rest_commit_together(store: SqlStore) -> None:
+    with store.batch():
+        with store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "kept")
+        with pytest.raises(RuntimeError), store.transaction() as tx:
+            tx.add_history("SD000002", NOW, "bot", "rolled back")
+            raise RuntimeError("this message could not be handled")
+        with store.transaction() as tx:
+            tx.add_history("SD000003", NOW, "bot", "kept too")
+    with store.transaction() as tx:
+        assert [h.action for c in ("SD000001", "SD000002", "SD000003") for h in tx.history(c)] == ["kept", "kept too"]
+
+
+def test_a_finished_case_is_purged_to_its_n_numbers_and_counted_in_the_tallies(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        case = tx.add_case(Kind.STANDARD, CaseState.BOOKED, details("N146782"), "<a@council.example>", NOW, NOW)
+        tx.queue_email(email("<c1@police.example>", case.case_id), b"names the family", NOW)
+        tx.mark_sent(tx.due_emails(NOW, limit=1)[0].id, NOW)
+        tx.update_case(case.case_id, NOW, state=CaseState.CLOSED)
+    later = NOW + timedelta(days=400)
+    with store.transaction() as tx:
+        assert tx.purgeable_cases(later) == [case.case_id]
+        tx.purge_case(case.case_id, later)
+    with store.transaction() as tx:
+        assert tx.purgeable_cases(later) == []
+        kept = tx.case(case.case_id)
+        assert kept is not None and kept.details == RequestDetails(n_numbers=("N146782",))
+        tallies = {(name, labels): n for name, labels, n in tx.tallies()}
+    with store.connection() as conn:
+        assert conn.execute(text("SELECT raw FROM outbox")).scalar_one() == b""
+    assert tallies[("cases", ("standard", "closed"))] == 1
+    assert tallies[("emails", ("confirmation", "sent"))] == 1
