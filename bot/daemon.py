@@ -96,6 +96,11 @@ class Daemon:
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self.hup)
         self._reload_asked = stop_request.reload_requested()  # a SIGHUP while starting: read the file again
+        early = stop_request.requested()
+        if early is not None:  # asked while starting: stopped before the first round, cleanly
+            self.stop(early)
+            log.info("strategy-bot stopped before its first round")
+            return 0
         log.info("strategy-bot running on %s", self.bot.config.source)
         if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose):
             log.info("strategy-bot stopped (it was a standby)")
@@ -324,8 +329,11 @@ class Daemon:
         """Handle every message now in the inbox, a batch at a time; returns how many."""
         count = 0
         pending = self.inbox.pending()
+        # An inbox may ask for smaller batches: IMAP commits a few messages at a time, so that
+        # restarts seconds apart still make progress (issue 19).
+        size = min(self.batch_size, getattr(self.inbox, "commit_every", self.batch_size))
         while not self.stopping:
-            chunk = list(islice(pending, self.batch_size))
+            chunk = list(islice(pending, size))
             if not chunk:
                 break
             failpoints.reach("after_fetch")
