@@ -6,6 +6,7 @@ database from ``tests/support/postgres.py``), made by the Alembic migrations as 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -287,3 +288,30 @@ def test_a_finished_case_is_purged_to_its_n_numbers_and_counted_in_the_tallies(s
         assert conn.execute(text("SELECT raw FROM outbox")).scalar_one() == b""
     assert tallies[("cases", ("standard", "closed"))] == 1
     assert tallies[("emails", ("confirmation", "sent"))] == 1
+
+
+def test_two_instances_starting_together_on_a_new_postgresql_database_make_one_schema(postgres_url: str) -> None:
+    """The first creates the schema under an advisory lock; the second waits for it, then finds it done."""
+    stores = [SqlStore(postgres_url) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[str | BaseException] = []
+
+    def start(store: SqlStore) -> None:
+        barrier.wait()
+        try:
+            results.append(store.check_schema())
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            results.append(error)
+
+    threads = [threading.Thread(target=start, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert results == [migrations.head(), migrations.head()]
+        with stores[0].connection() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [migrations.head()]
+    finally:
+        for store in stores:
+            store.dispose()
