@@ -121,7 +121,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         if raw is None:
             return _absent(args.id)
         head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-        item = next((i for i in folder.quarantined() if i.id == args.id or i.id.startswith(args.id)), None)
+        items = folder.quarantined()
+        item = next((i for i in items if i.id == args.id), None) or next(
+            (i for i in items if i.id.startswith(args.id)), None
+        )
         reason = _reasons(bot, [item]).get(item.id) if item else None
         print(f"Reason: {reason or '(no record: put there by hand?)'}")
         print("")
