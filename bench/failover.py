@@ -70,11 +70,41 @@ def wait_for(condition, what: str, timeout: float = 120.0) -> None:  # type: ign
         time.sleep(0.01)
 
 
+def drain(engine: Engine, inbox: Path, requests: int, standby_pid: int) -> None:
+    """bench/backlog.py's requests (70 % standard, 20 % urgent, 10 % unrecognised), drained with a standby by."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from backlog import request
+
+    key = f"leader:standby:%:{standby_pid}:%"
+    wait_for(lambda: count(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{key}'") == 1, "a standby")
+    now = datetime.now(UTC)
+    for i in range(requests):
+        (inbox / "tmp" / f"bench-{i}.eml").write_bytes(request(i, now))
+    started = time.perf_counter()
+    for i in range(requests):
+        os.rename(inbox / "tmp" / f"bench-{i}.eml", inbox / "new" / f"bench-{i}.eml")
+    wait_for(
+        lambda: (
+            count(engine, "SELECT count(*) FROM messages WHERE message_id LIKE '<bench-%'") >= requests
+            and count(engine, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')") == 0
+        ),
+        "the backlog drained",
+        timeout=3600,
+    )
+    elapsed = time.perf_counter() - started
+    sent = count(engine, "SELECT count(*) FROM outbox WHERE status = 'sent'")
+    print(f"backlog on PostgreSQL, two instances (one leading, one standby): {requests} requests, {sent} emails")
+    print(f"drained in {elapsed:.1f} s: {requests / elapsed:.0f} requests/s", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--lease-seconds", type=float, default=15)
     parser.add_argument("--renew-seconds", type=float, default=5)
+    parser.add_argument(
+        "--backlog", type=int, default=0, help="first drain this many requests (bench/backlog.py's) with two instances"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="strategy-bot-failover-"))
@@ -113,9 +143,15 @@ def main() -> int:
         wait_for(lambda: holder(engine) is not None, "the first leader")
         gaps: list[float] = []
         actions: list[float] = []
-        for kill in range(1, args.kills + 1):
-            standby = start(kill)
+        standby: subprocess.Popen[bytes] | None = None
+        if args.backlog:
+            standby = start(1)
             by_pid[standby.pid] = standby
+            drain(engine, inbox, args.backlog, standby.pid)
+        for kill in range(1, args.kills + 1):
+            if standby is None:
+                standby = start(kill)
+                by_pid[standby.pid] = standby
             key = f"leader:standby:%:{standby.pid}:%"
             waiting = f"SELECT count(*) FROM adapter_state WHERE key LIKE '{key}'"
             wait_for(lambda sql=waiting: count(engine, sql) == 1, "a standby")
@@ -135,6 +171,7 @@ def main() -> int:
             gap = time.monotonic() - killed
             wait_for(lambda before=cases: count(engine, "SELECT count(*) FROM cases") > before, "the first case")
             action = time.monotonic() - killed
+            standby = None
             gaps.append(gap)
             actions.append(action)
             print(
