@@ -177,13 +177,14 @@ def main() -> int:
             print(
                 f"kill {kill:2d}: lease taken after {gap:6.2f} s, first case opened after {action:6.2f} s", flush=True
             )
-        print()
-        print(f"lease_seconds = {args.lease_seconds:g}, renew_seconds = {args.renew_seconds:g}, {args.kills} kills")
-        print(
-            f"takeover gap: min {min(gaps):.2f} s, median {statistics.median(gaps):.2f} s, max {max(gaps):.2f} s; "
-            f"first action: min {min(actions):.2f} s, median {statistics.median(actions):.2f} s, "
-            f"max {max(actions):.2f} s"
-        )
+        if gaps:
+            print()
+            print(f"lease_seconds = {args.lease_seconds:g}, renew_seconds = {args.renew_seconds:g}, {args.kills} kills")
+            print(
+                f"takeover gap: min {min(gaps):.2f} s, median {statistics.median(gaps):.2f} s, max {max(gaps):.2f} s; "
+                f"first action: min {min(actions):.2f} s, median {statistics.median(actions):.2f} s, "
+                f"max {max(actions):.2f} s"
+            )
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         engine.dispose()
     finally:
