@@ -24,6 +24,7 @@ from bot.domain.model import wall_clock
 from bot.domain.records import QueuedEmail
 from bot.errors import PermanentError, ServerUnreachable
 from bot.ports import MailSender, Store, StoreTransaction
+from bot.ports.batching import sender_batch
 from bot.ports.outbox_states import SendingStates
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,10 @@ class OutboxDelivery:
                 due = due[:room]
         if not due:
             return DeliveryRound(0, 0, 0), False
+        self.outage()  # read once, before any batch: the health row is adapter state, apart from it
         if self.group_commit:
-            with self.store.batch():
+            # The sender's batch ends (its files made durable) before the store's commits "sent".
+            with self.store.batch(), sender_batch(self.sender):
                 done, again = self._deliver(due, now)
         else:
             done, again = self._deliver(due, now)
