@@ -96,7 +96,7 @@ class MaildirInbox:
             Folder.TRIAGE: triage_folder,
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # The stdlib makes the standard layout (tmp/new/cur, ".Name" folders, the
             # maildirfolder marker) so that mail clients and Dovecot read it as we do.
             box = mailbox.Maildir(path, factory=None, create=True)

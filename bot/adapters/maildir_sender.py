@@ -64,6 +64,7 @@ class MaildirSender:
     def _make_dirs(self) -> None:
         if self._ready:
             return
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)  # sent mail: the bot's user only
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         self._ready = True

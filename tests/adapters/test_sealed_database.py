@@ -73,9 +73,13 @@ def test_without_a_key_the_same_case_is_in_clear_bytes(config: Config) -> None:
     assert [word for word in PERSONAL[:3] if word in data] == list(PERSONAL[:3])
 
 
-def test_the_database_is_created_for_the_bot_s_user_only(config: Config) -> None:
+def test_the_database_and_the_data_folders_are_the_bot_s_user_s_only(config: Config) -> None:
     path = Path(config.store.url.removeprefix("sqlite:///"))
     assert not path.parent.exists()
-    build(config).close()
+    run_a_case(config)  # the database, the inbox and the sent Maildir made on the way
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    folders = [path.parent, *(p for p in path.parent.rglob("*") if p.is_dir())]
+    assert {config.inbox.path, config.sender.path} <= set(folders)
+    assert {str(p.relative_to(path.parent)): oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {
+        str(p.relative_to(path.parent)): "0o700" for p in folders
+    }
