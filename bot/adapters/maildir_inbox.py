@@ -202,6 +202,32 @@ class MaildirInbox:
         "Already gone" is the crash window between this rename and the caller's record of
         it: on restart the caller asks again, and the message is already where it should be.
         """
+        target_dir = self.folder_path(folder) / "cur"
+        if self._rename(key, folder):
+            try:
+                fsync_dir(target_dir)
+            except OSError as exc:
+                raise TransientError(f"cannot move message {key} to {target_dir}: {exc}") from exc
+
+    def move_many(self, moves: list[tuple[str, Folder]]) -> None:
+        """Move a committed batch: every rename, then one sync of each folder written to.
+
+        A crash before the syncs leaves each message in the inbox or moved; one still in the
+        inbox is seen again and recognised as a duplicate, as after a crash before ``move``.
+        """
+        written: set[Folder] = set()
+        for key, folder in moves:
+            if self._rename(key, folder):
+                written.add(folder)
+        for folder in sorted(written, key=lambda f: f.value):
+            target_dir = self.folder_path(folder) / "cur"
+            try:
+                fsync_dir(target_dir)
+            except OSError as exc:
+                raise TransientError(f"cannot move messages to {target_dir}: {exc}") from exc
+
+    def _rename(self, key: str, folder: Folder) -> bool:
+        """Rename one message into ``folder``'s ``cur/``, unsynced; False when it had already left."""
         if not key or "/" in key or key.startswith("."):
             raise ValueError(f"not a Maildir key: {key!r}")
         target_dir = self.folder_path(folder) / "cur"
@@ -209,7 +235,7 @@ class MaildirInbox:
             source = self._locate(key)
             if source is None:
                 log.info("message %s already moved out of the inbox", key)
-                return
+                return False
             name = source.name if _INFO_SEPARATOR in source.name else f"{source.name}{_INFO_SEPARATOR}2,"
             target = target_dir / name
             if target.exists():
@@ -223,12 +249,12 @@ class MaildirInbox:
                 if source.exists():
                     raise  # the folder itself is missing
                 log.info("message %s already moved out of the inbox", key)
-                return
-            fsync_dir(target_dir)
+                return False
         except OSError as exc:
             raise TransientError(f"cannot move message {key} to {target_dir}: {exc}") from exc
         self._paths.pop(key, None)
         log.info("message %s moved to %s", key, self.folders[folder])
+        return True
 
     # -- waiting ----------------------------------------------------------------------------
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.adapters.maildir_inbox import fsync_dir
 from bot.errors import TransientError
 
 log = logging.getLogger(__name__)
+
+_TRUSTED_AFTER_NS = 1_000_000_000
 
 
 class MaildirSender:
@@ -21,11 +25,21 @@ class MaildirSender:
     The file is named from a hash of the Message-ID, so a resend after a crash (sent, but
     not yet marked sent) finds the earlier file and adds nothing. The envelope is not
     recorded: the message is stored exactly as rendered.
+
+    Inside ``batch()`` (the outbox's delivery round) the ``new/`` directory is synced once
+    when the batch ends instead of after each file; each file's own data is synced as it is
+    written. Whether an email is there already is answered from ``new/`` and a listing of
+    ``cur/`` kept while ``cur/`` does not change (a mail client moving files changes it),
+    not from a scan of ``cur/`` per email.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ready = False
+        self._batched = False
+        self._unsynced = False  # a file linked into new/ since the directory was last synced
+        self._cur_names: set[str] = set()
+        self._cur_mtime: int | None = None
 
     @staticmethod
     def file_name(message_id: str) -> str:
@@ -56,7 +70,9 @@ class MaildirSender:
                     return
             finally:
                 tmp.unlink(missing_ok=True)
-            fsync_dir(self.path / "new")
+            self._unsynced = True
+            if not self._batched:
+                self._sync()
         except OSError as exc:
             self._ready = False  # the folder may have been removed; make it again next time
             raise TransientError(f"cannot write email {message_id} to the Maildir {self.path}: {exc}") from exc
@@ -69,12 +85,37 @@ class MaildirSender:
             (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         self._ready = True
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Deliveries inside become durable together, with one sync of ``new/``, when it exits."""
+        self._batched = True
+        try:
+            yield
+            self._sync()
+        except OSError as exc:
+            self._ready = False
+            raise TransientError(f"cannot sync the Maildir {self.path}: {exc}") from exc
+        finally:
+            self._batched = False
+
+    def _sync(self) -> None:
+        if self._unsynced:
+            fsync_dir(self.path / "new")
+            self._unsynced = False
+
     def _delivered(self, name: str) -> bool:
         if (self.path / "new" / name).exists():
             return True
         # A mail client reading the folder moves files to cur/ and appends ":2,FLAGS".
-        with os.scandir(self.path / "cur") as scan:
-            return any(entry.name.split(":", 1)[0] == name for entry in scan)
+        mtime = (self.path / "cur").stat().st_mtime_ns
+        if mtime != self._cur_mtime:
+            scanned_at = time.time_ns()
+            with os.scandir(self.path / "cur") as scan:
+                self._cur_names = {entry.name.split(":", 1)[0] for entry in scan}
+            # A change within a second of the scan may share its mtime (the clock's grain):
+            # such a listing is not trusted, and the next look scans again (as git's index does).
+            self._cur_mtime = mtime if scanned_at - mtime > _TRUSTED_AFTER_NS else None
+        return name in self._cur_names
 
     def close(self) -> None:
         """Nothing to release; present so callers can close any sender alike."""
