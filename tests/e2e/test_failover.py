@@ -337,3 +337,34 @@ def feed_one(inbox: Path, n: str) -> None:
     raw = request_email(START, subject=f"Strategy discussion {n}", n_number=n, message_id=f"<{n}@council.example>")
     (inbox / "tmp" / f"{n}.eml").write_bytes(raw)
     os.rename(inbox / "tmp" / f"{n}.eml", inbox / "new" / f"{n}.eml")
+
+
+def test_a_leader_paused_past_its_lease_wakes_up_a_standby_and_exits(tmp_path: Path, postgres_url: str) -> None:
+    """SIGSTOP as a VM frozen or cut off: the standby takes over; the old leader, resumed, stops at once."""
+    until = time.monotonic() + DEADLINE
+    daemons, engine = setup(tmp_path, postgres_url, LEASE)
+    try:
+        first = daemons.start("first", rehearsal=False)
+        wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
+        second = daemons.start("second", rehearsal=False)
+        standby_key = f"leader:standby:%:{second.pid}:%"
+        wait_for(
+            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
+            "the second daemon to wait as a standby",
+            until,
+            daemons,
+        )
+        first.send_signal(signal.SIGSTOP)
+        wait_for(lambda: lease_row(engine)["epoch"] == 2, "the standby to take over", until, daemons)
+        daemons.alive.remove(first)
+        first.send_signal(signal.SIGCONT)
+        wait_for(lambda: first.poll() is not None, "the old leader to stop", until, daemons)
+        feed_one(tmp_path / "strategy-bot-data" / "inbox", "N600002")
+        wait_for(lambda: one(engine, "SELECT count(*) FROM cases") == 1, "the new leader's case", until, daemons)
+    finally:
+        codes = daemons.stop_all()
+    log = (tmp_path / "first.log").read_text()
+    assert codes == [1, 0], log
+    assert len([line for line in log.splitlines() if "no longer the leader: " in line]) == 1, log
+    assert "Traceback" not in log
+    engine.dispose()
