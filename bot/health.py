@@ -33,14 +33,9 @@ PROBE_KEY = "health:probe"  # written by the database check, to prove the store 
 ROUNDS_KEY = "health:rounds"  # bot.round_watch: {"ok": bool, "since": ISO time, "error": str | None, "count": int}
 
 # The daemon records its heartbeat at most this often; a round is due every inbox.poll_seconds.
+# Not a threshold: the daemon check allows for it on top of health.daemon_down_minutes.
 HEARTBEAT_EVERY_SECONDS = 30.0
-# No round for this long (or three polls, if longer) and the daemon is taken for stopped.
-HEARTBEAT_DOWN = timedelta(minutes=5)
-# The oldest email waiting this long: degraded; this long: down.
-OUTBOX_DEGRADED = timedelta(minutes=10)
-OUTBOX_DOWN = timedelta(hours=1)
-# A timer this far past its due time has not fired: escalations and reminders are not going out.
-TIMER_GRACE = timedelta(minutes=1)
+# The thresholds of the checks are the config's [health] table (``HealthConfig``).
 
 
 class State(IntEnum):
@@ -96,7 +91,8 @@ def check_daemon(probe: Probe) -> Finding:
     if not text:
         return Finding("daemon", State.DOWN, "no round recorded: the daemon has not run on this database")
     last = datetime.fromisoformat(text)
-    limit = max(HEARTBEAT_DOWN, timedelta(seconds=3 * probe.config.inbox.poll_seconds + HEARTBEAT_EVERY_SECONDS))
+    down = timedelta(minutes=probe.config.health.daemon_down_minutes)
+    limit = max(down, timedelta(seconds=3 * probe.config.inbox.poll_seconds + HEARTBEAT_EVERY_SECONDS))
     if probe.now - last > limit:
         return Finding("daemon", State.DOWN, f"no round since {probe.when(last)}: is `strategy-bot run` running?")
     return Finding("daemon", State.OK, f"last round {probe.when(last)}")
@@ -131,9 +127,9 @@ def check_outbox(probe: Probe) -> Finding:
     age = probe.now - oldest
     minutes = int(age.total_seconds() // 60)
     detail = f"{waiting} waiting, the oldest for {minutes} min (since {probe.when(oldest)})"
-    if age >= OUTBOX_DOWN:
+    if age >= timedelta(minutes=probe.config.health.outbox_down_minutes):
         return Finding("outbox", State.DOWN, detail)
-    if age >= OUTBOX_DEGRADED:
+    if age >= timedelta(minutes=probe.config.health.outbox_degraded_minutes):
         return Finding("outbox", State.DEGRADED, detail)
     return Finding("outbox", State.OK, detail)
 
@@ -178,14 +174,16 @@ def check_rounds(probe: Probe) -> Finding:
 
 
 def check_timers(probe: Probe) -> Finding:
-    """No timer (escalation, reminder, chase) more than a minute past its due time."""
+    """No timer (escalation, reminder, chase) more than ``health.timer_overdue_minutes`` past its due time."""
     if probe.store is None:
         return _no_store("timers")
+    grace = probe.config.health.timer_overdue_minutes
     with probe.store.transaction() as tx:
-        overdue = tx.overdue_timer_count(probe.now - TIMER_GRACE)
+        overdue = tx.overdue_timer_count(probe.now - timedelta(minutes=grace))
         pending = len(tx.pending_timers())
     if overdue:
-        return Finding("timers", State.DOWN, f"{overdue} of {pending} pending overdue by more than a minute")
+        late = "a minute" if grace == 1 else f"{grace:g} minutes"
+        return Finding("timers", State.DOWN, f"{overdue} of {pending} pending overdue by more than {late}")
     return Finding("timers", State.OK, f"{pending} pending, none overdue")
 
 

@@ -1,7 +1,7 @@
 """SIGHUP: read the configuration file again and apply what can change while the daemon runs.
 
 The rules' settings change live: the rota (``schedule``), ``timers``, ``urgent``, ``people``,
-``conference``, ``trust``, ``cases``, ``metrics``, ``logging``, and the daemon's own pace and
+``conference``, ``trust``, ``cases``, ``metrics``, ``logging``, ``health``, and the daemon's own pace and
 alerts (``inbox.poll_seconds``, ``inbox.silence_alert_minutes``, ``inbox.quiet_alert_hours``)
 and the retention and attachment limits of ``privacy``. A key that names something opened at
 start-up (the store, the inbox's server or folder, the sender, the calendar, Graph or EWS, the
@@ -27,7 +27,18 @@ from bot.wiring import Bot
 log = logging.getLogger(__name__)
 
 # Whole tables that change live.
-LIVE_TABLES = ("schedule", "timers", "urgent", "people", "conference", "trust", "cases", "metrics", "logging")
+LIVE_TABLES = (
+    "schedule",
+    "timers",
+    "urgent",
+    "people",
+    "conference",
+    "trust",
+    "cases",
+    "metrics",
+    "logging",
+    "health",
+)
 # Single keys that change live in tables that otherwise do not.
 LIVE_KEYS = {
     "inbox": ("poll_seconds", "silence_alert_minutes", "quiet_alert_hours"),

@@ -40,6 +40,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
     logging = sections.logging(root.table("logging", required=False))
     report = sections.report(root.table("report", required=False))
     board = sections.board(root.table("board", required=False))
+    health = sections.health(root.table("health", required=False))
     templates_dir = sections.templates_dir(root)
     root.check_unknown()
     return Config(
@@ -64,6 +65,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: str) -> Config:
         logging=logging,
         report=report,
         board=board,
+        health=health,
         source=source,
     )
 

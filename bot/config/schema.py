@@ -270,6 +270,21 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """When `strategy-bot health` calls a check degraded or down (docs/running-as-a-service.md)."""
+
+    # No round for this long (or three polls, if longer) and the daemon is taken for stopped.
+    daemon_down_minutes: float = field(default_factory=lambda: float(default_of("health", "daemon_down_minutes")))
+    # The oldest email waiting this long: degraded; this long: down.
+    outbox_degraded_minutes: float = field(
+        default_factory=lambda: float(default_of("health", "outbox_degraded_minutes"))
+    )
+    outbox_down_minutes: float = field(default_factory=lambda: float(default_of("health", "outbox_down_minutes")))
+    # A timer this far past its due time has not fired: down.
+    timer_overdue_minutes: float = field(default_factory=lambda: float(default_of("health", "timer_overdue_minutes")))
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """The weekly compliance report by email (issue 14): when, and to whom (roles or addresses)."""
 
@@ -319,4 +334,5 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     board: BoardConfig = field(default_factory=BoardConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     source: str = field(default="embedded default", compare=False)

@@ -15,6 +15,7 @@ from bot.config.schema import (
     CasesConfig,
     ConferenceConfig,
     DsContact,
+    HealthConfig,
     InboxConfig,
     LeaderConfig,
     LoggingConfig,
@@ -309,6 +310,20 @@ def logging(g: Table) -> LoggingConfig:
         repeat_summary_seconds=g.number("repeat_summary_seconds", minimum=1.0),
     )
     g.check_unknown()
+    return cfg
+
+
+def health(h: Table) -> HealthConfig:
+    cfg = HealthConfig(
+        daemon_down_minutes=h.number("daemon_down_minutes", minimum=1.0),
+        outbox_degraded_minutes=h.number("outbox_degraded_minutes", minimum=1.0),
+        outbox_down_minutes=h.number("outbox_down_minutes", minimum=1.0),
+        timer_overdue_minutes=h.number("timer_overdue_minutes", minimum=0.5),
+    )
+    h.check_unknown()
+    if cfg.outbox_down_minutes < cfg.outbox_degraded_minutes:
+        expected = f"at least health.outbox_degraded_minutes ({cfg.outbox_degraded_minutes:g})"
+        raise h.fail("outbox_down_minutes", cfg.outbox_down_minutes, expected)
     return cfg
 
 
