@@ -29,7 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.delivery import sender_outage
-from bot.health import HEARTBEAT_KEY, INBOX_KEY
+from bot.health import HEARTBEAT_KEY, INBOX_KEY, ROUNDS_KEY
 from bot.leadership import leader_metrics
 from bot.throttling import ROLES, recorded
 from bot.wiring import Bot
@@ -154,6 +154,12 @@ class _Figures(Collector):
                 "Unix time the inbox's server last changed state (answering or not).",
                 datetime.fromisoformat(inbox["since"]).timestamp(),
             )
+        rounds = json.loads(bot.store.get_state(ROUNDS_KEY) or '{"ok": true}')
+        yield _single(
+            "strategy_bot_rounds_failing",
+            "1 while the daemon's rounds keep failing for one reason (5 in a row or more; bot/round_watch.py), else 0.",
+            int(not rounds["ok"]),
+        )
         beat = bot.store.get_state(HEARTBEAT_KEY)
         if beat:
             yield _single(

@@ -89,6 +89,9 @@ def test_a_round_failing_again_and_again_is_told_once_by_the_log_and_by_health(
     [line] = [line for line in out.splitlines() if " rounds: " in line]
     assert line.startswith("down")
     assert f"FAILING since Mon 23 Nov 2026 10:00, {FAILED_ROUNDS_ALERT} times in a row or more: PermanentError" in line
+    # ...and the metrics.
+    assert main(["metrics"]) == 0
+    assert "strategy_bot_rounds_failing 1.0" in capsys.readouterr().out.splitlines()
 
 
 def test_when_the_sender_works_the_administrator_is_emailed_once_and_told_when_it_mends(
