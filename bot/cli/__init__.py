@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import check, health, init, migrate, parse, quarantine, replay, run, store_views
+from bot.cli import board, check, health, init, migrate, parse, quarantine, replay, report, run, store_views
 from bot.cli.common import EXIT_ERROR, EXIT_USAGE
 from bot.cli.guard import unexpected
 from bot.cli.parse import parse_summary
@@ -16,7 +16,7 @@ from bot.config import ConfigError
 
 __all__ = ["build_parser", "main", "parse_summary"]
 
-COMMANDS = (init, migrate, run, replay, check, parse, store_views, quarantine, health)
+COMMANDS = (init, migrate, run, replay, check, parse, store_views, quarantine, report, board, health)
 
 
 def build_parser() -> argparse.ArgumentParser:
