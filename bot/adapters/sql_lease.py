@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, event, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, event, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters import sql_schema as t
@@ -72,11 +72,16 @@ class Standby:
     seen_ago: float
 
 
+def _clock(conn: Connection) -> ColumnElement[Any]:
+    """The database server's clock, in Unix seconds, as a column."""
+    if conn.dialect.name == "postgresql":
+        return literal_column("extract(epoch FROM clock_timestamp())")
+    return literal_column("(julianday('now') - 2440587.5) * 86400.0")
+
+
 def db_seconds(conn: Connection) -> float:
     """The database server's clock, in Unix seconds."""
-    if conn.dialect.name == "postgresql":
-        return float(conn.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
-    return float(conn.execute(text("SELECT (julianday('now') - 2440587.5) * 86400.0")).scalar_one())
+    return float(conn.execute(select(_clock(conn))).scalar_one())
 
 
 def _stamp(seconds: float) -> str:
@@ -189,8 +194,13 @@ class SqlLease:
 
     def check(self, conn: Connection, epoch: int) -> None:
         """Raise ``LeaseLost`` unless this instance holds the lease at ``epoch``, unexpired (the fence)."""
-        now = db_seconds(conn)
-        _, lease = self._read(conn, lock="share")
+        # One round trip: the lease row, locked FOR KEY SHARE on PostgreSQL, and the database's clock.
+        query = select(t.adapter_state.c.value, _clock(conn)).where(t.adapter_state.c.key == LEASE_KEY)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(read=True, key_share=True)
+        row = conn.execute(query).first()
+        lease: dict[str, Any] = {} if row is None else json.loads(row[0])
+        now = db_seconds(conn) if row is None else float(row[1])
         if lease.get("holder") != self.holder or lease.get("epoch") != epoch:
             raise LeaseLost(f"the lease is now held by {shown(str(lease.get('holder')))} at epoch {lease.get('epoch')}")
         if float(lease["expires"]) <= now:
