@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from bot.domain.deadlines import add_working_time
 from bot.domain.model import wall_clock
-from bot.domain.working_days import WorkingDays
 from bot.health import ROUNDS_KEY
 from bot.os_words import os_error_words
 from bot.storage_faults import storage_fault
@@ -122,7 +121,6 @@ class QuietInbox:
         self.bot = bot
         self.last_mail = now
         self.alerted = False
-        self.days = WorkingDays.from_schedule(bot.config.schedule)
 
     def heard(self, handled: int, now: datetime) -> None:
         """After each read of the inbox: ``handled`` messages were taken from it."""
@@ -134,11 +132,13 @@ class QuietInbox:
         hours = self.bot.config.inbox.quiet_alert_hours
         if self.alerted or not hours:
             return
+        # The rules' own calendar, read each time: a SIGHUP that changes the rota changes it here too.
+        days = self.bot.service.setup.days
         timers, tz = self.bot.config.timers, self.bot.config.bot.timezone
-        due = add_working_time(self.last_mail, hours, timers.working_day_start, timers.working_day_end, self.days, tz)
+        due = add_working_time(self.last_mail, hours, timers.working_day_start, timers.working_day_end, days, tz)
         local = now.astimezone(tz)
         working = (
-            self.days.is_working_day(local.date()) and timers.working_day_start <= local.time() < timers.working_day_end
+            days.is_working_day(local.date()) and timers.working_day_start <= local.time() < timers.working_day_end
         )
         if now < due or not working:  # said in working hours, when someone can act on it
             return
