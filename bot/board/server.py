@@ -58,3 +58,24 @@ class BoardThread:
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+
+
+class NoBoard:
+    """``[board] listen`` not set: the daemon serves no board."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        return None
+
+
+def start_board(setup: Setup, clock: Clock, cfg: BoardConfig) -> BoardThread | NoBoard:
+    """The daemon's board when ``[board] listen`` is set, already listening; one that cannot start is logged,
+    and the daemon goes on booking without it."""
+    if not cfg.listen:
+        return NoBoard()
+    try:
+        board = BoardThread(board_server(setup, clock, cfg))
+        board.start()
+    except (ValueError, RuntimeError) as exc:
+        log.error("board not served: %s", exc)
+        return NoBoard()
+    return board
