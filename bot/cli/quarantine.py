@@ -128,16 +128,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         reason = _reasons(bot, [item]).get(item.id) if item else None
         print(f"Reason: {reason or '(no record: put there by hand?)'}")
         print("")
-        print(head.decode("utf-8", "replace"))
+        print(_printable(head.decode("utf-8", "replace")))
         if args.body:
             print("")
-            print(body.decode("utf-8", "replace"), end="")
+            print(_printable(body.decode("utf-8", "replace")), end="")
         else:
             print("")
             print(f"(body not shown: {len(body)} bytes; --body shows it)")
         return EXIT_OK
 
     return _with_folder(args, act)
+
+
+def _printable(text: str) -> str:
+    """Hostile mail shown on an administrator's terminal: control characters (escape sequences) as ``?``."""
+    return "".join(ch if ch in "\n\t" or ch.isprintable() else "?" for ch in text)
 
 
 def _admin(args: argparse.Namespace) -> str:

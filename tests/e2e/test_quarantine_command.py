@@ -50,7 +50,9 @@ def test_list_show_release_and_delete_on_a_maildir(tmp_path: Path, capsys: pytes
     config_path = site(tmp_path, '["council.example", "police.example"]')
     config = load_config(config_path)
     nurse = request_email(AT, sender=NURSE, message_id="<nurse@nhs.example>", surname="Bondarenko", auth=NHS_PASS)
-    spam = request_email(AT, sender="x <x@evil.example>", message_id="<spam@evil.example>")
+    spam = request_email(
+        AT, sender="x <x@evil.example>", message_id="<spam@evil.example>", extra_headers={"X-Trick": "a\x1b[2Jb"}
+    )
     one_round(config_path, nurse, spam)
     quarantine = mailbox.Maildir(config.inbox.path / ".Quarantine", factory=None, create=False)
     assert len(quarantine) == 2
@@ -90,6 +92,8 @@ def test_list_show_release_and_delete_on_a_maildir(tmp_path: Path, capsys: pytes
     processed = mailbox.Maildir(config.inbox.path / ".Processed", factory=None, create=False)
     assert len(processed) == 1
 
+    code, out, _ = cli(capsys, "quarantine", "show", spam_id, "--body", "--config", str(config_path))
+    assert code == 0 and "X-Trick: a?[2Jb" in out and "\x1b" not in out  # no escape reaches the terminal
     code, out, _ = cli(capsys, "quarantine", "delete", spam_id, "--by", "Sam Admin", "--config", str(config_path))
     assert code == 0 and "<spam@evil.example> deleted" in out
     assert len(quarantine) == 0
