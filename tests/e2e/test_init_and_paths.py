@@ -99,3 +99,13 @@ def test_the_views_refuse_a_database_that_does_not_exist(
         f"or create it with `strategy-bot init --config {config}`\n"
     )
     assert not database.exists() and not database.parent.exists()
+
+
+def test_demo_into_a_folder_it_cannot_make_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    assert main(["demo", "--out", str(blocker / "demo")]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"strategy-bot demo: not a directory on {blocker / 'demo'}\n"  # was a 27-line traceback

@@ -182,3 +182,8 @@ def test_a_corrupt_database_is_refused_at_start_in_one_line(tmp_path: Path, caps
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err
     assert err.startswith(f"strategy-bot status: {malformed}") and len(err.splitlines()) == 1
+
+    assert main(["health", "--config", str(config)]) == 2
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if " integrity: " in line]
+    assert line.startswith("down") and malformed in line and "restore from backup, see docs/operations.md" in line
