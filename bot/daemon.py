@@ -30,6 +30,10 @@ from bot.wiring import Bot
 
 log = logging.getLogger(__name__)
 
+# Cases put to the closing rule per round (§5): the hourly check goes through the open cases a
+# slice at a time, so a round with many open cases still reads mail and fires timers promptly.
+CLOSE_SLICE = 20
+
 
 class Daemon:
     """Runs until SIGTERM/SIGINT; a signal lets the message in hand finish first.
@@ -67,6 +71,7 @@ class Daemon:
         self.last_contact: datetime = clock.now()
         self.silence_alerted = False
         self._last_close: datetime | None = None  # when the closing check last ran
+        self._close_after: str | None = None  # the check in progress: the last case it looked at
         self._inbox_error: str | None = ""  # "" until the first round: the health row is written then
         self.rounds = RoundWatch(bot)  # a storage fault stops the daemon; a repeated failure is told
         self.quiet = QuietInbox(bot, clock.now())  # no new mail for inbox.quiet_alert_hours: told
@@ -234,10 +239,12 @@ class Daemon:
     def close_if_due(self) -> None:
         """§5 Closing a case: the periodic check, at most once an hour of the clock."""
         now = self.clock.now()
-        if self._last_close is not None and now - self._last_close < timedelta(hours=1):
-            return
-        self._last_close = now
-        self.bot.service.close_finished(now)
+        if self._close_after is None:
+            if self._last_close is not None and now - self._last_close < timedelta(hours=1):
+                return
+            self._last_close = now
+        # A slice of the open cases a round (issue 18): many open cases never hold up mail or timers.
+        self._close_after = self.bot.service.close_some(now, self._close_after, CLOSE_SLICE)
 
     def purge_if_due(self) -> None:
         """Once a day, at the first round after ``privacy.purge_time``: the retention purge."""

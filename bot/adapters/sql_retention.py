@@ -30,11 +30,17 @@ class RetentionRows(CaseRows):
         ).scalars()
         return [case_id for case_id in ids if not self._purged(case_id)]
 
-    def cases_to_check_for_closing(self) -> list[Case]:
-        """Every case not closed, a cancelled one included, oldest first (§5 Closing a case)."""
-        ids = self.conn.execute(
-            select(t.cases.c.case_id).where(t.cases.c.state != CaseState.CLOSED.value).order_by(t.cases.c.id)
-        ).scalars()
+    def cases_to_check_for_closing(self, after: str | None = None, limit: int | None = None) -> list[Case]:
+        """Every case not closed, a cancelled one included, oldest first (§5 Closing a case).
+
+        ``after`` a case id: only the cases after it; ``limit``: at most that many (a slice of the check).
+        """
+        query = select(t.cases.c.case_id).where(t.cases.c.state != CaseState.CLOSED.value).order_by(t.cases.c.id)
+        if after is not None:
+            query = query.where(t.cases.c.id > select(t.cases.c.id).where(t.cases.c.case_id == after).scalar_subquery())
+        if limit is not None:
+            query = query.limit(limit)
+        ids = self.conn.execute(query).scalars().all()
         return [case for case in (self.case(i) for i in ids) if case is not None]
 
     def _purged(self, case_id: str) -> bool:

@@ -173,3 +173,8 @@ class StrategyService:
     def close_finished(self, now: datetime) -> list[tuple[str, str]]:
         """§5 Closing a case: the periodic check; (case id, reason) of each case closed."""
         return closing.close_finished(self.setup, now)
+
+    def close_some(self, now: datetime, after: str | None, limit: int) -> str | None:
+        """One slice of the periodic check, after case ``after``; the last case checked, None at the end."""
+        _, last = closing.close_some(self.setup, now, after, limit)
+        return last
