@@ -78,7 +78,8 @@ def main() -> int:
         env["STRATEGY_BOT_DATABASE_URL"] = server.create_database()
         text = text.replace("[store]\n", '[store]\nkind = "postgresql"\n', 1)
     config.write_text(text)
-    (work / "strategy-bot-data").mkdir()
+    # `run` starts only on what `strategy-bot init` made: the data folder, the Maildirs, the database.
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=work, check=True)
     inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
     # From now on, so every deadline the backlog creates lies ahead: this measures intake.
     start_day = datetime.now(UTC).replace(microsecond=0)

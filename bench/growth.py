@@ -174,7 +174,9 @@ def workdir(requests: int, prefilled: bool, now: datetime) -> Path:
         (REPO / "config.example.toml").read_text().replace("poll_seconds = 1.0", "poll_seconds = 0.2")
     )
     data = work / "strategy-bot-data"
-    data.mkdir(mode=0o700)
+    # `run` starts only on what `strategy-bot init` made: the data folder, the Maildirs, the database.
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(work / "bot.toml")], cwd=work, env=ENV,
+                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     if prefilled:
         prefill(data / "bot.sqlite3", now)
     inbox = mailbox.Maildir(data / "inbox", create=True)
