@@ -193,7 +193,10 @@ class OutboxDelivery:
                 waiting = due[index:]
                 retrying += len(waiting)
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
-                log.warning("%d email(s) not delivered, retry at %s: %s", len(waiting), retry_at.isoformat(), exc)
+                # Worded the same each time, so that a log of an outage folds it (bot/logging_setup.py);
+                # what changes from try to try is for --verbose.
+                log.warning("emails not delivered, retried within %g s: %s", self.cfg.retry_max_seconds, exc)
+                log.debug("%d email(s) waiting, the next try at %s", len(waiting), retry_at.isoformat())
                 with self.store.transaction() as tx:
                     tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
                     for other in waiting[1:]:
@@ -204,12 +207,13 @@ class OutboxDelivery:
                 retrying += 1
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
                 log.warning(
-                    "email %s (%s) not delivered, retry at %s: %s",
+                    "email %s (%s) not delivered, retried within %g s: %s",
                     queued.message_id,
                     queued.purpose,
-                    retry_at.isoformat(),
+                    self.cfg.retry_max_seconds,
                     exc,
                 )
+                log.debug("email %s: the next try at %s", queued.message_id, retry_at.isoformat())
                 with self.store.transaction() as tx:
                     tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
                 self._down(str(exc), now)
