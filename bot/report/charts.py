@@ -34,8 +34,10 @@ def week_chart(timescale: TimescaleFigures) -> bytes:
     labels = [f"{w.monday:%d %b}" for w in timescale.weeks]
     met = [w.met for w in timescale.weeks]
     missed = [w.due - w.met for w in timescale.weeks]
-    axes.bar(labels, met, color=MET, label="met")
-    axes.bar(labels, missed, bottom=met, color=MISSED, label="missed")
+    axes.bar(labels, met, width=0.6, color=MET, label="met")
+    axes.bar(labels, missed, width=0.6, bottom=met, color=MISSED, label="missed")
+    axes.set_xlim(-1, max(len(labels), 3))
+    axes.set_ylim(0, max([1, *(w.due for w in timescale.weeks)]) * 1.15)
     axes.set_title(timescale.title, fontsize=10)
     axes.set_xlabel("week beginning", fontsize=8)
     axes.set_ylabel("cases due", fontsize=8)
@@ -52,8 +54,10 @@ def callback_chart(figures: Figures, limit: int = 60) -> bytes:
     minutes = list(figures.callback_minutes)
     top = max([limit * 2, *minutes]) if minutes else limit * 2
     bins = list(range(0, top + 15, 15))
-    if minutes:
-        axes.hist(minutes, bins=bins, color=MET, edgecolor="white")
+    in_time = [m for m in minutes if m <= limit]
+    late = [m for m in minutes if m > limit]
+    axes.hist([in_time, late], bins=bins, color=[MET, MISSED], edgecolor="white", stacked=True)
+    axes.set_ylim(bottom=0)
     axes.axvline(limit, color=MISSED, linestyle="--", label=f"{limit} minutes")
     axes.set_title("Police call-back: minutes from the request", fontsize=10)
     axes.set_xlabel("minutes", fontsize=8)
