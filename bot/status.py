@@ -10,34 +10,48 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from bot.adapters.sql_overview import Overview, overview
 from bot.adapters.sql_quarantine import admin_entries
+from bot.adapters.sql_store import SqlStore
+from bot.config import Config
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.domain.records import HistoryEntry
 from bot.leadership import describe, instances
-from bot.throttling import ROLES, kind_of, recorded
+from bot.throttling import ROLES, recorded
 from bot.wiring import Bot
+
+
+class View(Protocol):
+    """What status and history read: the configuration and the store. A whole ``Bot`` is one;
+    the commands open the store alone (no templates, service or mail set up), to answer quickly."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> SqlStore: ...
+
 
 DEFAULT_LIMIT = 20  # items listed per section unless --limit or --all says otherwise
 
 
-def _when(moment: datetime, bot: Bot) -> str:
+def _when(moment: datetime, bot: View) -> str:
     return wall_clock(moment, bot.config.bot.timezone)
 
 
-def _iso(moment: datetime | None, bot: Bot) -> str | None:
+def _iso(moment: datetime | None, bot: View) -> str | None:
     return moment.astimezone(bot.config.bot.timezone).isoformat() if moment is not None else None
 
 
-def _overview(bot: Bot, now: datetime, limit: int | None) -> Overview:
+def _overview(bot: View, now: datetime, limit: int | None) -> Overview:
     with bot.store.connection() as conn:  # type: ignore[attr-defined]
         return overview(conn, now, limit)
 
 
-def _inbox_health(bot: Bot) -> dict[str, Any] | None:
+def _inbox_health(bot: View) -> dict[str, Any] | None:
     health = bot.store.get_state("health:inbox")
     return json.loads(health) if health else None
 
@@ -46,7 +60,7 @@ def _shown(shown: int, total: int, what: str) -> str:
     return f"  ... {total - shown} more {what} (--all lists every one)" if shown < total else ""
 
 
-def render_status(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) -> str:
+def render_status(bot: View, now: datetime, limit: int | None = DEFAULT_LIMIT) -> str:
     """Counts, then the next ``limit`` open cases, bookings and timers (``None``: all). N numbers only."""
     view = _overview(bot, now, limit)
     lines: list[str] = [f"strategy-bot status at {_when(now, bot)} ({bot.config.source})"]
@@ -63,7 +77,8 @@ def render_status(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) ->
     if outage is not None:
         since = _when(outage.since, bot)
         lines += [f"Mail server ({bot.config.sender.kind}): NOT TAKING MAIL since {since} ({outage.error})", ""]
-    lines += describe(bot)  # instances sharing a database: the leader and the standbys; nothing on SQLite
+    # (leadership reads only the store and the config of what it is given.)
+    lines += describe(cast(Bot, bot))  # instances sharing a database: the leader and the standbys; nothing on SQLite
     lines += _throttling(bot, now)
     open_total = sum(n for _, _, n in view.open_counts)
     by_state = ", ".join(f"{kind} {state} {n}" for kind, state, n in view.open_counts)
@@ -92,7 +107,7 @@ def render_status(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) ->
     return "\n".join(lines) + "\n"
 
 
-def status_json(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) -> dict[str, Any]:
+def status_json(bot: View, now: datetime, limit: int | None = DEFAULT_LIMIT) -> dict[str, Any]:
     """`status --json`: the same figures as the text, times ISO 8601 in the bot's timezone (README)."""
     view = _overview(bot, now, limit)
     inbox = _inbox_health(bot)
@@ -147,26 +162,27 @@ def status_json(bot: Bot, now: datetime, limit: int | None = DEFAULT_LIMIT) -> d
         },
         "emails_waiting": view.emails_waiting,
         "quarantine": {"count": view.quarantined, "oldest_received_at": _iso(view.oldest_quarantined, bot)},
-        "instances": instances(bot),  # a shared database: the leader and the standbys; None on SQLite
+        "instances": instances(cast(Bot, bot)),  # a shared database: the leader and the standbys; None on SQLite
     }
 
 
-def _throttling(bot: Bot, now: datetime) -> list[str]:
+def _throttling(bot: View, now: datetime) -> list[str]:
     """Each role a mail server keeps waiting, and until when; nothing for a site without Graph or EWS."""
-    if not any(kind_of(bot, role) in ("graph", "ews") for role in ROLES):
+    kinds = {"inbox": bot.config.inbox.kind, "sender": bot.config.sender.kind, "calendar": bot.config.calendar.kind}
+    if not any(kinds[role] in ("graph", "ews") for role in ROLES):
         return []
     throttled = recorded(bot.store, now)
     if not throttled:
         return ["Throttling: none", ""]
     lines = [
-        f"Throttled: {role} ({kind_of(bot, role)}) waits until {_when(throttled[role], bot)}"
+        f"Throttled: {role} ({kinds[role]}) waits until {_when(throttled[role], bot)}"
         for role in ROLES
         if role in throttled
     ]
     return [*lines, ""]
 
 
-def _case_histories(bot: Bot, reference: str) -> list[tuple[Any, list[HistoryEntry]]] | None:
+def _case_histories(bot: View, reference: str) -> list[tuple[Any, list[HistoryEntry]]] | None:
     """Each case with this N number or case id and its history, with what an administrator did to its messages."""
     with bot.store.transaction() as tx:
         cases = tx.cases_for(reference)
@@ -182,7 +198,7 @@ def _case_histories(bot: Bot, reference: str) -> list[tuple[Any, list[HistoryEnt
     return found
 
 
-def render_history(bot: Bot, reference: str) -> str | None:
+def render_history(bot: View, reference: str) -> str | None:
     """Every recorded action on the cases with this N number or case id, oldest first; None if unknown."""
     found = _case_histories(bot, reference)
     if found is None:
@@ -200,7 +216,7 @@ def render_history(bot: Bot, reference: str) -> str | None:
     return "\n".join(lines)
 
 
-def history_json(bot: Bot, reference: str) -> dict[str, Any] | None:
+def history_json(bot: View, reference: str) -> dict[str, Any] | None:
     """`history --json`: the same entries as the text (README); None if no case has this reference."""
     found = _case_histories(bot, reference)
     if found is None:

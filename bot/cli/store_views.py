@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from
 
 if TYPE_CHECKING:
+    from bot.adapters.sql_store import SqlStore
     from bot.config import Config
     from bot.wiring import Bot
 
@@ -40,13 +42,45 @@ def _print_from_store(args: argparse.Namespace, render: Callable[[Bot, datetime]
     return EXIT_OK
 
 
+@dataclass
+class _StoreOnly:
+    """The configuration and the store alone (``bot.status.View``): status and history need no more."""
+
+    config: Config
+    store: SqlStore
+
+
+def _open_view(config: Config) -> _StoreOnly:
+    from bot.wiring import open_store
+
+    store = open_store(config)
+    try:
+        store.check_schema()
+    except BaseException:
+        store.dispose()
+        raise
+    return _StoreOnly(config, store)
+
+
+def _print_from_view(args: argparse.Namespace, render: Callable[[_StoreOnly, datetime], str]) -> int:
+    config = config_from(args.config)
+    if _refused(args, config):
+        return EXIT_ERROR
+    view = _open_view(config)
+    try:
+        print(render(view, datetime.now(config.bot.timezone)), end="")
+    finally:
+        view.store.dispose()
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import render_status, status_json
 
     limit = None if args.all else args.limit
     if args.json:
-        return _print_from_store(args, lambda bot, now: _json(status_json(bot, now, limit)))
-    return _print_from_store(args, lambda bot, now: render_status(bot, now, limit))
+        return _print_from_view(args, lambda view, now: _json(status_json(view, now, limit)))
+    return _print_from_view(args, lambda view, now: render_status(view, now, limit))
 
 
 def _json(data: object) -> str:
@@ -72,21 +106,20 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from bot.domain.n_numbers import normalise_n_number
     from bot.status import history_json, render_history
-    from bot.wiring import build
 
     config = config_from(args.config)
     wanted = normalise_n_number(args.reference) or args.reference.strip().upper()
     if _refused(args, config):
         return EXIT_ERROR
-    bot = build(config, with_mail=False)
+    view = _open_view(config)
     try:
         if args.json:
-            data = history_json(bot, wanted)
+            data = history_json(view, wanted)
             text = None if data is None else _json(data)
         else:
-            text = render_history(bot, wanted)
+            text = render_history(view, wanted)
     finally:
-        bot.close()
+        view.store.dispose()
     if text is None:
         print(f"strategy-bot history: no case with N number or case id {wanted}", file=sys.stderr)
         return EXIT_ERROR
