@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,9 +77,12 @@ def drain(engine: Engine, inbox: Path, requests: int, standby_pid: int) -> None:
 
     key = f"leader:standby:%:{standby_pid}:%"
     wait_for(lambda: count(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{key}'") == 1, "a standby")
-    now = datetime.now(UTC)
+    # As bench/backlog.py does: from now on, eight hours apart, so the calendar fills as in real use.
+    start_day = datetime.now(UTC).replace(microsecond=0)
     for i in range(requests):
-        (inbox / "tmp" / f"bench-{i}.eml").write_bytes(request(i, now))
+        sent = start_day + timedelta(hours=8 * i)
+        (inbox / "tmp" / f"bench-{i}.eml").write_bytes(request(i, sent))
+        os.utime(inbox / "tmp" / f"bench-{i}.eml", (sent.timestamp(), sent.timestamp() + 60))
     started = time.perf_counter()
     for i in range(requests):
         os.rename(inbox / "tmp" / f"bench-{i}.eml", inbox / "new" / f"bench-{i}.eml")
@@ -92,8 +95,8 @@ def drain(engine: Engine, inbox: Path, requests: int, standby_pid: int) -> None:
         timeout=3600,
     )
     elapsed = time.perf_counter() - started
-    sent = count(engine, "SELECT count(*) FROM outbox WHERE status = 'sent'")
-    print(f"backlog on PostgreSQL, two instances (one leading, one standby): {requests} requests, {sent} emails")
+    delivered = count(engine, "SELECT count(*) FROM outbox WHERE status = 'sent'")
+    print(f"backlog on PostgreSQL, two instances (one leading, one standby): {requests} requests, {delivered} emails")
     print(f"drained in {elapsed:.1f} s: {requests / elapsed:.0f} requests/s", flush=True)
 
 
@@ -108,7 +111,8 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="strategy-bot-failover-"))
-    server = PostgresServer(free_port())
+    # Durable (fsync on) for the backlog, as bench/backlog.py's; the kills need no durability.
+    server = PostgresServer(free_port(), durable=bool(args.backlog))
     server.start()
     daemons: list[subprocess.Popen[bytes]] = []
     try:
@@ -116,6 +120,8 @@ def main() -> int:
         env = {**ENV, "STRATEGY_BOT_DATABASE_URL": url}
         config = work / "bot.toml"
         example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+        if args.backlog:  # bench/backlog.py's poll
+            example = example.replace("poll_seconds = 1.0", "poll_seconds = 0.2")
         config.write_text(
             example.replace("[store]\n", '[store]\nkind = "postgresql"\n')
             + f"\n[leader]\nlease_seconds = {args.lease_seconds:g}\nrenew_seconds = {args.renew_seconds:g}\n",
