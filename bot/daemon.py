@@ -15,6 +15,7 @@ from bot import failpoints, stop_request
 from bot.adapters.scheduler import JobScheduler
 from bot.adapters.sql_lease import LeaseLost
 from bot.background import Background
+from bot.board.server import start_board
 from bot.domain.model import wall_clock
 from bot.errors import BotError
 from bot.health import HEARTBEAT_EVERY_SECONDS, HEARTBEAT_KEY
@@ -111,6 +112,7 @@ class Daemon:
             log.info("strategy-bot stopped (it was a standby)")
             return 0
         self.jobs.start()
+        board = start_board(self.bot.service.setup, self.clock, self.bot.config.board)  # [board] listen (issue 14)
         self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
         watcher = threading.Thread(target=self.watch, name="inbox-watcher", daemon=True)
         watcher.start()
@@ -120,6 +122,7 @@ class Daemon:
         with self._round:
             pass
         self.jobs.shutdown()
+        board.stop()
         if self.lost is not None:
             return 1  # the supervisor starts it again, as a standby; the new leader acts alone meanwhile
         if self.rounds.fault is not None:

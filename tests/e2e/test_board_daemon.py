@@ -1,0 +1,56 @@
+"""The daemon serves the board when `[board] listen` is set, and stops it with itself (issue 14 item 5)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bot.cli import main
+from tests.e2e.test_daemon import wait_for
+from tests.support.ports import Ports
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def status(url: str) -> int | None:
+    """The HTTP status, or None while nothing listens."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+    except OSError:
+        return None
+
+
+def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: Ports) -> None:
+    port = ports.take()
+    config = tmp_path / "bot.toml"
+    example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    config.write_text(example + f'\n[board]\nlisten = "127.0.0.1:{port}"\n', encoding="utf-8")
+    assert main(["init", "--config", str(config)]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert wait_for(lambda: status(url)) == 200
+        page = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert "Urgent: waiting for police contact" in page and "/static/board.js" in page
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, err
+    assert status(url) is None  # nothing listens once the daemon has stopped
