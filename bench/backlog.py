@@ -13,6 +13,7 @@ outgoing email has been delivered, and the daemon's peak RSS. Not a test: no thr
 from __future__ import annotations
 
 import argparse
+import atexit
 import mailbox
 import os
 import platform
@@ -74,6 +75,7 @@ def main() -> int:
         from tests.support.postgres import PostgresServer
 
         server = PostgresServer(free_port(), durable=True)
+        atexit.register(server.stop)  # whatever ends the run, the server goes with it
         server.start()
         env["STRATEGY_BOT_DATABASE_URL"] = server.create_database()
         text = text.replace("[store]\n", '[store]\nkind = "postgresql"\n', 1)
@@ -131,8 +133,6 @@ def main() -> int:
     print(f"peak RSS of the daemon: {peak_mb:.0f} MB")
     print(f"stopped {stop_seconds:.1f} s after SIGTERM, exit code {proc.returncode}")
     print(f"store: {args.store}")
-    if server is not None:
-        server.stop()
     return 0
 
 
