@@ -171,8 +171,9 @@ class OutboxDelivery:
                     queued.message_id,
                     queued.purpose,
                 )
-            with self.store.transaction() as tx:
-                _states(tx).mark_sending(queued.id, now)
+            if not self.group_commit:  # (in a group commit it would be committed with "sent": no use)
+                with self.store.transaction() as tx:
+                    _states(tx).mark_sending(queued.id, now)
             try:
                 self.sender.send(queued.message_id, queued.raw, self.from_address, queued.recipients)
                 failpoints.reach("after_send")
