@@ -21,7 +21,7 @@ from bot.wiring import check_kinds
 from tests.support.deploy import init
 
 REPO = Path(__file__).resolve().parents[2]
-OPTIONAL = ("msal", "requests", "exchangelib")
+OPTIONAL = ("msal", "requests", "exchangelib", "psycopg")
 
 # Run in a fresh interpreter in which the optional libraries cannot be imported, as after
 # `pip install strategy-bot` alone.
@@ -97,7 +97,9 @@ def test_the_base_install_names_none_of_them_and_the_extras_bring_them() -> None
     extras = project["optional-dependencies"]
     assert [d.split(">")[0] for d in extras["graph"]] == ["msal", "requests"]
     assert [d.split(">")[0] for d in extras["ews"]] == ["exchangelib", "requests"]
-    assert "strategy-bot[graph,ews]" in extras["test"]  # the README's test line installs both
+    assert [d.split(">")[0] for d in extras["postgresql"]] == ["psycopg[binary]"]
+    # The README's test line installs every extra: their adapters are tested against real servers or fakes.
+    assert "strategy-bot[graph,ews,postgresql]" in extras["test"]
 
 
 def test_the_embedded_default_demo_runs_without_the_extras(tmp_path: Path) -> None:
