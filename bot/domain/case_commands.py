@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.case_states import can_move
-from bot.domain.circulation import outcome
+from bot.domain.circulation import outcome, over_refusal, refused
 from bot.domain.commands import Command
 from bot.domain.deadlines import minutes_deadlines
 from bot.domain.decisions import (
@@ -83,6 +83,24 @@ def minutes_shared(view: CaseView, command: Command, sender: str, now: datetime,
     return minutes_recorded(view, "MINUTES SHARED")
 
 
+def _after_section_47(view: CaseView, word: str, purpose: Purpose, action: str) -> Decision:
+    """The Section 47 record or the conference done (issue 14): its timescale measured, its reminders stop."""
+    refusal = over_refusal(view)
+    if refusal is not None:
+        return refusal
+    if view.outcome is None or not Outcome(view.outcome).is_section_47:
+        return refused(f"{word} applies once OUTCOME joint S47 or OUTCOME single S47 is recorded for the case.")
+    return Decision(cancel_timers=(TimersToCancel(frozenset({purpose})),), history=(Note(action),))
+
+
+def s47_recorded(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    return _after_section_47(view, "S47 RECORDED", Purpose.S47_OUTCOME_DUE, "s47_recorded")
+
+
+def icpc_held(view: CaseView, command: Command, sender: str, now: datetime, policy: Policy) -> Decision:
+    return _after_section_47(view, "ICPC HELD", Purpose.ICPC_DUE, "icpc_held")
+
+
 CommandRule = Callable[[CaseView, Command, str, datetime, Policy], Decision]
 
 
@@ -138,6 +156,16 @@ COMMANDS: dict[str, ReplyCommand] = {
         "FURTHER",
         "books a further discussion for the same children, as a new case linked to this one",
         further,
+    ),
+    "S47 RECORDED": ReplyCommand(
+        "S47 RECORDED",
+        "after an S47 outcome: the Section 47 record outcome is done; its day-3 reminder stops",
+        s47_recorded,
+    ),
+    "ICPC HELD": ReplyCommand(
+        "ICPC HELD",
+        "after an S47 outcome: the initial child protection conference took place; its reminders stop",
+        icpc_held,
     ),
     "MOVED": ReplyCommand(
         "MOVED <email>",

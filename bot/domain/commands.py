@@ -19,7 +19,7 @@ _MEETING_LEAD = re.compile(r"(?:(?:urgent\s+)?(?:strategy\s+)?meeting\s*)?(?:at|
 
 _COMMAND = re.compile(
     r"^\s*(?P<word>CONTACTED|HELD|CANCEL(?:LED)?|RESCHEDULE|COMPLEX|DELAY|MINUTES\s+SHARED|OUTCOME|MOVED|REVIEW"
-    r"|FURTHER)\b[\s:,-]*"
+    r"|FURTHER|S47\s+RECORDED|ICPC\s+HELD)\b[\s:,-]*"
     r"(?P<rest>.*)$",
     re.IGNORECASE,
 )
@@ -27,7 +27,7 @@ _COMMAND = re.compile(
 
 @dataclass(frozen=True)
 class Command:
-    word: str  # CONTACTED, HELD, CANCEL, RESCHEDULE, COMPLEX, DELAY, MINUTES SHARED, OUTCOME
+    word: str  # CONTACTED, HELD, CANCEL, RESCHEDULE, COMPLEX, DELAY, MINUTES SHARED, OUTCOME, S47 RECORDED...
     minutes: int | None = None  # DELAY
     outcome: Outcome | None = None  # OUTCOME
     invitees: tuple[str, ...] = ()  # MOVED: the receiving authority's addresses

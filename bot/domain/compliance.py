@@ -26,8 +26,8 @@ from bot.domain.records import HistoryEntry, TimerRow
 from bot.domain.slots import effective_referral_day
 from bot.domain.urgent_clock import callback_due
 
-# The history lines that record what a timescale measures. ``s47_recorded`` and ``icpc_held``
-# have no reply word yet: until one writes them, those two timescales count every case missed.
+# The history lines that record what a timescale measures; ``s47_recorded`` and ``icpc_held`` are
+# written by the replies ``S47 RECORDED`` and ``ICPC HELD``.
 CONTACTED = "contacted"
 HELD = "held"
 MINUTES_RECORDED = "minutes_recorded"

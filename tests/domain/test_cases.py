@@ -74,6 +74,8 @@ COMMAND_WORDS = {
     "MOVED": Command("MOVED", invitees=("duty@receiving.example",)),
     "REVIEW": Command("REVIEW", review=ReviewDate(14, 12)),
     "FURTHER": Command("FURTHER"),
+    "S47 RECORDED": Command("S47 RECORDED"),
+    "ICPC HELD": Command("ICPC HELD"),
 }
 
 
@@ -93,6 +95,9 @@ def _expected(word: str, kind: Kind, state: CaseState) -> tuple[bool, CaseState 
             return ok, S.CANCELLED if ok else None
         case "RESCHEDULE" | "COMPLEX":
             return state is S.BOOKED, None
+        case "S47 RECORDED" | "ICPC HELD":
+            # Only after an S47 outcome (issue 14); these views have none: refused with the reason.
+            return False, None
         case "MOVED" | "REVIEW" | "FURTHER" | "MINUTES SHARED" | "OUTCOME":
             # Words that need a live case: refused with the reason on a cancelled or closed one (§6).
             return open_states, None

@@ -151,3 +151,30 @@ def test_weekly_report_email_on_monday_0830_with_inline_charts_and_the_csv(tmp_p
     assert rows["minutes_on_time"]["missed_cases"] == "SD000001 N111111"
     text = plain_text(mail)
     assert "missed: SD000004 N444444" in text and "Bond" not in text and "Alex Morgan" not in text
+
+
+def test_s47_recorded_and_icpc_held_meet_their_timescales_and_stop_their_reminders(tmp_path: Path) -> None:
+    # Booked Wed 25 Nov 10:00; S47 record due on working day 3 (Mon 30 Nov), the ICPC on day 15 (Wed 16 Dec).
+    messages = [
+        standard(london("2026-11-23 09:00"), "N111111"),
+        reply(london("2026-11-25 11:00"), "SD000001", "confirmation", "OUTCOME joint S47"),
+        reply(london("2026-11-27 12:00"), "SD000001", "confirmation", "S47 RECORDED"),
+        reply(london("2026-12-10 15:00"), "SD000001", "confirmation", "ICPC HELD"),
+    ]
+    events = replay(tmp_path, messages, london("2026-12-18 12:00"))
+    purposes = [s.purpose for s in sent(events, LONDON) if s.case == "SD000001"]
+    assert "s47_outcome_due" not in purposes and "command_refused" not in purposes
+    assert purposes.count("icpc_due") == 1  # the day-10 warning (Wed 9 Dec) went; day 15 did not
+    figures = events[-1]["timescales"]
+    assert figures["s47_record_by_day_3"] == {"due": 1, "met": 1, "missed_cases": []}
+    assert figures["icpc_within_15"] == {"due": 1, "met": 1, "missed_cases": []}
+
+
+def test_s47_recorded_before_an_s47_outcome_is_refused_saying_why(tmp_path: Path) -> None:
+    messages = [
+        standard(london("2026-11-23 09:00"), "N111111"),
+        reply(london("2026-11-25 11:00"), "SD000001", "confirmation", "S47 RECORDED"),
+    ]
+    events = replay(tmp_path, messages, london("2026-11-25 12:00"))
+    [refusal] = [s for s in sent(events, LONDON) if s.purpose == "command_refused"]
+    assert refusal.to == ("alex.morgan@council.example",)
