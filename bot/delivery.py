@@ -23,7 +23,7 @@ from bot.config import SenderConfig
 from bot.domain.model import wall_clock
 from bot.domain.records import QueuedEmail
 from bot.errors import PermanentError, ServerUnreachable
-from bot.ports import MailSender, Store, StoreTransaction
+from bot.ports import Checkable, MailSender, Store, StoreTransaction
 from bot.ports.batching import sender_batch
 from bot.ports.outbox_states import SendingStates
 
@@ -127,6 +127,8 @@ class OutboxDelivery:
         # Emails may be waiting out a back-off (at start, or since a failure): the next
         # success makes them due.
         self._maybe_waiting = True
+        self._last_probe: datetime | None = None  # when the server was last probed during an outage
+        self._unreachable = False  # the last failure was the server itself not answering
 
     def deliver_due(self, now: datetime) -> DeliveryRound:
         """Every queued email that is due, ``sender.batch_size`` at a time, until a round frees no more."""
@@ -148,7 +150,7 @@ class OutboxDelivery:
                     log.info("send rate limit: %d of %d due emails sent this round", room, len(due))
                 due = due[:room]
         if not due:
-            return DeliveryRound(0, 0, 0), False
+            return DeliveryRound(0, 0, 0), self._probe(now)
         self.outage()  # read once, before any batch: the health row is adapter state, apart from it
         if self.group_commit:
             # The sender's batch ends (its files made durable) before the store's commits "sent".
@@ -203,6 +205,7 @@ class OutboxDelivery:
                     for other in waiting[1:]:
                         tx.mark_retry(other.id, other.attempts, retry_at, str(exc)[:500])
                 self._down(str(exc), now)
+                self._unreachable = True
                 break
             except Exception as exc:  # noqa: BLE001 - TransientError, or an adapter's surprise: retried, never fatal
                 retrying += 1
@@ -218,6 +221,7 @@ class OutboxDelivery:
                 with self.store.transaction() as tx:
                     tx.mark_retry(queued.id, attempts, retry_at, str(exc)[:500])
                 self._down(str(exc), now)
+                self._unreachable = False
                 continue
             sent += 1
             with self.store.transaction() as tx:
@@ -238,6 +242,25 @@ class OutboxDelivery:
             self._outage = sender_outage(self.store)
             self._outage_read = True
         return self._outage
+
+    def _probe(self, now: datetime) -> bool:
+        """An outage, and every email waiting out its back-off: is the server back? True if that freed emails.
+
+        Every ``sender.probe_seconds`` the sender's own check (SMTP: connect, log in, NOOP;
+        nothing is sent); a server that answers makes every waiting email due at once.
+        """
+        every = self.cfg.probe_seconds
+        if not every or not self._unreachable or self.outage() is None or not isinstance(self.sender, Checkable):
+            return False  # (a server that answers but refuses, 4xx, is left to the back-off)
+        if self._last_probe is not None and now - self._last_probe < timedelta(seconds=every):
+            return False
+        self._last_probe = now
+        if self.sender.check():
+            return False
+        with self.store.transaction() as tx:
+            released = _states(tx).release_waiting(now)
+        log.info("the mail server answers again: %d waiting email(s) released", released)
+        return released > 0
 
     def _down(self, error: str, now: datetime) -> None:
         self._maybe_waiting = True

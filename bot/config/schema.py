@@ -186,6 +186,8 @@ class SenderConfig:
     rate_per_minute: int  # most mails sent in any 60 seconds; 0 for no limit (Exchange Online allows 30)
     # The mail server not taking mail this long: the administrator is emailed when it does again.
     outage_alert_minutes: float = field(default_factory=lambda: float(default_of("sender", "outage_alert_minutes")))
+    # During an outage, how often the server is probed so that its return frees the waiting emails.
+    probe_seconds: float = field(default_factory=lambda: float(default_of("sender", "probe_seconds")))
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ def sender(o: Table) -> SenderConfig:
         batch_size=o.integer("batch_size", minimum=1),
         rate_per_minute=o.integer("rate_per_minute", minimum=0),
         outage_alert_minutes=o.number("outage_alert_minutes", minimum=0.0),
+        probe_seconds=o.number("probe_seconds", minimum=0.0),
     )
     o.check_unknown()
     return cfg

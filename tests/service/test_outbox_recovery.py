@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from bot.adapters import sql_schema as t
@@ -202,3 +203,28 @@ def test_an_email_is_sending_while_the_server_has_it_and_one_left_sending_goes_a
     ]
     assert ids.count(first.message_id) == 2  # the duplicate carries the same Message-ID
     assert f"email {first.message_id} (confirmation) was being sent when the bot stopped" in caplog.text
+
+
+def test_while_the_server_is_down_it_is_probed_every_10_seconds_and_its_return_frees_the_waiting_mail(
+    config: Config, ports: Ports
+) -> None:
+    port = ports.take()
+    bot = smtp_bot(config, port)  # nothing listens on the port yet: connection refused
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname=HOST, port=port)
+    try:
+        bot.service.handle(urgent(T0), T0)
+        waiting = len(outbox_rows(bot))
+        assert delivery(bot).deliver_due(T0).retrying == waiting
+        retry_at = min(datetime.fromisoformat(row.next_attempt_at) for row in outbox_rows(bot))
+        assert retry_at == T0 + timedelta(seconds=30)
+        assert delivery(bot).deliver_due(T0 + timedelta(seconds=5)).sent == 0  # probed: still refused
+        controller.start()  # the server is back
+        assert delivery(bot).deliver_due(T0 + timedelta(seconds=10)).sent == 0  # 5 s since the last probe
+        back = delivery(bot).deliver_due(T0 + timedelta(seconds=15))  # probed: it answers
+    finally:
+        bot.close()
+        if controller._thread is not None:
+            controller.stop()
+    assert back.sent == waiting  # 15 s after the outage began, not at the 30 s retry
+    assert [purpose_of(r.content) for r in handler.received] == ["urgent_acknowledgement", "duty_referral"]
