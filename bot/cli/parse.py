@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import EXIT_OK, EXIT_USAGE, add_config, config_from
 from bot.config import Config, ConfigError
+from bot.mail.limits import nesting_depth_over
 
 if TYPE_CHECKING:
     from bot.domain.model import RequestDetails
@@ -78,8 +79,18 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if not raw.strip():
         print(f"strategy-bot parse: {path} is empty; expected an email (.eml)", file=sys.stderr)
         return EXIT_USAGE
+    config = config_from(args.config)
+    depth = config.inbox.max_mime_depth
+    # Measured before the parser, as the daemon does: Python's parser recurses per level.
+    if nesting_depth_over(raw, depth):
+        print(
+            f"strategy-bot parse: {path} has MIME nested more than {depth} levels deep (inbox.max_mime_depth);"
+            " the bot quarantines such a message",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
-        summary = parse_summary(raw, config_from(args.config))
+        summary = parse_summary(raw, config)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the contract is one line and exit 2, never a traceback

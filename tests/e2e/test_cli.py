@@ -197,6 +197,23 @@ def test_parse_of_an_unreadable_file_exits_2_with_one_line(tmp_path: Path, capsy
     assert len(err.strip().splitlines()) == 1 and "missing.eml" in err
 
 
+def test_parse_of_mime_nested_2000_deep_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    depth = 2000
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth))
+    closing = "".join(f"--b{i}--\n" for i in reversed(range(depth)))
+    path = tmp_path / "deep.eml"
+    path.write_text(
+        "From: alex.morgan@council.example\nSubject: Strategy discussion\nMessage-ID: <deep@council.example>\n"
+        "MIME-Version: 1.0\n" + opening + "Content-Type: text/plain\n\nN146782\n" + closing
+    )
+    code, out, err = run_cli(capsys, "parse", str(path))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"strategy-bot parse: {path} has MIME nested more than 10 levels deep (inbox.max_mime_depth);"
+        " the bot quarantines such a message"
+    ]
+
+
 def test_parse_through_the_console_script(tmp_path: Path) -> None:
     path = tmp_path / "u.eml"
     path.write_bytes(request_email(london("2026-11-23 09:00"), subject="URGENT  s.47 enquiry N146782"))
