@@ -22,6 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,12 @@ class Daemons:
         self.running: list[subprocess.Popen[bytes]] = []
         self.alive: list[subprocess.Popen[bytes]] = []  # those expected to be running
 
-    def start(self, name: str, rehearsal: bool = True) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, rehearsal: bool = True, clock: tuple[datetime, float] = (START, SPEED)
+    ) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "bot", "run", "--config", str(self.config)]
         if rehearsal:
-            command += ["--clock-start", START.isoformat(), "--clock-speed", str(SPEED)]
+            command += ["--clock-start", clock[0].isoformat(), "--clock-speed", str(clock[1])]
         process = subprocess.Popen(
             command,
             cwd=self.folder,
@@ -367,4 +370,56 @@ def test_a_leader_paused_past_its_lease_wakes_up_a_standby_and_exits(tmp_path: P
     assert codes == [1, 0], log
     assert len([line for line in log.splitlines() if "no longer the leader: " in line]) == 1, log
     assert "Traceback" not in log
+    engine.dispose()
+
+
+def test_the_new_leader_fires_at_once_what_fell_due_while_no_one_led(tmp_path: Path, postgres_url: str) -> None:
+    """The escalation falls due between the kill and the takeover: the new leader sends it once, marked late.
+
+    Each daemon runs on its own rehearsal clock: the first at 09:02 (real speed, so the hour never
+    comes while it leads), the standby at 10:05, an hour past the request.
+    """
+    until = time.monotonic() + DEADLINE
+    daemons, engine = setup(tmp_path, postgres_url, LEASE)
+    inbox = tmp_path / "strategy-bot-data" / "inbox"
+    try:
+        first = daemons.start("first", clock=(START + timedelta(minutes=2), 1.0))
+        wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
+        raw = request_email(START, subject="URGENT S47 ENQUIRY N600003", n_number="N600003")
+        (inbox / "tmp" / "N600003.eml").write_bytes(raw)
+        os.utime(inbox / "tmp" / "N600003.eml", (START.timestamp(), START.timestamp()))
+        os.rename(inbox / "tmp" / "N600003.eml", inbox / "new" / "N600003.eml")
+        wait_for(
+            lambda: one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'urgent_acknowledgement'") == 1,
+            "the urgent case to be acknowledged",
+            until,
+            daemons,
+        )
+        second = daemons.start("second", clock=(START + timedelta(minutes=65), 1.0))
+        standby_key = f"leader:standby:%:{second.pid}:%"
+        wait_for(
+            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
+            "the second daemon to wait as a standby",
+            until,
+            daemons,
+        )
+        assert one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60'") == 0
+        daemons.alive.remove(first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        wait_for(
+            lambda: one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60' AND status = 'sent'") == 1,
+            "the escalation from the new leader",
+            until,
+            daemons,
+        )
+    finally:
+        daemons.stop_all()
+    with engine.connect() as conn:
+        timer = conn.execute(text("SELECT status, late FROM timers WHERE purpose = 'escalation_60'")).one()
+        fired = conn.execute(text("SELECT detail FROM history WHERE action = 'timer_fired'")).scalars().all()
+    assert tuple(timer) == ("fired", 1)
+    assert len(fired) == 1 and fired[0].startswith("escalation_60 late by")
+    assert one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60'") == 1
+    assert "fired late" in (tmp_path / "second.log").read_text()
     engine.dispose()
