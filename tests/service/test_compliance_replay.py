@@ -89,7 +89,7 @@ def test_replay_ends_with_the_compliance_figures(tmp_path: Path) -> None:
                 "met": 1,
                 "missed_cases": [{"case": "SD000001", "n_numbers": ["N111111"]}],
             },
-            # Due on day 3 (Tue 5 Jan); the bot has no word yet that records it: missed.
+            # Due on day 3 (Tue 5 Jan); nobody replied S47 RECORDED: missed.
             "s47_record_by_day_3": {
                 "due": 1,
                 "met": 0,
