@@ -24,6 +24,7 @@ from bot.config import ConfigError, load_config
 from bot.domain.model import CaseState, Kind, RequestDetails
 from bot.replay import Replay, load
 from bot.wiring import check_kinds
+from tests.support.ports import Ports
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY_V4 = REPO / "tests" / "fixtures" / "legacy_store_v4.sql"
@@ -196,3 +197,24 @@ def test_postgresql_without_its_extra_names_the_pip_command(tmp_path: Path, monk
         r"pip install 'strategy-bot\[postgresql\]'",
     ):
         check_kinds(config)
+
+
+def test_the_database_password_is_never_said_when_the_server_cannot_be_reached(
+    ports: Ports, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "Sw0rdfish-not-to-be-logged"
+    url = f"postgresql+psycopg://strategy_bot:{secret}@127.0.0.1:{ports.take()}/strategy_bot?connect_timeout=5"
+    monkeypatch.setenv("STRATEGY_BOT_DATABASE_URL", url)
+    config = str(config_file(tmp_path, "postgresql"))
+    for command in (
+        ["status", "--config", config],
+        ["migrate", "--config", config],
+        ["check-config", "--offline", config],
+    ):
+        code = main(command)
+        said = capsys.readouterr()
+        assert secret not in said.out + said.err
+        if command[0] == "check-config":
+            assert "postgresql" in said.out and "$STRATEGY_BOT_DATABASE_URL" in said.out  # named, never shown
+        else:
+            assert code != 0 and len(said.err.strip().splitlines()) == 1, said.err
