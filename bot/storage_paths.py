@@ -52,6 +52,17 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def _not_writable(key: str, path: Path, what: str = "") -> str:
+    """Why the bot may not write ``path``, in words: a read-only disk, or the file's permissions."""
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        return f"{key}: {path} is on a read-only file system; remount it read-write (or check the disk: dmesg)"
+    return f"{key}: permission denied on {path}{what}"
+
+
 def problems(config: Config) -> list[str]:
     """One line for each folder or file that is missing, not what it should be, or not writable."""
     hint = init_hint(config)
@@ -66,7 +77,7 @@ def problems(config: Config) -> list[str]:
             elif not path.is_file():
                 lines.append(f"{item.key}: {item.what} {path} is not a file")
             elif not _writable(path.parent) or not os.access(path, os.W_OK):
-                lines.append(f"{item.key}: permission denied on {path} (the bot writes the file and its folder)")
+                lines.append(_not_writable(item.key, path, " (the bot writes the file and its folder)"))
             continue
         if not path.exists():
             lines.append(f"{item.key}: {item.what} {path} does not exist; check the path, or create it with `{hint}`")
@@ -78,7 +89,7 @@ def problems(config: Config) -> list[str]:
                 f"check the path, or create it with `{hint}`"
             )
         elif not _writable(path):
-            lines.append(f"{item.key}: permission denied on {path}")
+            lines.append(_not_writable(item.key, path))
     return lines
 
 
