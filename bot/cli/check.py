@@ -44,7 +44,32 @@ def offline_problems(config: Config) -> list[str]:
             check()
         except (ConfigError, BotError) as exc:
             problems.append(str(exc))
-    return problems + start_problems(config)
+    problems += start_problems(config)
+    schema = _schema_problem(config)
+    return problems + ([schema] if schema and not any(p.startswith("store.path") for p in problems) else [])
+
+
+def _schema_problem(config: Config) -> str | None:
+    """An SQLite database older or newer than this version, which `run` refuses; read-only, nothing written."""
+    from sqlalchemy import create_engine
+
+    from bot.adapters import sql_migrations as migrations
+    from bot.storage_faults import sqlite_path
+
+    path = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return None
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with engine.connect() as conn:
+            migrations.check(conn)
+    except ConfigError as exc:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a damaged file is quick_check's to name, above
+        return None
+    finally:
+        engine.dispose()
+    return None
 
 
 def _unset(key: str, name: str, what: str) -> None:

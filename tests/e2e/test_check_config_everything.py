@@ -8,6 +8,7 @@ at the first), and a server that was down read "cannot reach ...: 111".
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,22 @@ timeout_seconds = 5
     [line] = [line for line in out.splitlines() if line.startswith("  calendar: PROBLEM")]
     assert line.endswith(": connection refused"), line
     assert "Errno" not in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(("revision", "said"), [("0001", "older than"), ("9999", "newer than")])
+def test_a_database_run_would_refuse_for_its_schema_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], revision: str, said: str
+) -> None:
+    path = init(config(tmp_path))
+    database = tmp_path / "strategy-bot-data" / "bot.sqlite3"
+    db = sqlite3.connect(database)
+    db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    db.commit()
+    db.close()
+    code, problems = check(capsys, "--offline", str(path))
+    assert code == 1
+    [problem] = problems
+    assert problem.startswith(f"PROBLEM: database: schema at revision {revision}, {said} this strategy-bot")
+    db = sqlite3.connect(database)
+    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(revision,)]  # nothing written
+    db.close()
