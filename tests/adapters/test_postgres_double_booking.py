@@ -56,11 +56,13 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def waiting_for(postgres: PostgresServer, database: str) -> list[str]:
-    """What the sessions on ``database`` are waiting for: a table lock, another transaction's end."""
+def waiting(postgres: PostgresServer, database: str) -> list[str]:
+    """The statements of the sessions on ``database`` waiting for a lock, by the table they write."""
     with psycopg.connect(postgres.dsn(database), autocommit=True) as conn:
-        rows = conn.execute("SELECT locktype FROM pg_locks WHERE NOT granted ORDER BY locktype").fetchall()
-    return [str(row[0]) for row in rows]
+        rows = conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (database,)
+        ).fetchall()
+    return sorted(" ".join(str(row[0]).split()[:3]) for row in rows)
 
 
 def test_two_instances_racing_for_one_slot_give_one_booking_there_and_the_other_case_the_next_slot(
@@ -90,10 +92,10 @@ def test_two_instances_racing_for_one_slot_give_one_booking_there_and_the_other_
     ]
     try:
         # Both instances are inside their unit of work: one waits on the bookings lock with its event
-        # written ("relation"), the other on that event's transaction ("transactionid"): the exclusion
-        # constraint holding its event back. Polled, not slept.
+        # written, the other writing its own event in the same slot, held back by the exclusion
+        # constraint until the first's transaction ends. Polled, not slept.
         deadline = time.monotonic() + 120
-        while waiting_for(postgres, database) != ["relation", "transactionid"]:
+        while waiting(postgres, database) != ["INSERT INTO bookings", "INSERT INTO calendar_events"]:
             assert all(p.poll() is None for p in instances), [p.communicate() for p in instances]
             assert time.monotonic() < deadline, "the two instances never both reached the calendar"
             time.sleep(0.05)
