@@ -23,7 +23,7 @@ from enum import IntEnum
 from bot.config import Config
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
-from bot.errors import BotError
+from bot.errors import BotError, StorageError
 from bot.ports import Store
 
 # What the daemon writes (adapter state rows) and the checks read.
@@ -228,7 +228,7 @@ def run_checks(probe: Probe, checks: list[Check] | None = None) -> list[Finding]
         try:
             findings.append(check(probe))
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
-            detail = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
+            detail = str(exc) if isinstance(exc, BotError | StorageError) else f"{type(exc).__name__}: {exc}"
             findings.append(Finding(_name_of(check), State.DOWN, detail))
     return findings
 
