@@ -135,6 +135,12 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by ``create_database``, closing any session still on it."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()  # SIGTERM: PostgreSQL's "smart" shutdown
@@ -166,6 +172,8 @@ def _started(server: PostgresServer) -> PostgresServer:
 
 
 @pytest.fixture
-def postgres_url(postgres: PostgresServer) -> str:
-    """A fresh, empty database for this test: no test sees another's rows."""
-    return postgres.create_database()
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database for this test: no test sees another's rows. Dropped after the test."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
