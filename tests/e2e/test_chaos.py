@@ -19,6 +19,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -96,6 +97,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
             server.deliver(raw)
             requests.append(n)
 
+    daemon: subprocess.Popen[bytes] | None = None
     try:
         config = bot_config(
             tmp_path,
@@ -149,6 +151,9 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
         received = Counter(message_id(r.content) for r in slow.received)
         processed = Counter(server.message_ids("Processed"))
     finally:
+        if daemon is not None and daemon.poll() is None:  # a failure above: no daemon outlives the test
+            daemon.kill()
+            daemon.wait(timeout=30)
         server.stop()
 
     assert sorted(cases) == sorted(requests)  # no request lost

@@ -36,7 +36,12 @@ def test_a_daemon_killed_at_its_first_commit_has_kept_the_first_few_messages(
             server.deliver(request_email(sent, subject=f"Strategy discussion {n}", n_number=n, message_id=f"<{n}@x>"))
 
         crashing = start(config, tmp_path, crash_at="after_commit")
-        assert crashing.wait(timeout=60) == -signal.SIGKILL
+        try:
+            assert crashing.wait(timeout=60) == -signal.SIGKILL
+        finally:
+            if crashing.poll() is None:  # never reached the step: no daemon outlives the test
+                crashing.kill()
+                crashing.wait()
 
         db = sqlite3.connect(tmp_path / "strategy-bot-data" / "bot.sqlite3")
         cases = sorted(row[0] for row in db.execute("SELECT n_numbers FROM cases"))

@@ -61,6 +61,11 @@ def test_a_request_that_came_while_the_imap_server_was_down_is_read_when_it_retu
             assert server.message_ids("INBOX") == []
         finally:
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(timeout=30) == 0
+            try:
+                assert daemon.wait(timeout=30) == 0
+            finally:
+                if daemon.poll() is None:  # no daemon outlives the test
+                    daemon.kill()
+                    daemon.wait()
     finally:
         server.stop()
