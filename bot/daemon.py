@@ -108,7 +108,8 @@ class Daemon:
             log.info("strategy-bot stopped before its first round")
             return 0
         log.info("strategy-bot running on %s", self.bot.config.source)
-        if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose):
+        standby_tick = self.write_metrics_if_due  # a standby's metrics file shows who leads, too
+        if self.leadership is not None and not self.leadership.wait(self._stopped, self.lose, standby_tick):
             log.info("strategy-bot stopped (it was a standby)")
             return 0
         self.jobs.start()

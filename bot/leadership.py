@@ -41,8 +41,13 @@ class Leadership:
     def holder(self) -> str:
         return self.lease.holder
 
-    def wait(self, stopped: threading.Event, on_lost: Callable[[str], None]) -> bool:
-        """Block as a standby until this instance holds the lease (True) or ``stopped`` is set (False)."""
+    def wait(
+        self, stopped: threading.Event, on_lost: Callable[[str], None], tick: Callable[[], None] | None = None
+    ) -> bool:
+        """Block as a standby until this instance holds the lease (True) or ``stopped`` is set (False).
+
+        ``tick`` runs at each look (the daemon's metrics file, so a standby's VM shows who leads).
+        """
         told: str | None = None
         while not stopped.is_set():
             try:
@@ -52,12 +57,13 @@ class Leadership:
                     return True
                 self.lease.heartbeat()
                 left = self.lease.expires_in()
+                current = view(self.lease.engine)
+                message = f"standby: {shown(current.holder or '?') if current else 'another instance'} is the leader"
+                if tick is not None:
+                    tick()
             except Exception as exc:  # noqa: BLE001 - a standby outlives the database's absence
                 message = f"the database does not answer ({type(exc).__name__}); standby keeps trying"
                 left = self.renew_seconds
-            else:
-                current = view(self.lease.engine)
-                message = f"standby: {shown(current.holder or '?') if current else 'another instance'} is the leader"
             if message != told:
                 log.info("%s", message)
                 told = message

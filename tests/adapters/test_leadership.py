@@ -77,6 +77,11 @@ def test_a_standby_asked_to_stop_stops_waiting(postgres_url: str) -> None:
     stop = threading.Event()
     stop.set()
     assert standby.wait(stop, print) is False
+    # Each look runs the standby's tick (the daemon writes its metrics file there); here it asks to stop.
+    looks: list[bool] = []
+    asked = threading.Event()
+    assert standby.wait(asked, print, tick=lambda: (looks.append(True), asked.set())) is False
+    assert looks == [True]
     leader.release()
 
 
