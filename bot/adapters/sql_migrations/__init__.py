@@ -5,7 +5,7 @@
 newest revision is used, one older is refused with the command to run, one newer than the code
 (made by a later strategy-bot) is refused outright.
 
-Databases made before Alembic kept a ``schema_version`` table (versions 1-6, the old hand-written
+Databases made before Alembic kept a ``schema_version`` table (versions 1-5, the old hand-written
 steps); ``upgrade`` recognises one, stamps it at the matching revision and upgrades from there.
 """
 
