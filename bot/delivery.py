@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -129,6 +130,7 @@ class OutboxDelivery:
         self._maybe_waiting = True
         self._last_probe: datetime | None = None  # when the server was last probed during an outage
         self._unreachable = False  # the last failure was the server itself not answering
+        self._probe_every: float | None = None  # seconds between probes, longer when a probe is slow
 
     def deliver_due(self, now: datetime) -> DeliveryRound:
         """Every queued email that is due, ``sender.batch_size`` at a time, until a round frees no more."""
@@ -252,10 +254,16 @@ class OutboxDelivery:
         every = self.cfg.probe_seconds
         if not every or not self._unreachable or self.outage() is None or not isinstance(self.sender, Checkable):
             return False  # (a server that answers but refuses, 4xx, is left to the back-off)
-        if self._last_probe is not None and now - self._last_probe < timedelta(seconds=every):
+        if self._last_probe is not None and now - self._last_probe < timedelta(seconds=self._probe_every or every):
             return False
         self._last_probe = now
-        if self.sender.check():
+        started = time.monotonic()
+        problems = self.sender.check()
+        # A probe that waits out a network timeout (a server that drops packets) holds the round:
+        # such probes are spaced out, up to the back-off's cap, so mail and timers keep moving.
+        took = time.monotonic() - started
+        self._probe_every = every if took < every / 4 else min(max(every, 4 * took), self.cfg.retry_max_seconds)
+        if problems:
             return False
         with self.store.transaction() as tx:
             released = _states(tx).release_waiting(now)
