@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import smtplib
@@ -136,16 +137,25 @@ class SmtpSender:
     # -- connection -------------------------------------------------------------------------
 
     def _sendmail(self, sender: str, recipients: list[str], wire: bytes) -> dict[str, tuple[int, bytes]]:
+        """smtplib's ``sendmail`` in two steps: the envelope, which may be given again, then DATA, which may not."""
         try:
             connection = self._connection()
             failpoints.reach("during_send")  # the session open and logged in; the mail not yet given
-            return connection.sendmail(sender, recipients, wire)
+            refused = _envelope(connection, sender, recipients, wire)
         except smtplib.SMTPServerDisconnected:
-            # Servers close idle connections between our sends; one fresh connection
-            # tells that apart from a server that is really gone.
+            # Servers close idle connections between our sends; nothing of this email was given
+            # yet, so one fresh connection tells that apart from a server that is really gone.
             self._discard()
             log.info("SMTP connection to %s was closed; reconnecting", self.where)
-            return self._connection().sendmail(sender, recipients, wire)
+            connection = self._connection()
+            refused = _envelope(connection, sender, recipients, wire)
+        # From DATA on, a lost connection may be an email the server has stored: it is not given
+        # again on a new connection at once, but retried later with its Message-ID (at-least-once).
+        code, reply = connection.data(wire)
+        if code != 250:
+            _end_transaction(connection, code)
+            raise smtplib.SMTPDataError(code, reply)
+        return refused
 
     def _connection(self) -> smtplib.SMTP:
         # smtplib sets ``sock`` to None when it closes the connection itself (e.g. on a 421).
@@ -165,9 +175,7 @@ class SmtpSender:
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:
-            raise ServerUnreachable(
-                f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from exc
+            raise ServerUnreachable(f"cannot connect to {self.where}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except ssl.SSLError as exc:  # implicit TLS: the handshake is part of connecting
             raise self._tls_failed(exc) from exc
         try:
@@ -223,3 +231,36 @@ class SmtpSender:
         codes = [code for code, _ in refused.values()]
         what = f"{self.where} refused every recipient: {details}"
         return TransientError(what) if codes and all(400 <= c < 500 for c in codes) else PermanentError(what)
+
+
+def _envelope(
+    connection: smtplib.SMTP, sender: str, recipients: list[str], wire: bytes
+) -> dict[str, tuple[int, bytes]]:
+    """MAIL FROM and RCPT TO as ``sendmail`` gives them; the recipients refused, as ``sendmail`` returns them."""
+    connection.ehlo_or_helo_if_needed()
+    options = [f"size={len(wire)}"] if connection.does_esmtp and connection.has_extn("size") else []
+    code, reply = connection.mail(sender, options)
+    if code != 250:
+        _end_transaction(connection, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+        if code == 421:
+            connection.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _end_transaction(connection, 0)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    return refused
+
+
+def _end_transaction(connection: smtplib.SMTP, code: int) -> None:
+    """After a refusal: a 421 closes the connection (the server is closing it); anything else is RSET."""
+    if code == 421:
+        connection.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        connection.rset()
