@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
+from bot.os_words import os_error_words
 from bot.storage_faults import quick_check, sqlite_path
 
 
@@ -65,32 +66,40 @@ def _not_writable(key: str, path: Path, what: str = "") -> str:
 
 def problems(config: Config) -> list[str]:
     """One line for each folder or file that is missing, not what it should be, or not writable."""
-    hint = init_hint(config)
     lines: list[str] = []
     for item in needed(config):
-        path = item.path
-        if item.kind == "database":
-            if not path.exists():
-                lines.append(
-                    f"{item.key}: {item.what} {path} does not exist; check the path, or create it with `{hint}`"
-                )
-            elif not path.is_file():
-                lines.append(f"{item.key}: {item.what} {path} is not a file")
-            elif not _writable(path.parent) or not os.access(path, os.W_OK):
-                lines.append(_not_writable(item.key, path, " (the bot writes the file and its folder)"))
-            continue
-        if not path.exists():
-            lines.append(f"{item.key}: {item.what} {path} does not exist; check the path, or create it with `{hint}`")
-        elif not path.is_dir():
-            lines.append(f"{item.key}: {item.what} {path} is not a folder")
-        elif item.kind == "maildir" and not all((path / sub).is_dir() for sub in ("new", "cur", "tmp")):
-            lines.append(
-                f"{item.key}: {item.what} {path} is not a Maildir (no new/, cur/ and tmp/); "
-                f"check the path, or create it with `{hint}`"
-            )
-        elif not _writable(path):
-            lines.append(_not_writable(item.key, path))
+        try:
+            line = _problem(item, init_hint(config))
+        except OSError as exc:  # a folder above it the bot may not even look into
+            line = f"{item.key}: {os_error_words(exc)}"
+        if line is not None:
+            lines.append(line)
     return lines
+
+
+def _problem(item: Needed, hint: str) -> str | None:
+    path = item.path
+    missing = f"{item.key}: {item.what} {path} does not exist; check the path, or create it with `{hint}`"
+    if item.kind == "database":
+        if not path.exists():
+            return missing
+        if not path.is_file():
+            return f"{item.key}: {item.what} {path} is not a file"
+        if not _writable(path.parent) or not os.access(path, os.W_OK):
+            return _not_writable(item.key, path, " (the bot writes the file and its folder)")
+        return None
+    if not path.exists():
+        return missing
+    if not path.is_dir():
+        return f"{item.key}: {item.what} {path} is not a folder"
+    if not _writable(path):
+        return _not_writable(item.key, path)
+    if item.kind == "maildir" and not all((path / sub).is_dir() for sub in ("new", "cur", "tmp")):
+        return (
+            f"{item.key}: {item.what} {path} is not a Maildir (no new/, cur/ and tmp/); "
+            f"check the path, or create it with `{hint}`"
+        )
+    return None
 
 
 def _make_folder(path: Path, made: list[str], what: str) -> None:

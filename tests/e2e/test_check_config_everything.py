@@ -7,8 +7,13 @@ at the first), and a server that was down read "cannot reach ...: 111".
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sqlite3
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +198,57 @@ def test_a_database_run_would_refuse_for_its_schema_is_named(
     db = sqlite3.connect(database)
     assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(revision,)]  # nothing written
     db.close()
+
+
+def as_nobody(command: list[str]) -> tuple[int, str]:
+    """``main(command)`` in a forked child that has become ``nobody``: the modules it needs are loaded already."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read)
+            sys.stdout = sys.stderr = os.fdopen(write, "w")
+            os.setgid(65534)
+            os.setuid(65534)
+            code = main(command)
+            sys.stdout.flush()
+        finally:
+            os._exit(locals().get("code", 99))
+    os.close(write)
+    with os.fdopen(read) as said:
+        out = said.read()
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the check as nobody did not end")
+        time.sleep(0.05)
+    return os.waitstatus_to_exitcode(done[1]), out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running the check as another user needs root")
+def test_folders_the_bots_user_may_not_write_are_permission_denied_naming_each(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))  # others may look in, unlike tmp_path's root-only parents
+    try:
+        folder.chmod(0o755)
+        path = init(config(folder))
+        path.chmod(0o644)
+        data = folder / "strategy-bot-data"
+        data.chmod(0o755)  # root's; nobody may read it but not write
+        (data / "bot.sqlite3").chmod(0o644)
+        assert main(["check-config", "--offline", str(path)]) == 0  # as root; every module it needs is loaded
+        capsys.readouterr()
+        code, out = as_nobody(["check-config", "--offline", str(path)])
+    finally:
+        shutil.rmtree(folder)
+    assert code == 1 and "Traceback" not in out
+    problems = [line.strip() for line in out.splitlines() if "PROBLEM" in line]
+    for expected in (
+        f"PROBLEM: store.path: permission denied on {data / 'bot.sqlite3'} (the bot writes the file and its folder)",
+        f"PROBLEM: inbox.path: permission denied on {data / 'inbox'}",
+        f"PROBLEM: sender.path: permission denied on {data / 'sent'}",
+        f"PROBLEM: calendar.ics_path: permission denied on {data}",
+    ):
+        assert expected in problems, out
