@@ -126,11 +126,8 @@ class Daemon:
         board.stop()
         if self.lost is not None:
             return 1  # the supervisor starts it again, as a standby; the new leader acts alone meanwhile
-        if self.rounds.fault is not None:
-            log.error("strategy-bot stopped on a storage fault: %s", self.rounds.fault)
-            return 1  # the supervisor restarts it; `run` then refuses in one line until the storage is mended
-        self.deliver()
-        self.publish_if_due(force=True)
+        if not self.rounds.finish(self.deliver, lambda: self.publish_if_due(force=True)):
+            return 1  # a storage fault: the supervisor restarts it, and `run` refuses in one line until mended
         self._feed.close()  # the last feed written before the process ends
         if self.leadership is not None:
             self.leadership.release()  # a standby takes over at once, not when the lease expires

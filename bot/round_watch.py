@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,24 @@ class RoundWatch:
                 now,
             )
         return None
+
+    def finish(self, *steps: Callable[[], object]) -> bool:
+        """At a stop, the last delivery and feed; False (exit 1) after a storage fault, before them or in them.
+
+        A stop asked for is a stop: a failure in the last steps is one line, never a traceback.
+        """
+        if self.fault is None:
+            try:
+                for step in steps:
+                    step()
+            except Exception as exc:  # noqa: BLE001 - whatever the last delivery meets
+                log.debug("the last delivery before stopping failed", exc_info=exc)
+                self.fault = storage_fault(exc, self.bot.config.store.url)
+                if self.fault is None:
+                    log.error("the last delivery before stopping failed: %s; it goes at the next start", reason_of(exc))
+        if self.fault is not None:
+            log.error("strategy-bot stopped on a storage fault: %s", self.fault)
+        return self.fault is None
 
     def succeeded(self, now: datetime) -> None:
         if self.reason is None:

@@ -71,9 +71,13 @@ def test_a_round_failing_again_and_again_is_told_once_by_the_log_and_by_health(
             for _ in range(FAILED_ROUNDS_ALERT + 3):
                 clock.at += timedelta(seconds=2)
                 daemon.round()
+            assert not daemon.stopping  # not a storage fault: it keeps trying
+            # SIGTERM now: a clean stop, though the last delivery fails as every round did.
+            daemon.stop(15)
+            assert daemon.run() == 0
     finally:
         bot.close()
-    assert not daemon.stopping  # not a storage fault: it keeps trying
+    assert "the last delivery before stopping failed: PermanentError; it goes at the next start" in errors(caplog)
     lines = errors(caplog)
     assert lines.count("round failed: PermanentError; retrying on the next poll") == 1
     told = f"round failed {FAILED_ROUNDS_ALERT} times in a row: PermanentError; the administrator is told"
