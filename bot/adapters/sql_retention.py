@@ -21,13 +21,22 @@ class RetentionRows(CaseRows):
     def purgeable_cases(self, before: datetime) -> list[str]:
         still_open = [state.value for state in OPEN_STATES]
         timed = select(t.timers.c.case_id).where(t.timers.c.status == "pending").where(t.timers.c.case_id.is_not(None))
-        ids = self.conn.execute(
-            select(t.cases.c.case_id)
-            .where(t.cases.c.state.not_in(still_open))
-            .where(t.cases.c.updated_at < utc_text(before))
-            .where(t.cases.c.case_id.not_in(timed))
-            .order_by(t.cases.c.id)
-        ).scalars()
+        # A case purged on an earlier day says so in its history: not loaded again every day (issue 18).
+        purged = (
+            select(t.history.c.case_id).where(t.history.c.action == "purged").where(t.history.c.case_id.is_not(None))
+        )
+        ids = (
+            self.conn.execute(
+                select(t.cases.c.case_id)
+                .where(t.cases.c.state.not_in(still_open))
+                .where(t.cases.c.updated_at < utc_text(before))
+                .where(t.cases.c.case_id.not_in(timed))
+                .where(t.cases.c.case_id.not_in(purged))
+                .order_by(t.cases.c.id)
+            )
+            .scalars()
+            .all()
+        )
         return [case_id for case_id in ids if not self._purged(case_id)]
 
     def cases_to_check_for_closing(self, after: str | None = None, limit: int | None = None) -> list[Case]:
