@@ -16,13 +16,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Engine, create_engine
 
-from bot.adapters.sql_lease import LeaseView, SqlLease, fence, holder_name, shown, standbys, view
+from bot.adapters.sql_lease import SqlLease, fence, holder_name, shown, view
+
+# What status and metrics read about the instances lives apart, so they need not build the bot.
+from bot.lease_status import describe, instances, leader_metrics
 from bot.wiring import Bot
+
+__all__ = ["Leadership", "describe", "instances", "leader_metrics", "leadership_for"]
 
 log = logging.getLogger(__name__)
 
@@ -132,81 +135,3 @@ def leadership_for(bot: Bot) -> Leadership | None:
     # Its own engine: the lease's own reads and writes must never be fenced.
     engine = create_engine(bot.store.engine.url, pool_size=2, max_overflow=0, pool_pre_ping=True)
     return Leadership(bot.store.engine, SqlLease(engine, holder_name(), settings.lease_seconds), settings.renew_seconds)
-
-
-def describe(bot: Bot) -> list[str]:
-    """What `status` says about the instances: the leader and the standbys; nothing on SQLite."""
-    current = _view(bot)
-    if current is None:
-        return []
-    lease_seconds = bot.config.leader.lease_seconds
-    if current.expires_in > 0:
-        lines = [
-            f"Leader: {shown(current.holder or '?')} (epoch {current.epoch}), lease renewed "
-            f"{current.renewed_ago:.0f} s ago, leading for {_duration(current.held_for)}"
-        ]
-    else:
-        lines = [
-            f"Leader: NONE; the lease of {shown(current.holder or '?')} expired {-current.expires_in:.0f} s ago "
-            "(a standby takes over at its next look)"
-        ]
-    waiting = standbys(bot.store.engine, 3 * lease_seconds)
-    lines.append(f"Standbys: {len(waiting)}")
-    lines += [f"  {shown(s.holder)}  seen {s.seen_ago:.0f} s ago" for s in waiting]
-    return [*lines, ""]
-
-
-def instances(bot: Bot) -> dict[str, Any] | None:
-    """`status --json`'s ``instances``: the leader (None when the lease has expired) and the standbys."""
-    current = _view(bot)
-    if current is None:
-        return None
-    leader = None
-    if current.expires_in > 0:
-        leader = {
-            "holder": current.holder,
-            "epoch": current.epoch,
-            "renewed_seconds_ago": round(current.renewed_ago, 1),
-            "leading_seconds": round(current.held_for, 1),
-        }
-    waiting = standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds)
-    return {
-        "leader": leader,
-        "standbys": [{"holder": s.holder, "seen_seconds_ago": round(s.seen_ago, 1)} for s in waiting],
-    }
-
-
-def leader_metrics(bot: Bot) -> list[Metric]:
-    """The leader gauge, by instance, and the lease age; nothing on SQLite."""
-    current = _view(bot)
-    if current is None:
-        return []
-    leader = GaugeMetricFamily(
-        "strategy_bot_leader",
-        "1 for the instance holding an unexpired lease, 0 for each standby heard from recently.",
-        labels=("holder",),
-    )
-    if current.expires_in > 0:
-        leader.add_metric([str(current.holder)], 1)
-    for standby in standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds):
-        leader.add_metric([standby.holder], 0)
-    age = GaugeMetricFamily(
-        "strategy_bot_lease_age_seconds",
-        "Seconds since the leader last renewed its lease; above leader.lease_seconds no instance leads.",
-        value=max(0.0, current.renewed_ago),
-    )
-    return [leader, age]
-
-
-def _view(bot: Bot) -> LeaseView | None:
-    if bot.store.engine.dialect.name == "sqlite":
-        return None
-    return view(bot.store.engine)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

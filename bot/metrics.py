@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -30,9 +31,11 @@ from prometheus_client.registry import Collector
 
 from bot.delivery import sender_outage
 from bot.health import HEARTBEAT_KEY, INBOX_KEY, ROUNDS_KEY
-from bot.leadership import leader_metrics
+from bot.lease_status import leader_metrics
 from bot.throttling import ROLES, recorded
-from bot.wiring import Bot
+
+if TYPE_CHECKING:  # a whole Bot or the store alone (`strategy-bot metrics` builds nothing else)
+    from bot.store_opening import View
 
 # Rows still in progress: counted in a gauge, not in the counter of how things ended.
 WAITING_EMAIL = ("pending", "sending")
@@ -50,7 +53,7 @@ def version() -> str:
 class _Figures(Collector):
     """One reading of the store, as metric families."""
 
-    def __init__(self, bot: Bot, now: datetime) -> None:
+    def __init__(self, bot: View, now: datetime) -> None:
         self.bot = bot
         self.now = now
 
@@ -218,7 +221,7 @@ def _single(name: str, help_text: str, value: float) -> Metric:
     return GaugeMetricFamily(name, help_text, value=value)
 
 
-def render_metrics(bot: Bot, now: datetime) -> str:
+def render_metrics(bot: View, now: datetime) -> str:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures(bot, now))
     return generate_latest(registry).decode("utf-8")

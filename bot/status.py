@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 from bot.adapters.sql_overview import Overview, overview
 from bot.adapters.sql_quarantine import admin_entries
-from bot.adapters.sql_store import SqlStore
-from bot.config import Config
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.domain.records import HistoryEntry
-from bot.leadership import describe, instances
+from bot.lease_status import describe, instances
+from bot.store_opening import View  # the configuration and the store: nothing else is built or imported
 from bot.throttling import ROLES, recorded
-from bot.wiring import Bot
 
-
-class View(Protocol):
-    """What status and history read: the configuration and the store. A whole ``Bot`` is one;
-    the commands open the store alone (no templates, service or mail set up), to answer quickly."""
-
-    @property
-    def config(self) -> Config: ...
-
-    @property
-    def store(self) -> SqlStore: ...
-
+__all__ = ["View", "history_json", "render_history", "render_status", "status_json"]
 
 DEFAULT_LIMIT = 20  # items listed per section unless --limit or --all says otherwise
 
@@ -77,8 +65,7 @@ def render_status(bot: View, now: datetime, limit: int | None = DEFAULT_LIMIT) -
     if outage is not None:
         since = _when(outage.since, bot)
         lines += [f"Mail server ({bot.config.sender.kind}): NOT TAKING MAIL since {since} ({outage.error})", ""]
-    # (leadership reads only the store and the config of what it is given.)
-    lines += describe(cast(Bot, bot))  # instances sharing a database: the leader and the standbys; nothing on SQLite
+    lines += describe(bot)  # instances sharing a database: the leader and the standbys; nothing on SQLite
     lines += _throttling(bot, now)
     open_total = sum(n for _, _, n in view.open_counts)
     by_state = ", ".join(f"{kind} {state} {n}" for kind, state, n in view.open_counts)
@@ -162,7 +149,7 @@ def status_json(bot: View, now: datetime, limit: int | None = DEFAULT_LIMIT) -> 
         },
         "emails_waiting": view.emails_waiting,
         "quarantine": {"count": view.quarantined, "oldest_received_at": _iso(view.oldest_quarantined, bot)},
-        "instances": instances(cast(Bot, bot)),  # a shared database: the leader and the standbys; None on SQLite
+        "instances": instances(bot),  # a shared database: the leader and the standbys; None on SQLite
     }
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.domain.model import wall_clock
 from bot.ports import AdapterState, Throttled
-from bot.wiring import Bot
+
+if TYPE_CHECKING:  # status and metrics read ROLES and recorded without building the bot
+    from bot.wiring import Bot
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,8 +18,10 @@ from bot.mail.reading import ReadingLimits
 from bot.mail.rendering import MailRenderer
 from bot.ports import Closeable, Inbox, MailSender, MessageReader, StrategyCalendar
 from bot.reading_limit import TimeLimitedReader
-from bot.sealing import Sealer
 from bot.service import StrategyService
+from bot.store_opening import STORES  # the store alone: what status, history, metrics and health open
+from bot.store_opening import pick as _pick
+from bot.store_opening import require_extra as _require_extra
 
 # Every purpose this build can send; the renderer checks their templates at start-up.
 PURPOSES = tuple(Purpose)
@@ -62,32 +62,6 @@ def _need(section: Any, name: str) -> Any:
     if section is None:
         raise ConfigError(f'{name}: missing; expected a [{name}] table when a kind is "{name}"')
     return section
-
-
-def _sqlite_store(config: Config) -> SqlStore:
-    path = Path(config.store.url.removeprefix("sqlite:///"))
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data: the bot's user only
-    key_env = config.privacy.key_env
-    return SqlStore(config.store.url, Sealer.from_env(key_env) if key_env else None)
-
-
-def _postgresql_store(config: Config) -> SqlStore:
-    """The database URL (password included) comes from the environment, never from the file nor a log."""
-    name = config.store.url_env
-    url = os.environ.get(name, "").strip()
-    if not url:
-        raise ConfigError(
-            f"store.postgresql.url_env: the environment variable {name} is not set; expected the database URL, "
-            "e.g. postgresql+psycopg://strategy_bot:PASSWORD@db.example:5432/strategy_bot?sslmode=verify-full"
-        )
-    if not url.startswith(("postgresql+psycopg://", "postgresql://")):
-        raise ConfigError(
-            f"store.postgresql.url_env: {name} does not hold a PostgreSQL URL; "
-            "expected postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full"
-        )
-    key_env = config.privacy.key_env
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return SqlStore(url, Sealer.from_env(key_env) if key_env else None)
 
 
 def _maildir_inbox(config: Config, store: SqlStore) -> Inbox:
@@ -157,7 +131,6 @@ def _local_calendar(config: Config, store: SqlStore) -> StrategyCalendar:
     return LocalCalendar(store)
 
 
-STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store, "postgresql": _postgresql_store}
 INBOXES: dict[str, Callable[[Config, SqlStore], Inbox]] = {
     "maildir": _maildir_inbox,
     "imap": _imap_inbox,
@@ -175,27 +148,6 @@ CALENDARS: dict[str, Callable[[Config, SqlStore], StrategyCalendar]] = {
     "graph": _graph_calendar,
     "ews": _ews_calendar,
 }
-
-
-def _pick(table: dict[str, Any], key: str, kind: str) -> Any:
-    if kind not in table:
-        raise ConfigError(f"{key}: got {kind!r}; expected one of " + ", ".join(repr(k) for k in table))
-    return table[kind]
-
-
-# The kinds that need an optional extra (pyproject.toml), and the modules it brings.
-EXTRAS = {"graph": ("msal", "requests"), "ews": ("exchangelib", "requests"), "postgresql": ("psycopg",)}
-
-
-def _require_extra(key: str, kind: str) -> None:
-    for module in EXTRAS.get(kind, ()):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            raise ConfigError(
-                f'{key}: got "{kind}", but the {kind} extra is not installed ({module} is missing); '
-                f"install it with: pip install 'strategy-bot[{kind}]'"
-            ) from None
 
 
 def _mail_kinds(config: Config) -> dict[str, str]:
@@ -219,14 +171,6 @@ def check_least_privilege(config: Config) -> None:
         from bot.adapters.graph_privilege import require_least_privilege
 
         require_least_privilege(GraphClient(_need(config.graph, "graph")))
-
-
-def open_store(config: Config) -> SqlStore:
-    """The configured database, its schema not checked (``strategy-bot migrate`` brings it up to date)."""
-    kind = config.store.kind
-    _require_extra("store.kind", kind)
-    store: SqlStore = _pick(STORES, "store.kind", kind)(config)
-    return store
 
 
 def build(config: Config, with_mail: bool = True) -> Bot:

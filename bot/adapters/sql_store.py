@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import ExceptionContext
 
-from bot.adapters import sql_migrations as migrations
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_compliance import ComplianceRows
+from bot.adapters.sql_head import HEAD, at_head
 from bot.adapters.sql_history import HistoryRows
 from bot.adapters.sql_outbox import OutboxRows
 from bot.adapters.sql_retention import RetentionRows
@@ -68,12 +68,21 @@ class SqlStore:
 
     def migrate(self, now: datetime | None = None) -> str:
         """Bring the schema to the newest Alembic revision, in one transaction; that revision."""
+        from bot.adapters import sql_migrations as migrations  # Alembic: only to change the schema
+
         with self.engine.begin() as conn:
             return migrations.upgrade(conn)
 
     def check_schema(self) -> str:
-        """At start: a new database is created; one older or newer than this code is refused."""
+        """At start: a new database is created; one older or newer than this code is refused.
+
+        One at the newest revision is known by one SELECT (``sql_head``), without importing Alembic.
+        """
         with self.engine.begin() as conn:
+            if at_head(conn):
+                return HEAD
+            from bot.adapters import sql_migrations as migrations
+
             return migrations.check(conn)
 
     @contextmanager

@@ -13,7 +13,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from bot.adapters.sql_store import SqlStore
     from bot.config import ConfigError
     from bot.health import Probe, overall, report, run_checks
-    from bot.wiring import STORES
+    from bot.store_opening import STORES
 
     config = config_from(args.config)
     url = config.store.url

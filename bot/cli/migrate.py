@@ -17,7 +17,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.adapters import sql_migrations as migrations
     from bot.adapters.sql_copy import CopyRefused, copy_sqlite_into
     from bot.storage_faults import sqlite_path
-    from bot.wiring import open_store
+    from bot.store_opening import open_store
 
     config = config_from(args.config)
     database = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None

@@ -6,16 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from
 
 if TYPE_CHECKING:
-    from bot.adapters.sql_store import SqlStore
     from bot.config import Config
-    from bot.wiring import Bot
+    from bot.store_opening import StoreView
 
 
 def _refused(args: argparse.Namespace, config: Config) -> bool:
@@ -28,49 +26,17 @@ def _refused(args: argparse.Namespace, config: Config) -> bool:
     return missing is not None
 
 
-def _print_from_store(args: argparse.Namespace, render: Callable[[Bot, datetime], str]) -> int:
-    from bot.wiring import build
-
+def _print_from_view(args: argparse.Namespace, render: Callable[[StoreView, datetime], str]) -> int:
     config = config_from(args.config)
     if _refused(args, config):
         return EXIT_ERROR
-    bot = build(config, with_mail=False)
-    try:
-        print(render(bot, datetime.now(config.bot.timezone)), end="")
-    finally:
-        bot.close()
-    return EXIT_OK
+    from bot.store_opening import open_view  # the store alone: no service, mail or calendar is built
 
-
-@dataclass
-class _StoreOnly:
-    """The configuration and the store alone (``bot.status.View``): status and history need no more."""
-
-    config: Config
-    store: SqlStore
-
-
-def _open_view(config: Config) -> _StoreOnly:
-    from bot.wiring import open_store
-
-    store = open_store(config)
-    try:
-        store.check_schema()
-    except BaseException:
-        store.dispose()
-        raise
-    return _StoreOnly(config, store)
-
-
-def _print_from_view(args: argparse.Namespace, render: Callable[[_StoreOnly, datetime], str]) -> int:
-    config = config_from(args.config)
-    if _refused(args, config):
-        return EXIT_ERROR
-    view = _open_view(config)
+    view = open_view(config)
     try:
         print(render(view, datetime.now(config.bot.timezone)), end="")
     finally:
-        view.store.dispose()
+        view.close()
     return EXIT_OK
 
 
@@ -100,7 +66,7 @@ def _limit(text: str) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     from bot.metrics import render_metrics
 
-    return _print_from_store(args, render_metrics)
+    return _print_from_view(args, render_metrics)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -111,7 +77,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     wanted = normalise_n_number(args.reference) or args.reference.strip().upper()
     if _refused(args, config):
         return EXIT_ERROR
-    view = _open_view(config)
+    from bot.store_opening import open_view
+
+    view = open_view(config)
     try:
         if args.json:
             data = history_json(view, wanted)
@@ -119,7 +87,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         else:
             text = render_history(view, wanted)
     finally:
-        view.store.dispose()
+        view.close()
     if text is None:
         print(f"strategy-bot history: no case with N number or case id {wanted}", file=sys.stderr)
         return EXIT_ERROR

@@ -68,6 +68,8 @@ MAY_IMPORT_ADAPTERS = (
     "bot.status",
     "bot.metrics",
     "bot.leadership",
+    "bot.lease_status",
+    "bot.store_opening",
     "bot.__main__",
     "bot.adapters",
 )
