@@ -49,6 +49,29 @@ def offline_problems(config: Config) -> list[str]:
     return problems + ([schema] if schema and not any(p.startswith("store.path") for p in problems) else [])
 
 
+def _database_problems(config: Config) -> list[str]:
+    """A database server (PostgreSQL) answers and lets the bot in: connect and ``SELECT 1``, nothing written."""
+    from bot.os_words import network_words
+    from bot.storage_faults import database_where
+    from bot.store_opening import STORES
+
+    try:
+        store = STORES[config.store.kind](config)
+    except (ConfigError, BotError) as exc:
+        return [str(exc)]
+    try:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - the operator gets one plain line, never a traceback
+        driver = getattr(exc, "orig", None) or exc
+        first = (str(driver).strip().splitlines() or [type(driver).__name__])[0]
+        words = network_words(driver) or first.rsplit(": ", 1)[-1].strip()
+        return [f"cannot reach the database {database_where(store.url)}: {words[:1].lower()}{words[1:]}"]
+    finally:
+        store.dispose()
+    return []
+
+
 def _schema_problem(config: Config) -> str | None:
     """An SQLite database older or newer than this version, which `run` refuses; read-only, nothing written."""
     from sqlalchemy import create_engine
@@ -116,11 +139,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
         if kind not in LOCAL_KINDS
     ]
-    if not roles:
+    server_database = config.store.kind == "postgresql" and os.environ.get(config.store.url_env, "").strip()
+    if not roles and not server_database:
         return EXIT_ERROR if problems else EXIT_OK
     print("Connecting to the servers it names:")
     failed = bool(problems)
     said: list[str] = []
+    if server_database:
+        reached = _database_problems(config)
+        failed = failed or bool(reached)
+        for line in reached:
+            print(f"  store:    PROBLEM: {line}")
+        if not reached:
+            print("  store:    ok")
     for role, make in roles:
         if role in unset:  # its secret is missing, listed above: nothing to log in with
             print(f"  {role + ':':<9} not checked (see above)")

@@ -252,3 +252,24 @@ def test_folders_the_bots_user_may_not_write_are_permission_denied_naming_each(
         f"PROBLEM: calendar.ics_path: permission denied on {data}",
     ):
         assert expected in problems, out
+
+
+def test_a_postgresql_database_is_reached_or_named_without_its_password(
+    tmp_path: Path, ports: Ports, postgres_url: str, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = init(config(tmp_path, {"[store]\n": '[store]\nkind = "postgresql"\n'}))
+    clean_env.setenv("STRATEGY_BOT_DATABASE_URL", postgres_url)  # store.url_env's default
+    code = main(["check-config", str(path)])
+    out = capsys.readouterr().out
+    assert (code, "  store:    ok\n" in out) == (0, True), out
+
+    secret = "Sw0rdfish-not-to-be-shown"
+    port = ports.take()  # nothing listens there
+    clean_env.setenv("STRATEGY_BOT_DATABASE_URL", f"postgresql+psycopg://bot:{secret}@127.0.0.1:{port}/bot")
+    code = main(["check-config", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 1 and secret not in out + err and "Traceback" not in out + err
+    assert (
+        f"  store:    PROBLEM: cannot reach the database postgresql+psycopg://bot:***@127.0.0.1:{port}/bot: "
+        "connection refused\n"
+    ) in out
