@@ -6,10 +6,13 @@ import argparse
 import logging
 import os
 
-from bot.cli.common import EXIT_ERROR, add_config, config_from, instant, setup_logging
+from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from, instant, setup_logging
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot import stop_request
+
+    stop_request.install()  # first: a SIGTERM while the daemon starts is a clean stop, exit 0
     from bot.adapters.instance_lock import single_instance
     from bot.adapters.system_clock import SimulatedClock, SystemClock
     from bot.daemon import Daemon
@@ -31,6 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger("bot").error("cannot start: %s", line)
     if refused:
         return EXIT_ERROR
+    if stop_request.requested() is not None:
+        logging.getLogger("bot").info("stop requested while starting; strategy-bot stopped")
+        return EXIT_OK
     # SQLite: one daemon per database; a second is refused, naming the PID of the first.
     instance = single_instance(config.store.kind, config.store.url)
     bot = build(config)
