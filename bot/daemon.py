@@ -27,7 +27,7 @@ from bot.reload import reload as reload_config
 from bot.round_watch import QuietInbox, RoundWatch
 from bot.storage_faults import storage_fault
 from bot.throttling import ThrottleWatch
-from bot.wiring import Bot
+from bot.wiring import Bot, board_setup
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Daemon:
             log.info("strategy-bot stopped (it was a standby)")
             return 0
         self.jobs.start()
-        board = start_board(self.bot.service.setup, self.clock, self.bot.config.board)  # [board] listen (issue 14)
+        board = start_board(board_setup(self.bot), self.clock, self.bot.config.board)  # [board] listen (issue 14)
         self.jobs.every("inbox", self.bot.config.inbox.poll_seconds, self.round)
         watcher = threading.Thread(target=self.watch, name="inbox-watcher", daemon=True)
         watcher.start()

@@ -19,6 +19,7 @@ from bot.mail.rendering import MailRenderer
 from bot.ports import Closeable, Inbox, MailSender, MessageReader, StrategyCalendar
 from bot.reading_limit import TimeLimitedReader
 from bot.service import StrategyService
+from bot.service.setup import Setup
 from bot.store_opening import STORES  # the store alone: what status, history, metrics and health open
 from bot.store_opening import pick as _pick
 from bot.store_opening import require_extra as _require_extra
@@ -223,3 +224,11 @@ def build_embedded(config: Config, workdir: Path) -> Bot:
         calendar=replace(config.calendar, kind="local", ics_path=workdir / "strategy-calendar.ics"),
     )
     return build(local, with_mail=False)
+
+
+def board_setup(bot: Bot) -> Setup:
+    """The board's own view of the bot: the same setup on a store of its own, so the board's thread
+    never meets the daemon's unit of work (a store keeps one open transaction at a time)."""
+    from dataclasses import replace
+
+    return replace(bot.service.setup, store=SqlStore(bot.store.url, bot.store.sealer))

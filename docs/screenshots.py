@@ -32,7 +32,7 @@ from bot.config import load_config  # noqa: E402
 from bot.config.schema import BoardConfig  # noqa: E402
 from bot.replay import Replay, load  # noqa: E402
 from bot.report.render import html  # noqa: E402
-from bot.wiring import build_embedded  # noqa: E402
+from bot.wiring import board_setup, build_embedded  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 25, 10, 15, tzinfo=LONDON)
@@ -116,7 +116,7 @@ def main() -> int:
             def now(self) -> datetime:
                 return NOW
 
-        board = BoardThread(board_server(bot.service.setup, Fixed(), BoardConfig(listen=f"127.0.0.1:{port}")))
+        board = BoardThread(board_server(board_setup(bot), Fixed(), BoardConfig(listen=f"127.0.0.1:{port}")))
         board.start()
         driver = chromium(1400, 1900)
         try:

@@ -12,7 +12,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     from bot.adapters.system_clock import SystemClock
     from bot.board.server import board_server, host_and_port
     from bot.cli.store_views import _refused
-    from bot.wiring import build
+    from bot.wiring import board_setup, build
 
     config = config_from(args.config)
     if _refused(args, config):
@@ -20,7 +20,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     bot = build(config, with_mail=False)
     try:
         try:
-            server = board_server(bot.service.setup, SystemClock(), config.board, args.listen)
+            server = board_server(board_setup(bot), SystemClock(), config.board, args.listen)
         except ValueError as exc:
             print(f"strategy-bot board: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -28,7 +28,7 @@ from bot.config import Config, load_config
 from bot.config.schema import BoardConfig
 from bot.ports import IncomingMail
 from bot.replay import Replay, load
-from bot.wiring import Bot, build_embedded
+from bot.wiring import Bot, board_setup, build_embedded
 from tests.support.ports import Ports
 from tests.support.replays import write_received
 from tests.support.requests_mail import StepClock, london, request_email
@@ -94,7 +94,8 @@ def serve(config: Config, tmp_path: Path, ports: Ports, board: BoardConfig) -> I
     bot = build_embedded(config, tmp_path / "state")
     clock = StepClock(NOW)
     port = ports.take()
-    server = BoardThread(board_server(bot.service.setup, clock, replace(board, listen=f"127.0.0.1:{port}")))
+    # A store of its own, as the daemon gives it: the test's own units of work run beside the board's.
+    server = BoardThread(board_server(board_setup(bot), clock, replace(board, listen=f"127.0.0.1:{port}")))
     server.start()
     try:
         yield Running(bot, clock, f"http://127.0.0.1:{port}")

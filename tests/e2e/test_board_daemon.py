@@ -41,10 +41,11 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
         text=True,
     )
     url = f"http://127.0.0.1:{port}/"
+    served, page = None, ""
     try:
-        assert wait_for(lambda: status(url)) == 200
-        page = urllib.request.urlopen(url, timeout=5).read().decode()
-        assert "Urgent: waiting for police contact" in page and "/static/board.js" in page
+        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=60)
+        if served == 200:
+            page = urllib.request.urlopen(url, timeout=5).read().decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -52,5 +53,7 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    assert served == 200, err  # the daemon's log says why when it did not serve
+    assert "Urgent: waiting for police contact" in page and "/static/board.js" in page
     assert proc.returncode == 0, err
     assert status(url) is None  # nothing listens once the daemon has stopped
