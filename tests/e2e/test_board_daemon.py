@@ -57,3 +57,28 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
     assert "Urgent: waiting for police contact" in page and "/static/board.js" in page
     assert proc.returncode == 0, err
     assert status(url) is None  # nothing listens once the daemon has stopped
+
+
+def test_board_command_serves_until_stopped_and_refuses_to_be_open_without_access(tmp_path: Path, ports: Ports) -> None:
+    port = ports.take()
+    config = tmp_path / "bot.toml"
+    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["init", "--config", str(config)]) == 0
+    command = [sys.executable, "-m", "bot", "board", "--config", str(config)]
+    refused = subprocess.run([*command, "--listen", f"0.0.0.0:{port}"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "neither board.token_env nor board.trusted_proxy" in refused.stderr
+    proc = subprocess.Popen([*command, "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/fragment"
+    served = None
+    try:
+        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert served == 200, err
+    assert f"http://127.0.0.1:{port}/" in err
+    assert status(url) is None
