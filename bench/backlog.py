@@ -81,7 +81,7 @@ def main() -> int:
         text = text.replace("[store]\n", '[store]\nkind = "postgresql"\n', 1)
     config.write_text(text)
     # `run` starts only on what `strategy-bot init` made: the data folder, the Maildirs, the database.
-    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=work, check=True)
+    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=work, env=env, check=True)
     inbox = mailbox.Maildir(work / "strategy-bot-data" / "inbox", create=True)
     # From now on, so every deadline the backlog creates lies ahead: this measures intake.
     start_day = datetime.now(UTC).replace(microsecond=0)
@@ -93,8 +93,6 @@ def main() -> int:
         os.utime(path, (sent.timestamp(), sent.timestamp() + 60))
     print(f"{args.requests} requests delivered to {work}", file=sys.stderr)
 
-    # The database and the sent Maildir, as an administrator makes them (`run` creates neither).
-    subprocess.run([sys.executable, "-m", "bot", "init", "--config", str(config)], cwd=work, env=env, check=True)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
