@@ -31,7 +31,7 @@ OWN = "bot"
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error")
 
-_installed: logging.Handler | None = None
+_installed: logging.StreamHandler[TextIO] | None = None
 _repeats: RepeatSummary | None = None  # the installed handler's, summed up at exit
 _verbose = False
 
@@ -154,7 +154,8 @@ class RepeatSummary(logging.Filter):
 
 def flush_repeats() -> None:
     """At exit: every warning still held back is summed up, so the last lines of a run say it."""
-    if _repeats is not None:
+    # A handler whose stream is already closed (a test harness's capture) has no one to tell.
+    if _repeats is not None and _installed is not None and not getattr(_installed.stream, "closed", False):
         _repeats.flush(time.time())
 
 

@@ -184,3 +184,15 @@ def test_what_is_held_back_is_summed_up_when_the_daemon_stops(restored: None) ->
     assert messages[0] == "waiting for mail failed: connection refused"
     assert messages[1].startswith("waiting for mail failed: connection refused (repeated 2 more times since ")
     assert messages[2] == "strategy-bot stopped"
+
+
+def test_nothing_held_back_is_written_to_a_stream_already_closed_at_exit(
+    restored: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
+    for _ in range(3):
+        emit("bot.daemon", logging.WARNING, "waiting for mail failed: connection refused")
+    out.close()  # as a test harness's capture is, before the interpreter's exit hooks run
+    flush_repeats()
+    assert "Logging error" not in capsys.readouterr().err
