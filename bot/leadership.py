@@ -38,7 +38,6 @@ class Leadership:
         self._done = threading.Event()
         self._keeper: threading.Thread | None = None
         self._lift: Callable[[], None] | None = None
-        self.became_leader_at: float | None = None  # time.monotonic() when the lease was taken
 
     @property
     def holder(self) -> str:
@@ -77,7 +76,6 @@ class Leadership:
 
     def _lead(self, epoch: int, on_lost: Callable[[str], None]) -> None:
         self._lift = fence(self.store_engine, self.lease, epoch)
-        self.became_leader_at = time.monotonic()
         log.info("leader now: %s holds the lease at epoch %d", shown(self.holder), epoch)
         self._keeper = threading.Thread(target=self._keep, args=(on_lost,), name="lease-keeper", daemon=True)
         self._keeper.start()

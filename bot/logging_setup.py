@@ -28,8 +28,6 @@ from bot.config.schema import LoggingConfig
 LIBRARIES = ("apscheduler", "imapclient", "exchangelib", "urllib3", "msal", "requests", "asyncio", "tzlocal")
 LIBRARY_LEVEL = logging.WARNING
 OWN = "bot"
-FORMATS = ("text", "json")
-LEVELS = ("debug", "info", "warning", "error")
 
 _installed: logging.StreamHandler[TextIO] | None = None
 _repeats: RepeatSummary | None = None  # the installed handler's, summed up at exit
