@@ -49,8 +49,12 @@ class ImapQuarantine:
         text = item_id.strip()
         return int(text) if text.isdigit() else None
 
-    def _present(self, client: IMAPClient, uid: int | None) -> bool:
-        return uid is not None and uid in client.search(["UID", str(uid)])
+    def _held(self, item_id: str) -> tuple[IMAPClient, int] | None:
+        """The connection and the UID of ``item_id`` if the folder holds it, else None."""
+        client, uid = self._client(), self._uid(item_id)
+        if uid is None or uid not in client.search(["UID", str(uid)]):
+            return None
+        return client, uid
 
     def quarantined(self) -> list[QuarantinedMail]:
         client = self._client()
@@ -80,10 +84,10 @@ class ImapQuarantine:
         return bytes(raw) if raw is not None else None
 
     def release(self, item_id: str) -> bool:
-        client, uid = self._client(), self._uid(item_id)
-        if not self._present(client, uid):
+        held = self._held(item_id)
+        if held is None:
             return False
-        assert uid is not None
+        client, uid = held
         try:
             move_uids(client, [uid], self.watched, self.folder)
         except (IMAPClientError, OSError) as exc:
@@ -91,10 +95,10 @@ class ImapQuarantine:
         return True
 
     def delete(self, item_id: str) -> bool:
-        client, uid = self._client(), self._uid(item_id)
-        if not self._present(client, uid):
+        held = self._held(item_id)
+        if held is None:
             return False
-        assert uid is not None
+        client, uid = held
         try:
             if client.has_capability("UIDPLUS"):
                 client.add_flags([uid], [DELETED])
