@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.adapters import sql_migrations as migrations
-from bot.adapters.sql_head import HEAD
+from bot.adapters.sql_head import HEAD, at_head
 from bot.adapters.sql_store import SqlStore
 from bot.config import ConfigError
+
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
 
 
 def test_the_head_constant_is_alembics_own_head_of_the_versions_folder() -> None:
@@ -18,20 +20,26 @@ def test_the_head_constant_is_alembics_own_head_of_the_versions_folder() -> None
     assert migrations.head() == HEAD
 
 
-def test_a_current_database_passes_and_an_older_or_newer_one_is_still_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_current_database_is_known_by_its_stamp_and_an_older_or_newer_one_is_still_refused(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'bot.sqlite3'}" if engine == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    )
     store = SqlStore(url)
     try:
-        assert store.check_schema() == HEAD  # a new database is created at the head
-        assert store.check_schema() == HEAD  # and then known as current
-    finally:
-        store.dispose()
-    for revision, said in (("0001", "older than"), ("9999", "newer than")):
-        with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
-            db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
-        store = SqlStore(url)
-        try:
+        with store.engine.begin() as conn:
+            assert not at_head(conn)  # a new database: no stamp yet
+        assert store.check_schema() == HEAD  # created at the head
+        with store.engine.begin() as conn:
+            assert at_head(conn)  # from now on one SELECT says so
+        assert store.check_schema() == HEAD
+        for revision, said in (("0001", "older than"), ("9999", "newer than")):
+            with store.engine.begin() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+                assert not at_head(conn)
             with pytest.raises(ConfigError, match=f"schema at revision {revision}, {said} this strategy-bot"):
                 store.check_schema()
-        finally:
-            store.dispose()
+    finally:
+        store.dispose()
