@@ -22,6 +22,20 @@ _COUNT_EMAILS = (
     .where(t.outbox.c.purpose == bindparam("purpose"))
     .where(t.outbox.c.case_id == bindparam("case_id"))
 )
+_RECENT = (
+    select(func.count())
+    .select_from(t.outbox)
+    .where(t.outbox.c.purpose.in_(bindparam("purposes", expanding=True)))
+    .where(t.outbox.c.created_at >= bindparam("since"))
+)
+_RECENT_TO = _RECENT.where(t.outbox.c.recipients == bindparam("recipient"))
+_SENT_SINCE = select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > bindparam("since"))
+_BY_MESSAGE_ID = select(t.outbox.c.purpose).where(t.outbox.c.message_id == bindparam("message_id"))
+_MARK_SENT = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("email_id"))
+    .values(status="sent", sent_at=bindparam("sent_at"), attempts=t.outbox.c.attempts + 1, last_error=None)
+)
 
 
 # Waiting to be delivered: "sending" is an email handed to the server by a process that died
@@ -38,27 +52,19 @@ class OutboxRows(SqlRows):
         return int(self.conn.execute(_COUNT_EMAILS, {"purpose": purpose, "case_id": case_id}).scalar_one())
 
     def count_recent_emails(self, purposes: tuple[str, ...], since: datetime, recipient: str | None = None) -> int:
-        query = (
-            select(func.count())
-            .select_from(t.outbox)
-            .where(t.outbox.c.purpose.in_(purposes))
-            .where(t.outbox.c.created_at >= utc_text(since))
-        )
-        if recipient is not None:
-            query = query.where(t.outbox.c.recipients == recipient)
-        return int(self.conn.execute(query).scalar_one())
+        values = {"purposes": list(purposes), "since": utc_text(since)}
+        if recipient is None:
+            return int(self.conn.execute(_RECENT, values).scalar_one())
+        return int(self.conn.execute(_RECENT_TO, {**values, "recipient": recipient}).scalar_one())
 
     def sent_since(self, since: datetime) -> int:
-        count = self.conn.execute(
-            select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > utc_text(since))
-        ).scalar()
-        return int(count or 0)
+        return int(self.conn.execute(_SENT_SINCE, {"since": utc_text(since)}).scalar() or 0)
 
     def email_queued(self, message_id: str) -> bool:
-        return self.conn.execute(select(t.outbox.c.id).where(t.outbox.c.message_id == message_id)).first() is not None
+        return self.conn.execute(_BY_MESSAGE_ID, {"message_id": message_id}).first() is not None
 
     def email_purpose(self, message_id: str) -> str | None:
-        row = self.conn.execute(select(t.outbox.c.purpose).where(t.outbox.c.message_id == message_id)).first()
+        row = self.conn.execute(_BY_MESSAGE_ID, {"message_id": message_id}).first()
         return str(row[0]) if row else None
 
     def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
@@ -122,11 +128,7 @@ class OutboxRows(SqlRows):
         return stored
 
     def mark_sent(self, email_id: int, now: datetime) -> None:
-        self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == email_id)
-            .values(status="sent", sent_at=utc_text(now), attempts=t.outbox.c.attempts + 1, last_error=None)
-        )
+        self.conn.execute(_MARK_SENT, {"email_id": email_id, "sent_at": utc_text(now)})
 
     def mark_retry(self, email_id: int, attempts: int, retry_at: datetime, error: str) -> None:
         self.conn.execute(
