@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.adapters.sql_lease import LeaseView, shown, standbys, view
+from bot.adapters.sql_lease import LeaseView, Standby, shown, standbys, view
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -21,7 +21,6 @@ def describe(bot: View) -> list[str]:
     current = _view(bot)
     if current is None:
         return []
-    lease_seconds = bot.config.leader.lease_seconds
     if current.expires_in > 0:
         lines = [
             f"Leader: {shown(current.holder or '?')} (epoch {current.epoch}), lease renewed "
@@ -32,7 +31,7 @@ def describe(bot: View) -> list[str]:
             f"Leader: NONE; the lease of {shown(current.holder or '?')} expired {-current.expires_in:.0f} s ago "
             "(a standby takes over at its next look)"
         ]
-    waiting = standbys(bot.store.engine, 3 * lease_seconds)
+    waiting = _standbys(bot)
     lines.append(f"Standbys: {len(waiting)}")
     lines += [f"  {shown(s.holder)}  seen {s.seen_ago:.0f} s ago" for s in waiting]
     return [*lines, ""]
@@ -51,7 +50,7 @@ def instances(bot: View) -> dict[str, Any] | None:
             "renewed_seconds_ago": round(current.renewed_ago, 1),
             "leading_seconds": round(current.held_for, 1),
         }
-    waiting = standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds)
+    waiting = _standbys(bot)
     return {
         "leader": leader,
         "standbys": [{"holder": s.holder, "seen_seconds_ago": round(s.seen_ago, 1)} for s in waiting],
@@ -72,7 +71,7 @@ def leader_metrics(bot: View) -> list[Metric]:
     )
     if current.expires_in > 0:
         leader.add_metric([str(current.holder)], 1)
-    for standby in standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds):
+    for standby in _standbys(bot):
         leader.add_metric([standby.holder], 0)
     age = GaugeMetricFamily(
         "strategy_bot_lease_age_seconds",
@@ -86,6 +85,11 @@ def _view(bot: View) -> LeaseView | None:
     if bot.store.engine.dialect.name == "sqlite":
         return None
     return view(bot.store.engine)
+
+
+def _standbys(bot: View) -> list[Standby]:
+    """The standbys heard from within three lease periods: older ones are taken to be gone."""
+    return standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds)
 
 
 def _duration(seconds: float) -> str:
