@@ -47,6 +47,7 @@ def _sender(headers: bytes) -> str:
 
 # The inbox kinds whose adapter gives its quarantine folder (the HasQuarantine port).
 WITH_QUARANTINE = ("maildir", "imap")
+NO_RECORD = "(no record: put there by hand?)"  # the reason shown for a message no quarantine record names
 
 
 def _not_available(config: Config) -> int:
@@ -103,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         reasons = _reasons(bot, items)
         print(f"Quarantine ({config.inbox.quarantine_folder}, {config.inbox.kind}): {len(items)} message(s)")
         for item in items:
-            reason = reasons.get(item.id, "(no record: put there by hand?)")
+            reason = reasons.get(item.id, NO_RECORD)
             print(f"  {item.id}  {_when(config, item.received_at)}  {_sender(item.headers)}  {reason}")
         return EXIT_OK
 
@@ -126,14 +127,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             (i for i in items if i.id.startswith(args.id)), None
         )
         reason = _reasons(bot, [item]).get(item.id) if item else None
-        print(f"Reason: {reason or '(no record: put there by hand?)'}")
+        print(f"Reason: {reason or NO_RECORD}")
         print("")
         print(_printable(head.decode("utf-8", "replace")))
+        print("")
         if args.body:
-            print("")
             print(_printable(body.decode("utf-8", "replace")), end="")
         else:
-            print("")
             print(f"(body not shown: {len(body)} bytes; --body shows it)")
         return EXIT_OK
 
