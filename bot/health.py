@@ -149,9 +149,9 @@ def check_sender(probe: Probe) -> Finding:
 
 def check_integrity(probe: Probe) -> Finding:
     """SQLite's ``PRAGMA quick_check`` on the database file: a damaged one is said, with what to do."""
-    from bot.storage_faults import quick_check, sqlite_path
+    from bot.storage_faults import quick_check, sqlite_file
 
-    path = sqlite_path(probe.config.store.url) if probe.config.store.kind == "sqlite" else None
+    path = sqlite_file(probe.config.store)
     if path is None:
         return Finding("integrity", State.OK, "not checked here: the database server checks its own")
     if not path.is_file():

@@ -10,9 +10,13 @@ from __future__ import annotations
 import errno
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import StorageError
 from bot.os_words import os_error_words
+
+if TYPE_CHECKING:
+    from bot.config.schema import StoreConfig
 
 RESTORE = "restore from backup, see docs/operations.md"
 
@@ -44,6 +48,11 @@ def sqlite_path(url: str) -> Path | None:
         return None
     path = url.removeprefix("sqlite:///")
     return Path(path) if path and path != ":memory:" else None
+
+
+def sqlite_file(store: StoreConfig) -> Path | None:
+    """The SQLite file a store configuration uses; None for PostgreSQL (whose ``url`` is unused)."""
+    return sqlite_path(store.url) if store.kind == "sqlite" else None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

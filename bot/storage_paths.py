@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.os_words import os_error_words
-from bot.storage_faults import quick_check, sqlite_path
+from bot.storage_faults import quick_check, sqlite_file
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Needed:
 def needed(config: Config) -> list[Needed]:
     """What this configuration needs on disk, in the order `init` makes it."""
     found: list[Needed] = []
-    database = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    database = sqlite_file(config.store)
     if database is not None:
         found.append(Needed("store.path", "the database", database, "database"))
     if config.inbox.kind == "maildir":
@@ -155,7 +155,7 @@ def create(config: Config) -> tuple[list[str], Path | None]:
 
 def missing_database(config: Config) -> str | None:
     """For the read-only views: a database that is not there is refused, never created empty."""
-    path = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    path = sqlite_file(config.store)
     if path is None or path.is_file():
         return None
     return f"the database {path} does not exist; check store.path, or create it with `{init_hint(config)}`"
@@ -164,7 +164,7 @@ def missing_database(config: Config) -> str | None:
 def start_problems(config: Config) -> list[str]:
     """What `run` refuses to start on: a missing or unwritable path, and a database failing ``PRAGMA quick_check``."""
     lines = problems(config)
-    database = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    database = sqlite_file(config.store)
     if database is not None and database.is_file():
         fault = quick_check(database)
         if fault is not None:

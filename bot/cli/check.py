@@ -77,9 +77,9 @@ def _schema_problem(config: Config) -> str | None:
     from sqlalchemy import create_engine
 
     from bot.adapters import sql_migrations as migrations
-    from bot.storage_faults import sqlite_path
+    from bot.storage_faults import sqlite_file
 
-    path = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    path = sqlite_file(config.store)
     if path is None or not path.is_file() or path.stat().st_size == 0:
         return None
     engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")

@@ -16,11 +16,11 @@ from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.adapters import sql_migrations as migrations
     from bot.adapters.sql_copy import CopyRefused, copy_sqlite_into
-    from bot.storage_faults import sqlite_path
+    from bot.storage_faults import sqlite_file
     from bot.store_opening import open_store
 
     config = config_from(args.config)
-    database = sqlite_path(config.store.url) if config.store.kind == "sqlite" else None
+    database = sqlite_file(config.store)
     if database is not None and not database.is_file():
         print(f"strategy-bot migrate: no database at {database}; strategy-bot init creates it", file=sys.stderr)
         return EXIT_ERROR
