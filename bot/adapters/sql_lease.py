@@ -107,6 +107,10 @@ class SqlLease:
         raw = conn.execute(query).scalar()
         return (None, {}) if raw is None else (str(raw), json.loads(raw))
 
+    def _ours(self, lease: dict[str, Any], epoch: int | None) -> bool:
+        """The lease row names this instance as its holder at ``epoch`` (expired or not)."""
+        return lease.get("holder") == self.holder and lease.get("epoch") == epoch
+
     def _swap(self, conn: Connection, old: str | None, new: dict[str, Any], now: float) -> bool:
         """Compare-and-set: the row becomes ``new`` only if it still reads ``old``."""
         value = json.dumps(new, sort_keys=True)
@@ -131,7 +135,7 @@ class SqlLease:
             with self.engine.begin() as conn:
                 now = db_seconds(conn)
                 old, lease = self._read(conn)
-                ours = lease.get("holder") == self.holder and self.epoch == lease.get("epoch")
+                ours = self._ours(lease, self.epoch)
                 if lease and not ours and float(lease["expires"]) > now:
                     return None
                 if lease and not ours:
@@ -159,7 +163,7 @@ class SqlLease:
         with self.engine.begin() as conn:
             now = db_seconds(conn)
             old, lease = self._read(conn)
-            if lease.get("holder") != self.holder or lease.get("epoch") != self.epoch or float(lease["expires"]) <= now:
+            if not self._ours(lease, self.epoch) or float(lease["expires"]) <= now:
                 self.epoch = None
                 return False
             new = {**lease, "expires": now + self.lease_seconds, "renewed": now}
@@ -175,7 +179,7 @@ class SqlLease:
         with self.engine.begin() as conn:
             now = db_seconds(conn)
             old, lease = self._read(conn)
-            if lease.get("holder") == self.holder and lease.get("epoch") == self.epoch:
+            if self._ours(lease, self.epoch):
                 self._swap(conn, old, {**lease, "expires": now}, now)
         self.epoch = None
 
@@ -201,7 +205,7 @@ class SqlLease:
         row = conn.execute(query).first()
         lease: dict[str, Any] = {} if row is None else json.loads(row[0])
         now = db_seconds(conn) if row is None else float(row[1])
-        if lease.get("holder") != self.holder or lease.get("epoch") != epoch:
+        if not self._ours(lease, epoch):
             raise LeaseLost(f"the lease is now held by {shown(str(lease.get('holder')))} at epoch {lease.get('epoch')}")
         if float(lease["expires"]) <= now:
             raise LeaseLost(f"the lease expired {now - float(lease['expires']):.1f} s ago without being renewed")
