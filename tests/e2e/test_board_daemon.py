@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def status(url: str) -> int | None:
     """The HTTP status, or None while nothing listens."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with urllib.request.urlopen(url, timeout=120) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as refused:
         return refused.code
@@ -43,13 +43,13 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
     url = f"http://127.0.0.1:{port}/"
     served, page = None, ""
     try:
-        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=60)
+        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=180)
         if served == 200:
-            page = urllib.request.urlopen(url, timeout=5).read().decode()
+            page = urllib.request.urlopen(url, timeout=120).read().decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            _, err = proc.communicate(timeout=20)
+            _, err = proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
@@ -65,17 +65,17 @@ def test_board_command_serves_until_stopped_and_refuses_to_be_open_without_acces
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     assert main(["init", "--config", str(config)]) == 0
     command = [sys.executable, "-m", "bot", "board", "--config", str(config)]
-    refused = subprocess.run([*command, "--listen", f"0.0.0.0:{port}"], capture_output=True, text=True, timeout=60)
+    refused = subprocess.run([*command, "--listen", f"0.0.0.0:{port}"], capture_output=True, text=True, timeout=180)
     assert refused.returncode == 2 and "neither board.token_env nor board.trusted_proxy" in refused.stderr
     proc = subprocess.Popen([*command, "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/fragment"
     served = None
     try:
-        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=60)
+        served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=180)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            _, err = proc.communicate(timeout=20)
+            _, err = proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise

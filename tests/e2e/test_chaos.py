@@ -68,7 +68,7 @@ def message_id(content: bytes) -> str:
 
 
 def outbox(database: Path) -> list[tuple[str, str]]:
-    db = sqlite3.connect(database, timeout=30)
+    db = sqlite3.connect(database, timeout=120)
     try:
         return [(str(row[0]), str(row[1])) for row in db.execute("SELECT message_id, status FROM outbox")]
     finally:
@@ -128,7 +128,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
                 time.sleep(chance.uniform(*KILL_AFTER_SENDING))
             in_session = any(status == "sending" for _, status in outbox(database))
             daemon.send_signal(signal.SIGKILL)
-            daemon.wait(timeout=30)
+            daemon.wait(timeout=180)
             kills_in_smtp += in_session
             arrive(chance.randint(0, 2))
 
@@ -142,9 +142,9 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
             )
         finally:
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(timeout=30) == 0
+            assert daemon.wait(timeout=180) == 0
 
-        db = sqlite3.connect(database, timeout=30)
+        db = sqlite3.connect(database, timeout=120)
         cases = Counter(row[0] for row in db.execute("SELECT n_numbers FROM cases"))
         db.close()
         rows = outbox(database)
@@ -153,7 +153,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
     finally:
         if daemon is not None and daemon.poll() is None:  # a failure above: no daemon outlives the test
             daemon.kill()
-            daemon.wait(timeout=30)
+            daemon.wait(timeout=180)
         server.stop()
 
     assert sorted(cases) == sorted(requests)  # no request lost

@@ -217,7 +217,7 @@ def as_nobody(command: list[str]) -> tuple[int, str]:
     os.close(write)
     with os.fdopen(read) as said:
         out = said.read()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)

@@ -56,7 +56,7 @@ def start(config: Path, cwd: Path, crash_at: str | None = None) -> subprocess.Po
     )
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -90,7 +90,12 @@ def test_every_request_ends_with_one_case_one_booking_one_confirmation(
             )
 
         crashing = start(config, tmp_path, crash_at=step)
-        assert crashing.wait(timeout=60) == -signal.SIGKILL  # it reached the step and died there
+        try:
+            assert crashing.wait(timeout=180) == -signal.SIGKILL  # it reached the step and died there
+        finally:
+            if crashing.poll() is None:  # it never reached the step: no daemon outlives the test
+                crashing.kill()
+                crashing.wait()
 
         daemon = start(config, tmp_path)
         try:
@@ -98,7 +103,12 @@ def test_every_request_ends_with_one_case_one_booking_one_confirmation(
             wait_for(lambda: server.message_ids("INBOX") == [], "an empty INBOX")
         finally:
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(timeout=30) == 0
+            try:
+                assert daemon.wait(timeout=180) == 0
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
 
         db = sqlite3.connect(tmp_path / "strategy-bot-data" / "bot.sqlite3")
         cases = sorted(row[0] for row in db.execute("SELECT n_numbers FROM cases"))

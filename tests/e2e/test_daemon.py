@@ -22,7 +22,7 @@ from tests.support.requests_mail import request_email
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for(condition, timeout: float = 180.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -89,7 +89,7 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            out, err = proc.communicate(timeout=20)
+            out, err = proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise

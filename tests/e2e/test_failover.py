@@ -38,7 +38,7 @@ URGENT_EVERY = 10
 START = london("2026-11-23 09:00")
 SPEED = 300.0  # simulated seconds per real second: the 60- and 90-minute escalations come within ~20 s
 LEASE = {"lease_seconds": 3, "renew_seconds": 1}
-DEADLINE = 150.0  # one overall deadline for the whole run; nothing is timed against it
+DEADLINE = 300.0  # one overall deadline for the whole run (a busy machine may be slow); nothing is timed against it
 
 
 def n_number(i: int) -> str:
@@ -112,10 +112,16 @@ class Daemons:
 
     def stop_all(self) -> list[int]:
         codes = []
-        for process in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            codes.append(process.wait(timeout=60))
+        try:
+            for process in self.running:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                codes.append(process.wait(timeout=180))
+        finally:
+            for process in self.running:  # one that did not stop (or a failure above): none outlives the test
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         return codes
 
 
@@ -187,7 +193,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
         daemons.alive.remove(first)
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        assert first.wait(timeout=10) == -signal.SIGKILL
+        assert first.wait(timeout=180) == -signal.SIGKILL
         written_before = one(engine, "SELECT count(*) FROM history")
 
         wait_for(lambda: holder(engine) not in (None, leader_name), "the standby to take the lease", until, daemons)
@@ -322,7 +328,7 @@ def test_a_clean_stop_hands_the_lease_to_the_standby_before_it_would_expire(tmp_
         )
         daemons.alive.remove(first)
         first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=60) == 0
+        assert first.wait(timeout=180) == 0
         released = lease_row(engine)
         wait_for(lambda: lease_row(engine)["epoch"] == 2, "the standby to take over", until, daemons)
         taken = lease_row(engine)
@@ -406,7 +412,7 @@ def test_the_new_leader_fires_at_once_what_fell_due_while_no_one_led(tmp_path: P
         assert one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60'") == 0
         daemons.alive.remove(first)
         first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.wait(timeout=180)
         wait_for(
             lambda: one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60' AND status = 'sent'") == 1,
             "the escalation from the new leader",

@@ -37,7 +37,7 @@ def test_a_daemon_killed_at_its_first_commit_has_kept_the_first_few_messages(
 
         crashing = start(config, tmp_path, crash_at="after_commit")
         try:
-            assert crashing.wait(timeout=60) == -signal.SIGKILL
+            assert crashing.wait(timeout=180) == -signal.SIGKILL
         finally:
             if crashing.poll() is None:  # never reached the step: no daemon outlives the test
                 crashing.kill()

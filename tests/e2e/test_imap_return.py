@@ -25,7 +25,7 @@ from tests.support.requests_mail import request_email
 
 def inbox_answering(database: Path) -> bool | None:
     """What the daemon last recorded for `status`: is the inbox answering (None before its first round)."""
-    db = sqlite3.connect(database, timeout=30)
+    db = sqlite3.connect(database, timeout=120)
     try:
         row = db.execute("SELECT value FROM adapter_state WHERE key = 'health:inbox'").fetchone()
     finally:
@@ -62,7 +62,7 @@ def test_a_request_that_came_while_the_imap_server_was_down_is_read_when_it_retu
         finally:
             daemon.send_signal(signal.SIGTERM)
             try:
-                assert daemon.wait(timeout=30) == 0
+                assert daemon.wait(timeout=180) == 0
             finally:
                 if daemon.poll() is None:  # no daemon outlives the test
                     daemon.kill()

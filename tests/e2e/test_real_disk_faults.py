@@ -60,7 +60,7 @@ def start(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for_line(log: Path, text: str, timeout: float = 60.0) -> None:
+def wait_for_line(log: Path, text: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text in log.read_text(encoding="utf-8", errors="replace"):
@@ -89,7 +89,7 @@ def fill(folder: Path) -> None:
 
 
 def stopped(proc: subprocess.Popen[bytes], log: Path) -> tuple[int, list[str]]:
-    code = proc.wait(timeout=60)
+    code = proc.wait(timeout=180)
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in text
     return code, [line for line in text.splitlines() if " ERROR " in line]
@@ -122,13 +122,18 @@ def test_a_disk_filling_up_under_the_daemon_stops_it_in_one_line(tmp_path: Path,
     proc = start(config, tmp_path / "again.log")
     try:
         box = mailbox.Maildir(data / "inbox", create=False)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while list(box.iterkeys()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not list(box.iterkeys())
     finally:
         proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        try:
+            assert proc.wait(timeout=180) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_a_read_only_disk_is_refused_at_start_in_one_line_naming_it(

@@ -49,7 +49,7 @@ def test_a_rehearsal_books_by_the_simulated_date_and_writes_files_for_its_user_o
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            _, err = proc.communicate(timeout=20)
+            _, err = proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise

@@ -57,7 +57,7 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
 
         # SIGKILL leaves no stale lock: the kernel lets it go with the process.
         first.send_signal(signal.SIGKILL)
-        first.wait(timeout=60)
+        first.wait(timeout=180)
         third = start(config, tmp_path, tmp_path / "third.log")
         try:
             wait_for(lambda: "strategy-bot running" in (tmp_path / "third.log").read_text(), "a new daemon to run")

@@ -29,7 +29,7 @@ from tests.support.requests_mail import london, plain_text, queued_emails, reque
 LIMITS = ReadingLimits(500, 100, 10)
 OWN = frozenset({"referrals@police.example"})
 # Only so that a reader that fails to stop fails the test instead of hanging the suite.
-GIVE_UP_SECONDS = 60.0
+GIVE_UP_SECONDS = 180.0  # an overall bound only: a busy machine may be slow
 
 
 @pytest.fixture

