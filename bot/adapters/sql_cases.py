@@ -24,6 +24,13 @@ _MESSAGE_BY_ID = select(t.messages).where(t.messages.c.message_id == bindparam("
 _MESSAGE_BY_HASH = select(t.messages).where(t.messages.c.content_hash == bindparam("key")).limit(1)
 _CASE_BY_ID = select(t.cases).where(t.cases.c.case_id == bindparam("case_id"))
 _INSERT_NUMBER = insert(t.case_numbers)
+_BOOKING_OF_CASE = (
+    select(t.bookings)
+    .where(t.bookings.c.case_id == bindparam("case_id"))
+    .where(t.bookings.c.status == "booked")
+    .order_by(t.bookings.c.id.desc())
+    .limit(1)
+)
 # The cases of one N number, through its index: never a scan of every case's list.
 _CASES_OF_NUMBER = (
     select(t.cases.c.case_id, t.cases.c.state)
@@ -260,13 +267,7 @@ class CaseRows(SqlRows):
         )
 
     def booking_for(self, case_id: str) -> Booking | None:
-        row = self.conn.execute(
-            select(t.bookings)
-            .where(t.bookings.c.case_id == case_id)
-            .where(t.bookings.c.status == "booked")
-            .order_by(t.bookings.c.id.desc())
-            .limit(1)
-        ).first()
+        row = self.conn.execute(_BOOKING_OF_CASE, {"case_id": case_id}).first() if case_id is not None else None
         if row is None:
             return None
         return Booking(row.case_id, row.uid, from_utc_text(row.start), from_utc_text(row.end), row.sequence, row.status)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
 from bot.domain.records import HistoryEntry, Tally
 
 _INSERT_HISTORY = insert(t.history)
+# Read for each decision that needs it and for the compliance record: built once.
+_HISTORY_OF_CASE = select(t.history).where(t.history.c.case_id == bindparam("case_id")).order_by(t.history.c.id)
+_HISTORY_OF_NO_CASE = select(t.history).where(t.history.c.case_id.is_(None)).order_by(t.history.c.id)
 
 
 class HistoryRows(SqlRows):
@@ -38,7 +41,10 @@ class HistoryRows(SqlRows):
         )
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        rows = self.conn.execute(select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.id))
+        if case_id is None:  # the bot's own entries (purges, alerts): `= NULL` would match none
+            rows = self.conn.execute(_HISTORY_OF_NO_CASE)
+        else:
+            rows = self.conn.execute(_HISTORY_OF_CASE, {"case_id": case_id})
         return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
 
     def tallies(self) -> list[Tally]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import InsertIfNew, SqlRows, from_utc_text, utc_text
@@ -13,6 +13,9 @@ from bot.domain.records import TimerRow
 
 # Statements built once: building and coercing a statement costs more than running it.
 _INSERT_TIMER_IF_NEW = InsertIfNew(t.timers, "key")
+_TIMERS_OF_CASE = (
+    select(t.timers).where(t.timers.c.case_id == bindparam("case_id")).order_by(t.timers.c.due_at, t.timers.c.id)
+)
 
 
 class TimerRows(SqlRows):
@@ -45,10 +48,10 @@ class TimerRows(SqlRows):
         return int(self.conn.execute(query.values(status="cancelled")).rowcount)
 
     def timers_for(self, case_id: str) -> list[TimerRow]:
-        rows = self.conn.execute(
-            select(t.timers).where(t.timers.c.case_id == case_id).order_by(t.timers.c.due_at, t.timers.c.id)
-        )
-        return [_timer(r) for r in rows]
+        if case_id is None:  # the daily agenda's and the report's: `= NULL` would match none
+            query = select(t.timers).where(t.timers.c.case_id.is_(None)).order_by(t.timers.c.due_at, t.timers.c.id)
+            return [_timer(r) for r in self.conn.execute(query)]
+        return [_timer(r) for r in self.conn.execute(_TIMERS_OF_CASE, {"case_id": case_id})]
 
     def due_timers(self, now: datetime, limit: int = 100) -> list[TimerRow]:
         rows = self.conn.execute(
