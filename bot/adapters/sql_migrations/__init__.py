@@ -12,6 +12,7 @@ steps); ``upgrade`` recognises one, stamps it at the matching revision and upgra
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ SCRIPTS = Path(__file__).resolve().parent
 LEGACY = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005"}
 # Any fixed number: two instances starting together on a new PostgreSQL database take turns.
 _LOCK = 0x5B07_0015
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op): two
+# threads of one process migrating at once (the daemon's and its board's stores) would mix them.
+_IN_PROCESS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,11 @@ def _lock(conn: Connection) -> None:
 
 def upgrade(conn: Connection) -> str:
     """Bring the database (in the open transaction ``conn``) to the newest revision; that revision."""
+    with _IN_PROCESS:
+        return _upgrade(conn)
+
+
+def _upgrade(conn: Connection) -> str:
     _lock(conn)
     where = revision(conn)
     if where.current is not None and not known(where.current):
