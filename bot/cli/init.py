@@ -13,7 +13,7 @@ from bot.cli.common import EXIT_ERROR, EXIT_OK, add_config, config_from
 
 def cmd_init(args: argparse.Namespace) -> int:
     from bot.adapters.sql_store import SqlStore
-    from bot.storage_faults import quick_check, sqlite_path
+    from bot.storage_faults import quick_check, sqlite_file
     from bot.storage_paths import create, init_hint, needed, problems
 
     config = config_from(args.config)
@@ -33,7 +33,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(line)
     for item in there:
         print(f"already there: {item.what} {item.path}")
-    existing = sqlite_path(config.store.url)
+    existing = sqlite_file(config.store)  # a PostgreSQL store leaves its unused SQLite path alone
     if existing is not None and database is None and existing.is_file():
         fault = quick_check(existing)
         if fault is not None:

@@ -218,3 +218,17 @@ def test_the_database_password_is_never_said_when_the_server_cannot_be_reached(
             assert "postgresql" in said.out and "$STRATEGY_BOT_DATABASE_URL" in said.out  # named, never shown
         else:
             assert code != 0 and len(said.err.strip().splitlines()) == 1, said.err
+
+
+def test_init_for_a_postgresql_store_leaves_the_unused_sqlite_path_alone(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRATEGY_BOT_DATABASE_URL", postgres_url)
+    stray = tmp_path / "stray.sqlite3"
+    stray.write_bytes(b"not a database at all")
+    config = config_file(tmp_path, "postgresql", path=stray)
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert str(stray) not in out and "malformed" not in out
+    assert stray.read_bytes() == b"not a database at all"
