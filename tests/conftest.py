@@ -50,6 +50,36 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     PORTS.release_all()
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """What a test leaves of the global logging set-up is undone (no order dependence between tests).
+
+    ``strategy-bot`` commands run in-process (``main([...])``) call bot.logging_setup.configure,
+    which puts a handler on the root logger writing to the sys.stderr of that moment (pytest's
+    capture of that test), sets the root, bot and library levels, and keeps module globals.
+    """
+    import logging
+
+    from bot import logging_setup
+
+    root = logging.getLogger()
+    names = ("bot", *logging_setup.LIBRARIES)
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in names}
+    saved = (logging_setup._installed, logging_setup._repeats, logging_setup._verbose)
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+    logging_setup._installed, logging_setup._repeats, logging_setup._verbose = saved
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return load_config(None, base=tmp_path)

@@ -41,14 +41,14 @@ def test_a_standby_waits_then_leads_when_the_leader_lets_go(postgres_url: str) -
     led: list[bool] = []
     waiter = threading.Thread(target=lambda: led.append(second.wait(threading.Event(), lost.append)))
     waiter.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # an overall bound only
     while not heard_from(postgres_url, "leader:standby:vm-b:202:bb"):
         assert time.monotonic() < deadline, "the standby never recorded its heartbeat"
         time.sleep(0.01)
     assert led == []  # still waiting: the lease is held for an hour
 
     first.release()
-    waiter.join(timeout=60)
+    waiter.join(timeout=180)
     assert led == [True]
     write(second, "written:by-second")
     # The first one's fence is lifted; put back on its old epoch, it refuses to write.
@@ -100,7 +100,7 @@ def test_a_leader_whose_database_vanishes_gives_up_its_lease(postgres: PostgresS
     leader.lease.engine.dispose()
     with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)')
-    assert gone.wait(timeout=60), "the leader never gave up"
+    assert gone.wait(timeout=180), "the leader never gave up"
     assert len(reasons) == 1 and reasons[0].startswith("the lease could not be renewed for 1 s")
     leader.abandon()
 

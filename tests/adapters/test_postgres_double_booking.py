@@ -91,18 +91,25 @@ def test_two_instances_racing_for_one_slot_give_one_booking_there_and_the_other_
         for mail in mails
     ]
     try:
-        # Both instances are inside their unit of work: one waits on the bookings lock with its event
-        # written, the other writing its own event in the same slot, held back by the exclusion
-        # constraint until the first's transaction ends. Polled, not slept.
-        deadline = time.monotonic() + 120
-        while waiting(postgres, database) != ["INSERT INTO bookings", "INSERT INTO calendar_events"]:
-            assert all(p.poll() is None for p in instances), [p.communicate() for p in instances]
-            assert time.monotonic() < deadline, "the two instances never both reached the calendar"
-            time.sleep(0.05)
+        try:
+            # Both instances are inside their unit of work: one waits on the bookings lock with its event
+            # written, the other writing its own event in the same slot, held back by the exclusion
+            # constraint until the first's transaction ends. Polled, not slept.
+            deadline = time.monotonic() + 180  # an overall bound only
+            while waiting(postgres, database) != ["INSERT INTO bookings", "INSERT INTO calendar_events"]:
+                ended = [p.communicate() for p in instances if p.poll() is not None]
+                assert not ended, ended
+                assert time.monotonic() < deadline, "the two instances never both reached the calendar"
+                time.sleep(0.05)
+        finally:
+            holder.rollback()
+            holder.close()
+        outputs = [p.communicate(timeout=180) for p in instances]
     finally:
-        holder.rollback()
-        holder.close()
-    outputs = [p.communicate(timeout=120) for p in instances]
+        for p in instances:  # a failure above: no instance outlives the test
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     assert [p.returncode for p in instances] == [0, 0], outputs
 
     booked = sorted(pair for out, _ in outputs for pair in json.loads(out))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.cli import main
+from tests.e2e.test_stop_while_starting import pause
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,11 +137,16 @@ def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> No
     )
     try:
         deadline = time.monotonic() + GIVE_UP_SECONDS
+        # Looked at while SIGSTOPped, so that "still starting" holds when the signal comes (see pause).
+        pause(proc, deadline)
         while not catches(proc.pid, signal.SIGHUP):  # installed first thing by `python -m bot run`
             assert proc.poll() is None and time.monotonic() < deadline, "the daemon never caught SIGHUP"
+            proc.send_signal(signal.SIGCONT)
             time.sleep(0.001)
+            pause(proc, deadline)
         assert "strategy-bot running" not in log_path.read_text()  # still starting
-        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(signal.SIGHUP)  # pending until the daemon runs again
+        proc.send_signal(signal.SIGCONT)
         wait_for(lambda: "strategy-bot running on" in log_path.read_text(), "the daemon to start", proc)
         # Remembered: once running, the daemon reads the file again (it may have changed meanwhile).
         wait_for(lambda: "configuration reloaded from" in log_path.read_text(), "the reload", proc)
@@ -148,6 +154,7 @@ def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> No
         assert proc.wait(timeout=GIVE_UP_SECONDS) == 0  # not -1 (SIGHUP) nor 129
     finally:
         if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
             proc.kill()
             proc.wait()
     assert log_path.read_text().rstrip().endswith("strategy-bot stopped")

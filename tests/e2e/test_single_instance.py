@@ -43,11 +43,13 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
     lock = data / "bot.sqlite3.lock"
 
     first = start(config, tmp_path, tmp_path / "first.log")
+    started = [first]
     try:
         wait_for(lambda: "strategy-bot running" in (tmp_path / "first.log").read_text(), "the first daemon to run")
         assert lock.read_text().strip() == str(first.pid)
 
         second = start(config, tmp_path, tmp_path / "second.log")
+        started.append(second)
         assert second.wait(timeout=180) == 1
         said = (tmp_path / "second.log").read_text()
         assert f"another strategy-bot (PID {first.pid}) is already running on {database}" in said
@@ -59,13 +61,15 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=180)
         third = start(config, tmp_path, tmp_path / "third.log")
+        started.append(third)
         try:
             wait_for(lambda: "strategy-bot running" in (tmp_path / "third.log").read_text(), "a new daemon to run")
             assert lock.read_text().strip() == str(third.pid)
         finally:
             third.send_signal(signal.SIGTERM)
-            assert third.wait(timeout=120) == 0
+            assert third.wait(timeout=180) == 0
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        for proc in started:  # a failure above: no daemon outlives the test
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
