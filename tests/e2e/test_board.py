@@ -124,12 +124,13 @@ def behind_proxy(replayed: Config, tmp_path: Path, ports: Ports) -> Iterator[Run
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def browser(ports: Ports) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1600"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # chromedriver's own port from the allocator too (selenium would pick one that is free only now).
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver", port=ports.take()), options=options)
     try:
         # The token on every request the page makes, as a proxy in front of a wall display would add it.
         driver.execute_cdp_cmd("Network.enable", {})
@@ -147,7 +148,7 @@ def test_board_shows_the_countdown_the_overdue_case_in_red_the_quarantine_and_th
     with_token: Running, browser: webdriver.Chrome
 ) -> None:
     browser.get(with_token.url + "/")
-    wait = WebDriverWait(browser, 20)
+    wait = WebDriverWait(browser, 120)
     countdown = browser.find_element(By.CSS_SELECTOR, "#urgent tr[data-case='SD000004'] .countdown")
     # Started on the board's clock (10:15: 25:30 left) and counting down each second in the browser.
     wait.until(lambda d: re.fullmatch(r"2[45]:\d\d left", countdown.text))
@@ -190,7 +191,7 @@ def test_board_refreshes_without_reloading_the_page(refreshing: Running, browser
     raw = request_email(at, subject="URGENT S47 ENQUIRY N777777", n_number="N777777", message_id="<u7@council.example>")
     refreshing.bot.service.handle(IncomingMail("u7", raw, at), at)
     refreshing.clock.at = at
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#urgent tr[data-case='SD000005']"))
+    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#urgent tr[data-case='SD000005']"))
     assert browser.execute_script("return window.boardMarker;") == "the same page"
     assert "N777777" in browser.find_element(By.CSS_SELECTOR, "#urgent tr[data-case='SD000005']").text
 

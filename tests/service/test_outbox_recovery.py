@@ -211,7 +211,7 @@ def test_while_the_server_is_down_it_is_probed_every_10_seconds_and_its_return_f
     port = ports.take()
     bot = smtp_bot(config, port)  # nothing listens on the port yet: connection refused
     handler = RecordingHandler()
-    controller = Controller(handler, hostname=HOST, port=port)
+    controller = Controller(handler, hostname=HOST, port=port, ready_timeout=120.0)
     try:
         bot.service.handle(urgent(T0), T0)
         waiting = len(outbox_rows(bot))

@@ -222,7 +222,8 @@ def start_server(ports: Ports) -> Iterator[Callable[..., SmtpServer]]:
 
         def bind() -> SmtpServer:
             port = ports.take()
-            controller = Controller(handler, hostname=HOST, port=port, server_hostname=name, **smtp_options)
+            options = {"ready_timeout": 120.0, **smtp_options}  # aiosmtpd's 5 s is too short on a busy machine
+            controller = Controller(handler, hostname=HOST, port=port, server_hostname=name, **options)
             controller.start()
             running.append(controller)
             return SmtpServer(handler, controller, port, name, implicit_tls="ssl_context" in smtp_options)
