@@ -7,8 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import docx
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.table import WD_ROW_HEIGHT_RULE
@@ -286,9 +289,15 @@ def _british_a4(doc: DocxDocument) -> None:
         lang.set(qn("w:val"), "en-GB")
 
 
+@cache
+def _template() -> bytes:
+    """python-docx's blank document, read from its package once rather than for every minutes pack."""
+    return (Path(docx.__file__).parent / "templates" / "default.docx").read_bytes()
+
+
 def minutes_document(pack: MinutesPack) -> bytes:
     """The action plan summary as a Word document the manager fills in and circulates."""
-    doc = Document()
+    doc = Document(io.BytesIO(_template()))
     _british_a4(doc)
     ids = _child_ids(pack)
     props = doc.core_properties
