@@ -73,7 +73,7 @@ def test_run_on_a_mistyped_path_refuses_in_one_line_and_creates_nothing(tmp_path
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 1

@@ -51,11 +51,11 @@ def test_systemd_verifies_the_unit_without_a_warning(tmp_path: Path) -> None:
     assert INSTALLED_AT in text
     copy = tmp_path / "strategy-bot.service"
     copy.write_text(text.replace(INSTALLED_AT, entry_point()), encoding="utf-8")
-    verified = subprocess.run([SYSTEMD_ANALYZE, "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    verified = subprocess.run([SYSTEMD_ANALYZE, "verify", str(copy)], capture_output=True, text=True, timeout=180)
     # verify exits 0 on an unknown or misspelt key too, and says so on stderr: both must be clean.
     assert (verified.returncode, verified.stderr) == (0, "")
     security = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", str(copy)], capture_output=True, text=True, timeout=60
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", str(copy)], capture_output=True, text=True, timeout=180
     )
     exposure = re.search(r"Overall exposure level for strategy-bot\.service: ([\d.]+)", security.stdout)
     assert exposure, security.stdout + security.stderr

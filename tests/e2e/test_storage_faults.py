@@ -170,7 +170,7 @@ def test_a_corrupt_database_is_refused_at_start_in_one_line(tmp_path: Path, caps
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 1
