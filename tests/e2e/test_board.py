@@ -96,11 +96,11 @@ def serve(config: Config, tmp_path: Path, ports: Ports, board: BoardConfig) -> I
     port = ports.take()
     # A store of its own, as the daemon gives it: the test's own units of work run beside the board's.
     server = BoardThread(board_server(board_setup(bot), clock, replace(board, listen=f"127.0.0.1:{port}")))
-    server.start()
+    server.start(timeout=120)  # an overall bound only: a busy machine may be slow
     try:
         yield Running(bot, clock, f"http://127.0.0.1:{port}")
     finally:
-        server.stop()
+        server.stop(timeout=120)
         bot.close()
 
 
