@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_outbox import WAITING
@@ -19,6 +19,8 @@ from bot.adapters.sql_rows import from_utc_text, utc_text
 from bot.domain.model import CaseState
 
 _CLOSED = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
+# Named, not "NOT IN the closed ones", so that ix_cases_state reads the open cases alone.
+_OPEN = tuple(state.value for state in CaseState if state.value not in _CLOSED)
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,14 @@ def _numbers(text: str | None) -> tuple[str, ...]:
 
 
 def overview(conn: Connection, now: datetime, limit: int | None) -> Overview:
-    """Eight queries, whatever the number of cases, bookings and timers; ``limit`` None lists everything."""
+    """Nine queries, whatever the number of cases, bookings and timers; ``limit`` None lists everything."""
     c, b, tm = t.cases.c, t.bookings.c, t.timers.c
     stamp = utc_text(now)
     open_counts = [
         (r.kind, r.state, int(r.n))
         for r in conn.execute(
             select(c.kind, c.state, func.count().label("n"))
-            .where(c.state.not_in(_CLOSED))
+            .where(c.state.in_(_OPEN))
             .group_by(c.kind, c.state)
             .order_by(c.kind, c.state)
         )
@@ -78,7 +80,7 @@ def overview(conn: Connection, now: datetime, limit: int | None) -> Overview:
     open_cases = [
         OpenCase(r.case_id, r.kind, r.state, _numbers(r.n_numbers))
         for r in conn.execute(
-            select(c.case_id, c.kind, c.state, c.n_numbers).where(c.state.not_in(_CLOSED)).order_by(c.id).limit(limit)
+            select(c.case_id, c.kind, c.state, c.n_numbers).where(c.state.in_(_OPEN)).order_by(c.id).limit(limit)
         )
     ]
     live = (b.status == "booked") & (b.end > stamp)
@@ -94,9 +96,10 @@ def overview(conn: Connection, now: datetime, limit: int | None) -> Overview:
         )
     ]
     pending = tm.status == "pending"
-    timers, overdue = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((tm.due_at < stamp, 1), else_=0)), 0)).where(pending)
-    ).one()
+    # Two counts from ix_timers_due: the overdue ones are a range of it (a CASE per pending timer
+    # cost three times the plain count at 100,000 timers).
+    timers = conn.execute(select(func.count()).select_from(t.timers).where(pending)).scalar_one()
+    overdue = conn.execute(select(func.count()).select_from(t.timers).where(pending, tm.due_at < stamp)).scalar_one()
     next_timers = [
         Due(from_utc_text(r.due_at), r.purpose, r.case_id)
         for r in conn.execute(

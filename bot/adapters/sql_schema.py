@@ -53,6 +53,8 @@ messages = Table(
     Column("reason", Text, nullable=True),
     Column("case_id", String(20), nullable=True, index=True),
     Column("raw", LargeBinary, nullable=True),
+    # `status`'s quarantine summary (how many, the oldest) reads the quarantined ones alone (revision 0009).
+    Index("ix_messages_outcome", "outcome", "received_at"),
 )
 
 cases = Table(
@@ -70,6 +72,9 @@ cases = Table(
     Column("clock_start", String(40), nullable=True),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", INSTANT, nullable=False),
+    # `status` asks for the open cases by state (`state IN` the open ones): read here, not every
+    # case ever closed; `metrics` counts by kind and state from the index alone (revision 0009).
+    Index("ix_cases_state", "state", "kind"),
 )
 
 bookings = Table(
@@ -82,6 +87,8 @@ bookings = Table(
     Column("end", INSTANT, nullable=False),
     Column("sequence", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False),  # booked, cancelled
+    # `status`'s bookings not yet over: the booked ones ending after now (revision 0009).
+    Index("ix_bookings_live", "status", "end"),
 )
 
 # The local strategy calendar (the embedded default's calendar adapter): bookings the bot
@@ -131,6 +138,8 @@ outbox = Table(
     Index("ix_outbox_created", "created_at"),
     Index("ix_outbox_recipient", "recipients", "created_at"),
     Index("ix_outbox_sent_at", "sent_at"),
+    # `metrics` counts the emails by purpose and status from this index, not the rows (revision 0009).
+    Index("ix_outbox_purpose", "purpose", "status"),
 )
 
 # Append-only: who did what to which case, when, from which message. N numbers only.
