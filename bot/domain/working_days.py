@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import holidays
+from holidays.registry import COUNTRIES
 
 from bot.domain.rota import Schedule
 
 _SATURDAY = 5
+
+
+def _country_class(country: str) -> Any:
+    """The holidays class for ``country`` (a code or alias, as ``country_holidays`` takes), its module alone imported.
+
+    ``holidays.country_holidays`` imports ``holidays.countries``, whose ``__init__`` imports all
+    250 countries (about 0.07 s, paid by every command at config load). The registry names the
+    module of each code, so the one module is loaded from its file; a module that imports a
+    sibling country brings in the package as usual, and the package's own copy is kept then.
+    A NotImplementedError, as ``country_holidays`` raises, for a code the registry does not know.
+    """
+    module_name = next((module for module, names in COUNTRIES.items() if country in names), None)
+    if module_name is None:
+        raise NotImplementedError(f"Country {country} not available")
+    full_name = f"holidays.countries.{module_name}"
+    module = sys.modules.get(full_name)
+    if module is None:
+        path = Path(holidays.__file__).parent / "countries" / f"{module_name}.py"
+        spec = importlib.util.spec_from_file_location(full_name, path)
+        if spec is None or spec.loader is None:  # not a plain source file: the package's own way
+            return getattr(holidays, country)
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+        module = sys.modules.setdefault(full_name, loaded)
+    return getattr(module, country)
 
 
 class WorkingDays:
@@ -20,7 +50,7 @@ class WorkingDays:
         try:
             # Built once here so an unknown country or subdivision fails at start-up, not on
             # the first request that needs a bank holiday.
-            holidays.country_holidays(country, subdiv=subdivision)
+            _country_class(country)(subdiv=subdivision)
         except NotImplementedError as exc:
             raise ValueError(f"bank holidays: {exc}") from None
         self._closures = frozenset(closure_days)
