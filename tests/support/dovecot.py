@@ -262,7 +262,7 @@ service imap-login {{
         )
 
 
-def imap_greeting(port: int, cert: Certificate | None = None, timeout: float = 10.0) -> str | None:
+def imap_greeting(port: int, cert: Certificate | None = None, timeout: float = 120.0) -> str | None:
     """The first line an IMAP server on ``port`` sends, over implicit TLS trusting ``cert`` when given.
 
     None when nothing answers there (refused, or no greeting in ``timeout`` seconds).

@@ -166,7 +166,7 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth
     return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def smtp_greeting(port: int, implicit_tls: bool = False, timeout: float = 10.0) -> str | None:
+def smtp_greeting(port: int, implicit_tls: bool = False, timeout: float = 120.0) -> str | None:
     """The first line a server on ``port`` sends (None if nothing answers there)."""
     try:
         sock = socket.create_connection((HOST, port), timeout=timeout)
