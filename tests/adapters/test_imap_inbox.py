@@ -44,7 +44,7 @@ def inbox_config(server: Dovecot | None, security: str = "tls", max_bytes: int =
         password_env=PASSWORD_ENV,
         oauth_token_env=None,
         ca_file=server.cert.cert if server else None,
-        timeout_seconds=10.0,
+        timeout_seconds=120.0,  # an overall bound only: a busy machine may be slow
         idle=True,
         idle_renew_seconds=1500.0,
         retry_first_seconds=0.01,

@@ -68,7 +68,7 @@ def smtp_config(
         security=security,
         username=username,
         password_env=PASSWORD_ENV if username else None,
-        timeout_seconds=5.0,
+        timeout_seconds=120.0,  # an overall bound only: a busy machine may be slow
         ca_file=ca_file,
     )
 
