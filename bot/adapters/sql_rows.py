@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Insert, Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from bot.sealing import Sealer
 
@@ -30,12 +30,18 @@ class InsertIfNew:
     """
 
     def __init__(self, table: Table, unique: str) -> None:
+        self._table, self._unique = table, unique
         self._sqlite: Insert = sqlite.insert(table).on_conflict_do_nothing()
-        postgres = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
-        self._postgresql: Insert = postgres.returning(table.c[unique])
+        self._postgresql: Insert | None = None  # built at first use on PostgreSQL
 
     def __call__(self, conn: Connection, values: Mapping[str, object]) -> bool:
         if conn.dialect.name == "postgresql":
+            if self._postgresql is None:
+                # Imported here: on SQLite no command loads the PostgreSQL dialect (about 0.02 s).
+                from sqlalchemy.dialects import postgresql
+
+                postgres = postgresql.insert(self._table).on_conflict_do_nothing(index_elements=[self._unique])
+                self._postgresql = postgres.returning(self._table.c[self._unique])
             return conn.execute(self._postgresql, values).first() is not None
         return bool(conn.execute(self._sqlite, values).rowcount)
 
