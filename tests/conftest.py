@@ -12,6 +12,8 @@ Markers, applied here at collection so that no test has to remember them:
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +80,24 @@ def _logging_restored() -> Iterator[None]:
     for name, old in levels.items():
         logging.getLogger(name).setLevel(old)
     logging_setup._installed, logging_setup._repeats, logging_setup._verbose = saved
+
+
+@pytest.fixture(autouse=True)
+def _process_state_restored() -> Iterator[None]:
+    """The umask and the stop and reload signal handlers, as they were before the test.
+
+    ``strategy-bot run`` in-process (``main(["run", ...])``, refused at start in some tests)
+    sets the umask to 077 and installs bot.stop_request's handlers, for the rest of the session.
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    signums = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signums}
+    yield
+    os.umask(umask)
+    for signum, handler in handlers.items():
+        if signal.getsignal(signum) is not handler and handler is not None:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture
