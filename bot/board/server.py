@@ -45,8 +45,11 @@ class BoardThread:
         self.server = server
         self.thread = threading.Thread(target=server.run, name="board", daemon=True)
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start serving; returns once the socket listens (RuntimeError if it cannot)."""
+    def start(self, timeout: float = 120.0) -> None:
+        """Start serving; returns once the socket listens (RuntimeError if it cannot).
+
+        A port that cannot be bound ends the thread at once; the deadline is only for a machine so
+        busy that uvicorn is slow to start, and is generous so that such a machine still gets its board."""
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
