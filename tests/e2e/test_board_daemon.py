@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -10,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.cli import main
-from tests.e2e.test_daemon import wait_for
+from tests.support.daemons import start_piped, stop, wait_for
 from tests.support.ports import Ports
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +32,7 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
     example = (REPO / "config.example.toml").read_text(encoding="utf-8")
     config.write_text(example + f'\n[board]\nlisten = "127.0.0.1:{port}"\n', encoding="utf-8")
     assert main(["init", "--config", str(config)]) == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_piped(config, tmp_path)
     url = f"http://127.0.0.1:{port}/"
     served, page = None, ""
     try:
@@ -47,12 +40,7 @@ def test_daemon_serves_the_board_and_stops_it_on_sigterm(tmp_path: Path, ports: 
         if served == 200:
             page = urllib.request.urlopen(url, timeout=120).read().decode()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        err = stop(proc)
     assert served == 200, err  # the daemon's log says why when it did not serve
     assert "Urgent: waiting for police contact" in page and "/static/board.js" in page
     assert proc.returncode == 0, err
@@ -73,12 +61,7 @@ def test_board_command_serves_until_stopped_and_refuses_to_be_open_without_acces
     try:
         served = wait_for(lambda: status(url) or proc.poll() is not None and -1, timeout=180)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        err = stop(proc)
     assert served == 200, err
     assert f"http://127.0.0.1:{port}/" in err
     assert status(url) is None

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import mailbox
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from icalendar import Calendar
 
 from bot.cli import main
+from tests.support.daemons import sent_messages, start_piped, stop, wait_for
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition, timeout: float = 180.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the daemon")
-
-
-def sent_messages(folder: Path) -> list[EmailMessage]:
-    found = []
-    for sub in ("new", "cur"):
-        for path in sorted((folder / sub).glob("*")) if (folder / sub).exists() else []:
-            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert isinstance(msg, EmailMessage)
-            found.append(msg)
-    return found
 
 
 def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -49,13 +23,7 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
     assert main(["init", "--config", str(config)]) == 0  # `run` creates no folder itself
     inbox = mailbox.Maildir(data / "inbox", create=False)
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_piped(config, tmp_path)
     try:
         now = datetime.now(UTC)
         inbox.add(request_email(now, message_id="<e2e-1@council.example>"))
@@ -87,12 +55,7 @@ def test_daemon_books_a_request_dropped_in_the_maildir_and_stops_cleanly_on_sigt
         processed = mailbox.Maildir(data / "inbox" / ".Processed", create=False)
         assert len(list(processed.iterkeys())) == 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        err = stop(proc)
     assert proc.returncode == 0, err
     assert "Bond" not in err and "neglect" not in err  # log lines carry N numbers and case ids only
     assert "SD000001" in err

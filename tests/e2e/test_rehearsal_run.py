@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import mailbox
-import signal
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import main
-from tests.e2e.test_daemon import sent_messages, wait_for
+from tests.support.daemons import sent_messages, start_piped, stop, wait_for
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,13 +22,7 @@ def test_a_rehearsal_books_by_the_simulated_date_and_writes_files_for_its_user_o
     assert main(["init", "--config", str(config)]) == 0
     inbox = mailbox.Maildir(data / "inbox", create=False)
     start = "2030-11-25T09:00:00+00:00"  # a Monday: booked for Wednesday 27th at 10:00
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config), "--clock-start", start],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_piped(config, tmp_path, "--clock-start", start)
     try:
         inbox.add(request_email(datetime.now(UTC), message_id="<rehearsal-run@council.example>"))
         [confirmation] = wait_for(lambda: sent_messages(data / "sent"))
@@ -47,10 +38,5 @@ def test_a_rehearsal_books_by_the_simulated_date_and_writes_files_for_its_user_o
         files = [p for p in (data / "sent").rglob("*") if p.is_file()]
         assert files and {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o600"}  # umask 077
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        err = stop(proc)
     assert proc.returncode == 0, err
