@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import main
-from tests.e2e.test_crash_real_servers import start, wait_for
+from tests.e2e.test_crash_real_servers import start
+from tests.support.daemons import kill_if_running, wait_for
 from tests.support.dovecot import bot_config, start_dovecot
 from tests.support.mail_servers import Certificate, RecordingHandler, SmtpServer
 from tests.support.requests_mail import request_email
@@ -151,9 +152,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
         received = Counter(message_id(r.content) for r in slow.received)
         processed = Counter(server.message_ids("Processed"))
     finally:
-        if daemon is not None and daemon.poll() is None:  # a failure above: no daemon outlives the test
-            daemon.kill()
-            daemon.wait(timeout=180)
+        kill_if_running([daemon] if daemon is not None else [])  # a failure above: no daemon outlives the test
         server.stop()
 
     assert sorted(cases) == sorted(requests)  # no request lost

@@ -13,8 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ import pytest
 
 from bot.cli import main
 from bot.failpoints import ENV, STEPS
+from tests.support.daemons import kill_if_running, start_logged, wait_for
 from tests.support.dovecot import Dovecot, bot_config, start_dovecot
 from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
 from tests.support.requests_mail import request_email
@@ -47,22 +46,7 @@ def start(config: Path, cwd: Path, crash_at: str | None = None) -> subprocess.Po
     env.pop(ENV, None)
     if crash_at:
         env[ENV] = crash_at
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(cwd / "daemon.log").open("ab"),
-    )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return start_logged(config, cwd, cwd / "daemon.log", env=env, append=True)
 
 
 def confirmations(server: SmtpServer) -> list[str]:
@@ -93,9 +77,7 @@ def test_every_request_ends_with_one_case_one_booking_one_confirmation(
         try:
             assert crashing.wait(timeout=180) == -signal.SIGKILL  # it reached the step and died there
         finally:
-            if crashing.poll() is None:  # it never reached the step: no daemon outlives the test
-                crashing.kill()
-                crashing.wait()
+            kill_if_running([crashing])  # it never reached the step: no daemon outlives the test
 
         daemon = start(config, tmp_path)
         try:
@@ -106,9 +88,7 @@ def test_every_request_ends_with_one_case_one_booking_one_confirmation(
             try:
                 assert daemon.wait(timeout=180) == 0
             finally:
-                if daemon.poll() is None:
-                    daemon.kill()
-                    daemon.wait()
+                kill_if_running([daemon])
 
         db = sqlite3.connect(tmp_path / "strategy-bot-data" / "bot.sqlite3")
         cases = sorted(row[0] for row in db.execute("SELECT n_numbers FROM cases"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.adapters.imap_inbox import COMMIT_EVERY
 from bot.cli import main
 from tests.e2e.test_crash_real_servers import start, write_config
+from tests.support.daemons import kill_if_running
 from tests.support.dovecot import start_dovecot
 from tests.support.mail_servers import Certificate, SmtpServer
 from tests.support.requests_mail import request_email
@@ -39,9 +40,7 @@ def test_a_daemon_killed_at_its_first_commit_has_kept_the_first_few_messages(
         try:
             assert crashing.wait(timeout=180) == -signal.SIGKILL
         finally:
-            if crashing.poll() is None:  # never reached the step: no daemon outlives the test
-                crashing.kill()
-                crashing.wait()
+            kill_if_running([crashing])  # never reached the step: no daemon outlives the test
 
         db = sqlite3.connect(tmp_path / "strategy-bot-data" / "bot.sqlite3")
         cases = sorted(row[0] for row in db.execute("SELECT n_numbers FROM cases"))

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import main
-from tests.e2e.test_crash_real_servers import confirmations, start, wait_for
+from tests.e2e.test_crash_real_servers import confirmations, start
+from tests.support.daemons import kill_if_running, wait_for
 from tests.support.dovecot import bot_config, start_dovecot
 from tests.support.mail_servers import Certificate, SmtpServer
 from tests.support.requests_mail import request_email
@@ -64,8 +65,6 @@ def test_a_request_that_came_while_the_imap_server_was_down_is_read_when_it_retu
             try:
                 assert daemon.wait(timeout=180) == 0
             finally:
-                if daemon.poll() is None:  # no daemon outlives the test
-                    daemon.kill()
-                    daemon.wait()
+                kill_if_running([daemon])  # no daemon outlives the test
     finally:
         server.stop()

@@ -84,4 +84,4 @@ def kill_if_running(procs: Iterable[subprocess.Popen[bytes]] | Iterable[subproce
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=DEADLINE)
