@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import mailbox
 import os
 import signal
@@ -15,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cli import main
+from tests.support.daemons import kill_if_running, sent_messages, wait_for
 from tests.support.requests_mail import london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,21 +30,7 @@ def start(config: Path, cwd: Path, clock_start: str) -> subprocess.Popen[str]:
 
 
 def sent_purposes(folder: Path) -> list[str]:
-    found = []
-    for sub in ("new", "cur"):
-        for path in sorted((folder / sub).glob("*")) if (folder / sub).exists() else []:
-            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            found.append(str(msg["Message-ID"]).strip("<>").split("@")[0].split(".")[1])
-    return found
-
-
-def wait_for(condition, timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the daemon")
+    return [str(msg["Message-ID"]).strip("<>").split("@")[0].split(".")[1] for msg in sent_messages(folder)]
 
 
 def test_overdue_escalations_fire_exactly_once_after_sigkill_and_restart(tmp_path: Path) -> None:
@@ -89,10 +74,7 @@ def test_overdue_escalations_fire_exactly_once_after_sigkill_and_restart(tmp_pat
         _, err = third.communicate(timeout=180)
         assert third.returncode == 0, err
     finally:
-        for proc in started:  # a failed wait leaves no daemon behind
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_if_running(started)  # a failed wait leaves no daemon behind
 
     assert sorted(sent_purposes(sent)) == ["duty_referral", "escalation_60", "escalation_90", "urgent_acknowledgement"]
     db = sqlite3.connect(data / "bot.sqlite3")

@@ -8,30 +8,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.daemons import kill_if_running, start_logged, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def start(config: Path, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-
-
-# Deadlines only, never margins: generous, so that a machine under load is slow but not red.
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first(tmp_path: Path) -> None:
@@ -42,13 +23,13 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
     database = data / "bot.sqlite3"
     lock = data / "bot.sqlite3.lock"
 
-    first = start(config, tmp_path, tmp_path / "first.log")
+    first = start_logged(config, tmp_path, tmp_path / "first.log")
     started = [first]
     try:
         wait_for(lambda: "strategy-bot running" in (tmp_path / "first.log").read_text(), "the first daemon to run")
         assert lock.read_text().strip() == str(first.pid)
 
-        second = start(config, tmp_path, tmp_path / "second.log")
+        second = start_logged(config, tmp_path, tmp_path / "second.log")
         started.append(second)
         assert second.wait(timeout=180) == 1
         said = (tmp_path / "second.log").read_text()
@@ -60,7 +41,7 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
         # SIGKILL leaves no stale lock: the kernel lets it go with the process.
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=180)
-        third = start(config, tmp_path, tmp_path / "third.log")
+        third = start_logged(config, tmp_path, tmp_path / "third.log")
         started.append(third)
         try:
             wait_for(lambda: "strategy-bot running" in (tmp_path / "third.log").read_text(), "a new daemon to run")
@@ -69,7 +50,4 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused_naming_the_first
             third.send_signal(signal.SIGTERM)
             assert third.wait(timeout=180) == 0
     finally:
-        for proc in started:  # a failure above: no daemon outlives the test
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_if_running(started)  # a failure above: no daemon outlives the test
