@@ -14,8 +14,6 @@ import errno
 import mailbox
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.daemons import DEADLINE, kill_if_running, start_logged, wait_for
 from tests.support.deploy import init
 from tests.support.requests_mail import request_email
 
@@ -51,22 +50,10 @@ def deployment(tmp_path: Path, data: Path) -> Path:
     return init(config)
 
 
-def start(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config), *args],
-        cwd=config.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
+def wait_for_line(log: Path, text: str, timeout: float = DEADLINE) -> None:
+    wait_for(
+        lambda: text in log.read_text(encoding="utf-8", errors="replace"), f"{text!r} in the daemon's log", timeout
     )
-
-
-def wait_for_line(log: Path, text: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text(encoding="utf-8", errors="replace"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {text!r} in the daemon's log")
 
 
 def waiting_request(inbox: Path) -> tuple[Path, Path]:
@@ -100,16 +87,14 @@ def test_a_disk_filling_up_under_the_daemon_stops_it_in_one_line(tmp_path: Path,
     config = deployment(tmp_path, data)
     log = tmp_path / "daemon.log"
     held, arrived = waiting_request(data / "inbox")
-    proc = start(config, log)
+    proc = start_logged(config, config.parent, log)
     try:
         wait_for_line(log, "strategy-bot running")
         fill(disk)
         os.rename(held, arrived)
         code, errors = stopped(proc, log)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running([proc])
     assert code == 1
     database = data / "bot.sqlite3"
     full = f"the disk holding the database {database} is full: free space there, then start the bot again"
@@ -119,21 +104,17 @@ def test_a_disk_filling_up_under_the_daemon_stops_it_in_one_line(tmp_path: Path,
 
     # Room again: it starts and handles the request.
     (disk / "filler").unlink()
-    proc = start(config, tmp_path / "again.log")
+    proc = start_logged(config, config.parent, tmp_path / "again.log")
     try:
         box = mailbox.Maildir(data / "inbox", create=False)
-        deadline = time.monotonic() + 180
-        while list(box.iterkeys()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: not list(box.iterkeys()), "the request to leave the inbox")
         assert not list(box.iterkeys())
     finally:
         proc.terminate()
         try:
             assert proc.wait(timeout=180) == 0
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            kill_if_running([proc])
 
 
 def test_a_read_only_disk_is_refused_at_start_in_one_line_naming_it(
@@ -143,7 +124,7 @@ def test_a_read_only_disk_is_refused_at_start_in_one_line_naming_it(
     config = deployment(tmp_path, data)
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)  # as after a disk error
     log = tmp_path / "daemon.log"
-    code, errors = stopped(start(config, log), log)
+    code, errors = stopped(start_logged(config, config.parent, log), log)
     assert code == 1
     database = data / "bot.sqlite3"
     assert errors and all("cannot start" in line for line in errors)
