@@ -11,33 +11,17 @@ import email.policy
 import mailbox
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from bot.cli import main
-from tests.e2e.test_stop_while_starting import pause
+from tests.support.daemons import catches, kill_if_running, pause, start_logged, wait_for
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
 # Only so that a broken daemon fails the test instead of hanging the suite.
 GIVE_UP_SECONDS = 180.0  # an overall bound only: a busy machine may be slow
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], what: str, proc: subprocess.Popen[bytes]) -> T:
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        assert proc.poll() is None, f"the daemon ended ({proc.returncode}) while waiting for {what}"
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def duty_referrals_to(sent: Path) -> list[str]:
@@ -60,21 +44,15 @@ def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_p
     data = tmp_path / "strategy-bot-data"
     inbox = mailbox.Maildir(data / "inbox", create=False)
     log_path = tmp_path / "daemon.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("wb"),
-        start_new_session=True,
-    )
+    proc = start_logged(config, tmp_path, log_path, new_session=True)
 
     def log() -> str:
         return log_path.read_text(encoding="utf-8", errors="replace")
 
     try:
-        wait_for(lambda: "strategy-bot running on" in log(), "the daemon to start", proc)
+        wait_for(lambda: "strategy-bot running on" in log(), "the daemon to start", proc=proc)
         inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100001", n_number="N100001"))
-        assert wait_for(lambda: duty_referrals_to(data / "sent"), "the first duty referral", proc) == [
+        assert wait_for(lambda: duty_referrals_to(data / "sent"), "the first duty referral", proc=proc) == [
             "duty.ds@police.example"
         ]
 
@@ -84,22 +62,22 @@ def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_p
         assert edited.count("duty.ds2@") == 1 and "elsewhere/" in edited
         config.write_text(edited, encoding="utf-8")
         os.kill(proc.pid, signal.SIGHUP)
-        wait_for(lambda: "(SIGHUP): applied" in log(), "the reload", proc)
+        wait_for(lambda: "(SIGHUP): applied" in log(), "the reload", proc=proc)
         [applied] = [line for line in log().splitlines() if "(SIGHUP): applied" in line]
         assert applied.endswith(f"configuration reloaded from {config} (SIGHUP): applied people.duty_ds")
         assert "configuration: store.url cannot change while the bot runs; keeping the old value" in log()
         inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100002", n_number="N100002"))
-        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 2, "the second duty referral", proc)
+        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 2, "the second duty referral", proc=proc)
         assert duty_referrals_to(data / "sent") == ["duty.ds@police.example", "duty.ds2@police.example"]
         assert not (tmp_path / "elsewhere").exists()  # still on the old database
 
         # A file that does not load: said, and the daemon goes on with what it has.
         config.write_text(edited.replace("[people]", "[people", 1), encoding="utf-8")
         os.kill(proc.pid, signal.SIGHUP)
-        wait_for(lambda: "configuration not reloaded (SIGHUP)" in log(), "the refusal", proc)
+        wait_for(lambda: "configuration not reloaded (SIGHUP)" in log(), "the refusal", proc=proc)
         assert "still running on the previous one" in log()
         inbox.add(request_email(datetime.now(UTC), subject="URGENT S47 ENQUIRY N100003", n_number="N100003"))
-        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 3, "the third duty referral", proc)
+        wait_for(lambda: len(duty_referrals_to(data / "sent")) == 3, "the third duty referral", proc=proc)
         assert duty_referrals_to(data / "sent")[2] == "duty.ds2@police.example"
         assert proc.poll() is None
 
@@ -114,27 +92,12 @@ def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_p
     assert text.rstrip().endswith("strategy-bot stopped")
 
 
-def catches(pid: int, signum: int) -> bool:
-    """Whether the process has a handler for ``signum`` (the SigCgt mask in /proc/<pid>/status)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
-    return bool(int(mask, 16) >> (signum - 1) & 1)
-
-
 def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> None:
     config = tmp_path / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     assert main(["init", "--config", str(config)]) == 0
     log_path = tmp_path / "daemon.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("wb"),
-    )
+    proc = start_logged(config, tmp_path, log_path)
     try:
         deadline = time.monotonic() + GIVE_UP_SECONDS
         # Looked at while SIGSTOPped, so that "still starting" holds when the signal comes (see pause).
@@ -147,14 +110,11 @@ def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> No
         assert "strategy-bot running" not in log_path.read_text()  # still starting
         proc.send_signal(signal.SIGHUP)  # pending until the daemon runs again
         proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: "strategy-bot running on" in log_path.read_text(), "the daemon to start", proc)
+        wait_for(lambda: "strategy-bot running on" in log_path.read_text(), "the daemon to start", proc=proc)
         # Remembered: once running, the daemon reads the file again (it may have changed meanwhile).
-        wait_for(lambda: "configuration reloaded from" in log_path.read_text(), "the reload", proc)
+        wait_for(lambda: "configuration reloaded from" in log_path.read_text(), "the reload", proc=proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=GIVE_UP_SECONDS) == 0  # not -1 (SIGHUP) nor 129
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)
-            proc.kill()
-            proc.wait()
+        kill_if_running([proc])  # SIGKILL ends a stopped process too
     assert log_path.read_text().rstrip().endswith("strategy-bot stopped")

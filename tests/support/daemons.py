@@ -22,13 +22,23 @@ DEADLINE = 180.0  # seconds; a wait that needs more is stuck, not slow
 POLL = 0.05
 
 
-def wait_for(condition: Callable[[], T], what: str = "the daemon", timeout: float = DEADLINE) -> T:
-    """Poll `condition` until it is truthy and return its value; AssertionError naming `what` at the deadline."""
+def wait_for(
+    condition: Callable[[], T],
+    what: str = "the daemon",
+    timeout: float = DEADLINE,
+    *,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> T:
+    """Poll `condition` until it is truthy and return its value; AssertionError naming `what` at the deadline.
+
+    Given `proc`, a daemon that ends meanwhile fails the wait at once, with its exit code.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
+        assert proc is None or proc.poll() is None, f"the daemon ended ({proc.returncode}) while waiting for {what}"
         time.sleep(POLL)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -49,7 +59,13 @@ def run_command(config: Path, *extra: str) -> list[str]:
 
 
 def start_logged(
-    config: Path, cwd: Path, log: Path, *extra: str, env: Mapping[str, str] | None = None, append: bool = False
+    config: Path,
+    cwd: Path,
+    log: Path,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+    append: bool = False,
+    new_session: bool = False,
 ) -> subprocess.Popen[bytes]:
     """`strategy-bot run` with its log (stderr) written to `log`, stdout discarded."""
     return subprocess.Popen(
@@ -58,6 +74,7 @@ def start_logged(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab" if append else "wb"),
+        start_new_session=new_session,
     )
 
 
@@ -85,3 +102,21 @@ def kill_if_running(procs: Iterable[subprocess.Popen[bytes]] | Iterable[subproce
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=DEADLINE)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has a handler for ``signum`` (the SigCgt mask in /proc/<pid>/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def pause(proc: subprocess.Popen[bytes], deadline: float) -> None:
+    """SIGSTOP, and wait until the kernel says the process is stopped (state T in /proc/<pid>/stat)."""
+    proc.send_signal(signal.SIGSTOP)
+    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+        assert proc.poll() is None and time.monotonic() < deadline, "the daemon never stopped on SIGSTOP"
+        time.sleep(0.0005)
