@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import main
+from tests.support.daemons import start_logged, wait_for
 from tests.support.dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot
 from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
 from tests.support.requests_mail import request_email
@@ -27,16 +25,6 @@ GIVE_UP_SECONDS = 180.0  # an overall bound only: a busy machine may be slow
 SURNAME, MANAGER, PHONE = "Achterberg", "Robin Quillfeather", "01632 960777"
 REASON = "Bruises seen on allotment visit"
 PERSONAL = (SURNAME, MANAGER, PHONE, REASON, "Bruises", "allotment", "Children's surname")
-
-
-def wait_for(condition: Callable[[], object], what: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert proc.poll() is None, f"the daemon ended ({proc.returncode}) while waiting for {what}"
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_a_verbose_log_of_a_real_imap_session_holds_no_personal_data(
@@ -64,17 +52,11 @@ def test_a_verbose_log_of_a_real_imap_session_holds_no_personal_data(
         )
         assert all(word.encode() in raw for word in (SURNAME, MANAGER, PHONE, REASON))  # the scan can find them
         server.deliver(raw)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--verbose", "--config", str(config)],
-            cwd=tmp_path,
-            env={**os.environ, IMAP_PASSWORD_ENV: PASSWORD},
-            stdout=subprocess.DEVNULL,
-            stderr=log_path.open("wb"),
-            start_new_session=True,
-        )
+        env = {**os.environ, IMAP_PASSWORD_ENV: PASSWORD}
+        proc = start_logged(config, tmp_path, log_path, "--verbose", env=env, new_session=True)
         try:
-            wait_for(lambda: server.message_ids("Processed") == ["<verbose-1@council.example>"], "Processed", proc)
-            wait_for(lambda: smtp.handler.received, "the confirmation sent", proc)
+            wait_for(lambda: server.message_ids("Processed") == ["<verbose-1@council.example>"], "Processed", proc=proc)
+            wait_for(lambda: smtp.handler.received, "the confirmation sent", proc=proc)
             os.killpg(proc.pid, signal.SIGTERM)
             assert proc.wait(timeout=GIVE_UP_SECONDS) == 0
         finally:
