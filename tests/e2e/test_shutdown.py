@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,21 +22,12 @@ import pytest
 
 from bot.cli import main
 from tests.service.test_privacy_and_hostile_mail import PERSONAL
+from tests.support.daemons import start_piped, wait_for
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
 # Only so that a broken shutdown fails the test instead of hanging the suite.
 GIVE_UP_SECONDS = 180.0  # an overall bound only: a busy machine may be slow
-
-
-def wait_for(condition, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def live_members(group: int) -> list[int]:
@@ -71,14 +61,7 @@ def test_a_signal_to_the_process_group_ends_the_daemon_cleanly(tmp_path: Path, s
     data = tmp_path / "strategy-bot-data"
     assert main(["init", "--config", str(config)]) == 0  # `run` creates no folder itself
     inbox = mailbox.Maildir(data / "inbox", create=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as systemd gives it
-    )
+    proc = start_piped(config, tmp_path, new_session=True)  # its own process group, as systemd gives it
     group = proc.pid
     try:
         inbox.add(request_email(datetime.now(UTC), message_id="<shutdown-1@council.example>"))

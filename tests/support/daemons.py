@@ -78,10 +78,15 @@ def start_logged(
     )
 
 
-def start_piped(config: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
+def start_piped(config: Path, cwd: Path, *extra: str, new_session: bool = False) -> subprocess.Popen[str]:
     """`strategy-bot run` with stdout and stderr captured as text, read back by `stop`."""
     return subprocess.Popen(
-        run_command(config, *extra), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        run_command(config, *extra),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
     )
 
 
