@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import main
-from tests.support.daemons import catches, kill_if_running, pause, start_logged, wait_for
+from tests.support.daemons import kill_if_running, start_logged, stopped_once_it_catches, wait_for
 from tests.support.requests_mail import request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,12 +101,7 @@ def test_a_sighup_while_the_daemon_starts_does_not_kill_it(tmp_path: Path) -> No
     try:
         deadline = time.monotonic() + GIVE_UP_SECONDS
         # Looked at while SIGSTOPped, so that "still starting" holds when the signal comes (see pause).
-        pause(proc, deadline)
-        while not catches(proc.pid, signal.SIGHUP):  # installed first thing by `python -m bot run`
-            assert proc.poll() is None and time.monotonic() < deadline, "the daemon never caught SIGHUP"
-            proc.send_signal(signal.SIGCONT)
-            time.sleep(0.001)
-            pause(proc, deadline)
+        stopped_once_it_catches(proc, signal.SIGHUP, deadline)  # installed first thing by `python -m bot run`
         assert "strategy-bot running" not in log_path.read_text()  # still starting
         proc.send_signal(signal.SIGHUP)  # pending until the daemon runs again
         proc.send_signal(signal.SIGCONT)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.support.daemons import catches, kill_if_running, pause, start_logged
+from tests.support.daemons import kill_if_running, start_logged, stopped_once_it_catches
 
 REPO = Path(__file__).resolve().parents[2]
 GIVE_UP_SECONDS = 180.0  # only so that a broken start fails the test instead of hanging the suite
@@ -33,12 +33,7 @@ def test_a_signal_in_the_first_moments_of_start_up_exits_0_cleanly(tmp_path: Pat
         # Python catches SIGINT from its first moment (KeyboardInterrupt): SIGTERM tells ours is in place.
         # The daemon is looked at while stopped (SIGSTOP) and runs only between two looks, so what is
         # seen below still holds when the signal comes: a slow test process cannot let it start meanwhile.
-        pause(proc, deadline)
-        while not catches(proc.pid, signal.SIGTERM):
-            assert proc.poll() is None and time.monotonic() < deadline, "the daemon never caught the signal"
-            proc.send_signal(signal.SIGCONT)
-            time.sleep(0.001)
-            pause(proc, deadline)
+        stopped_once_it_catches(proc, signal.SIGTERM, deadline)
         # Caught before the daemon has said a word: it is still starting (and stopped, so it stays so).
         assert "strategy-bot running" not in log.read_text()
         proc.send_signal(signum)  # pending until the daemon runs again

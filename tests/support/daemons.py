@@ -125,3 +125,18 @@ def pause(proc: subprocess.Popen[bytes], deadline: float) -> None:
     while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
         assert proc.poll() is None and time.monotonic() < deadline, "the daemon never stopped on SIGSTOP"
         time.sleep(0.0005)
+
+
+def stopped_once_it_catches(proc: subprocess.Popen[bytes], signum: int, deadline: float) -> None:
+    """Let the daemon run in tiny steps until it has a handler for ``signum``, and leave it stopped (SIGSTOP) there.
+
+    It is looked at only while stopped, so what is seen still holds when the test's signal comes.
+    """
+    pause(proc, deadline)
+    while not catches(proc.pid, signum):
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            f"the daemon never caught {signal.Signals(signum).name}"
+        )
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.001)
+        pause(proc, deadline)
