@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import main
-from tests.e2e.test_crash_real_servers import start
+from tests.e2e.test_crash_real_servers import start, write_config
 from tests.support.daemons import kill_if_running, wait_for
-from tests.support.dovecot import bot_config, start_dovecot
+from tests.support.dovecot import start_dovecot
 from tests.support.mail_servers import Certificate, RecordingHandler, SmtpServer
 from tests.support.requests_mail import request_email
 
@@ -100,13 +100,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_only_with_the_same_message_i
 
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        config = bot_config(
-            tmp_path,
-            server,
-            smtp.port,
-            imap={"retry_first_seconds": 0.1, "retry_max_seconds": 1},
-            inbox={"poll_seconds": 0.5},
-        )
+        config = write_config(tmp_path, server, smtp.port)  # retries within 1 s, a poll every 0.5 s
         assert main(["init", "--config", str(config)]) == 0
         database = tmp_path / "strategy-bot-data" / "bot.sqlite3"
         arrive(8)

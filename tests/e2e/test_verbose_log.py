@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import main
+from tests.e2e.test_crash_real_servers import write_config
 from tests.support.daemons import start_logged, wait_for
-from tests.support.dovecot import IMAP_PASSWORD_ENV, bot_config, start_dovecot
+from tests.support.dovecot import IMAP_PASSWORD_ENV, start_dovecot
 from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
 from tests.support.requests_mail import request_email
 
@@ -34,13 +35,7 @@ def test_a_verbose_log_of_a_real_imap_session_holds_no_personal_data(
     smtp = start_server()
     log_path = tmp_path / "daemon.log"
     try:
-        config = bot_config(
-            tmp_path,
-            server,
-            smtp.port,
-            imap={"retry_first_seconds": 0.1, "retry_max_seconds": 1},
-            inbox={"poll_seconds": 0.5},
-        )
+        config = write_config(tmp_path, server, smtp.port)  # retries within 1 s, a poll every 0.5 s
         assert main(["init", "--config", str(config)]) == 0
         raw = request_email(
             datetime.now(UTC),
