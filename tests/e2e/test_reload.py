@@ -84,9 +84,7 @@ def test_sighup_applies_live_keys_names_the_others_and_survives_a_bad_file(tmp_p
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=GIVE_UP_SECONDS) == 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_if_running([proc], group=True)
     text = log()
     assert "Traceback" not in text
     assert text.rstrip().endswith("strategy-bot stopped")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.cli import main
 from tests.e2e.test_crash_real_servers import write_config
-from tests.support.daemons import start_logged, wait_for
+from tests.support.daemons import kill_if_running, start_logged, wait_for
 from tests.support.dovecot import IMAP_PASSWORD_ENV, start_dovecot
 from tests.support.mail_servers import PASSWORD, Certificate, SmtpServer
 from tests.support.requests_mail import request_email
@@ -55,9 +55,7 @@ def test_a_verbose_log_of_a_real_imap_session_holds_no_personal_data(
             os.killpg(proc.pid, signal.SIGTERM)
             assert proc.wait(timeout=GIVE_UP_SECONDS) == 0
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            kill_if_running([proc], group=True)
     finally:
         server.stop()
     log = log_path.read_text(encoding="utf-8", errors="replace")

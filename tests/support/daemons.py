@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import signal
 import subprocess
 import sys
@@ -101,11 +102,16 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return str(err)
 
 
-def kill_if_running(procs: Iterable[subprocess.Popen[bytes]] | Iterable[subprocess.Popen[str]]) -> None:
-    """For a `finally`: no daemon outlives the test, whatever failed above."""
+def kill_if_running(
+    procs: Iterable[subprocess.Popen[bytes]] | Iterable[subprocess.Popen[str]], *, group: bool = False
+) -> None:
+    """For a `finally`: no daemon outlives the test, whatever failed above (with `group`, its whole process group)."""
     for proc in procs:
         if proc.poll() is None:
-            proc.kill()
+            if group:  # started with new_session=True: it leads a group of its own
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
             proc.wait(timeout=DEADLINE)
 
 
