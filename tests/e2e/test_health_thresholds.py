@@ -7,7 +7,6 @@ does the verdict. The command itself is run too, as a monitor runs it.
 
 from __future__ import annotations
 
-import mailbox
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.daemon import Daemon
 from bot.health import Probe, State, check_daemon, check_outbox, check_timers
 from bot.ports import IncomingMail
-from bot.wiring import Bot, build
+from tests.e2e.test_health_and_metrics import built
 from tests.support.requests_mail import StepClock, london, request_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +32,6 @@ def write_config(tmp_path: Path, name: str, health: str = "") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def built(config: Config) -> Bot:
-    for folder in (config.inbox.path, config.sender.path):  # what `strategy-bot init` makes
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(folder, create=True)
-    return build(config)
 
 
 def test_changed_thresholds_change_each_checks_verdict_on_the_same_store(tmp_path: Path) -> None:
