@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from bot.cli import main
 from bot.config import ConfigError, GraphConfig, load_config
 from bot.errors import PermanentError
 from bot.wiring import build
+from tests.adapters.test_graph import graph_config as graph_test_config
 from tests.support.deploy import init
 from tests.support.fake_graph import AUTHORITY, CLIENT_ID, ENDPOINT, SECRET, TENANT, FakeGraph, jwt
 
@@ -39,20 +39,8 @@ SECRET_ENV = "TEST_PRIVILEGE_GRAPH_SECRET"
 
 
 def graph_config(**changes: object) -> GraphConfig:
-    cfg = GraphConfig(
-        tenant_id=TENANT,
-        client_id=CLIENT_ID,
-        client_secret_env=SECRET_ENV,
-        certificate_path=None,
-        certificate_thumbprint=None,
-        mailbox=MAILBOX,
-        calendar_mailbox=CALENDAR_MAILBOX,
-        authority=AUTHORITY,
-        endpoint=ENDPOINT,
-        timeout_seconds=5.0,
-        max_wait_seconds=0.0,
-    )
-    return replace(cfg, **changes)  # type: ignore[arg-type]
+    """test_graph's configuration, with this file's secret variable and no waiting on throttling."""
+    return graph_test_config(**{"client_secret_env": SECRET_ENV, "max_wait_seconds": 0.0, **changes})
 
 
 @pytest.fixture

@@ -167,13 +167,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_nothing_is_lost_or_doub
         leader_name = holder(engine)
         assert leader_name is not None and f":{first.pid}:" in leader_name
         second = daemons.start("second")
-        standby_key = f"leader:standby:%:{second.pid}:%"
-        wait_for(
-            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
-            "the second daemon to wait as a standby",
-            until,
-            daemons,
-        )
+        wait_for_standby(engine, second, until, daemons)
 
         # What an admin sees: the leader and the standby, in `status` and in `metrics`.
         status = daemons.command("status")
@@ -321,13 +315,7 @@ def test_a_clean_stop_hands_the_lease_to_the_standby_before_it_would_expire(tmp_
         first = daemons.start("first", rehearsal=False)
         wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
         second = daemons.start("second", rehearsal=False)
-        standby_key = f"leader:standby:%:{second.pid}:%"
-        wait_for(
-            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
-            "the second daemon to wait as a standby",
-            until,
-            daemons,
-        )
+        wait_for_standby(engine, second, until, daemons)
         daemons.alive.remove(first)
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=180) == 0
@@ -344,6 +332,17 @@ def test_a_clean_stop_hands_the_lease_to_the_standby_before_it_would_expire(tmp_
     engine.dispose()
 
 
+def wait_for_standby(engine: Engine, standby: subprocess.Popen[bytes], until: float, daemons: Daemons) -> None:
+    """Until ``standby`` has recorded its heartbeat as a waiting standby."""
+    key = f"leader:standby:%:{standby.pid}:%"
+    wait_for(
+        lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{key}'") == 1,
+        "the second daemon to wait as a standby",
+        until,
+        daemons,
+    )
+
+
 def feed_one(inbox: Path, n: str) -> None:
     raw = request_email(START, subject=f"Strategy discussion {n}", n_number=n, message_id=f"<{n}@council.example>")
     (inbox / "tmp" / f"{n}.eml").write_bytes(raw)
@@ -358,13 +357,7 @@ def test_a_leader_paused_past_its_lease_wakes_up_a_standby_and_exits(tmp_path: P
         first = daemons.start("first", rehearsal=False)
         wait_for(lambda: holder(engine) is not None, "the first daemon to lead", until, daemons)
         second = daemons.start("second", rehearsal=False)
-        standby_key = f"leader:standby:%:{second.pid}:%"
-        wait_for(
-            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
-            "the second daemon to wait as a standby",
-            until,
-            daemons,
-        )
+        wait_for_standby(engine, second, until, daemons)
         first.send_signal(signal.SIGSTOP)
         wait_for(lambda: lease_row(engine)["epoch"] == 2, "the standby to take over", until, daemons)
         daemons.alive.remove(first)
@@ -404,13 +397,7 @@ def test_the_new_leader_fires_at_once_what_fell_due_while_no_one_led(tmp_path: P
             daemons,
         )
         second = daemons.start("second", clock=(START + timedelta(minutes=65), 1.0))
-        standby_key = f"leader:standby:%:{second.pid}:%"
-        wait_for(
-            lambda: one(engine, f"SELECT count(*) FROM adapter_state WHERE key LIKE '{standby_key}'") == 1,
-            "the second daemon to wait as a standby",
-            until,
-            daemons,
-        )
+        wait_for_standby(engine, second, until, daemons)
         assert one(engine, "SELECT count(*) FROM outbox WHERE purpose = 'escalation_60'") == 0
         daemons.alive.remove(first)
         first.send_signal(signal.SIGKILL)
