@@ -140,6 +140,8 @@ outbox = Table(
     Index("ix_outbox_sent_at", "sent_at"),
     # `metrics` counts the emails by purpose and status from this index, not the rows (revision 0009).
     Index("ix_outbox_purpose", "purpose", "status"),
+    # Each email's Message-ID counts the case's earlier emails of its purpose (revision 0010).
+    Index("ix_outbox_case", "case_id", "purpose"),
 )
 
 # Append-only: who did what to which case, when, from which message. N numbers only.
