@@ -17,6 +17,14 @@ class PermanentError(BotError):
     """Retrying will not help: bad credentials, a 5xx rejection; a person must act."""
 
 
+class StopActing(Exception):  # noqa: N818 - an order, not a fault
+    """This instance must stop acting at once: another leads now (``sql_lease.LeaseLost``).
+
+    Not a ``BotError``, and never a message's or a timer's failure: nothing quarantines it or alerts on
+    it, since every write of this instance is refused from now on; the daemon stops on it.
+    """
+
+
 class StorageError(Exception):
     """The disk or the database failed (full, read-only, corrupt): no retry mends it, so the daemon stops.
 

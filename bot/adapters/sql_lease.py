@@ -31,12 +31,13 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, event, insert,
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters import sql_schema as t
+from bot.errors import StopActing
 
 LEASE_KEY = "leader:lease"
 STANDBY_PREFIX = "leader:standby:"
 
 
-class LeaseLost(Exception):  # noqa: N818 - the name says what happened, as SlotTaken does
+class LeaseLost(StopActing):  # noqa: N818 - the name says what happened, as SlotTaken does
     """This instance no longer holds the leader's lease: it must stop acting at once.
 
     Not a ``BotError``: nothing that retries or records a server's failure may swallow it.

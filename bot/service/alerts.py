@@ -11,7 +11,7 @@ from jinja2 import TemplateError
 from bot.domain.model import wall_clock
 from bot.domain.purposes import Purpose
 from bot.domain.records import QueuedEmail
-from bot.errors import BotError
+from bot.errors import BotError, StopActing
 from bot.ports import IncomingMail, StoreTransaction
 from bot.service.handled import Handled
 from bot.service.outbox import compose, keyed_message_id
@@ -160,6 +160,8 @@ def timer_failed(setup: Setup, timer_id: int, error: str, now: datetime) -> None
             + "the bot's log shows the error.",
             now,
         )
+    except StopActing:
+        raise  # another leads now: this instance records nothing more
     except Exception as exc:  # noqa: BLE001 - the loop goes on; the error is already logged
         log.error("timer %d: could not record the failure: %s", timer_id, type(exc).__name__)
 

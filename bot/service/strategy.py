@@ -11,7 +11,7 @@ from bot.config.schema import Config
 from bot.domain.deadlines import next_agenda
 from bot.domain.records import QueuedEmail, TimerRow
 from bot.domain.working_days import WorkingDays
-from bot.errors import StorageError
+from bot.errors import StopActing, StorageError
 from bot.mail.reading import TooSlow
 from bot.mail.rendering import MailRenderer
 from bot.ports import IncomingMail, MessageReader, Store, StrategyCalendar
@@ -92,8 +92,8 @@ class StrategyService:
                 )
         except Quarantine as exc:
             return alerts.quarantine(self.setup, mail, message_id, content_hash, now, str(exc), exc.case_id)
-        except StorageError:
-            raise  # the disk or the database, not the message: nothing is quarantined, the daemon stops
+        except (StorageError, StopActing):
+            raise  # the disk or the database, or another leads now: nothing is quarantined, the daemon stops
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the daemon
             # The exception's text may quote the message: only its type goes in the log, and
             # in the history and the notice only what our own errors say.
@@ -139,8 +139,8 @@ class StrategyService:
                 sent = fire(unit, timer)
                 note_fired(unit, timer, sent, late)
                 unit.record_compliance()
-        except StorageError:
-            raise  # the disk or the database, not the timer: it stays pending and fires after the repair
+        except (StorageError, StopActing):
+            raise  # not the timer's fault: it stays pending and fires after the repair, or on the new leader
         except Exception as exc:  # noqa: BLE001 - a timer that cannot fire must not stop the others
             log.error("timer %d could not fire: %s", timer_id, type(exc).__name__)
             log.debug("timer failed", exc_info=True)
