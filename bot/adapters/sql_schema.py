@@ -231,4 +231,6 @@ case_numbers = Table(
     Column("n_number", String(40), nullable=False),
     Column("case_id", String(20), nullable=False),
     Index("ix_case_numbers_n", "n_number", "case_id", unique=True),
+    # A case's own N numbers, replaced when its details are corrected or purged (revision 0011).
+    Index("ix_case_numbers_case", "case_id"),
 )
