@@ -142,6 +142,8 @@ outbox = Table(
     Index("ix_outbox_purpose", "purpose", "status"),
     # Each email's Message-ID counts the case's earlier emails of its purpose (revision 0010).
     Index("ix_outbox_case", "case_id", "purpose"),
+    # The reply caps and the quarantine notices count the recent emails of a few purposes (revision 0012).
+    Index("ix_outbox_recent", "purpose", "created_at"),
 )
 
 # Append-only: who did what to which case, when, from which message. N numbers only.

@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -162,6 +162,29 @@ def _mail(rounds: Rounds) -> None:
     # The rest of the ladder, the reminders and the daily agenda of the meeting day, in one round.
     rounds.round("timers due on the meeting day", at=london("2026-11-25 09:00"))
     rounds.round("a quiet round", at=london("2026-11-25 09:01"))
+    _after_the_discussions(rounds, standard, rounds.case_id("N146783"), rounds.case_id("N146784"))
+
+
+def _after_the_discussions(rounds: Rounds, standard: str, urgent: str, supplied: str) -> None:
+    """The replies of the meeting day, a round each: what staff send once the discussions are held."""
+    replies = [
+        ("police contact recorded", f"{urgent}.duty_referral.1", "CONTACTED", "Duty DS <duty.ds@police.example>"),
+        ("the discussion held", f"{standard}.confirmation.2", "HELD", TM),
+        ("its outcome", f"{standard}.confirmation.2", "OUTCOME joint S47", TM),
+        ("the minutes shared", f"{standard}.confirmation.2", "MINUTES SHARED", TM),
+        ("a booking cancelled", f"{supplied}.confirmation.1", "CANCEL", TM),
+        ("a word the bot does not know", f"{standard}.confirmation.2", "PLEASE CALL ME", TM),
+    ]
+    for minute, (name, to_message, line, sender) in enumerate(replies):
+        at = london("2026-11-25 11:00") + timedelta(minutes=minute)
+        rounds.round(name, reply_email(at, to_message, line, sender, "RE: Strategy discussion"), at=at)
+    at = london("2026-11-25 11:30")
+    known = request_email(at, message_id="<cost-known@council.example>", n_number=f"N{700003}")
+    rounds.round("a request for a child of an earlier case", known, at=at)
+    at = london("2026-11-25 11:31")
+    unrecognised = request_email(at, subject="Lunch on Friday", message_id="<cost-lunch@council.example>",
+                                 body="Are you coming to lunch on Friday?\n")  # fmt: skip
+    rounds.round("an email that is not a request", unrecognised, at=at)
 
 
 def test_a_request_costs_the_database_the_same_whatever_years_of_work_it_holds(tmp_path: Path) -> None:
@@ -183,7 +206,7 @@ def test_a_request_costs_the_database_the_same_whatever_years_of_work_it_holds(t
     assert not failures, "a statement costs more on a larger database:\n" + "\n".join(failures)
 
 
-def test_revision_0011_gives_a_database_at_0010_the_index_of_each_cases_n_numbers(tmp_path: Path) -> None:
+def test_revisions_0011_and_0012_give_a_database_at_0010_the_indexes_this_test_asked_for(tmp_path: Path) -> None:
     path = tmp_path / "at-0010.sqlite3"
     store = SqlStore(f"sqlite:///{path}")
     store.migrate(NOW)
@@ -192,15 +215,25 @@ def test_revision_0011_gives_a_database_at_0010_the_index_of_each_cases_n_number
                            "<a@council.example>", NOW, NOW)  # fmt: skip
     store.dispose()
     db = sqlite3.connect(path)
-    db.execute("DROP INDEX ix_case_numbers_case")  # the database as revision 0010 left it
+    for name in ("ix_case_numbers_case", "ix_outbox_recent"):  # the database as revision 0010 left it
+        db.execute(f"DROP INDEX {name}")
     db.execute("UPDATE alembic_version SET version_num = '0010'")
     db.commit()
     db.close()
     store = SqlStore(f"sqlite:///{path}")
     try:
         assert store.migrate(NOW) == HEAD
-        plan = sqlite3.connect(path).execute("EXPLAIN QUERY PLAN DELETE FROM case_numbers WHERE case_id = 'x'")
-        assert [row[3] for row in plan] == ["SEARCH case_numbers USING INDEX ix_case_numbers_case (case_id=?)"]
+        db = sqlite3.connect(path)
+        plans = {
+            "DELETE FROM case_numbers WHERE case_id = 'x'": "SEARCH case_numbers USING INDEX ix_case_numbers_case "
+            "(case_id=?)",
+            "SELECT count(*) FROM outbox WHERE purpose IN ('triage_reply', 'command_help') AND created_at >= 'x'": (
+                "SEARCH outbox USING COVERING INDEX ix_outbox_recent (purpose=? AND created_at>?)"
+            ),
+        }
+        for statement, plan in plans.items():
+            assert [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}")] == [plan]
+        db.close()
         # The details corrected: the case is found by its new N number only.
         with store.transaction() as tx:
             tx.update_case(case.case_id, NOW, details=RequestDetails(n_numbers=("N146790",)))
