@@ -172,6 +172,9 @@ def _after_the_discussions(rounds: Rounds, standard: str, urgent: str, supplied:
         ("the discussion held", f"{standard}.confirmation.2", "HELD", TM),
         ("its outcome", f"{standard}.confirmation.2", "OUTCOME joint S47", TM),
         ("the minutes shared", f"{standard}.confirmation.2", "MINUTES SHARED", TM),
+        ("a review date set", f"{standard}.confirmation.2", "REVIEW 14/12", TM),
+        ("a further discussion", f"{standard}.confirmation.2", "FURTHER", TM),
+        ("police running late", f"{supplied}.confirmation.1", "DELAY 20", "Duty DS <duty.ds@police.example>"),
         ("a booking cancelled", f"{supplied}.confirmation.1", "CANCEL", TM),
         ("a word the bot does not know", f"{standard}.confirmation.2", "PLEASE CALL ME", TM),
     ]
