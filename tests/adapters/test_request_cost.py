@@ -188,6 +188,11 @@ def _after_the_discussions(rounds: Rounds, standard: str, urgent: str, supplied:
     unrecognised = request_email(at, subject="Lunch on Friday", message_id="<cost-lunch@council.example>",
                                  body="Are you coming to lunch on Friday?\n")  # fmt: skip
     rounds.round("an email that is not a request", unrecognised, at=at)
+    at = london("2026-11-25 11:32")
+    forged = request_email(at, sender="Eve <eve@evil.example>", message_id="<cost-forged@evil.example>",
+                           n_number="N146782", auth="mx.police.example; dmarc=fail header.from=evil.example",
+                           in_reply_to=f"<{standard}.confirmation.2@police.example>", body="CANCEL\n")  # fmt: skip
+    rounds.round("a forged reply", forged, at=at)
 
 
 def test_a_request_costs_the_database_the_same_whatever_years_of_work_it_holds(tmp_path: Path) -> None:

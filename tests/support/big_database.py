@@ -30,6 +30,8 @@ EMAILS = (
     ("minutes_reminder", "alex.morgan@council.example"),
     ("command_help", "alex.morgan@council.example"),
     ("missing_information", "sam.jones@council.example"),
+    ("triage_reply", "sam.jones@council.example"),
+    ("quarantine_notice", "bot.admin@police.example"),
 )
 TIMERS = ("reminder_day_before", "reminder_30_min", "minutes_reminder", "escalation_60", "review_reminder")
 ACTIONS = ("received", "booked", "confirmation_sent", "held", "minutes_recorded", "outcome_recorded", "closed")
