@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
+import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from bot.adapters.maildir_inbox import fsync_dir
 from bot.errors import TransientError
@@ -17,6 +21,38 @@ from bot.errors import TransientError
 log = logging.getLogger(__name__)
 
 _TRUSTED_AFTER_NS = 1_000_000_000
+# Files held open in tmp/ by a batch before they are synced and linked into new/ (a batch of
+# ``sender.batch_size`` larger than this is delivered in parts, within the process's open files).
+_HOLD_AT_MOST = 128
+
+
+def _syncfs_call() -> Callable[[int], int] | None:
+    """Linux's syncfs(2), where it reports write-back errors (5.8 and later); None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+        call = ctypes.CDLL(None, use_errno=True).syncfs
+    except (ValueError, OSError, AttributeError):
+        return None
+    if (major, minor) < (5, 8):
+        return None  # older kernels return 0 even when a write-back failed
+    call.argtypes = [ctypes.c_int]
+    call.restype = ctypes.c_int
+    return cast(Callable[[int], int], call)
+
+
+_SYNCFS = _syncfs_call()
+
+
+@dataclass
+class _Held:
+    """An email written to tmp/ in a batch, not yet synced: linked into new/ when the batch ends."""
+
+    fd: int
+    tmp: str
+    name: str
+    message_id: str
 
 
 class MaildirSender:
@@ -26,20 +62,29 @@ class MaildirSender:
     not yet marked sent) finds the earlier file and adds nothing. The envelope is not
     recorded: the message is stored exactly as rendered.
 
-    Inside ``batch()`` (the outbox's delivery round) the ``new/`` directory is synced once
-    when the batch ends instead of after each file; each file's own data is synced as it is
-    written. Whether an email is there already is answered from ``new/`` and a listing of
-    ``cur/`` kept while ``cur/`` does not change (a mail client moving files changes it),
-    not from a scan of ``cur/`` per email.
+    Each email is written to ``tmp/``, its data synced, and only then linked into ``new/``
+    (so a file in ``new/`` is always whole). Inside ``batch()`` (the outbox's delivery round)
+    the files are written as the emails come and synced, linked and the ``new/`` directory
+    synced once, together, when the batch ends; the caller records them sent only after that.
+    Whether an email is there already is answered from a listing of ``cur/`` kept while
+    ``cur/`` does not change (a mail client moving files changes it; looked at once a batch),
+    and from ``new/`` by the link itself, which refuses to replace a file.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._tmp = str(path / "tmp")
+        self._new = str(path / "new")
+        self._cur = str(path / "cur")
         self._ready = False
-        self._batched = False
-        self._unsynced = False  # a file linked into new/ since the directory was last synced
+        self._held: list[_Held] | None = None  # inside a batch: the emails written, not yet linked
+        self._cur_seen = False  # cur/ looked at since the batch began
+        self._new_fd: int | None = None  # new/, open while a batch has written files
         self._cur_names: set[str] = set()
         self._cur_mtime: int | None = None
+        # tmp/ names unique to this sender: no random number drawn per email.
+        self._token = uuid.uuid4().hex[:12]
+        self._written = 0
 
     @staticmethod
     def file_name(message_id: str) -> str:
@@ -51,28 +96,26 @@ class MaildirSender:
         name = self.file_name(message_id)
         try:
             self._make_dirs()
-            if self._delivered(name):
+            if self._held is not None:
+                self._hold(message_id, name, raw)
+                return
+            if os.path.lexists(f"{self._new}/{name}") or self._in_cur(name):
                 log.info("email %s already in %s; not written again", message_id, self.path)
                 return
             # Maildir delivery as qmail defines it: write and fsync in tmp/, then link into
             # new/. Unlike rename, link refuses to replace an existing file, so two
             # concurrent sends of one Message-ID still leave a single file.
-            tmp = self.path / "tmp" / f"{name}.{uuid.uuid4().hex}"
+            fd, tmp = self._write(name, raw)
             try:
-                with tmp.open("xb") as f:
-                    f.write(raw)
-                    f.flush()
-                    os.fsync(f.fileno())
                 try:
-                    os.link(tmp, self.path / "new" / name)
-                except FileExistsError:
-                    log.info("email %s already in %s; not written again", message_id, self.path)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if not self._link(tmp, name, message_id):
                     return
             finally:
-                tmp.unlink(missing_ok=True)
-            self._unsynced = True
-            if not self._batched:
-                self._sync()
+                _unlink(tmp)
+            fsync_dir(Path(self._new))
         except OSError as exc:
             self._ready = False  # the folder may have been removed; make it again next time
             raise TransientError(f"cannot write email {message_id} to the Maildir {self.path}: {exc}") from exc
@@ -87,35 +130,114 @@ class MaildirSender:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Deliveries inside become durable together, with one sync of ``new/``, when it exits."""
-        self._batched = True
+        """Deliveries inside are written as they come and become durable together when it exits.
+
+        Left by an exception, the emails written inside are dropped (their files in tmp/
+        removed): the caller records none of them sent, and sends them again.
+        """
+        self._held, self._cur_seen = [], False
         try:
             yield
-            self._sync()
+            self._deliver_held()
         except OSError as exc:
             self._ready = False
-            raise TransientError(f"cannot sync the Maildir {self.path}: {exc}") from exc
+            raise TransientError(f"cannot deliver to the Maildir {self.path}: {exc}") from exc
         finally:
-            self._batched = False
+            held, self._held = self._held, None
+            _drop(held)
+            if self._new_fd is not None:
+                fd, self._new_fd = self._new_fd, None
+                with suppress(OSError):
+                    os.close(fd)
 
-    def _sync(self) -> None:
-        if self._unsynced:
-            fsync_dir(self.path / "new")
-            self._unsynced = False
+    def _hold(self, message_id: str, name: str, raw: bytes) -> None:
+        assert self._held is not None
+        if self._in_cur(name):  # (one already in new/ is found by the link)
+            log.info("email %s already in %s; not written again", message_id, self.path)
+            return
+        if len(self._held) >= _HOLD_AT_MOST:
+            self._deliver_held()
+        if self._new_fd is None:
+            # Opened before the batch writes anything: syncfs reports the write-back errors
+            # of the file system since the descriptor was opened.
+            self._new_fd = os.open(self._new, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd, tmp = self._write(name, raw)
+        self._held.append(_Held(fd, tmp, name, message_id))
 
-    def _delivered(self, name: str) -> bool:
-        if (self.path / "new" / name).exists():
-            return True
-        # A mail client reading the folder moves files to cur/ and appends ":2,FLAGS".
-        mtime = (self.path / "cur").stat().st_mtime_ns
-        if mtime != self._cur_mtime:
-            scanned_at = time.time_ns()
-            with os.scandir(self.path / "cur") as scan:
-                self._cur_names = {entry.name.split(":", 1)[0] for entry in scan}
-            # A change within a second of the scan may share its mtime (the clock's grain):
-            # such a listing is not trusted, and the next look scans again (as git's index does).
-            self._cur_mtime = mtime if scanned_at - mtime > _TRUSTED_AFTER_NS else None
+    def _deliver_held(self) -> None:
+        """Sync the held files' data (one syncfs, else each file), then link each into new/ and sync new/."""
+        held = self._held
+        if not held or self._new_fd is None:
+            return
+        if _SYNCFS is not None:
+            if _SYNCFS(self._new_fd) != 0:
+                number = ctypes.get_errno()
+                raise OSError(number, f"syncfs: {os.strerror(number)}")
+        else:
+            for h in held:
+                os.fsync(h.fd)
+        linked = False
+        while held:
+            h = held.pop(0)
+            try:
+                linked = self._link(h.tmp, h.name, h.message_id) or linked
+            finally:
+                _drop([h])
+        if linked:
+            os.fsync(self._new_fd)
+
+    def _write(self, name: str, raw: bytes) -> tuple[int, str]:
+        """``raw`` in a new file in tmp/, not yet synced: its descriptor (open) and path."""
+        self._written += 1
+        tmp = f"{self._tmp}/{name}.{self._token}.{self._written}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            _unlink(tmp)
+            raise
+        return fd, tmp
+
+    def _link(self, tmp: str, name: str, message_id: str) -> bool:
+        """``tmp`` linked into new/ as ``name``; False when an email of that name is there already."""
+        try:
+            os.link(tmp, f"{self._new}/{name}")
+        except FileExistsError:
+            log.info("email %s already in %s; not written again", message_id, self.path)
+            return False
+        return True
+
+    def _in_cur(self, name: str) -> bool:
+        """Whether a mail client moved the email to cur/ (appending ":2,FLAGS" to its name)."""
+        if self._held is None or not self._cur_seen:
+            self._cur_seen = self._held is not None
+            mtime = os.stat(self._cur).st_mtime_ns
+            if mtime != self._cur_mtime:
+                scanned_at = time.time_ns()
+                with os.scandir(self._cur) as scan:
+                    self._cur_names = {entry.name.split(":", 1)[0] for entry in scan}
+                # A change within a second of the scan may share its mtime (the clock's grain):
+                # such a listing is not trusted, and the next look scans again (as git's index does).
+                self._cur_mtime = mtime if scanned_at - mtime > _TRUSTED_AFTER_NS else None
         return name in self._cur_names
 
     def close(self) -> None:
         """Nothing to release; present so callers can close any sender alike."""
+
+
+def _unlink(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _drop(held: list[_Held] | None) -> None:
+    """Close the held files and remove them from tmp/ (each linked into new/ already, or given up)."""
+    for h in held or ():
+        try:
+            os.close(h.fd)
+            os.unlink(h.tmp)
+        except OSError:
+            pass  # a folder removed under the bot: made again, and the email sent again, next round
