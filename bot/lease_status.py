@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.adapters.sql_lease import LeaseView, Standby, shown, standbys, view
-
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
+    from bot.adapters.sql_lease import LeaseView, Standby
     from bot.store_opening import View
 
 
@@ -21,6 +20,8 @@ def describe(bot: View) -> list[str]:
     current = _view(bot)
     if current is None:
         return []
+    from bot.adapters.sql_lease import shown
+
     if current.expires_in > 0:
         lines = [
             f"Leader: {shown(current.holder or '?')} (epoch {current.epoch}), lease renewed "
@@ -82,13 +83,18 @@ def leader_metrics(bot: View) -> list[Metric]:
 
 
 def _view(bot: View) -> LeaseView | None:
-    if bot.store.engine.dialect.name == "sqlite":
+    # Asked of the store, not of its engine: `status` on SQLite reads it without SQLAlchemy (sqlite_reader).
+    if bot.store.dialect == "sqlite":
         return None
+    from bot.adapters.sql_lease import view
+
     return view(bot.store.engine)
 
 
 def _standbys(bot: View) -> list[Standby]:
     """The standbys heard from within three lease periods: older ones are taken to be gone."""
+    from bot.adapters.sql_lease import standbys
+
     return standbys(bot.store.engine, 3 * bot.config.leader.lease_seconds)
 
 

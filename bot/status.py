@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from bot.adapters.sql_overview import Overview, overview
-from bot.adapters.sql_quarantine import admin_entries
 from bot.delivery import sender_outage
 from bot.domain.model import wall_clock
 from bot.domain.records import HistoryEntry
@@ -171,6 +170,8 @@ def _throttling(bot: View, now: datetime) -> list[str]:
 
 def _case_histories(bot: View, reference: str) -> list[tuple[Any, list[HistoryEntry]]] | None:
     """Each case with this N number or case id and its history, with what an administrator did to its messages."""
+    from bot.adapters.sql_quarantine import admin_entries  # SQLAlchemy: `status` on SQLite does without it
+
     with bot.store.transaction() as tx:
         cases = tx.cases_for(reference)
         if not cases:

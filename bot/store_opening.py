@@ -1,6 +1,7 @@
 """The configured database alone, for the commands that only read it (`status`, `history`,
 `metrics`, `health`, `migrate`): no templates, service, calendar or mail are set up, and nothing
 heavier than the store is imported. ``bot.wiring`` builds the whole bot on top of ``STORES``.
+`status` on SQLite goes further (``open_status_view``): not even SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from bot.adapters.sql_store import SqlStore
 from bot.config import Config, ConfigError
 from bot.sealing import Sealer
+
+if TYPE_CHECKING:  # imported when a store is opened: `status` on SQLite never imports SQLAlchemy
+    from bot.adapters.sql_store import SqlStore
 
 
 class View(Protocol):
@@ -38,11 +41,17 @@ class StoreView:
         self.store.dispose()
 
 
+def _sealer(config: Config) -> Sealer | None:
+    key_env = config.privacy.key_env
+    return Sealer.from_env(key_env) if key_env else None
+
+
 def _sqlite_store(config: Config) -> SqlStore:
+    from bot.adapters.sql_store import SqlStore
+
     path = Path(config.store.url.removeprefix("sqlite:///"))
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data: the bot's user only
-    key_env = config.privacy.key_env
-    return SqlStore(config.store.url, Sealer.from_env(key_env) if key_env else None)
+    return SqlStore(config.store.url, _sealer(config))
 
 
 def _postgresql_store(config: Config) -> SqlStore:
@@ -59,9 +68,10 @@ def _postgresql_store(config: Config) -> SqlStore:
             f"store.postgresql.url_env: {name} does not hold a PostgreSQL URL; "
             "expected postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full"
         )
-    key_env = config.privacy.key_env
+    from bot.adapters.sql_store import SqlStore
+
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return SqlStore(url, Sealer.from_env(key_env) if key_env else None)
+    return SqlStore(url, _sealer(config))
 
 
 STORES: dict[str, Callable[[Config], SqlStore]] = {"sqlite": _sqlite_store, "postgresql": _postgresql_store}
@@ -104,3 +114,20 @@ def open_view(config: Config) -> StoreView:
         store.dispose()
         raise
     return StoreView(config, store)
+
+
+def open_status_view(config: Config) -> StoreView:
+    """What `status` reads: a SQLite database at the newest revision through the standard library
+    (``sqlite_reader``, SQLAlchemy not imported); any other database as ``open_view`` opens it.
+
+    The reader has what ``bot.status`` reads of a store (``connection``, ``get_state``,
+    ``dialect``) and nothing else, so it is only ever handed to ``render_status``/``status_json``.
+    """
+    if config.store.kind == "sqlite":
+        from bot.adapters.sqlite_reader import SqliteReader
+
+        _sealer(config)  # a key variable that is not set is refused here as at every start
+        reader = SqliteReader.at_head(Path(config.store.url.removeprefix("sqlite:///")), config.store.url)
+        if reader is not None:
+            return StoreView(config, cast("SqlStore", reader))
+    return open_view(config)

@@ -9,13 +9,18 @@ to Alembic's head, so adding a revision without moving it here fails the tests.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # HEAD alone is read without SQLAlchemy (`status` on SQLite: bot.adapters.sqlite_reader)
+    from sqlalchemy import Connection
 
 HEAD = "0012"  # the newest revision in sql_migrations/versions/ (a test keeps the two equal)
 
 
 def at_head(conn: Connection) -> bool:
     """Whether this database is stamped at ``HEAD`` and nothing else."""
+    from sqlalchemy import inspect, text
+
     if not inspect(conn).has_table("alembic_version"):
         return False
     stamped = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()

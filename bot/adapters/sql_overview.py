@@ -3,24 +3,56 @@
 Counts come from GROUP BY and COUNT; lists are the first ``limit`` rows in the order they
 matter (the next bookings and timers, the longest-open cases), never every row. No column
 holding personal data is read: N numbers come from ``cases.n_numbers``, never the details.
+
+The queries are plain SQL with named parameters, which SQLite's own driver and SQLAlchemy's
+``text()`` both take as written: ``status`` on SQLite runs them through the standard library
+(``sqlite_reader``) without importing SQLAlchemy (about half of the command's time), and on
+PostgreSQL, or inside the bot, through the store's SQLAlchemy connection.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
-
-from bot.adapters import sql_schema as t
-from bot.adapters.sql_outbox import WAITING
-from bot.adapters.sql_quarantine import summary
-from bot.adapters.sql_rows import from_utc_text, utc_text
 from bot.domain.model import CaseState
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 _CLOSED = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
 # Named, not "NOT IN the closed ones", so that ix_cases_state reads the open cases alone.
 _OPEN = tuple(state.value for state in CaseState if state.value not in _CLOSED)
+# The same values as sql_outbox.WAITING and sql_quarantine.QUARANTINE (whose modules import
+# SQLAlchemy); tests/adapters/test_status_reader.py holds them equal.
+WAITING = ("pending", "sending")
+QUARANTINE = "quarantine"
+
+_IN_OPEN = ", ".join(f":open{i}" for i in range(len(_OPEN)))
+_OPEN_COUNTS = (
+    f"SELECT kind, state, count(*) FROM cases WHERE state IN ({_IN_OPEN}) GROUP BY kind, state ORDER BY kind, state"
+)
+_OPEN_CASES = f"SELECT case_id, kind, state, n_numbers FROM cases WHERE state IN ({_IN_OPEN}) ORDER BY id"
+_LIVE = "bookings.status = 'booked' AND bookings.\"end\" > :now"
+_BOOKINGS = f"SELECT count(*) FROM bookings WHERE {_LIVE}"
+_NEXT_BOOKINGS = (
+    'SELECT bookings.case_id, bookings.start, bookings."end", cases.n_numbers '
+    f"FROM bookings LEFT OUTER JOIN cases ON cases.case_id = bookings.case_id WHERE {_LIVE} "
+    "ORDER BY bookings.start, bookings.id"
+)
+# Two counts from ix_timers_due: the overdue ones are a range of it (a CASE per pending timer
+# cost three times the plain count at 100,000 timers).
+_TIMERS = "SELECT count(*) FROM timers WHERE status = 'pending'"
+_OVERDUE = "SELECT count(*) FROM timers WHERE status = 'pending' AND due_at < :now"
+_NEXT_TIMERS = "SELECT due_at, purpose, case_id FROM timers WHERE status = 'pending' ORDER BY due_at, id"
+_IN_WAITING = ", ".join(f":waiting{i}" for i in range(len(WAITING)))
+_WAITING = f"SELECT count(*) FROM outbox WHERE status IN ({_IN_WAITING})"
+_QUARANTINED = "SELECT count(*), min(received_at) FROM messages WHERE outcome = :quarantine"
+
+Rows = Callable[[str, Mapping[str, object]], Sequence[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -64,60 +96,57 @@ def _numbers(text: str | None) -> tuple[str, ...]:
     return tuple(n for n in (text or "").split(",") if n)
 
 
-def overview(conn: Connection, now: datetime, limit: int | None) -> Overview:
+def _utc(text: str) -> datetime:
+    """As ``sql_rows.from_utc_text``."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _rows(conn: Connection | sqlite3.Connection) -> Rows:
+    """Run one statement on SQLite's own connection, or on SQLAlchemy's through ``text()``."""
+    if isinstance(conn, sqlite3.Connection):
+        return lambda sql, params: conn.execute(sql, params).fetchall()
+    from sqlalchemy import text
+
+    return lambda sql, params: conn.execute(text(sql), params).all()
+
+
+def _limited(sql: str, params: Mapping[str, object], limit: int | None) -> tuple[str, Mapping[str, object]]:
+    return (sql, params) if limit is None else (f"{sql} LIMIT :limit", {**params, "limit": limit})
+
+
+def overview(conn: Connection | sqlite3.Connection, now: datetime, limit: int | None) -> Overview:
     """Nine queries, whatever the number of cases, bookings and timers; ``limit`` None lists everything."""
-    c, b, tm = t.cases.c, t.bookings.c, t.timers.c
-    stamp = utc_text(now)
-    open_counts = [
-        (r.kind, r.state, int(r.n))
-        for r in conn.execute(
-            select(c.kind, c.state, func.count().label("n"))
-            .where(c.state.in_(_OPEN))
-            .group_by(c.kind, c.state)
-            .order_by(c.kind, c.state)
-        )
-    ]
+    rows = _rows(conn)
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given to the store; every instant must be timezone-aware")
+    stamp = {"now": now.astimezone(UTC).isoformat(timespec="seconds")}  # as sql_rows.utc_text
+    open_states = {f"open{i}": state for i, state in enumerate(_OPEN)}
+    open_counts = [(kind, state, int(n)) for kind, state, n in rows(_OPEN_COUNTS, open_states)]
     open_cases = [
-        OpenCase(r.case_id, r.kind, r.state, _numbers(r.n_numbers))
-        for r in conn.execute(
-            select(c.case_id, c.kind, c.state, c.n_numbers).where(c.state.in_(_OPEN)).order_by(c.id).limit(limit)
-        )
+        OpenCase(case_id, kind, state, _numbers(numbers))
+        for case_id, kind, state, numbers in rows(*_limited(_OPEN_CASES, open_states, limit))
     ]
-    live = (b.status == "booked") & (b.end > stamp)
-    bookings = int(conn.execute(select(func.count()).select_from(t.bookings).where(live)).scalar_one())
+    bookings = int(rows(_BOOKINGS, stamp)[0][0])
     next_bookings = [
-        Upcoming(r.case_id, from_utc_text(r.start), from_utc_text(r.end), _numbers(r.n_numbers))
-        for r in conn.execute(
-            select(b.case_id, b.start, b.end, c.n_numbers)
-            .select_from(t.bookings.outerjoin(t.cases, c.case_id == b.case_id))
-            .where(live)
-            .order_by(b.start, b.id)
-            .limit(limit)
-        )
+        Upcoming(case_id, _utc(start), _utc(end), _numbers(numbers))
+        for case_id, start, end, numbers in rows(*_limited(_NEXT_BOOKINGS, stamp, limit))
     ]
-    pending = tm.status == "pending"
-    # Two counts from ix_timers_due: the overdue ones are a range of it (a CASE per pending timer
-    # cost three times the plain count at 100,000 timers).
-    timers = conn.execute(select(func.count()).select_from(t.timers).where(pending)).scalar_one()
-    overdue = conn.execute(select(func.count()).select_from(t.timers).where(pending, tm.due_at < stamp)).scalar_one()
+    timers = int(rows(_TIMERS, {})[0][0])
+    overdue = int(rows(_OVERDUE, stamp)[0][0])
     next_timers = [
-        Due(from_utc_text(r.due_at), r.purpose, r.case_id)
-        for r in conn.execute(
-            select(tm.due_at, tm.purpose, tm.case_id).where(pending).order_by(tm.due_at, tm.id).limit(limit)
-        )
+        Due(_utc(due_at), purpose, case_id) for due_at, purpose, case_id in rows(*_limited(_NEXT_TIMERS, {}, limit))
     ]
-    waiting = select(func.count()).select_from(t.outbox).where(t.outbox.c.status.in_(WAITING))
-    emails_waiting = int(conn.execute(waiting).scalar_one())
-    quarantined, oldest = summary(conn)
+    emails_waiting = int(rows(_WAITING, {f"waiting{i}": status for i, status in enumerate(WAITING)})[0][0])
+    quarantined, oldest = rows(_QUARANTINED, {"quarantine": QUARANTINE})[0]
     return Overview(
         open_counts,
         open_cases,
         bookings,
         next_bookings,
-        int(timers),
-        int(overdue),
+        timers,
+        overdue,
         next_timers,
         emails_waiting,
-        quarantined,
-        oldest,
+        int(quarantined),
+        _utc(oldest) if oldest else None,
     )

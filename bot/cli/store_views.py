@@ -26,13 +26,13 @@ def _refused(args: argparse.Namespace, config: Config) -> bool:
     return missing is not None
 
 
-def _print_from_view(args: argparse.Namespace, render: Callable[[StoreView, datetime], str]) -> int:
+def _print_from_view(
+    args: argparse.Namespace, render: Callable[[StoreView, datetime], str], opening: Callable[[Config], StoreView]
+) -> int:
     config = config_from(args.config)
     if _refused(args, config):
         return EXIT_ERROR
-    from bot.store_opening import open_view  # the store alone: no service, mail or calendar is built
-
-    view = open_view(config)
+    view = opening(config)  # the store alone: no service, mail or calendar is built
     try:
         print(render(view, datetime.now(config.bot.timezone)), end="")
     finally:
@@ -42,11 +42,12 @@ def _print_from_view(args: argparse.Namespace, render: Callable[[StoreView, date
 
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import render_status, status_json
+    from bot.store_opening import open_status_view  # on SQLite, not even SQLAlchemy
 
     limit = None if args.all else args.limit
     if args.json:
-        return _print_from_view(args, lambda view, now: _json(status_json(view, now, limit)))
-    return _print_from_view(args, lambda view, now: render_status(view, now, limit))
+        return _print_from_view(args, lambda view, now: _json(status_json(view, now, limit)), open_status_view)
+    return _print_from_view(args, lambda view, now: render_status(view, now, limit), open_status_view)
 
 
 def _json(data: object) -> str:
@@ -65,8 +66,9 @@ def _limit(text: str) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from bot.metrics import render_metrics
+    from bot.store_opening import open_view
 
-    return _print_from_view(args, render_metrics)
+    return _print_from_view(args, render_metrics, open_view)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
