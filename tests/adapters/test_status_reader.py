@@ -18,42 +18,48 @@ from bot.adapters.sql_store import SqlStore
 from bot.adapters.sqlite_reader import SqliteReader
 from bot.cli import main
 from bot.config import ConfigError, load_config
-from bot.domain.model import Booking, CaseState, Kind, RequestDetails
+from bot.domain.model import Booking, CaseState, Kind, OutgoingEmail, RequestDetails
 from bot.status import render_status, status_json
-from bot.store_opening import open_status_view, open_view
+from bot.store_opening import open_status_view, open_store, open_view
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def _site(tmp_path: Path) -> Path:
-    """The example configuration with its database made by `init` and written by the store: open
-    cases, a closed one, bookings over and to come, timers overdue and pending, an email waiting,
-    a quarantined message, the inbox and the sender both failing."""
+def _fill(store: SqlStore) -> None:
+    """Open cases, a closed one, bookings over and to come, timers overdue and pending, an email
+    waiting, a quarantined message, the inbox and the sender both failing."""
+    with store.transaction() as tx:
+        old = NOW - timedelta(days=40)
+        closed = tx.add_case(Kind.STANDARD, CaseState.CLOSED, RequestDetails(n_numbers=("N300001",)), "<o>", old, old)
+        tx.add_booking(Booking(closed.case_id, "old@x.example", old, old + timedelta(minutes=15)))
+        tx.add_timer("old", closed.case_id, "minutes_reminder", old + timedelta(days=1))
+        for i in range(3):
+            state = (CaseState.NEEDS_PERSON, CaseState.BOOKED)[i % 2]
+            numbers = (f"N40000{i}", f"N50000{i}") if i else ()
+            case = tx.add_case(Kind.URGENT, state, RequestDetails(n_numbers=numbers), f"<a{i}>", NOW, NOW)
+            start = NOW + timedelta(days=2, hours=i)
+            tx.add_booking(Booking(case.case_id, f"next{i}@x.example", start, start + timedelta(minutes=15)))
+            tx.add_timer(f"next{i}", case.case_id, "reminder_day_before", start - timedelta(days=1))
+        tx.add_timer("agenda", None, "daily_agenda", NOW + timedelta(hours=3))
+        email = OutgoingEmail("agenda", ("sw@x.example",), (), "Agenda", "text", "", "<agenda@bot.example>")
+        tx.queue_email(email, b"raw", NOW)
+        tx.record_message("<q>", "f" * 64, NOW - timedelta(hours=2), NOW, "unrecognised", "quarantine", "x", None)
+    store.put_state("health:inbox", json.dumps({"ok": False, "since": NOW.isoformat(), "error": "refused"}), NOW)
+    outage = {"ok": False, "since": (NOW - timedelta(minutes=7)).isoformat(), "error": "timed out"}
+    store.put_state("health:sender", json.dumps(outage), NOW)
+
+
+def _site(tmp_path: Path, kind: str = "sqlite") -> Path:
+    """The example configuration (``store.kind`` as given) with its database made by `init`, then filled."""
     config = tmp_path / "bot.toml"
-    config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace("[store]\n", f'[store]\nkind = "{kind}"\n', 1), encoding="utf-8")
     assert main(["init", "--config", str(config)]) == 0
-    store = SqlStore(load_config(config).store.url)
+    assert main(["migrate", "--config", str(config)]) == 0  # init leaves a server's database to `migrate`
+    store = open_store(load_config(config))
     try:
-        with store.transaction() as tx:
-            old = NOW - timedelta(days=40)
-            closed = tx.add_case(
-                Kind.STANDARD, CaseState.CLOSED, RequestDetails(n_numbers=("N300001",)), "<o>", old, old
-            )
-            tx.add_booking(Booking(closed.case_id, "old@x.example", old, old + timedelta(minutes=15)))
-            tx.add_timer("old", closed.case_id, "minutes_reminder", old + timedelta(days=1))
-            for i in range(3):
-                state = (CaseState.NEEDS_PERSON, CaseState.BOOKED)[i % 2]
-                numbers = (f"N40000{i}", f"N50000{i}") if i else ()
-                case = tx.add_case(Kind.URGENT, state, RequestDetails(n_numbers=numbers), f"<a{i}>", NOW, NOW)
-                start = NOW + timedelta(days=2, hours=i)
-                tx.add_booking(Booking(case.case_id, f"next{i}@x.example", start, start + timedelta(minutes=15)))
-                tx.add_timer(f"next{i}", case.case_id, "reminder_day_before", start - timedelta(days=1))
-            tx.add_timer("agenda", None, "daily_agenda", NOW + timedelta(hours=3))
-            tx.record_message("<q>", "f" * 64, NOW - timedelta(hours=2), NOW, "unrecognised", "quarantine", "x", None)
-        store.put_state("health:inbox", json.dumps({"ok": False, "since": NOW.isoformat(), "error": "refused"}), NOW)
-        outage = {"ok": False, "since": (NOW - timedelta(minutes=7)).isoformat(), "error": "timed out"}
-        store.put_state("health:sender", json.dumps(outage), NOW)
+        _fill(store)
     finally:
         store.dispose()
     return config
@@ -80,7 +86,31 @@ def test_status_says_the_same_read_by_sqlite3_as_by_sqlalchemy(tmp_path: Path) -
     assert "Pending timers: 5 (1 OVERDUE)" in shown and "minutes_reminder      SD000001  OVERDUE" in shown
     assert "Inbox (maildir): NOT ANSWERING (refused) since Mon 23 Nov 2026 09:00" in shown
     assert "Mail server (maildir): NOT TAKING MAIL since Mon 23 Nov 2026 08:53 (timed out)" in shown
+    assert "Emails waiting to be delivered: 1" in shown
     assert "Quarantined messages: 1 (oldest received Mon 23 Nov 2026 07:00)" in shown
+
+
+def test_status_on_postgresql_reads_through_sqlalchemy_and_says_what_sqlite_says(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRATEGY_BOT_DATABASE_URL", postgres_url)
+    (tmp_path / "pg").mkdir()
+    (tmp_path / "lite").mkdir()
+    on_postgres, on_sqlite = load_config(_site(tmp_path / "pg", "postgresql")), load_config(_site(tmp_path / "lite"))
+    postgres, sqlite = open_status_view(on_postgres), open_status_view(on_sqlite)
+    try:
+        assert isinstance(postgres.store, SqlStore) and postgres.store.dialect == "postgresql"
+        for limit in (2, None):  # the same but for the configuration file's name
+            said = render_status(postgres, NOW, limit).replace(str(on_postgres.source), str(on_sqlite.source))
+            assert said == render_status(sqlite, NOW, limit)
+            assert {**status_json(postgres, NOW, limit), "config": ""} == {
+                **status_json(sqlite, NOW, limit),
+                "config": "",
+            }
+        assert "Pending timers: 5 (1 OVERDUE)" in render_status(postgres, NOW, 2)
+    finally:
+        postgres.close()
+        sqlite.close()
 
 
 RUN = """
