@@ -15,6 +15,7 @@ from bot import failpoints, stop_request
 from bot.adapters.scheduler import JobScheduler
 from bot.adapters.sql_lease import LeaseLost
 from bot.background import Background
+from bot.batch_intake import handle_batch
 from bot.board.server import start_board
 from bot.domain.model import wall_clock
 from bot.errors import BotError
@@ -346,14 +347,11 @@ class Daemon:
                 break
             failpoints.reach("after_fetch")
             self.bot.service.read_ahead(chunk)
-            handled = []
-            # Each message is its own unit of work (a savepoint); the batch commits them
-            # with one flush to disk.
-            with self.bot.store.batch():
-                for mail in chunk:
-                    if self.stopping:
-                        break
-                    handled.append((mail, self.bot.service.handle(mail, self.clock.now())))
+            # The batch commits its messages with one flush to disk; one that fails has the
+            # batch rolled back and handled again a message at a time (bot/batch_intake.py).
+            handled = handle_batch(
+                self.bot.store, self.bot.service.handle, chunk, self.clock.now, lambda: self.stopping
+            )
             # The moves come only after the commit; a crash before them means the messages
             # are seen again and recognised as duplicates.
             failpoints.reach("after_commit")

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 
 from bot.adapters import sql_schema as t
+from bot.adapters.sql_pending import INSERT_HISTORY, PendingRows
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
 from bot.domain.records import HistoryEntry, Tally
 
-_INSERT_HISTORY = insert(t.history)
 # Read for each decision that needs it and for the compliance record: built once.
 _HISTORY_OF_CASE = select(t.history).where(t.history.c.case_id == bindparam("case_id")).order_by(t.history.c.id)
 _HISTORY_OF_NO_CASE = select(t.history).where(t.history.c.case_id.is_(None)).order_by(t.history.c.id)
 
 
 class HistoryRows(SqlRows):
-    """The ``History`` port on SQL. The table refuses updates and deletes (migration 3)."""
+    """The ``History`` port on SQL. The table refuses updates and deletes (migration 3).
+
+    With ``pending`` (the store's transactions have it) entries are held and written together,
+    before anything reads the history and before the commit (``sql_pending``).
+    """
+
+    pending: PendingRows | None = None
 
     def add_history(
         self,
@@ -28,19 +34,26 @@ class HistoryRows(SqlRows):
         detail: str = "",
         message_id: str | None = None,
     ) -> None:
-        self.conn.execute(
-            _INSERT_HISTORY,
-            {
-                "case_id": case_id,
-                "at": utc_text(at),
-                "actor": actor,
-                "action": action,
-                "detail": detail,
-                "message_id": message_id,
-            },
-        )
+        row = {
+            "case_id": case_id,
+            "at": utc_text(at),
+            "actor": actor,
+            "action": action,
+            "detail": detail,
+            "message_id": message_id,
+        }
+        if self.pending is not None:
+            self.pending.history.append(row)
+        else:
+            self.conn.execute(INSERT_HISTORY, row)
+
+    def flush_pending(self) -> None:
+        """Write the held rows now: whatever reads the history next in this transaction sees them."""
+        if self.pending is not None:
+            self.pending.flush(self.conn)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
+        self.flush_pending()
         if case_id is None:  # the bot's own entries (purges, alerts): `= NULL` would match none
             rows = self.conn.execute(_HISTORY_OF_NO_CASE)
         else:
@@ -48,6 +61,7 @@ class HistoryRows(SqlRows):
         return [HistoryEntry(r.case_id, from_utc_text(r.at), r.actor, r.action, r.detail, r.message_id) for r in rows]
 
     def tallies(self) -> list[Tally]:
+        self.flush_pending()
         # Only columns of the bot's own words are grouped on: no personal data reaches a metric.
         groups = (
             ("messages", (t.messages.c.kind, t.messages.c.outcome)),

@@ -21,11 +21,13 @@ from bot.adapters.sql_compliance import ComplianceRows
 from bot.adapters.sql_head import HEAD, at_head
 from bot.adapters.sql_history import HistoryRows
 from bot.adapters.sql_outbox import OutboxRows
+from bot.adapters.sql_pending import PendingRows
 from bot.adapters.sql_retention import RetentionRows
 from bot.adapters.sql_rows import utc_text
 from bot.adapters.sql_timers import TimerRows
-from bot.errors import StorageError
+from bot.errors import StopActing, StorageError
 from bot.ports import Store
+from bot.ports.batching import BatchSpoiled
 from bot.sealing import Sealer
 from bot.storage_faults import storage_fault
 
@@ -33,7 +35,19 @@ log = logging.getLogger(__name__)
 
 
 class SqlTransaction(RetentionRows, OutboxRows, TimerRows, HistoryRows, ComplianceRows):
-    """The ``StoreTransaction`` port on SQL: one unit of work, committed or rolled back together."""
+    """The ``StoreTransaction`` port on SQL: one unit of work, committed or rolled back together.
+
+    Its history entries are held in ``pending`` (the transaction's own, or its batch's) and
+    written together before anything reads the history and before the commit.
+    """
+
+    def __init__(self, conn: Connection, sealer: Sealer | None, pending: PendingRows) -> None:
+        super().__init__(conn, sealer)
+        self.pending = pending
+
+    def purgeable_cases(self, before: datetime) -> list[str]:
+        self.flush_pending()  # it reads the history for the cases already purged
+        return super().purgeable_cases(before)
 
 
 class SqlStore:
@@ -50,6 +64,8 @@ class SqlStore:
         self.engine: Engine = create_engine(url, pool_pre_ping=self.dialect == "postgresql")
         self._current: Connection | None = None
         self._batch: Connection | None = None
+        self._pending = PendingRows()  # the open batch's held rows
+        self._spoiled = False  # a unit of the open batch failed: the batch rolls back whole
         # A full disk, a read-only or a corrupt database: one line naming it, which no retry mends.
         event.listen(self.engine, "handle_error", self._storage_error)
         if url.startswith("sqlite"):
@@ -89,27 +105,50 @@ class SqlStore:
     def transaction(self) -> Iterator[SqlTransaction]:
         """A unit of work; adapters sharing this database (the local calendar) join it.
 
-        Inside a ``batch`` it is a savepoint: it rolls back alone, and becomes durable
-        when the batch commits.
+        Inside a ``batch`` it is no savepoint (issue 18: a savepoint and its release cost more
+        than the unit's own writes): it becomes durable when the batch commits, and a unit that
+        raises spoils the batch (``BatchSpoiled``, see ``_in_batch``).
         """
-        if self._batch is not None:
-            if self._current is not None:
-                raise RuntimeError("a store transaction is already open; units of work do not nest")
-            with self._batch.begin_nested():
-                self._current = self._batch
-                try:
-                    yield SqlTransaction(self._batch, self.sealer)
-                finally:
-                    self._current = None
-            return
         if self._current is not None:
             raise RuntimeError("a store transaction is already open; units of work do not nest")
+        if self._batch is not None:
+            with self._in_batch(self._batch) as tx:
+                yield tx
+            return
         with self.engine.begin() as conn:
             self._current = conn
+            pending = PendingRows()
             try:
-                yield SqlTransaction(conn, self.sealer)
+                yield SqlTransaction(conn, self.sealer, pending)
+                pending.flush(conn)
             finally:
                 self._current = None
+
+    @contextmanager
+    def _in_batch(self, conn: Connection) -> Iterator[SqlTransaction]:
+        """A unit of work inside the open batch.
+
+        A failure leaves what the unit wrote before it in the batch: the batch is spoiled,
+        rolled back whole when it ends, and refuses any further unit. The failure comes out as
+        ``BatchSpoiled`` (from it), for the caller to do the batch's work again unit by unit;
+        a storage fault and a lost lease come out as themselves, keeping their meaning.
+        """
+        if self._spoiled:
+            raise BatchSpoiled("an earlier unit of work in this batch failed; the batch is rolled back")
+        self._current = conn
+        try:
+            yield SqlTransaction(conn, self.sealer, self._pending)
+        except (StorageError, StopActing):
+            self._spoiled = True
+            raise
+        except Exception as exc:
+            self._spoiled = True
+            raise BatchSpoiled(f"a unit of work in the batch failed ({type(exc).__name__})") from exc
+        except BaseException:
+            self._spoiled = True
+            raise
+        finally:
+            self._current = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -117,16 +156,22 @@ class SqlStore:
 
         Callers act on the outcome (moving mail out of the inbox) only after the batch
         has committed; a crash before then leaves every message of the batch in the inbox,
-        to be recognised by its Message-ID.
+        to be recognised by its Message-ID. A unit that failed inside spoils the batch: it
+        is rolled back whole (``BatchSpoiled`` even when the caller let the unit's error pass).
         """
         if self._batch is not None or self._current is not None:
             raise RuntimeError("batches do not nest")
         with self.engine.begin() as conn:
-            self._batch = conn
+            self._batch, self._spoiled = conn, False
+            self._pending.drop()
             try:
                 yield
+                if self._spoiled:
+                    raise BatchSpoiled("a unit of work in this batch failed; the batch is rolled back")
+                self._pending.flush(conn)
             finally:
-                self._batch = None
+                self._batch, self._spoiled = None, False
+                self._pending.drop()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

@@ -385,7 +385,7 @@ class Store(AdapterState, Protocol):
         """A unit of work, committed when the block ends and rolled back if it raises.
 
         Units of work do not nest (opening one inside another is a ``RuntimeError``).
-        Inside a ``batch`` it rolls back alone, and becomes durable when the batch commits.
+        Inside a ``batch`` it is durable when the batch commits; one that raises spoils the batch (``BatchSpoiled``).
         """
 
     def batch(self) -> AbstractContextManager[None]:

@@ -1,4 +1,4 @@
-"""Senders that make a batch of deliveries durable together (one directory sync per batch)."""
+"""Batches: senders that make deliveries durable together, and a store batch spoiled by a failed unit."""
 
 from __future__ import annotations
 
@@ -21,3 +21,15 @@ class BatchDurable(Protocol):
 def sender_batch(sender: object) -> AbstractContextManager[None]:
     """The sender's own batch when it has one; nothing otherwise."""
     return sender.batch() if isinstance(sender, BatchDurable) else nullcontext()
+
+
+class BatchSpoiled(Exception):  # noqa: N818 - says what became of the batch, as LeaseLost does
+    """A unit of work inside a store ``batch`` raised: the whole batch is rolled back, nothing kept.
+
+    Inside a batch a unit of work is no savepoint (issue 18): what it wrote before it failed
+    cannot be undone alone. The store raises this from the unit's failure (the failure is its
+    ``__cause__``), refuses every later unit of the batch, and rolls the batch back. The caller
+    does the batch's work again one unit at a time, each in a transaction of its own, where a
+    failure rolls back alone (``bot/batch_intake.py``). Not a ``BotError``: nothing that handles
+    a message's or a server's trouble may take it for its own.
+    """

@@ -15,6 +15,7 @@ from bot.errors import StopActing, StorageError
 from bot.mail.reading import TooSlow
 from bot.mail.rendering import MailRenderer
 from bot.ports import IncomingMail, MessageReader, Store, StrategyCalendar
+from bot.ports.batching import BatchSpoiled
 from bot.service import alerts, closing
 from bot.service.alerts import error_for_admin
 from bot.service.handled import Handled
@@ -66,34 +67,42 @@ class StrategyService:
         if isinstance(reading, TooSlow):
             return alerts.quarantine(self.setup, mail, message_id, content_hash, now, reading.reason)
         message_id = reading.message_id or message_id
+        refused: str | None = None
         try:
             with self.store.transaction() as tx:
                 seen = tx.seen_message(message_id, content_hash)
                 if seen is not None:
                     log.info("message already handled (%s); not acted on again", seen.outcome)
                     return Handled(message_id, seen.kind, seen.outcome, seen.case_id, seen.reason, duplicate=True)
+                # Refused unread: quarantined after this unit, which wrote nothing (a unit that
+                # raises inside a store batch spoils the whole batch).
+                limit = self.config.inbox.max_message_bytes
                 if mail.oversized:
-                    limit = self.config.inbox.max_message_bytes
-                    raise Quarantine(f"message larger than inbox.max_message_bytes ({limit} bytes)")
-                if reading.too_complex:
-                    raise Quarantine(f"message not read: {reading.too_complex}")
-                unit = Unit(self.setup, tx, now, Handled(message_id, "unrecognised", "processed"), message_id)
-                result = Intake(unit, reading, mail, message_id).run()
-                unit.record_compliance()
-                tx.record_message(
-                    message_id,
-                    content_hash,
-                    mail.received_at,
-                    now,
-                    result.kind,
-                    result.outcome,
-                    result.reason,
-                    result.case_id,
-                )
+                    refused = f"message larger than inbox.max_message_bytes ({limit} bytes)"
+                elif reading.too_complex:
+                    refused = f"message not read: {reading.too_complex}"
+                else:
+                    unit = Unit(self.setup, tx, now, Handled(message_id, "unrecognised", "processed"), message_id)
+                    result = Intake(unit, reading, mail, message_id).run()
+                    unit.record_compliance()
+                    tx.record_message(
+                        message_id,
+                        content_hash,
+                        mail.received_at,
+                        now,
+                        result.kind,
+                        result.outcome,
+                        result.reason,
+                        result.case_id,
+                    )
+            if refused is not None:
+                return alerts.quarantine(self.setup, mail, message_id, content_hash, now, refused)
         except Quarantine as exc:
             return alerts.quarantine(self.setup, mail, message_id, content_hash, now, str(exc), exc.case_id)
         except (StorageError, StopActing):
             raise  # the disk or the database, or another leads now: nothing is quarantined, the daemon stops
+        except BatchSpoiled:
+            raise  # it failed inside a store batch: the daemon rolls the batch back and handles it alone
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the daemon
             # The exception's text may quote the message: only its type goes in the log, and
             # in the history and the notice only what our own errors say.

@@ -21,6 +21,7 @@ from bot.adapters.sql_store import SqlStore
 from bot.config import ConfigError
 from bot.domain.model import CalendarEvent, CaseState, Kind, OutgoingEmail, RequestDetails, Requester
 from bot.errors import SlotTaken
+from bot.ports.batching import BatchSpoiled
 from tests.support.port_contracts import CalendarContract, contract_event
 from tests.support.requests_mail import london
 
@@ -256,17 +257,22 @@ class TestLocalCalendarOnPostgresql(CalendarContract):
 # -- units of work -------------------------------------------------------------------------------
 
 
-def test_in_a_batch_a_failed_unit_rolls_back_alone_and_the_rest_commit_together(store: SqlStore) -> None:
-    with store.batch():
+def test_in_a_batch_a_failed_unit_spoils_the_batch_which_rolls_back_whole(store: SqlStore) -> None:
+    """No savepoint per unit inside a batch (issue 18): the caller does the batch again unit by unit."""
+    with pytest.raises(BatchSpoiled), store.batch():
         with store.transaction() as tx:
-            tx.add_history("SD000001", NOW, "bot", "kept")
-        with pytest.raises(RuntimeError), store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "rolled back with the batch")
+        with pytest.raises(BatchSpoiled) as spoiled, store.transaction() as tx:
             tx.add_history("SD000002", NOW, "bot", "rolled back")
             raise RuntimeError("this message could not be handled")
-        with store.transaction() as tx:
-            tx.add_history("SD000003", NOW, "bot", "kept too")
+        assert isinstance(spoiled.value.__cause__, RuntimeError)
+        with pytest.raises(BatchSpoiled), store.transaction():
+            pass  # no unit after the failure: the batch is spoiled
     with store.transaction() as tx:
-        assert [h.action for c in ("SD000001", "SD000002", "SD000003") for h in tx.history(c)] == ["kept", "kept too"]
+        assert [h.action for c in ("SD000001", "SD000002") for h in tx.history(c)] == []
+        tx.add_history("SD000003", NOW, "bot", "kept")  # the store works on after a spoiled batch
+    with store.transaction() as tx:
+        assert [h.action for h in tx.history("SD000003")] == ["kept"]
 
 
 def test_a_finished_case_is_purged_to_its_n_numbers_and_counted_in_the_tallies(store: SqlStore) -> None:

@@ -1,0 +1,117 @@
+"""The store's batch without a savepoint per unit, and its history written per batch (issue 18), on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from bot.adapters.sql_lease import LeaseLost
+from bot.adapters.sql_store import SqlStore
+from bot.errors import StorageError
+from bot.ports.batching import BatchSpoiled
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
+
+
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    url = (
+        f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    made = SqlStore(url)
+    made.check_schema()
+    yield made
+    made.dispose()
+
+
+def statements(store: SqlStore) -> list[str]:
+    """Every SQL statement the store's engine runs from now on (its first word and table), in order."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        seen.append(" ".join(sql.split()[:3]))
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_batch_runs_no_savepoint_and_writes_its_history_in_one_statement(store: SqlStore) -> None:
+    seen = statements(store)
+    with store.batch():
+        for n in range(1, 4):
+            with store.transaction() as tx:
+                tx.add_history(f"SD00000{n}", NOW + timedelta(minutes=n), "bot", "received", f"message {n}")
+                tx.add_history(f"SD00000{n}", NOW + timedelta(minutes=n), "bot", "booked")
+    assert not [s for s in seen if "SAVEPOINT" in s.upper()]
+    assert [s for s in seen if s.upper().startswith("INSERT")] == ["INSERT INTO history"]
+    with store.transaction() as tx:
+        got = [(h.case_id, h.action, h.detail, h.at) for n in range(1, 4) for h in tx.history(f"SD00000{n}")]
+    assert got == [
+        (f"SD00000{n}", action, detail, NOW + timedelta(minutes=n))
+        for n in range(1, 4)
+        for action, detail in (("received", f"message {n}"), ("booked", ""))
+    ]
+
+
+def test_history_held_in_a_batch_is_read_back_by_the_next_unit_in_order(store: SqlStore) -> None:
+    with store.batch():
+        with store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "received")
+        with store.transaction() as tx:
+            assert [h.action for h in tx.history("SD000001")] == ["received"]
+            tx.add_history("SD000001", NOW, "bot", "booked")
+            tx.add_history(None, NOW, "bot", "admin_alerted")
+            assert [h.action for h in tx.history("SD000001")] == ["received", "booked"]
+            assert [h.action for h in tx.history(None)] == ["admin_alerted"]  # type: ignore[arg-type]
+            assert ("events", ("booked",), 1) in tx.tallies()
+            tx.add_history("SD000001", NOW, "bot", "email_queued")
+    with store.connection() as conn:
+        rows = conn.execute(text("SELECT case_id, action FROM history ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [
+        ("SD000001", "received"),
+        ("SD000001", "booked"),
+        (None, "admin_alerted"),
+        ("SD000001", "email_queued"),
+    ]
+
+
+def test_history_written_outside_a_batch_is_there_when_the_unit_commits(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        tx.add_history("SD000001", NOW, "bot", "received")
+    with store.connection() as conn:  # another connection: only what was committed
+        assert conn.execute(text("SELECT action FROM history")).scalars().all() == ["received"]
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.add_history("SD000001", NOW, "bot", "rolled back")
+        raise RuntimeError("the unit failed")
+    with store.transaction() as tx:
+        assert [h.action for h in tx.history("SD000001")] == ["received"]
+
+
+def test_a_batch_whose_caller_let_a_failed_unit_pass_still_rolls_back(store: SqlStore) -> None:
+    with pytest.raises(BatchSpoiled), store.batch():
+        with store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "received")
+        try:
+            with store.transaction() as tx:
+                tx.add_history("SD000002", NOW, "bot", "received")
+                raise ValueError("a bad message")
+        except BatchSpoiled:
+            pass  # a caller that goes on as if it were a savepoint: the batch still does not commit
+    with store.transaction() as tx:
+        assert tx.history("SD000001") == [] and tx.history("SD000002") == []
+
+
+@pytest.mark.parametrize("error", [StorageError("the disk is full"), LeaseLost("another instance holds the lease")])
+def test_a_storage_fault_or_a_lost_lease_in_a_batch_comes_out_as_itself(store: SqlStore, error: Exception) -> None:
+    with pytest.raises(type(error)), store.batch(), store.transaction() as tx:
+        tx.add_history("SD000001", NOW, "bot", "received")
+        raise error
+    with store.transaction() as tx:
+        assert tx.history("SD000001") == []
