@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from bot.domain.booking_rules import attendees
 from bot.domain.cases import Event, decide
@@ -14,9 +14,10 @@ from bot.domain.decisions import Attach, CaseTimer, CaseView, Decision, Mail, Ro
 from bot.domain.model import Attachment, CalendarEvent, Case, OutgoingEmail, wall_clock
 from bot.domain.purposes import SHORT_REPLIES, Purpose
 from bot.ports import StoreTransaction
-from bot.service.compliance import record_compliance
+from bot.service.compliance import write_compliance
 from bot.service.documents import invitation_for, minutes_pack_for
 from bot.service.handled import Handled
+from bot.service.ledger import Recording
 from bot.service.outbox import compose
 from bot.service.setup import Setup
 
@@ -31,7 +32,10 @@ class Unit:
     ) -> None:
         self.setup = setup
         self.config = setup.config
-        self.tx = tx
+        # Every call goes to the transaction; what this unit writes of a case is also kept, so its
+        # views and compliance records need not read it back (bot/service/ledger.py).
+        self.ledger = Recording(tx)
+        self.tx = cast(StoreTransaction, self.ledger)
         self.now = now
         self.result = result
         self.in_reply_to = in_reply_to
@@ -66,8 +70,17 @@ class Unit:
 
     def record_compliance(self) -> None:
         """Rewrite the compliance record of every case this unit changed, in its transaction (§5)."""
+        ledger = self.ledger
         for case_id in sorted(self.touched):
-            record_compliance(self.tx, case_id, self.setup.policy, self.now)
+            case = ledger.known_case(case_id)
+            if case is None:
+                continue
+            booking, history, timers = (
+                ledger.known_booking(case_id),
+                ledger.known_history(case_id),
+                ledger.known_timers(case_id),
+            )
+            write_compliance(self.tx, case, booking, history, timers, self.setup.policy, self.now)
 
     def local(self, moment: datetime) -> str:
         return wall_clock(moment, self.setup.tz)
@@ -97,15 +110,16 @@ class Unit:
         What the history says (the outcome, when contact and HELD were recorded) is read only
         when asked for, so that other decisions do not read a long history.
         """
+        ledger = self.ledger
         pending = tuple(
             CaseTimer(Purpose(t.purpose), t.due_at, t.scope, t.detail)
-            for t in self.tx.timers_for(case.case_id)
+            for t in ledger.known_timers(case.case_id)
             if t.status == "pending"
         )
-        view = CaseView(case, self.tx.booking_for(case.case_id), pending)
+        view = CaseView(case, ledger.known_booking(case.case_id), pending)
         if not with_history:
             return view
-        last = {entry.action: entry for entry in self.tx.history(case.case_id)}
+        last = {entry.action: entry for entry in ledger.known_history(case.case_id)}
         return replace(
             view,
             outcome=last["outcome"].detail if "outcome" in last else None,
