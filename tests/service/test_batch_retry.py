@@ -1,6 +1,7 @@
 """A batch of messages whose third fails (issue 18): no savepoint per message, so the batch is
 rolled back and handled again one message at a time; the bad one is quarantined alone, the
 others handled once each. And a batch leaves the same history as messages handled one by one.
+Both on SQLite and on PostgreSQL.
 
 The failure is a real one: a deployment's confirmation template naming a value the bot does
 not provide, so a standard request (which is confirmed) fails after it has written its case,
@@ -12,11 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sqlite3
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.config import load_config
 from bot.daemon import Daemon
@@ -26,16 +28,40 @@ from tests.support.requests_mail import StepClock, london, request_email
 
 SENT = london("2026-11-23 09:00")
 REPO = Path(__file__).resolve().parents[2]
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
+URL_ENV = "STRATEGY_BOT_DATABASE_URL"  # store.postgresql.url_env's default
+
+# A bot built on a fresh database in the given folder: (folder, broken confirmation template) -> Bot.
+Builder = Callable[[Path, bool], Bot]
 
 
-def built(tmp_path: Path, broken_confirmation: bool) -> Bot:
-    templates = tmp_path / "templates"
-    shutil.copytree(REPO / "mail_templates", templates)
-    if broken_confirmation:
-        (templates / "confirmation.txt.j2").write_text("{{ no_such_value }}\n", encoding="utf-8")
-    example = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    (tmp_path / "bot.toml").write_text(f'templates_dir = "{templates}"\n' + example, encoding="utf-8")
-    return build(load_config(tmp_path / "bot.toml"))
+@pytest.fixture(params=ENGINES)
+def make_bot(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Builder]:
+    made: list[str] = []
+    engine = str(request.param)
+    server = request.getfixturevalue("postgres") if engine == "postgresql" else None
+
+    def make(folder: Path, broken_confirmation: bool) -> Bot:
+        templates = folder / "templates"
+        shutil.copytree(REPO / "mail_templates", templates)
+        if broken_confirmation:
+            (templates / "confirmation.txt.j2").write_text("{{ no_such_value }}\n", encoding="utf-8")
+        example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+        example = example.replace("[store]\n", f'[store]\nkind = "{engine}"\n', 1)
+        (folder / "bot.toml").write_text(f'templates_dir = "{templates}"\n' + example, encoding="utf-8")
+        if server is not None:
+            made.append(server.create_database())
+            monkeypatch.setenv(URL_ENV, made[-1])
+        return build(load_config(folder / "bot.toml"))
+
+    yield make
+    for url in made:
+        server.drop_database(url)
+
+
+def rows(bot: Bot, sql: str) -> list[tuple[object, ...]]:
+    with bot.store.connection() as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
 
 
 def five_requests() -> list[tuple[str, bytes]]:
@@ -43,9 +69,8 @@ def five_requests() -> list[tuple[str, bytes]]:
     mails = []
     for n in range(1, 6):
         message_id = f"<batch-{n}@council.example>"
-        subject = "Strategy discussion N14678{n}" if n == 3 else f"URGENT S47 ENQUIRY N22222{n}"
-        raw = request_email(SENT, subject=subject.format(n=n), message_id=message_id, n_number=f"N22222{n}")
-        mails.append((message_id, raw))
+        subject = f"Strategy discussion N22222{n}" if n == 3 else f"URGENT S47 ENQUIRY N22222{n}"
+        mails.append((message_id, request_email(SENT, subject=subject, message_id=message_id, n_number=f"N22222{n}")))
     return mails
 
 
@@ -67,61 +92,42 @@ def in_folder(tmp_path: Path, folder: str) -> list[str]:
     return sorted(p.name.split(":")[0] for p in cur.iterdir()) if cur.exists() else []
 
 
-def rows(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(tmp_path / "strategy-bot-data" / "bot.sqlite3")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
 def test_a_batch_whose_third_message_fails_is_handled_again_one_by_one(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, make_bot: Builder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = built(tmp_path, broken_confirmation=True)
+    bot = make_bot(tmp_path, True)
     try:
         mails = five_requests()
         names = put_in_inbox(tmp_path, mails)
         with caplog.at_level(logging.INFO):
             Daemon(bot, StepClock(SENT + timedelta(minutes=1))).round()
+
+        assert in_folder(tmp_path, "Quarantine") == [names[2]]
+        assert in_folder(tmp_path, "Processed") == sorted(names[:2] + names[3:])
+        assert not list((tmp_path / "strategy-bot-data" / "inbox" / "new").iterdir())
+        # Every message recorded once: four handled, the standard one quarantined.
+        assert sorted(rows(bot, "SELECT message_id, outcome FROM messages")) == sorted(
+            (message_id, "quarantine" if n == 2 else "processed") for n, (message_id, _) in enumerate(mails)
+        )
+        # One case for each urgent request, none for the quarantined one (its writes were rolled back).
+        assert sorted(rows(bot, "SELECT n_numbers FROM cases")) == [(f"N22222{n}",) for n in (1, 2, 4, 5)]
+        received = rows(bot, "SELECT case_id, COUNT(*) FROM history WHERE action = 'received' GROUP BY case_id")
+        assert len(received) == 4 and all(count == 1 for _, count in received)
+        assert rows(bot, "SELECT message_id FROM history WHERE action = 'quarantined'") == [(mails[2][0],)]
+        assert rows(bot, "SELECT COUNT(*) FROM bookings") == [(0,)]  # the standard one's booking rolled back
+        acknowledged = rows(
+            bot, "SELECT case_id, COUNT(*) FROM outbox WHERE purpose = 'urgent_acknowledgement' GROUP BY case_id"
+        )
+        assert len(acknowledged) == 4 and all(count == 1 for _, count in acknowledged)
+        assert rows(bot, "SELECT COUNT(*) FROM outbox WHERE purpose = 'quarantine_notice'") == [(1,)]
     finally:
         bot.close()
-
-    assert in_folder(tmp_path, "Quarantine") == [names[2]]
-    assert in_folder(tmp_path, "Processed") == sorted(names[:2] + names[3:])
-    assert not list((tmp_path / "strategy-bot-data" / "inbox" / "new").iterdir())
-    # Every message recorded once: four handled, the standard one quarantined.
-    assert sorted(rows(tmp_path, "SELECT message_id, outcome FROM messages")) == sorted(
-        (message_id, "quarantine" if n == 2 else "processed") for n, (message_id, _) in enumerate(mails)
-    )
-    # One case for each urgent request, none for the quarantined one (its writes were rolled back).
-    assert sorted(rows(tmp_path, "SELECT n_numbers FROM cases")) == [(f"N22222{n}",) for n in (1, 2, 4, 5)]
-    received = rows(tmp_path, "SELECT case_id, COUNT(*) FROM history WHERE action = 'received' GROUP BY case_id")
-    assert len(received) == 4 and all(count == 1 for _, count in received)
-    assert rows(tmp_path, "SELECT message_id FROM history WHERE action = 'quarantined'") == [(mails[2][0],)]
-    assert rows(tmp_path, "SELECT COUNT(*) FROM bookings") == [(0,)]  # urgent requests go to the duty DS
-    acknowledgements = rows(
-        tmp_path, "SELECT case_id, COUNT(*) FROM outbox WHERE purpose = 'urgent_acknowledgement' GROUP BY case_id"
-    )
-    assert len(acknowledgements) == 4 and all(count == 1 for _, count in acknowledgements)
-    assert rows(tmp_path, "SELECT COUNT(*) FROM outbox WHERE purpose = 'quarantine_notice'") == [(1,)]
     assert any("the batch is rolled back" in r.getMessage() for r in caplog.records)
 
 
-def handled_one_by_one(tmp_path: Path, mails: list[tuple[datetime, bytes]], batched: bool) -> Bot:
-    bot = built(tmp_path, broken_confirmation=False)
-    incoming = [IncomingMail(f"k{n}", raw, at) for n, (at, raw) in enumerate(mails)]
-    if batched:
-        with bot.store.batch():
-            for mail in incoming:
-                bot.service.handle(mail, mail.received_at)
-    else:
-        for mail in incoming:
-            bot.service.handle(mail, mail.received_at)
-    return bot
-
-
-def test_a_batch_leaves_the_same_history_timers_and_outbox_as_messages_handled_one_by_one(tmp_path: Path) -> None:
+def test_a_batch_leaves_the_same_history_timers_and_outbox_as_messages_handled_one_by_one(
+    tmp_path: Path, make_bot: Builder
+) -> None:
     later = SENT + timedelta(minutes=5)
     mails = [
         (SENT, request_email(SENT, message_id="<s1@council.example>")),
@@ -136,11 +142,21 @@ def test_a_batch_leaves_the_same_history_timers_and_outbox_as_messages_handled_o
         "outbox": "SELECT id, case_id, purpose, message_id, status FROM outbox ORDER BY id",
         "messages": "SELECT message_id, kind, outcome, case_id FROM messages ORDER BY message_id",
     }
-    found = {}
+    found: dict[bool, dict[str, list[tuple[object, ...]]]] = {}
     for batched in (False, True):
         work = tmp_path / ("batched" if batched else "one-by-one")
         work.mkdir()
-        handled_one_by_one(work, mails, batched).close()
-        found[batched] = {name: rows(work, sql) for name, sql in tables.items()}
+        bot = make_bot(work, False)
+        try:
+            incoming = [IncomingMail(f"k{n}", raw, at) for n, (at, raw) in enumerate(mails)]
+            if batched:
+                with bot.store.batch():
+                    handled = [bot.service.handle(mail, mail.received_at) for mail in incoming]
+            else:
+                handled = [bot.service.handle(mail, mail.received_at) for mail in incoming]
+            assert [h.duplicate for h in handled] == [False, False, False, True, False]
+            found[batched] = {name: rows(bot, sql) for name, sql in tables.items()}
+        finally:
+            bot.close()
     assert len(found[False]["history"]) > 10 and len(found[False]["timers"]) >= 5
     assert found[True] == found[False]
