@@ -167,6 +167,7 @@ class OutboxDelivery:
         """Send ``due`` in order; True as well when the server came back and freed emails that waited."""
         sent = retrying = failed = 0
         again = False
+        taken: list[QueuedEmail] = []  # sent, not yet recorded: in a group commit, recorded together
         for index, queued in enumerate(due):
             attempts = queued.attempts + 1
             if queued.resend:
@@ -182,6 +183,7 @@ class OutboxDelivery:
                 self.sender.send(queued.message_id, queued.raw, self.from_address, queued.recipients)
                 failpoints.reach("after_send")
             except PermanentError as exc:
+                self._record_sent(taken, now)  # (recorded first: the history keeps the order of sending)
                 failed += 1
                 log.error("email %s (%s) refused for good: %s", queued.message_id, queued.purpose, exc)
                 with self.store.transaction() as tx:
@@ -193,6 +195,7 @@ class OutboxDelivery:
                     self.on_refused(queued, str(exc), now)
                 continue
             except ServerUnreachable as exc:
+                self._record_sent(taken, now)
                 # The server takes no mail at all: the rest of the round waits with this one
                 # rather than each trying (and timing out) in turn.
                 waiting = due[index:]
@@ -210,6 +213,7 @@ class OutboxDelivery:
                 self._unreachable = True
                 break
             except Exception as exc:  # noqa: BLE001 - TransientError, or an adapter's surprise: retried, never fatal
+                self._record_sent(taken, now)
                 retrying += 1
                 retry_at = now + retry_delay(attempts, self.cfg.retry_first_seconds, self.cfg.retry_max_seconds)
                 log.warning(
@@ -226,15 +230,30 @@ class OutboxDelivery:
                 self._unreachable = False
                 continue
             sent += 1
-            with self.store.transaction() as tx:
+            taken.append(queued)
+            if not self.group_commit:  # "sent" right after the server took it: the resend window is one email
+                self._record_sent(taken, now)
+            again = self._up(now) or again
+        self._record_sent(taken, now)
+        return DeliveryRound(sent, retrying, failed), again
+
+    def _record_sent(self, taken: list[QueuedEmail], now: datetime) -> None:
+        """Mark ``taken`` sent, with their history, in one unit of work; then empty it.
+
+        In a group commit that unit is in the round's batch: durable after the sender's batch is.
+        """
+        if not taken:
+            return
+        with self.store.transaction() as tx:
+            for queued in taken:
                 tx.mark_sent(queued.id, now)
                 recipients = ", ".join(queued.recipients)
                 tx.add_history(
                     queued.case_id, now, "bot", "email_sent", f"{queued.purpose} to {recipients}", queued.message_id
                 )
+        for queued in taken:
             log.info("email %s (%s) delivered", queued.message_id, queued.purpose)
-            again = self._up(now) or again
-        return DeliveryRound(sent, retrying, failed), again
+        taken.clear()
 
     # -- the sender's health -------------------------------------------------------------------
 
