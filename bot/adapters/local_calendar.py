@@ -6,13 +6,15 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Executable, bindparam, delete, insert, literal_column, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal_column, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import from_utc_text, utc_text
+from bot.adapters.sql_statements import Prepared
 from bot.adapters.sql_store import SqlStore
 from bot.domain.model import CalendarEvent, Interval
 from bot.errors import PermanentError, SlotTaken
@@ -29,9 +31,30 @@ _OVERLAPPING = (
     t.calendar_events.c.end > bindparam("start"),
     t.calendar_events.c.start + literal_column("''") < bindparam("end"),
 )
-_EVENTS_BETWEEN = select(t.calendar_events).where(*_OVERLAPPING)
-_BUSY_BETWEEN = select(t.calendar_events.c.start, t.calendar_events.c.end).where(*_OVERLAPPING)
-_UIDS_BETWEEN = select(t.calendar_events.c.uid).where(*_OVERLAPPING)
+# Compiled once per database and run on the driver's cursor (bot.adapters.sql_statements).
+_EVENTS_BETWEEN = Prepared(select(t.calendar_events).where(*_OVERLAPPING))
+_BUSY_BETWEEN = Prepared(select(t.calendar_events.c.start, t.calendar_events.c.end).where(*_OVERLAPPING))
+_UIDS_BETWEEN = Prepared(select(t.calendar_events.c.uid).where(*_OVERLAPPING))
+# Booking: the event itself if already there (a retry), and the events its time overlaps, in one
+# statement; each branch through its own index.
+_SAME_OR_OVERLAPPING = Prepared(
+    union_all(
+        select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == bindparam("uid")),
+        select(t.calendar_events.c.uid).where(*_OVERLAPPING),
+    )
+)
+_UID = Prepared(select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == bindparam("uid")))
+_BOOKED = Prepared(
+    select(t.calendar_events.c.start, t.calendar_events.c.end).where(t.calendar_events.c.uid == bindparam("uid"))
+)
+_EVENT_COLUMNS = tuple(c.key for c in t.calendar_events.c if c.key != "id")
+_INSERT = Prepared(insert(t.calendar_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
+_MOVE = Prepared(
+    update(t.calendar_events)
+    .where(t.calendar_events.c.uid == bindparam("of_uid"))
+    .values({name: bindparam(name) for name in _EVENT_COLUMNS})
+)
+_CANCEL = Prepared(delete(t.calendar_events).where(t.calendar_events.c.uid == bindparam("uid")))
 # The feed: every event ending after a moment (the same index), whatever the calendar's age.
 _ENDING_AFTER = select(t.calendar_events).where(t.calendar_events.c.end > bindparam("since"))
 
@@ -47,13 +70,13 @@ class LocalCalendar:
     def busy(self, start: datetime, end: datetime) -> list[Interval]:
         # Times only: nothing to open when the events are sealed.
         with self._store.connection() as conn:
-            found = conn.execute(_BUSY_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
+            found = _BUSY_BETWEEN.rows(conn, {"start": utc_text(start), "end": utc_text(end)})
         rows = sorted(found, key=lambda row: row.start)  # UTC text sorts as the instants do
         return [Interval(from_utc_text(row.start), from_utc_text(row.end)) for row in rows]
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         with self._store.connection() as conn:
-            found = conn.execute(_EVENTS_BETWEEN, {"start": utc_text(start), "end": utc_text(end)}).all()
+            found = _EVENTS_BETWEEN.rows(conn, {"start": utc_text(start), "end": utc_text(end)})
         rows = sorted(found, key=lambda row: row.start)  # UTC text sorts as the instants do
         return [_event(row, self._store.sealer) for row in rows]
 
@@ -64,38 +87,37 @@ class LocalCalendar:
 
     def book(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
-            existing = conn.execute(select(t.calendar_events.c.uid).where(t.calendar_events.c.uid == event.uid)).first()
-            if existing is not None:
-                return  # a retry of a booking already made
-            self._refuse_overlap(event)
-            _write(conn, event, insert(t.calendar_events).values(**_row(event, self._store.sealer)))
+            if event.may_overlap:
+                if _UID.first(conn, {"uid": event.uid}) is not None:
+                    return  # a retry of a booking already made
+            else:
+                span = {"uid": event.uid, "start": utc_text(event.start), "end": utc_text(event.end)}
+                found = [row.uid for row in _SAME_OR_OVERLAPPING.rows(conn, span)]
+                if event.uid in found:
+                    return  # a retry of a booking already made
+                _refuse(event, found)
+            _write(conn, event, _INSERT, _row(event, self._store.sealer))
 
     def booked(self, uid: str) -> Interval | None:
-        columns = (t.calendar_events.c.start, t.calendar_events.c.end)
         with self._store.connection() as conn:
-            row = conn.execute(select(*columns).where(t.calendar_events.c.uid == uid)).first()
+            row = _BOOKED.first(conn, {"uid": uid})
         return Interval(from_utc_text(row.start), from_utc_text(row.end)) if row is not None else None
 
     def move(self, event: CalendarEvent) -> None:
         with self._store.connection() as conn:
             self._refuse_overlap(event)
-            change = update(t.calendar_events).where(t.calendar_events.c.uid == event.uid)
-            _write(conn, event, change.values(**_row(event, self._store.sealer)))
+            _write(conn, event, _MOVE, {**_row(event, self._store.sealer), "of_uid": event.uid})
 
     def cancel(self, uid: str) -> None:
         with self._store.connection() as conn:
-            conn.execute(delete(t.calendar_events).where(t.calendar_events.c.uid == uid))
+            _CANCEL.run(conn, {"uid": uid})
 
     def _refuse_overlap(self, event: CalendarEvent) -> None:
         if event.may_overlap:
             return
         with self._store.connection() as conn:
-            found = conn.execute(_UIDS_BETWEEN, {"start": utc_text(event.start), "end": utc_text(event.end)})
-            clashes = [uid for uid in found.scalars() if uid != event.uid]
-        if clashes:
-            raise SlotTaken(
-                f"{event.start.isoformat()}–{event.end.isoformat()} overlaps {len(clashes)} existing event(s)"
-            )
+            found = _UIDS_BETWEEN.rows(conn, {"start": utc_text(event.start), "end": utc_text(event.end)})
+        _refuse(event, [row.uid for row in found])
 
     def publish(
         self, path: Path, calendar_name: str, tz: ZoneInfo, stamp: datetime, since: datetime | None = None
@@ -124,6 +146,12 @@ class LocalCalendar:
         os.replace(tmp, path)
 
 
+def _refuse(event: CalendarEvent, overlapping: list[str]) -> None:
+    clashes = [uid for uid in overlapping if uid != event.uid]
+    if clashes:
+        raise SlotTaken(f"{event.start.isoformat()}–{event.end.isoformat()} overlaps {len(clashes)} existing event(s)")
+
+
 def _seal(sealer: Sealer | None, text: str) -> str:
     # The body names the family and the manager, the attendees are people: sealed at rest
     # like the case's details (privacy.key_env). Empty stays empty, as the purge leaves it.
@@ -138,7 +166,7 @@ def _open(sealer: Sealer | None, text: str) -> str:
     return sealer.open_text(text)
 
 
-def _write(conn: Connection, event: CalendarEvent, statement: Executable) -> None:
+def _write(conn: Connection, event: CalendarEvent, statement: Prepared, values: dict[str, object]) -> None:
     """Insert or move an event; another writer's overlapping event, committed first, is ``SlotTaken``.
 
     The look before the write (``_refuse_overlap``) sees only committed events. On PostgreSQL
@@ -147,11 +175,11 @@ def _write(conn: Connection, event: CalendarEvent, statement: Executable) -> Non
     statement leaves the unit of work usable and the case goes on to the next free slot.
     """
     if conn.dialect.name != "postgresql":
-        conn.execute(statement)  # SQLite: one writer at a time; the look before was enough
+        statement.run(conn, values)  # SQLite: one writer at a time; the look before was enough
         return
     try:
         with conn.begin_nested():
-            conn.execute(statement)
+            statement.run(conn, values)
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
             raise
@@ -176,17 +204,17 @@ def _row(event: CalendarEvent, sealer: Sealer | None) -> dict[str, object]:
     }
 
 
-def _event(row: object, sealer: Sealer | None) -> CalendarEvent:
-    r = row._mapping  # type: ignore[attr-defined]
+def _event(r: Any, sealer: Sealer | None) -> CalendarEvent:
+    # A row by its columns' names: SQLAlchemy's, or a prepared statement's named tuple.
     return CalendarEvent(
-        uid=r["uid"],
-        subject=r["subject"],
-        start=from_utc_text(r["start"]),
-        end=from_utc_text(r["end"]),
-        body=_open(sealer, r["body"]),
-        location=r["location"],
-        attendees=tuple(a for a in _open(sealer, r["attendees"]).split(",") if a),
-        organizer=r["organizer"],
-        sequence=r["sequence"],
-        private=bool(r["private"]),
+        uid=r.uid,
+        subject=r.subject,
+        start=from_utc_text(r.start),
+        end=from_utc_text(r.end),
+        body=_open(sealer, r.body),
+        location=r.location,
+        attendees=tuple(a for a in _open(sealer, r.attendees).split(",") if a),
+        organizer=r.organizer,
+        sequence=r.sequence,
+        private=bool(r.private),
     )

@@ -6,40 +6,102 @@ import json
 import uuid
 from dataclasses import asdict
 from datetime import date, datetime, time
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Label, Table, bindparam, delete, insert, literal_column, select, union_all, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.adapters.sql_statements import Prepared
 from bot.domain.model import Booking, Case, CaseState, EmergencyAction, Kind, RequestDetails, Requester
 from bot.domain.records import SeenMessage
 from bot.errors import PermanentError
 from bot.sealing import PREFIX
 
-# Statements built once: building and coercing a statement costs more than running it.
-_INSERT_MESSAGE = insert(t.messages)
-_INSERT_CASE = insert(t.cases)
-_INSERT_BOOKING = insert(t.bookings)
-_MESSAGE_BY_ID = select(t.messages).where(t.messages.c.message_id == bindparam("key"))
-_MESSAGE_BY_HASH = select(t.messages).where(t.messages.c.content_hash == bindparam("key")).limit(1)
-_CASE_BY_ID = select(t.cases).where(t.cases.c.case_id == bindparam("case_id"))
-_INSERT_NUMBER = insert(t.case_numbers)
-_BOOKING_OF_CASE = (
+_CLOSED_STATES = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
+
+
+def _values(table: Table, *names: str) -> dict[str, object]:
+    return {name: bindparam(name) for name in names} if names else {c.key: bindparam(c.key) for c in table.c}
+
+
+# Statements built once and compiled once per database (bot.adapters.sql_statements): building,
+# coercing and running a statement through SQLAlchemy costs more than SQLite running it.
+_INSERT_MESSAGE = Prepared(insert(t.messages).values(_values(t.messages)))
+_CASE_COLUMNS = tuple(c.key for c in t.cases.c if c.key != "id")
+_INSERT_CASE = Prepared(insert(t.cases).values(_values(t.cases, *_CASE_COLUMNS)).returning(t.cases.c.id))
+_NAME_CASE = Prepared(update(t.cases).where(t.cases.c.id == bindparam("row_id")).values(case_id=bindparam("new_id")))
+_INSERT_BOOKING = Prepared(
+    insert(t.bookings).values(_values(t.bookings, "case_id", "uid", "start", "end", "sequence", "status"))
+)
+_SET_BOOKING = Prepared(
+    update(t.bookings)
+    .where(t.bookings.c.case_id == bindparam("of_case"))
+    .where(t.bookings.c.status == "booked")
+    .values(_values(t.bookings, "start", "end", "sequence", "status"))
+)
+# Which branch of a union a row came from, for its ORDER BY: the first branch's rows first.
+_FIRST: Label[int] = literal_column("0").label("pick")
+_THEN: Label[int] = literal_column("1").label("pick")
+_SEEN_COLUMNS = (
+    t.messages.c.message_id,
+    t.messages.c.kind,
+    t.messages.c.outcome,
+    t.messages.c.reason,
+    t.messages.c.case_id,
+)
+# A message seen before, by its Message-ID or else by its content: one statement, the first
+# branch preferred (each branch through its own index).
+_SEEN = Prepared(
+    union_all(
+        select(_FIRST, *_SEEN_COLUMNS).where(t.messages.c.message_id == bindparam("key")),
+        select(_THEN, *_SEEN_COLUMNS).where(t.messages.c.content_hash == bindparam("hash")),
+    )
+    .order_by("pick")
+    .limit(1)
+)
+# The case of a message in a thread: the message handled, or else the email sent, with that id.
+_THREAD_CASE = Prepared(
+    union_all(
+        select(_FIRST, t.messages.c.case_id).where(t.messages.c.message_id == bindparam("ref")),
+        select(_THEN, t.outbox.c.case_id).where(t.outbox.c.message_id == bindparam("ref")),
+    )
+    .order_by("pick")
+    .limit(1)
+)
+_CASE_BY_ID = Prepared(select(t.cases).where(t.cases.c.case_id == bindparam("case_id")))
+_INSERT_NUMBER = Prepared(insert(t.case_numbers).values(_values(t.case_numbers, "n_number", "case_id")))
+_DELETE_NUMBERS = Prepared(delete(t.case_numbers).where(t.case_numbers.c.case_id == bindparam("case_id")))
+_BOOKING_OF_CASE = Prepared(
     select(t.bookings)
     .where(t.bookings.c.case_id == bindparam("case_id"))
     .where(t.bookings.c.status == "booked")
     .order_by(t.bookings.c.id.desc())
     .limit(1)
 )
-# The cases of one N number, through its index: never a scan of every case's list.
-_CASES_OF_NUMBER = (
-    select(t.cases.c.case_id, t.cases.c.state)
-    .join(t.case_numbers, t.case_numbers.c.case_id == t.cases.c.case_id)
-    .where(t.case_numbers.c.n_number == bindparam("n"))
-    .order_by(t.cases.c.id)
+_NUMBERED = select(t.case_numbers.c.case_id).where(t.case_numbers.c.n_number == bindparam("n"))
+# The cases of one N number, whole, through its index: never a scan of every case's list.
+_CASES_OF_NUMBER = Prepared(select(t.cases).where(t.cases.c.case_id.in_(_NUMBERED)).order_by(t.cases.c.id))
+# What a reference names: the case with that id first (unless the number also names it), then
+# the cases of that N number, oldest first; one statement.
+_CASES_FOR = Prepared(
+    union_all(
+        select(_FIRST, *t.cases.c)
+        .where(t.cases.c.case_id == bindparam("n"))
+        .where(t.cases.c.case_id.not_in(_NUMBERED)),
+        select(_THEN, *t.cases.c).where(t.cases.c.case_id.in_(_NUMBERED)),
+    ).order_by("pick", "id")
 )
-
-_CLOSED = (CaseState.CANCELLED.value, CaseState.CLOSED.value)
+_BOOKINGS_BETWEEN = Prepared(
+    select(t.bookings)
+    .where(t.bookings.c.status == "booked")
+    .where(t.bookings.c.start < bindparam("end"))
+    .where(t.bookings.c.end > bindparam("start"))
+    .order_by(t.bookings.c.start)
+)
+_OPEN_CASES = select(t.cases).where(t.cases.c.state.not_in(_CLOSED_STATES)).order_by(t.cases.c.id)
+# update_case's statements, one per set of columns it changes: built at first use.
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
 
 
 def _details_json(details: RequestDetails) -> str:
@@ -91,10 +153,7 @@ class CaseRows(SqlRows):
     # -- messages ------------------------------------------------------------------------
 
     def seen_message(self, message_id: str, content_hash: str) -> SeenMessage | None:
-        row = (
-            self.conn.execute(_MESSAGE_BY_ID, {"key": message_id}).first()
-            or self.conn.execute(_MESSAGE_BY_HASH, {"key": content_hash}).first()
-        )
+        row = _SEEN.first(self.conn, {"key": message_id, "hash": content_hash})
         if row is None:
             return None
         return SeenMessage(row.message_id, row.kind, row.outcome, row.reason, row.case_id)
@@ -110,8 +169,8 @@ class CaseRows(SqlRows):
         reason: str | None,
         case_id: str | None,
     ) -> None:
-        self.conn.execute(
-            _INSERT_MESSAGE,
+        _INSERT_MESSAGE.run(
+            self.conn,
             {
                 "message_id": message_id,
                 "content_hash": content_hash,
@@ -127,20 +186,16 @@ class CaseRows(SqlRows):
 
     def case_for_thread(self, references: list[str]) -> Case | None:
         for ref in reversed(references):
-            row = (
-                self.conn.execute(select(t.messages.c.case_id).where(t.messages.c.message_id == ref)).first()
-                or self.conn.execute(select(t.outbox.c.case_id).where(t.outbox.c.message_id == ref)).first()
-            )
-            if row is not None and row[0]:
-                return self.case(row[0])
+            row = _THREAD_CASE.first(self.conn, {"ref": ref})
+            if row is not None and row.case_id:
+                return self.case(row.case_id)
         return None
 
     def open_case_with_n_number(self, n_numbers: list[str]) -> Case | None:
         for n in n_numbers:
-            rows = self.conn.execute(_CASES_OF_NUMBER, {"n": n}).all()
-            open_ids = [row.case_id for row in rows if row.state not in _CLOSED]
-            if open_ids:
-                return self.case(open_ids[-1])
+            rows = [row for row in _CASES_OF_NUMBER.rows(self.conn, {"n": n}) if row.state not in _CLOSED_STATES]
+            if rows:
+                return self._case(rows[-1])
         return None
 
     # -- cases ---------------------------------------------------------------------------
@@ -156,8 +211,8 @@ class CaseRows(SqlRows):
         effective_day: date | None = None,
         clock_start: datetime | None = None,
     ) -> Case:
-        result = self.conn.execute(
-            _INSERT_CASE,
+        inserted = _INSERT_CASE.first(
+            self.conn,
             {
                 # A placeholder that fits the column (PostgreSQL holds it to its 20 characters)
                 # until the row id gives the case its id, two lines down.
@@ -174,10 +229,10 @@ class CaseRows(SqlRows):
                 "updated_at": utc_text(now),
             },
         )
-        row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        row_id = int(inserted.id)  # type: ignore[union-attr]
         # Case ids come from the row id so they are unique without a second counter.
         case_id = f"SD{row_id:06d}"
-        self.conn.execute(update(t.cases).where(t.cases.c.id == row_id).values(case_id=case_id))
+        _NAME_CASE.run(self.conn, {"row_id": row_id, "new_id": case_id})
         self._index_numbers(case_id, details.n_numbers)
         return Case(
             case_id=case_id,
@@ -192,13 +247,16 @@ class CaseRows(SqlRows):
 
     def _index_numbers(self, case_id: str, n_numbers: tuple[str, ...]) -> None:
         rows = [{"n_number": n, "case_id": case_id} for n in dict.fromkeys(n_numbers) if n]
-        if rows:
-            self.conn.execute(_INSERT_NUMBER, rows)
+        if len(rows) == 1:
+            _INSERT_NUMBER.run(self.conn, rows[0])
+        else:
+            _INSERT_NUMBER.run_many(self.conn, rows)
 
     def case(self, case_id: str) -> Case | None:
-        row = self.conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
-        if row is None:
-            return None
+        row = _CASE_BY_ID.first(self.conn, {"case_id": case_id})
+        return None if row is None else self._case(row)
+
+    def _case(self, row: Any) -> Case:
         return Case(
             case_id=row.case_id,
             kind=Kind(row.kind),
@@ -224,30 +282,24 @@ class CaseRows(SqlRows):
         if details is not None:
             values["details"] = self._seal_details(details)
             values["n_numbers"] = ",".join(details.n_numbers)
-            self.conn.execute(delete(t.case_numbers).where(t.case_numbers.c.case_id == case_id))
+            _DELETE_NUMBERS.run(self.conn, {"case_id": case_id})
             self._index_numbers(case_id, details.n_numbers)
         if effective_day is not None:
             values["effective_day"] = effective_day.isoformat()
-        self.conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(**values))
+        _update_of(tuple(values)).run(self.conn, {**values, "of_case": case_id})
 
     def cases_for(self, reference: str) -> list[Case]:
-        ids = [row.case_id for row in self.conn.execute(_CASES_OF_NUMBER, {"n": reference})]
-        if reference not in ids and self.conn.execute(_CASE_BY_ID, {"case_id": reference}).first() is not None:
-            ids.insert(0, reference)  # a case id (SD000012) rather than an N number
-        found = [self.case(case_id) for case_id in ids]
-        return [case for case in found if case is not None]
+        # A case id (SD000012) or an N number: one statement for both (issue 18).
+        return [self._case(row) for row in _CASES_FOR.rows(self.conn, {"n": reference})]
 
     def open_cases(self) -> list[Case]:
-        ids = self.conn.execute(
-            select(t.cases.c.case_id).where(t.cases.c.state.not_in(_CLOSED)).order_by(t.cases.c.id)
-        ).scalars()
-        return [case for case in (self.case(i) for i in ids) if case is not None]
+        return [self._case(row) for row in self.conn.execute(_OPEN_CASES)]
 
     # -- bookings ------------------------------------------------------------------------
 
     def add_booking(self, booking: Booking) -> None:
-        self.conn.execute(
-            _INSERT_BOOKING,
+        _INSERT_BOOKING.run(
+            self.conn,
             {
                 "case_id": booking.case_id,
                 "uid": booking.uid,
@@ -259,27 +311,26 @@ class CaseRows(SqlRows):
         )
 
     def set_booking(self, case_id: str, start: datetime, end: datetime, sequence: int, status: str) -> None:
-        self.conn.execute(
-            update(t.bookings)
-            .where(t.bookings.c.case_id == case_id)
-            .where(t.bookings.c.status == "booked")
-            .values(start=utc_text(start), end=utc_text(end), sequence=sequence, status=status)
-        )
+        values = {"start": utc_text(start), "end": utc_text(end), "sequence": sequence, "status": status}
+        _SET_BOOKING.run(self.conn, {**values, "of_case": case_id})
 
     def booking_for(self, case_id: str) -> Booking | None:
-        row = self.conn.execute(_BOOKING_OF_CASE, {"case_id": case_id}).first() if case_id is not None else None
+        row = _BOOKING_OF_CASE.first(self.conn, {"case_id": case_id}) if case_id is not None else None
         if row is None:
             return None
         return Booking(row.case_id, row.uid, from_utc_text(row.start), from_utc_text(row.end), row.sequence, row.status)
 
     def bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
-        rows = self.conn.execute(
-            select(t.bookings)
-            .where(t.bookings.c.status == "booked")
-            .where(t.bookings.c.start < utc_text(end))
-            .where(t.bookings.c.end > utc_text(start))
-            .order_by(t.bookings.c.start)
-        )
+        rows = _BOOKINGS_BETWEEN.rows(self.conn, {"start": utc_text(start), "end": utc_text(end)})
         return [
             Booking(r.case_id, r.uid, from_utc_text(r.start), from_utc_text(r.end), r.sequence, r.status) for r in rows
         ]
+
+
+def _update_of(columns: tuple[str, ...]) -> Prepared:
+    """The UPDATE of one case's ``columns`` (its id bound as ``of_case``), built once per set of columns."""
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        change = update(t.cases).where(t.cases.c.case_id == bindparam("of_case")).values(_values(t.cases, *columns))
+        statement = _UPDATES[columns] = Prepared(change)
+    return statement

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 
 from bot.adapters import sql_schema as t
-from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.adapters.sql_rows import SqlRows, Upsert, from_utc_text, utc_text
 from bot.domain.compliance import ComplianceRecord
 from bot.ports.compliance import Quarantined
 
@@ -32,6 +32,10 @@ _INSTANTS = (
     "icpc_held_at",
     "cancelled_at",
 )
+
+
+# One statement where a delete and an insert were: the row replaced whole, on SQLite and PostgreSQL.
+_PUT = Upsert(t.compliance, "case_id")
 
 
 def _row(record: ComplianceRecord) -> dict[str, Any]:
@@ -70,9 +74,7 @@ class ComplianceRows(SqlRows):
     """The ``ComplianceRecords`` port on SQL."""
 
     def put_compliance(self, record: ComplianceRecord) -> None:
-        # Delete and insert: the same two statements on SQLite and PostgreSQL, in this transaction.
-        self.conn.execute(delete(t.compliance).where(t.compliance.c.case_id == record.case_id))
-        self.conn.execute(insert(t.compliance).values(**_row(record)))
+        _PUT(self.conn, _row(record))
 
     def compliance_records(self, since: datetime | None = None) -> list[ComplianceRecord]:
         query = select(t.compliance).order_by(t.compliance.c.received_at, t.compliance.c.case_id)

@@ -8,15 +8,18 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.adapters.sql_statements import Prepared
 from bot.domain.model import OutgoingEmail
 from bot.domain.purposes import URGENT
 from bot.domain.records import QueuedEmail
 from bot.errors import PermanentError
 from bot.sealing import PREFIX
 
-# Statements built once: building and coercing a statement costs more than running it.
-_INSERT_OUTBOX = insert(t.outbox)
-_COUNT_EMAILS = (
+# Statements built once; those of every request compiled once per database and run on the
+# driver's cursor (bot.adapters.sql_statements): SQLAlchemy's work per statement costs more
+# than SQLite's.
+_INSERT_OUTBOX = Prepared(insert(t.outbox).values({c.key: bindparam(c.key) for c in t.outbox.c if c.key != "id"}))
+_COUNT_EMAILS = Prepared(
     select(func.count())
     .select_from(t.outbox)
     .where(t.outbox.c.purpose == bindparam("purpose"))
@@ -29,12 +32,28 @@ _RECENT = (
     .where(t.outbox.c.created_at >= bindparam("since"))
 )
 _RECENT_TO = _RECENT.where(t.outbox.c.recipients == bindparam("recipient"))
-_SENT_SINCE = select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > bindparam("since"))
-_BY_MESSAGE_ID = select(t.outbox.c.purpose).where(t.outbox.c.message_id == bindparam("message_id"))
-_MARK_SENT = (
+_SENT_SINCE = Prepared(select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > bindparam("since")))
+_BY_MESSAGE_ID = Prepared(select(t.outbox.c.purpose).where(t.outbox.c.message_id == bindparam("message_id")))
+_MARK_SENT = Prepared(
     update(t.outbox)
     .where(t.outbox.c.id == bindparam("email_id"))
     .values(status="sent", sent_at=bindparam("sent_at"), attempts=t.outbox.c.attempts + 1, last_error=None)
+)
+_MARK_SENDING = Prepared(update(t.outbox).where(t.outbox.c.id == bindparam("email_id")).values(status="sending"))
+_MARK_RETRY = Prepared(
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("email_id"))
+    .values(
+        status="pending",
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("retry_at"),
+        last_error=bindparam("error"),
+    )
+)
+_MARK_FAILED = Prepared(
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("email_id"))
+    .values(status="failed", attempts=bindparam("attempts"), last_error=bindparam("error"))
 )
 
 
@@ -43,13 +62,20 @@ _MARK_SENT = (
 WAITING = ("pending", "sending")
 # A backlog drains urgent purposes first (a duty referral before a reminder), then oldest first.
 _URGENT_FIRST = case((t.outbox.c.purpose.in_(sorted(URGENT)), 0), else_=1)
+_DUE = (
+    select(t.outbox)
+    .where(t.outbox.c.status.in_(WAITING))
+    .where(t.outbox.c.next_attempt_at <= bindparam("now"))
+    .order_by(_URGENT_FIRST, t.outbox.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class OutboxRows(SqlRows):
     """The ``Outbox`` port on SQL."""
 
     def count_emails(self, case_id: str | None, purpose: str) -> int:
-        return int(self.conn.execute(_COUNT_EMAILS, {"purpose": purpose, "case_id": case_id}).scalar_one())
+        return int(_COUNT_EMAILS.scalar(self.conn, {"purpose": purpose, "case_id": case_id}))
 
     def count_recent_emails(self, purposes: tuple[str, ...], since: datetime, recipient: str | None = None) -> int:
         values = {"purposes": list(purposes), "since": utc_text(since)}
@@ -58,18 +84,18 @@ class OutboxRows(SqlRows):
         return int(self.conn.execute(_RECENT_TO, {**values, "recipient": recipient}).scalar_one())
 
     def sent_since(self, since: datetime) -> int:
-        return int(self.conn.execute(_SENT_SINCE, {"since": utc_text(since)}).scalar() or 0)
+        return int(_SENT_SINCE.scalar(self.conn, {"since": utc_text(since)}) or 0)
 
     def email_queued(self, message_id: str) -> bool:
-        return self.conn.execute(_BY_MESSAGE_ID, {"message_id": message_id}).first() is not None
+        return _BY_MESSAGE_ID.first(self.conn, {"message_id": message_id}) is not None
 
     def email_purpose(self, message_id: str) -> str | None:
-        row = self.conn.execute(_BY_MESSAGE_ID, {"message_id": message_id}).first()
+        row = _BY_MESSAGE_ID.first(self.conn, {"message_id": message_id})
         return str(row[0]) if row else None
 
     def queue_email(self, email: OutgoingEmail, raw: bytes, now: datetime) -> None:
-        self.conn.execute(
-            _INSERT_OUTBOX,
+        _INSERT_OUTBOX.run(
+            self.conn,
             {
                 "message_id": email.message_id,
                 "case_id": email.case_id,
@@ -87,13 +113,7 @@ class OutboxRows(SqlRows):
         )
 
     def due_emails(self, now: datetime, limit: int) -> list[QueuedEmail]:
-        rows = self.conn.execute(
-            select(t.outbox)
-            .where(t.outbox.c.status.in_(WAITING))
-            .where(t.outbox.c.next_attempt_at <= utc_text(now))
-            .order_by(_URGENT_FIRST, t.outbox.c.id)
-            .limit(limit)
-        )
+        rows = self.conn.execute(_DUE, {"now": utc_text(now), "limit": limit})
         return [
             QueuedEmail(
                 r.id,
@@ -109,7 +129,7 @@ class OutboxRows(SqlRows):
         ]
 
     def mark_sending(self, email_id: int, now: datetime) -> None:
-        self.conn.execute(update(t.outbox).where(t.outbox.c.id == email_id).values(status="sending"))
+        _MARK_SENDING.run(self.conn, {"email_id": email_id})
 
     def release_waiting(self, now: datetime) -> int:
         result = self.conn.execute(
@@ -128,21 +148,14 @@ class OutboxRows(SqlRows):
         return stored
 
     def mark_sent(self, email_id: int, now: datetime) -> None:
-        self.conn.execute(_MARK_SENT, {"email_id": email_id, "sent_at": utc_text(now)})
+        _MARK_SENT.run(self.conn, {"email_id": email_id, "sent_at": utc_text(now)})
 
     def mark_retry(self, email_id: int, attempts: int, retry_at: datetime, error: str) -> None:
-        self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == email_id)
-            .values(status="pending", attempts=attempts, next_attempt_at=utc_text(retry_at), last_error=error)
-        )
+        values = {"email_id": email_id, "attempts": attempts, "retry_at": utc_text(retry_at), "error": error}
+        _MARK_RETRY.run(self.conn, values)
 
     def mark_failed(self, email_id: int, attempts: int, error: str) -> None:
-        self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == email_id)
-            .values(status="failed", attempts=attempts, last_error=error)
-        )
+        _MARK_FAILED.run(self.conn, {"email_id": email_id, "attempts": attempts, "error": error})
 
     def pending_email_count(self) -> int:
         query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status.in_(WAITING))
