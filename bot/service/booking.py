@@ -6,7 +6,8 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.domain.booking_rules import Booked, BookedForMovedFamily, NoSlot, Rebooked, attendees, meeting_context
 from bot.domain.decisions import CancelBooking, Change, FamilyMoved, FurtherDiscussion, Move, Overrun, UrgentMeeting
@@ -33,7 +34,7 @@ def _busy_on(unit: Unit, own: Interval | None = None, leave_out: str | None = No
     # One calendar look-up for the whole search horizon rather than one per meeting day: the
     # days asked for are consecutive, so a window read once serves them all.
     window: list[date] = []
-    seen: list[Interval] = []
+    share: list[Callable[[date], list[Interval]]] = []
 
     def busy_on(day: date) -> list[Interval]:
         if not window or not window[0] <= day < window[1]:
@@ -44,12 +45,26 @@ def _busy_on(unit: Unit, own: Interval | None = None, leave_out: str | None = No
             else:
                 found = [i for i in calendar.busy(start, end) if i != own]
             window[:] = [day, day + timedelta(days=_WINDOW_DAYS)]
-            seen[:] = found
-        day_start = datetime.combine(day, time(0), tzinfo=tz)
-        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-        return [i for i in seen if i.start < day_end and i.end > day_start]
+            share[:] = [day_by_day(found, tz)]
+        return share[0](day)
 
     return busy_on
+
+
+def day_by_day(intervals: list[Interval], tz: ZoneInfo) -> Callable[[date], list[Interval]]:
+    """The intervals that overlap a local day, in their order, for one day after another.
+
+    Compared in UTC, converted once: instants in one zone compare without a zone look-up, where
+    an interval in UTC against a London midnight looks the zone up at every comparison.
+    """
+    seen = [(i, i.start.astimezone(UTC), i.end.astimezone(UTC)) for i in intervals]
+
+    def on(day: date) -> list[Interval]:
+        day_start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        return [i for i, start, end in seen if start < day_end and end > day_start]
+
+    return on
 
 
 def find_slot(
