@@ -140,10 +140,89 @@ def _vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
     )
 
 
+def _years(tz: ZoneInfo, moments: Sequence[datetime]) -> tuple[str, int, int]:
+    years = [m.astimezone(tz).year for m in moments] or [2026]
+    return str(tz.key), min(years) - 1, max(years) + 1
+
+
 def vtimezone(tz: ZoneInfo, moments: Sequence[datetime]) -> Timezone:
     """A VTIMEZONE for ``tz`` valid from the year before the earliest moment to the year after the last."""
-    years = [m.astimezone(tz).year for m in moments] or [2026]
-    return _vtimezone(str(tz.key), min(years) - 1, max(years) + 1)
+    return _vtimezone(*_years(tz, moments))
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_lines(key: str, first_year: int, last_year: int) -> tuple[str, ...]:
+    # The same lines in every invitation of those years: serialized once.
+    return _lines(_vtimezone(key, first_year, last_year))
+
+
+# -- serializing ----------------------------------------------------------------------------
+
+
+def _fold(line: str) -> str:
+    """One content line folded exactly as icalendar folds it (RFC 5545 §3.1), without its per-character loop.
+
+    Pieces of at most 74 octets joined by CRLF and a space; a piece that would end in ``\\``
+    or ``^`` leaves that character to the next, so no escape is split across a fold.
+    """
+    if len(line) <= 74 and (line.isascii() or len(line.encode()) <= 74):
+        return line
+    if line.isascii():
+        pieces = []
+        start, length = 0, len(line)
+        while length - start > 74:
+            end = start + 73 if line[start + 73] in "\\^" else start + 74
+            pieces.append(line[start:end])
+            start = end
+        pieces.append(line[start:])
+        return "\r\n ".join(pieces)
+    folded: list[str] = []
+    current: list[str] = []
+    octets = 0
+    for char in line:
+        size = len(char.encode())
+        if current and octets + size >= 75:
+            if len(current) > 1 and current[-1] in "\\^":
+                escaped = current.pop()
+                folded.append("".join(current))
+                current, octets = [escaped], len(escaped.encode())
+            else:
+                folded.append("".join(current))
+                current, octets = [], 0
+        current.append(char)
+        octets += size
+    if current:
+        folded.append("".join(current))
+    return "\r\n ".join(folded)
+
+
+def _lines(component: Component) -> tuple[str, ...]:
+    """The component's folded content lines, BEGIN to END: what its ``to_ical`` joins with CRLF."""
+    return tuple(_fold(line) for line in component.content_lines() if line)
+
+
+def _ical(head: tuple[str, ...], timezone: tuple[str, ...], components: Sequence[Component]) -> bytes:
+    """The calendar whose own lines are ``head`` (BEGIN:VCALENDAR and its properties), holding the VTIMEZONE
+    and ``components``, as bytes.
+
+    The same bytes as ``to_ical`` of a calendar holding them all: its lines, then each
+    component's in turn, then END:VCALENDAR.
+    """
+    lines = [*head, *timezone]
+    for component in components:
+        lines += _lines(component)
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _head(calendar: Calendar) -> tuple[str, ...]:
+    """BEGIN:VCALENDAR and the calendar's properties (it holds no component yet)."""
+    return _lines(calendar)[:-1]
+
+
+@lru_cache(maxsize=len(METHODS))
+def _invitation_head(method: str) -> tuple[str, ...]:
+    return _head(_calendar(method))
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -188,8 +267,6 @@ def invitation(event: CalendarEvent, method: str, tz: ZoneInfo, organizer_name: 
     """
     if method not in METHODS:
         raise ValueError(f"invitation method: got {method!r}; expected one of {', '.join(METHODS)}")
-    cal = _calendar(method)
-    cal.add_component(vtimezone(tz, [event.start, event.end]))
     vevent = _vevent(event, tz, stamp)
     if event.body:
         vevent.add("description", event.body)
@@ -203,8 +280,7 @@ def invitation(event: CalendarEvent, method: str, tz: ZoneInfo, organizer_name: 
             _address(attendee, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
             encode=True,
         )
-    cal.add_component(vevent)
-    return bytes(cal.to_ical())
+    return _ical(_invitation_head(method), _vtimezone_lines(*_years(tz, [event.start, event.end])), [vevent])
 
 
 def calendar_feed(events: Sequence[CalendarEvent], calendar_name: str, tz: ZoneInfo, stamp: datetime) -> bytes:
@@ -217,7 +293,5 @@ def calendar_feed(events: Sequence[CalendarEvent], calendar_name: str, tz: ZoneI
     cal = _calendar("PUBLISH")
     cal.add("x-wr-calname", calendar_name)
     cal.add("x-wr-timezone", str(tz.key))
-    cal.add_component(vtimezone(tz, [e.start for e in items] + [e.end for e in items] or [stamp]))
-    for event in items:
-        cal.add_component(_vevent(event, tz, stamp))
-    return bytes(cal.to_ical())
+    timezone = _vtimezone_lines(*_years(tz, [e.start for e in items] + [e.end for e in items] or [stamp]))
+    return _ical(_head(cal), timezone, [_vevent(event, tz, stamp) for event in items])

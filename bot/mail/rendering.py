@@ -2,32 +2,71 @@
 
 from __future__ import annotations
 
+import random
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import encoders
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 from importlib import resources
+from io import BytesIO
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, meta
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound, meta
 from jinja2.exceptions import TemplateSyntaxError
 
 from bot.config import ConfigError
 from bot.domain.auto_submitted import auto_submitted
 from bot.domain.model import OutgoingEmail
 
-SMTP_COMPAT = compat32.clone(linesep="\r\n")
+
+class _SmtpCompat32(Compat32):
+    """compat32 with CRLF line ends, writing a short printable-ASCII header as it is.
+
+    Such a value is what ``Header.encode`` would give back unchanged (nothing to fold, nothing
+    to encode), but the stdlib builds a ``Header`` for every header of every part to find
+    that out. Anything longer, with a control character or non-ASCII goes the stdlib's way.
+    """
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and len(name) + len(value) + 2 <= (self.max_line_length or 0)
+            and value.isascii()
+            and value.isprintable()
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return str(super()._fold(name, value, sanitize))  # type: ignore[misc]  # compat32's own, untyped
+
+
+SMTP_COMPAT = _SmtpCompat32(linesep="\r\n")
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # the generator's own NLCRE: any line end
+
+
+class _Generator(BytesGenerator):
+    """The stdlib's bytes generator, writing a body's lines in one piece rather than two writes a line."""
+
+    def _write_lines(self, lines: str) -> None:
+        # What the stdlib writes: every line ended by the line separator, the last only if it
+        # is not empty.
+        if lines:
+            self.write(_NEWLINE.sub(self._NL, lines))  # type: ignore[attr-defined]  # set by flatten
+
+
 TEMPLATE_SUFFIXES = (".subject.j2", ".txt.j2", ".html.j2")
 # Rendered alone, not as an email: the strategy calendar event's body (domain.md §3.5).
 SINGLE_TEMPLATES = ("event_body.txt.j2",)
@@ -109,8 +148,12 @@ class MailRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Read once: the templates cannot change while the bot runs (bot/reload.py keeps
+            # them until a restart), so no template file is stat()ed for each email.
+            auto_reload=False,
         )
         self.env.filters.update(longdate=longdate, shortdate=shortdate, hhmm=hhmm, joinand=joinand)
+        self._templates: dict[str, Template] = {}
 
     def check(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
         """Refuse to start when a template is missing or broken, naming every missing file.
@@ -152,7 +195,10 @@ class MailRenderer:
     def render_text(self, name: str, context: Mapping[str, Any]) -> str:
         """One template rendered; an error names the template (and the included file and line at fault)."""
         try:
-            return self.env.get_template(name).render(context)
+            template = self._templates.get(name)
+            if template is None:
+                template = self._templates[name] = self.env.get_template(name)
+            return template.render(context)
         except TemplateNotFound as exc:
             raise ConfigError(f"templates_dir: {self.folder} has no {exc.name} (needed by {name})") from None
         except TemplateError as exc:
@@ -176,14 +222,29 @@ class MailRenderer:
 
 # -- the message on the wire ----------------------------------------------------------------
 
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
+
+
+def _boundary() -> str:
+    """A multipart boundary in the stdlib's own form, chosen here so the generator need not.
+
+    Left to itself, the generator compiles a fresh regular expression per boundary to check
+    that no line of the flattened parts is the boundary. Every part here is quoted-printable
+    or base64, in which ``=`` never comes twice in a row (QP writes it ``=3D``; base64 pads
+    with at most two, at the end): no body line can hold ``===============``.
+    """
+    return "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_DIGITS}d}" + "=="
+
+
+# Quoted-printable keeps the bodies readable in the raw message, and spam filters score
+# base64-encoded text bodies as suspicious. A part keeps a reference and never changes it.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    # Quoted-printable keeps the bodies readable in the raw message, and spam filters
-    # score base64-encoded text bodies as suspicious.
-    charset = Charset("utf-8")
-    charset.body_encoding = QP
     part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, charset)
+    part.set_payload(text, _UTF8_QP)
     return part
 
 
@@ -205,7 +266,7 @@ def _html_part(email: OutgoingEmail) -> MIMEBase:
     images = [a for a in email.attachments if a.content_id]
     if not images:
         return html
-    related = MIMEMultipart("related")
+    related = MIMEMultipart("related", boundary=_boundary())
     related.attach(html)
     for attachment in images:
         maintype, _, subtype = attachment.content_type.partition("/")
@@ -227,7 +288,7 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
     Built with the compat32 MIME classes: the policy-based ``EmailMessage`` costs several
     times as much (see BENCHMARKS.md), and every email the bot sends comes through here.
     """
-    body = MIMEMultipart("alternative")
+    body = MIMEMultipart("alternative", boundary=_boundary())
     body.attach(_text_part(email.text, "plain"))
     body.attach(_html_part(email))
     files: list[MIMEBase] = []
@@ -254,7 +315,7 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
         files.append(file_part)
     msg: MIMEBase = body
     if files:
-        msg = MIMEMultipart("mixed")
+        msg = MIMEMultipart("mixed", boundary=_boundary())
         msg.attach(body)
         for file_part in files:
             msg.attach(file_part)
@@ -273,4 +334,6 @@ def build_message(email: OutgoingEmail, from_name: str, from_address: str, x_loo
     msg["Auto-Submitted"] = auto_submitted(email.purpose, email.in_reply_to)
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Loop"] = header_safe(x_loop)
-    return msg.as_bytes(policy=SMTP_COMPAT)
+    out = BytesIO()
+    _Generator(out, mangle_from_=False, policy=SMTP_COMPAT).flatten(msg, unixfrom=False)
+    return out.getvalue()
