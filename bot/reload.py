@@ -7,7 +7,9 @@ and the retention and attachment limits of ``privacy``. A key that names somethi
 start-up (the store, the inbox's server or folder, the sender, the calendar, Graph or EWS, the
 bot's own address, the sealing key, the templates) cannot: the log names it and the daemon
 keeps its old value until it is restarted. A file that does not load is logged and changes
-nothing: the daemon goes on with the configuration it has.
+nothing: the daemon goes on with the configuration it has. The mail templates in the templates
+folder are read again (kept compiled between): an edit that fails the start-up check is logged
+and the ones in use stay.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from bot.config import Config, ConfigError, load_config
 from bot.domain.working_days import WorkingDays
 from bot.logging_setup import configure
-from bot.wiring import Bot
+from bot.wiring import PURPOSES, Bot
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,11 @@ def reload(bot: Bot) -> Reloaded | None:
     Call it between rounds: the service is set up again on the new values in place, so
     everything that holds it (the outbox's alerts, the daemon) sees them at once.
     """
+    try:
+        # The renderer keeps its templates compiled; edited ones are read again here, once they pass the check.
+        bot.renderer.reread(PURPOSES)
+    except ConfigError as exc:
+        log.error("mail templates not read again (SIGHUP): %s; still using the previous ones", exc)
     source = bot.config.source
     path = None if source == "embedded default" else Path(source)
     try:

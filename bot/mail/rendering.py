@@ -148,8 +148,7 @@ class MailRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
-            # Read once: the templates cannot change while the bot runs (bot/reload.py keeps
-            # them until a restart), so no template file is stat()ed for each email.
+            # Read once, and again on SIGHUP (``reread``): no template file is stat()ed per email.
             auto_reload=False,
         )
         self.env.filters.update(longdate=longdate, shortdate=shortdate, hhmm=hhmm, joinand=joinand)
@@ -191,6 +190,16 @@ class MailRenderer:
             problems.append("cannot read " + "; ".join(broken))
         if problems:
             raise ConfigError(f"templates_dir: {self.folder} " + "; and ".join(problems))
+
+    def reread(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
+        """Templates edited in the folder are used from the next email on, once they pass ``check``.
+
+        A folder that fails the check raises ConfigError and the templates read before stay in use.
+        """
+        self.check(purposes, single)
+        self._templates.clear()
+        if self.env.cache is not None:
+            self.env.cache.clear()
 
     def render_text(self, name: str, context: Mapping[str, Any]) -> str:
         """One template rendered; an error names the template (and the included file and line at fault)."""
