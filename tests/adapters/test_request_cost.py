@@ -37,7 +37,7 @@ from tests.support.vm_steps import VmSteps, grown, table
 
 NOW = london("2026-11-23 09:30")
 # Finished cases already in the database. The large one is written in about a second; the test takes
-# ~5 s of CPU in all (two databases, 27 rounds each), and a statement reading one step per ten
+# ~5 s of CPU in all (two databases, 25 rounds each), and a statement reading one step per ten
 # earlier cases still shows at this size.
 SMALL, LARGE = 30, 2000
 FACTOR, CONSTANT = 1.5, 100
