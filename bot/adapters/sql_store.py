@@ -131,17 +131,23 @@ class SqlStore:
         A failure leaves what the unit wrote before it in the batch: the batch is spoiled,
         rolled back whole when it ends, and refuses any further unit. The failure comes out as
         ``BatchSpoiled`` (from it), for the caller to do the batch's work again unit by unit;
-        a storage fault and a lost lease come out as themselves, keeping their meaning.
+        a storage fault and a lost lease come out as themselves, keeping their meaning. On
+        SQLite a unit that failed before changing any row (mail from an untrusted sender,
+        quarantined after reading only) leaves nothing to undo: its failure comes out as itself
+        and the batch goes on.
         """
         if self._spoiled:
             raise BatchSpoiled("an earlier unit of work in this batch failed; the batch is rolled back")
         self._current = conn
+        before = self._written(conn)
         try:
             yield SqlTransaction(conn, self.sealer, self._pending)
         except (StorageError, StopActing):
             self._spoiled = True
             raise
         except Exception as exc:
+            if before is not None and self._written(conn) == before:
+                raise  # it changed no row (a message refused after reading only): nothing to undo
             self._spoiled = True
             raise BatchSpoiled(f"a unit of work in the batch failed ({type(exc).__name__})") from exc
         except BaseException:
@@ -149,6 +155,18 @@ class SqlStore:
             raise
         finally:
             self._current = None
+
+    def _written(self, conn: Connection) -> int | None:
+        """How many rows the open batch has written or holds to write; None where it cannot be known.
+
+        SQLite counts the rows each connection changed (``total_changes``; a failed statement's
+        are undone and not counted); a held history row counts once, held or written. PostgreSQL
+        has no such count: there a failed unit always spoils its batch.
+        """
+        if self.dialect != "sqlite":
+            return None
+        changed: int = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
+        return changed + len(self._pending.history)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

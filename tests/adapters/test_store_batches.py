@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -115,3 +116,37 @@ def test_a_storage_fault_or_a_lost_lease_in_a_batch_comes_out_as_itself(store: S
         raise error
     with store.transaction() as tx:
         assert tx.history("SD000001") == []
+
+
+def test_a_unit_that_failed_after_reading_only_leaves_its_batch_to_commit_on_sqlite(store: SqlStore) -> None:
+    """Nothing to undo (SQLite counts the rows changed): the unit's own error comes out, and the batch goes on.
+
+    PostgreSQL has no such count: there the batch is spoiled, to be done again unit by unit.
+    """
+    on_sqlite = store.dialect == "sqlite"
+    with pytest.raises(BatchSpoiled) if not on_sqlite else nullcontext(), store.batch():
+        with store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "received")
+        with pytest.raises(LookupError if on_sqlite else BatchSpoiled), store.transaction() as tx:
+            assert [h.action for h in tx.history("SD000001")] == ["received"]  # writes the batch's held row
+            assert tx.seen_message("<untrusted@evil.example>", "0" * 64) is None
+            raise LookupError("quarantined after reading only")
+        if on_sqlite:
+            with store.transaction() as tx:
+                tx.add_history("SD000002", NOW, "bot", "received")
+    with store.transaction() as tx:
+        kept = [h.action for c in ("SD000001", "SD000002") for h in tx.history(c)]
+    assert kept == (["received", "received"] if on_sqlite else [])
+
+
+def test_a_unit_that_changed_a_row_before_failing_spoils_the_batch_on_both_engines(store: SqlStore) -> None:
+    with pytest.raises(BatchSpoiled), store.batch():
+        with store.transaction() as tx:
+            tx.add_history("SD000001", NOW, "bot", "received")
+        with pytest.raises(BatchSpoiled), store.transaction() as tx:
+            tx.history("SD000001")
+            tx.cancel_timers("SD000001")  # an UPDATE that matches nothing changes no row...
+            tx.add_timer("SD000001:reminder", "SD000001", "reminder_30_min", NOW)  # ...an INSERT does
+            raise LookupError("failed after a write")
+    with store.transaction() as tx:
+        assert tx.history("SD000001") == [] and tx.timers_for("SD000001") == []

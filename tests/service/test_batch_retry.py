@@ -125,6 +125,33 @@ def test_a_batch_whose_third_message_fails_is_handled_again_one_by_one(
     assert any("the batch is rolled back" in r.getMessage() for r in caplog.records)
 
 
+def test_mail_from_an_untrusted_sender_in_a_batch_is_quarantined_and_the_rest_handled_once(
+    tmp_path: Path, make_bot: Builder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refused after reading only: on SQLite nothing was written, so the batch goes on without a retry."""
+    bot = make_bot(tmp_path, False)
+    try:
+        mails = five_requests()
+        untrusted = "<untrusted@evil.example>"
+        mails[2] = (untrusted, request_email(SENT, sender="Eve <eve@evil.example>", message_id=untrusted))
+        names = put_in_inbox(tmp_path, mails)
+        with caplog.at_level(logging.INFO):
+            Daemon(bot, StepClock(SENT + timedelta(minutes=1))).round()
+        assert in_folder(tmp_path, "Quarantine") == [names[2]]
+        assert in_folder(tmp_path, "Processed") == sorted(names[:2] + names[3:])
+        assert sorted(rows(bot, "SELECT message_id, outcome FROM messages")) == sorted(
+            (message_id, "quarantine" if n == 2 else "processed") for n, (message_id, _) in enumerate(mails)
+        )
+        received = rows(bot, "SELECT case_id, COUNT(*) FROM history WHERE action = 'received' GROUP BY case_id")
+        assert len(received) == 4 and all(count == 1 for _, count in received)
+        assert rows(bot, "SELECT message_id FROM history WHERE action = 'quarantined'") == [(untrusted,)]
+        on_sqlite = bot.config.store.kind == "sqlite"
+    finally:
+        bot.close()
+    retried = any("the batch is rolled back" in r.getMessage() for r in caplog.records)
+    assert retried is not on_sqlite  # PostgreSQL cannot tell that nothing was written: it does the batch again
+
+
 def test_a_batch_leaves_the_same_history_timers_and_outbox_as_messages_handled_one_by_one(
     tmp_path: Path, make_bot: Builder
 ) -> None:
