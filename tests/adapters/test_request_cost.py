@@ -5,8 +5,10 @@ every run and every machine: no clock, no timing. The daemon's own rounds (``Dae
 due timers, the inbox, delivery of the outbox, the hourly closing check, the next timer) run
 the same mail on two databases that differ only in how many finished cases of earlier years
 they hold (tests/support/big_database.py): a standard request, an urgent one, a reply command,
-a request missing a detail and the reply supplying it, the same request delivered twice, then
-the timers falling due. Each statement must cost on the large database at most FACTOR times
+a request missing a detail and the reply supplying it, the same request delivered twice, the
+timers falling due, the meeting day's replies (CONTACTED, HELD, OUTCOME, MINUTES SHARED, REVIEW,
+FURTHER, DELAY, CANCEL, a word the bot does not know), a request for a child of an earlier case,
+an email that is not a request and a forged reply. Each statement must cost on the large database at most FACTOR times
 its cost on the small one, plus CONSTANT steps; a statement reading a range that grows with
 the years (every email of a purpose ever sent, every case ever closed) runs one step or more
 per row of it, and the failure names it with both counts.
