@@ -24,6 +24,8 @@ _TRUSTED_AFTER_NS = 1_000_000_000
 # Files held open in tmp/ by a batch before they are synced and linked into new/ (a batch of
 # ``sender.batch_size`` larger than this is delivered in parts, within the process's open files).
 _HOLD_AT_MOST = 128
+# A file left in tmp/ this long is a delivery that will never finish (Maildir's rule).
+_TMP_KEPT_SECONDS = 36 * 3600
 
 
 def _syncfs_call() -> Callable[[int], int] | None:
@@ -77,6 +79,7 @@ class MaildirSender:
         self._new = str(path / "new")
         self._cur = str(path / "cur")
         self._ready = False
+        self._swept = False  # tmp/ cleared of the files a crash left (at the first delivery)
         self._held: list[_Held] | None = None  # inside a batch: the emails written, not yet linked
         self._cur_seen = False  # cur/ looked at since the batch began
         self._new_fd: int | None = None  # new/, open while a batch has written files
@@ -126,7 +129,23 @@ class MaildirSender:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)  # sent mail: the bot's user only
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self._swept:
+            self._sweep_tmp()
         self._ready = True
+
+    def _sweep_tmp(self) -> None:
+        """At the first delivery: emails a crash left in tmp/ (written in a batch, never linked) are removed.
+
+        They hold personal data that no purge would reach; as Maildir asks, only those older
+        than 36 hours, so that no other process's delivery in progress is touched.
+        """
+        self._swept = True
+        old = time.time() - _TMP_KEPT_SECONDS
+        with os.scandir(self._tmp) as scan:
+            for entry in scan:
+                with suppress(OSError):  # (gone already, or not ours to remove)
+                    if ".strategy-bot." in entry.name and entry.stat().st_mtime < old:
+                        os.unlink(entry.path)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
