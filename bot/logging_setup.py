@@ -34,13 +34,33 @@ _repeats: RepeatSummary | None = None  # the installed handler's, summed up at e
 _verbose = False
 
 
+_LIBRARY_NAMES: dict[str, bool] = {}  # logger name: one of the libraries' (a logger's name never changes)
+
+
 def _library(name: str) -> bool:
-    return any(name == lib or name.startswith(lib + ".") for lib in LIBRARIES)
+    known = _LIBRARY_NAMES.get(name)
+    if known is None:
+        known = any(name == lib or name.startswith(lib + ".") for lib in LIBRARIES)
+        if len(_LIBRARY_NAMES) < 10_000:
+            _LIBRARY_NAMES[name] = known
+    return known
+
+
+# The last second stamped: (the local wall-clock second, its text up to the seconds, its offset).
+# Lines come many a second, and all but the milliseconds is the same within one.
+_last_second: tuple[datetime, str, str] | None = None
 
 
 def _stamp(record: logging.LogRecord) -> str:
     """ISO 8601 with the offset, in the machine's zone (the journal's), to the millisecond."""
-    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+    global _last_second
+    moment = datetime.fromtimestamp(record.created)
+    second = moment.replace(microsecond=0)  # keeps ``fold``: the repeated hour when the clocks go back
+    last = _last_second
+    if last is None or last[0] != second or last[0].fold != second.fold:
+        text = second.astimezone().isoformat()  # "2026-11-30T09:04:14+00:00": the zone's offset in that second
+        last = _last_second = (second, text[:19], text[19:])
+    return f"{last[1]}.{moment.microsecond // 1000:03d}{last[2]}"
 
 
 class TextFormatter(logging.Formatter):
@@ -100,13 +120,18 @@ class RepeatSummary(logging.Filter):
         self.every_seconds = every_seconds
         self.emit = emit
         self._seen: dict[tuple[str, int, str], _Seen] = {}
+        # The earliest time a line held back is due its summary; None: none is held back. Every
+        # record is filtered, so the lines seen are looked through only when one may be due.
+        self._next_due: float | None = None
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "repeat_summary", False):
             return True
         with self._lock:
-            due = self._due(record.created)
+            # A millisecond early: the sum here and the difference in ``_due`` may round apart.
+            next_due = self._next_due
+            due = self._due(record.created) if next_due is not None and record.created >= next_due - 0.001 else []
             if record.levelno < logging.WARNING:
                 shown = True
             else:
@@ -115,11 +140,15 @@ class RepeatSummary(logging.Filter):
                 if seen is None:
                     if len(self._seen) > 1000:  # many different failures: forget the old ones
                         self._seen.clear()
+                        self._next_due = None
                     self._seen[key] = _Seen(record.created)
                     shown = True
                 else:
                     seen.more += 1
                     shown = False
+                    when = seen.last_shown + self.every_seconds
+                    if self._next_due is None or when < self._next_due:
+                        self._next_due = when
         for summary in due:
             if self.emit is not None:
                 self.emit(summary)
@@ -137,7 +166,12 @@ class RepeatSummary(logging.Filter):
         """A summary record for each line held back and last shown ``every_seconds`` ago or more."""
         every = self.every_seconds if every is None else every
         due = []
+        self._next_due = None
         for (name, level, text), seen in self._seen.items():
+            if seen.more and now - seen.last_shown < every:  # still held back: when it falls due
+                when = seen.last_shown + self.every_seconds
+                if self._next_due is None or when < self._next_due:
+                    self._next_due = when
             if seen.more and now - seen.last_shown >= every:
                 since = datetime.fromtimestamp(seen.last_shown).astimezone().strftime("%H:%M")
                 summary = logging.LogRecord(
