@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Label, Table, bindparam, delete, insert, literal_column, select, union_all, update
+from sqlalchemy import Label, Table, bindparam, delete, func, insert, literal_column, select, union_all, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
@@ -30,6 +30,22 @@ def _values(table: Table, *names: str) -> dict[str, object]:
 _INSERT_MESSAGE = Prepared(insert(t.messages).values(_values(t.messages)))
 _CASE_COLUMNS = tuple(c.key for c in t.cases.c if c.key != "id")
 _INSERT_CASE = Prepared(insert(t.cases).values(_values(t.cases, *_CASE_COLUMNS)).returning(t.cases.c.id))
+# SQLite: the row and its case id in one statement. SQLite gives a new row the id one above the
+# largest (the table has no AUTOINCREMENT), so the insert takes that id itself and names the case
+# from it: the same id and case id as the insert and the update below, one statement fewer.
+_NEXT_ROW = select((func.coalesce(func.max(t.cases.c.id), 0) + 1).label("id")).subquery("next_row")
+_INSERT_NAMED_CASE = Prepared(
+    insert(t.cases)
+    .from_select(
+        ["id", *_CASE_COLUMNS],
+        select(
+            _NEXT_ROW.c.id,
+            func.printf("SD%06d", _NEXT_ROW.c.id),
+            *(bindparam(name, type_=t.cases.c[name].type) for name in _CASE_COLUMNS[1:]),
+        ),
+    )
+    .returning(t.cases.c.id, t.cases.c.case_id)
+)
 _NAME_CASE = Prepared(update(t.cases).where(t.cases.c.id == bindparam("row_id")).values(case_id=bindparam("new_id")))
 _INSERT_BOOKING = Prepared(
     insert(t.bookings).values(_values(t.bookings, "case_id", "uid", "start", "end", "sequence", "status"))
@@ -105,10 +121,14 @@ _UPDATES: dict[tuple[str, ...], Prepared] = {}
 
 
 def _details_json(details: RequestDetails) -> str:
-    return json.dumps(asdict(details), ensure_ascii=False, sort_keys=True, default=_iso)
+    # The dataclasses turned into objects as the encoder meets them: the same text as encoding
+    # dataclasses.asdict(details), without its deep copy of every value first (issue 18).
+    return json.dumps(details, ensure_ascii=False, sort_keys=True, default=_json_value)
 
 
-def _iso(value: object) -> str:
+def _json_value(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in fields(value)}
     # The emergency action's day and time (§2); nothing else in the details is not plain JSON.
     if isinstance(value, date | time):
         return value.isoformat()
@@ -211,28 +231,29 @@ class CaseRows(SqlRows):
         effective_day: date | None = None,
         clock_start: datetime | None = None,
     ) -> Case:
-        inserted = _INSERT_CASE.first(
-            self.conn,
-            {
-                # A placeholder that fits the column (PostgreSQL holds it to its 20 characters)
-                # until the row id gives the case its id, two lines down.
-                "case_id": f"new-{uuid.uuid4().hex[:16]}",
-                "kind": kind.value,
-                "state": state.value,
-                "n_numbers": ",".join(details.n_numbers),
-                "details": self._seal_details(details),
-                "root_message_id": root_message_id,
-                "received_at": utc_text(received_at),
-                "effective_day": effective_day.isoformat() if effective_day else None,
-                "clock_start": utc_text(clock_start) if clock_start else None,
-                "created_at": utc_text(now),
-                "updated_at": utc_text(now),
-            },
-        )
-        row_id = int(inserted.id)  # type: ignore[union-attr]
-        # Case ids come from the row id so they are unique without a second counter.
-        case_id = f"SD{row_id:06d}"
-        _NAME_CASE.run(self.conn, {"row_id": row_id, "new_id": case_id})
+        values = {
+            "kind": kind.value,
+            "state": state.value,
+            "n_numbers": ",".join(details.n_numbers),
+            "details": self._seal_details(details),
+            "root_message_id": root_message_id,
+            "received_at": utc_text(received_at),
+            "effective_day": effective_day.isoformat() if effective_day else None,
+            "clock_start": utc_text(clock_start) if clock_start else None,
+            "created_at": utc_text(now),
+            "updated_at": utc_text(now),
+        }
+        if self.conn.dialect.name == "sqlite":
+            named = _INSERT_NAMED_CASE.first(self.conn, values)
+            case_id = str(named.case_id)  # type: ignore[union-attr]
+        else:
+            # A placeholder that fits the column (PostgreSQL holds it to its 20 characters)
+            # until the row id from the sequence gives the case its id.
+            inserted = _INSERT_CASE.first(self.conn, {**values, "case_id": f"new-{uuid.uuid4().hex[:16]}"})
+            row_id = int(inserted.id)  # type: ignore[union-attr]
+            # Case ids come from the row id so they are unique without a second counter.
+            case_id = f"SD{row_id:06d}"
+            _NAME_CASE.run(self.conn, {"row_id": row_id, "new_id": case_id})
         self._index_numbers(case_id, details.n_numbers)
         return Case(
             case_id=case_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -41,6 +42,8 @@ class _Form:
             if process is not None:
                 self.processors[name] = process
         self.order: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positional else None
+        if self.order is not None:
+            self.pick = _picker(self.order)
         self.escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
         columns = list(getattr(statement, "exported_columns", ()) or ())
         self.row: Any = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # noqa: PYI024
@@ -48,14 +51,16 @@ class _Form:
         self.results = results if any(results) else None
 
     def arguments(self, params: Params) -> Any:
-        values = {**self.fixed, **params} if self.fixed else dict(params)
-        for name, process in self.processors.items():
-            values[name] = process(values[name])
+        values: Params = params
+        if self.fixed or self.processors:
+            values = {**self.fixed, **params}
+            for name, process in self.processors.items():
+                values[name] = process(values[name])
         if self.order is not None:
-            return tuple(values[name] for name in self.order)
+            return self.pick(values)
         if self.escaped:
             return {self.escaped.get(name, name): value for name, value in values.items()}
-        return values
+        return dict(values)
 
     def make(self, raw: Sequence[Any]) -> Any:
         if self.results is not None:
@@ -63,6 +68,16 @@ class _Form:
                 value if process is None else process(value) for value, process in zip(raw, self.results, strict=True)
             ]
         return self.row._make(raw)
+
+
+def _picker(order: tuple[str, ...]) -> Callable[[Params], tuple[Any, ...]]:
+    """The positional parameters in the compiled statement's order."""
+    if len(order) == 0:
+        return lambda _values: ()
+    get = itemgetter(*order)
+    if len(order) == 1:
+        return lambda values: (get(values),)
+    return get
 
 
 class Prepared:
@@ -76,12 +91,17 @@ class Prepared:
         # Keyed by what the compiled text depends on: the dialect's class, its parameter style,
         # and the server's version (SQLite's RETURNING, PostgreSQL's features).
         self._forms: dict[tuple[object, ...], _Form] = {}
+        self._last: tuple[Dialect, _Form] | None = None  # one engine, in the daemon: no key to build
 
     def _form(self, dialect: Dialect) -> _Form:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         key = (type(dialect), dialect.paramstyle, dialect.server_version_info)
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _Form(self.statement, dialect)
+        self._last = (dialect, form)
         return form
 
     def _run(self, conn: Connection, params: Params | Sequence[Params], many: bool = False) -> tuple[Any, _Form]:

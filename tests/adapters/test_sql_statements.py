@@ -174,3 +174,33 @@ def test_a_read_only_database_is_the_one_line_storage_error(tmp_path: Path) -> N
         )
     finally:
         store.dispose()
+
+
+def test_on_sqlite_a_case_is_named_from_its_row_id_in_the_insert_itself(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    store.check_schema()
+    try:
+        with pytest.raises(RuntimeError), store.transaction() as tx:
+            tx.add_case(Kind.STANDARD, CaseState.BOOKED, details("N100001"), "<a@council.example>", NOW, NOW)
+            raise RuntimeError("the unit fails: its case is rolled back")
+        seen = Seen(store)
+        try:
+            with store.transaction() as tx:
+                first = tx.add_case(
+                    Kind.STANDARD, CaseState.BOOKED, details("N100001"), "<b@council.example>", NOW, NOW
+                )
+        finally:
+            seen.close()
+        with store.connection() as conn:
+            conn.execute(text("UPDATE cases SET id = 999999 WHERE case_id = 'SD000001'"))
+        with store.transaction() as tx:
+            big = tx.add_case(Kind.URGENT, CaseState.BOOKED, details("N100002"), "<c@council.example>", NOW, NOW)
+            found = tx.case("SD1000000")
+            by_number = [c.case_id for c in tx.cases_for("N100001")]
+        # As SQLite numbers rows: one above the largest, a rolled-back row's id given again.
+        assert (first.case_id, big.case_id) == ("SD000001", "SD1000000")
+        assert found == big
+        assert by_number == ["SD000001"]
+        assert len([s for s in seen.statements if s.startswith(("INSERT INTO cases", "UPDATE cases"))]) == 1
+    finally:
+        store.dispose()
