@@ -107,6 +107,8 @@ class Prepared:
     def _run(self, conn: Connection, params: Params | Sequence[Params], many: bool = False) -> tuple[Any, _Form]:
         form = self._form(conn.dialect)
         arguments: Any = [form.arguments(p) for p in params] if many else form.arguments(params)  # type: ignore[arg-type]
+        if not conn.in_transaction():
+            conn.begin()  # as Connection.execute would (autobegin): SQLite's driver would otherwise autocommit
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             if conn.dispatch.before_cursor_execute:

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.local_calendar import LocalCalendar
+from bot.adapters.sql_schema import adapter_state
+from bot.adapters.sql_statements import Prepared
 from bot.adapters.sql_store import SqlStore
 from bot.domain.compliance import ComplianceRecord
 from bot.domain.model import CaseState, Kind, RequestDetails, Requester
@@ -204,3 +206,14 @@ def test_on_sqlite_a_case_is_named_from_its_row_id_in_the_insert_itself(tmp_path
         assert len([s for s in seen.statements if s.startswith(("INSERT INTO cases", "UPDATE cases"))]) == 1
     finally:
         store.dispose()
+
+
+def test_outside_a_transaction_a_prepared_statement_begins_one_as_sqlalchemy_would(store: SqlStore) -> None:
+    put = Prepared(insert(adapter_state).values(key=bindparam("key"), value=bindparam("value"), updated_at="now"))
+    with store.engine.connect() as conn:
+        put.run(conn, {"key": "left", "value": "uncommitted"})  # closed without a commit: rolled back
+    with store.engine.connect() as conn:
+        put.run(conn, {"key": "kept", "value": "committed"})
+        conn.commit()
+    assert store.get_state("left") is None
+    assert store.get_state("kept") == "committed"
