@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bot.domain.compliance import ComplianceRecord
+if TYPE_CHECKING:  # annotations only: `status` and `metrics` import the ports without the compliance rules
+    from bot.domain.compliance import ComplianceRecord
 
 
 @dataclass(frozen=True)
