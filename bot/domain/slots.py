@@ -30,6 +30,8 @@ class SlotChoice:
 
 
 def _utc(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is UTC:  # already (as the store and the calendar give instants)
+        return moment
     # A naive datetime would silently be read as the server's local time: refuse it.
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what}: got {moment.isoformat()}; expected a timezone-aware datetime")
@@ -111,12 +113,21 @@ def first_free_start(
     # datetimes that share a tzinfo compares wall-clock readings, not instants.
     window_start = datetime.combine(day, schedule.window_start, tzinfo=tz).astimezone(UTC)
     window_end = datetime.combine(day, schedule.window_end, tzinfo=tz).astimezone(UTC)
-    taken = [(_utc(b.start, "busy start"), _utc(b.end, "busy end")) for b in busy]
+    # A start clashes when a busy interval begins before its end and ends after it: that is, when the
+    # latest end among the intervals beginning before its end is after it. Starts only grow, so the
+    # intervals (by beginning) are taken in once each, keeping that latest end.
+    taken = sorted((_utc(b.start, "busy start"), _utc(b.end, "busy end")) for b in busy)
     step, length = timedelta(minutes=schedule.slot_minutes), timedelta(minutes=minutes)
     start = window_start
+    next_taken, latest_end = 0, None
     while start + length <= window_end:
         end = start + length
-        if not any(b_start < end and start < b_end for b_start, b_end in taken):
+        while next_taken < len(taken) and taken[next_taken][0] < end:
+            b_end = taken[next_taken][1]
+            if latest_end is None or b_end > latest_end:
+                latest_end = b_end
+            next_taken += 1
+        if latest_end is None or latest_end <= start:
             return start.astimezone(tz)
         start += step
     return None
