@@ -69,6 +69,14 @@ _DUE = (
     .order_by(_URGENT_FIRST, t.outbox.c.id)
     .limit(bindparam("limit"))
 )
+_RELEASE = (
+    update(t.outbox)
+    .where(t.outbox.c.status.in_(WAITING))
+    .where(t.outbox.c.next_attempt_at > bindparam("now"))
+    .values(next_attempt_at=bindparam("now"))
+)
+_PENDING_COUNT = select(func.count()).select_from(t.outbox).where(t.outbox.c.status.in_(WAITING))
+_OLDEST_PENDING = select(func.min(t.outbox.c.created_at)).where(t.outbox.c.status.in_(WAITING))
 
 
 class OutboxRows(SqlRows):
@@ -132,12 +140,7 @@ class OutboxRows(SqlRows):
         _MARK_SENDING.run(self.conn, {"email_id": email_id})
 
     def release_waiting(self, now: datetime) -> int:
-        result = self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.status.in_(WAITING))
-            .where(t.outbox.c.next_attempt_at > utc_text(now))
-            .values(next_attempt_at=utc_text(now))
-        )
+        result = self.conn.execute(_RELEASE, {"now": utc_text(now)})
         return int(result.rowcount or 0)
 
     def _raw(self, stored: bytes) -> bytes:
@@ -158,10 +161,8 @@ class OutboxRows(SqlRows):
         _MARK_FAILED.run(self.conn, {"email_id": email_id, "attempts": attempts, "error": error})
 
     def pending_email_count(self) -> int:
-        query = select(func.count()).select_from(t.outbox).where(t.outbox.c.status.in_(WAITING))
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(_PENDING_COUNT).scalar_one())
 
     def oldest_pending_email(self) -> datetime | None:
-        query = select(func.min(t.outbox.c.created_at)).where(t.outbox.c.status.in_(WAITING))
-        value = self.conn.execute(query).scalar_one()
+        value = self.conn.execute(_OLDEST_PENDING).scalar_one()
         return from_utc_text(value) if value else None
