@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 
 from bot.adapters import sql_schema as t
-from bot.adapters.sql_pending import INSERT_HISTORY, PendingRows
-from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
+from bot.adapters.sql_pending import INSERT_HISTORY, HeldRows
+from bot.adapters.sql_rows import from_utc_text, utc_text
 from bot.domain.records import HistoryEntry, Tally
 
 # Read for each decision that needs it and for the compliance record: built once.
@@ -16,14 +16,12 @@ _HISTORY_OF_CASE = select(t.history).where(t.history.c.case_id == bindparam("cas
 _HISTORY_OF_NO_CASE = select(t.history).where(t.history.c.case_id.is_(None)).order_by(t.history.c.id)
 
 
-class HistoryRows(SqlRows):
+class HistoryRows(HeldRows):
     """The ``History`` port on SQL. The table refuses updates and deletes (migration 3).
 
     With ``pending`` (the store's transactions have it) entries are held and written together,
     before anything reads the history and before the commit (``sql_pending``).
     """
-
-    pending: PendingRows | None = None
 
     def add_history(
         self,
@@ -46,11 +44,6 @@ class HistoryRows(SqlRows):
             self.pending.history.append(row)
         else:
             self.conn.execute(INSERT_HISTORY, row)
-
-    def flush_pending(self) -> None:
-        """Write the held rows now: whatever reads the history next in this transaction sees them."""
-        if self.pending is not None:
-            self.pending.flush(self.conn)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         self.flush_pending()

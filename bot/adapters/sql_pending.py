@@ -1,35 +1,74 @@
-"""Rows held back and written together: the history's entries, per unit of work or per batch (issue 18).
+"""Rows held back and written together, per unit of work or per batch (issue 18).
 
-A request writes several history entries; a delivery round one per email. Each was an INSERT
-of its own; held here they go in one ``executemany`` when something is about to read the
-history (``HistoryRows.history``, ``tallies``, the retention purge's look-up) and before the
-transaction or the batch commits. A rolled-back unit or batch drops them with everything else.
+A request writes several history entries and several timers; a delivery round one history
+entry per email. Each was an INSERT of its own; held here they go in one ``executemany`` per
+table when something is about to read that table in the same transaction (the history's and
+the timers' readers, ``tallies``, the retention purge's look-up) and before the transaction or
+the batch commits. A rolled-back unit or batch drops them with everything else.
+
+Timers are held only through ``TimerRows.hold_timer``, for a key its caller knows to be new:
+``add_timer`` answers whether it inserted, which needs the row written at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Insert, insert
 
 from bot.adapters import sql_schema as t
+from bot.adapters.sql_rows import SqlRows
 
 INSERT_HISTORY = insert(t.history)
+_INSERT_TIMERS: dict[str, Insert] = {}  # per dialect: a held timer's key taken meanwhile is left as it is
+
+
+def _insert_timers(dialect: str) -> Insert:
+    statement = _INSERT_TIMERS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # imported here: SQLite never loads it
+
+            statement = postgresql.insert(t.timers).on_conflict_do_nothing(index_elements=["key"])
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            statement = sqlite.insert(t.timers).on_conflict_do_nothing()
+        _INSERT_TIMERS[dialect] = statement
+    return statement
 
 
 class PendingRows:
-    """The history rows of one transaction (or batch) not yet written, in the order they were added."""
+    """The rows of one transaction (or batch) not yet written, each table's in the order they were added."""
 
-    __slots__ = ("history",)
+    __slots__ = ("history", "timers")
 
     def __init__(self) -> None:
         self.history: list[dict[str, Any]] = []
+        self.timers: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.history) + len(self.timers)
 
     def flush(self, conn: Connection) -> None:
-        """Write what is held, in order (the history is read back ordered by id)."""
+        """Write what is held, in order (the history is read back ordered by id, timers by due time and id)."""
         if self.history:
             rows, self.history = self.history, []
             conn.execute(INSERT_HISTORY, rows)
+        if self.timers:
+            rows, self.timers = self.timers, []
+            conn.execute(_insert_timers(conn.dialect.name), rows)
 
     def drop(self) -> None:
-        self.history = []
+        self.history, self.timers = [], []
+
+
+class HeldRows(SqlRows):
+    """Rows of a table whose inserts may be held (``pending``: the store's transactions have it)."""
+
+    pending: PendingRows | None = None
+
+    def flush_pending(self) -> None:
+        """Write the held rows now: whatever reads them next in this transaction sees them."""
+        if self.pending is not None and len(self.pending):
+            self.pending.flush(self.conn)

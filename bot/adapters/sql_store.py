@@ -27,7 +27,7 @@ from bot.adapters.sql_rows import utc_text
 from bot.adapters.sql_timers import TimerRows
 from bot.errors import StopActing, StorageError
 from bot.ports import Store
-from bot.ports.batching import BatchSpoiled
+from bot.ports.batching import BatchSpoiled, HeldTimers
 from bot.sealing import Sealer
 from bot.storage_faults import storage_fault
 
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 class SqlTransaction(RetentionRows, OutboxRows, TimerRows, HistoryRows, ComplianceRows):
     """The ``StoreTransaction`` port on SQL: one unit of work, committed or rolled back together.
 
-    Its history entries are held in ``pending`` (the transaction's own, or its batch's) and
-    written together before anything reads the history and before the commit.
+    Its history entries and held timers are in ``pending`` (the transaction's own, or its batch's),
+    written together before anything reads them and before the commit.
     """
 
     def __init__(self, conn: Connection, sealer: Sealer | None, pending: PendingRows) -> None:
@@ -160,13 +160,13 @@ class SqlStore:
         """How many rows the open batch has written or holds to write; None where it cannot be known.
 
         SQLite counts the rows each connection changed (``total_changes``; a failed statement's
-        are undone and not counted); a held history row counts once, held or written. PostgreSQL
+        are undone and not counted); a held row counts once, held or written. PostgreSQL
         has no such count: there a failed unit always spoils its batch.
         """
         if self.dialect != "sqlite":
             return None
         changed: int = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
-        return changed + len(self._pending.history)
+        return changed + len(self._pending)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -219,6 +219,7 @@ class SqlStore:
 # mypy proves here that the SQL store is the Store port the service is written to; a method
 # that drifts from the port fails the type check, not a run.
 _IS_A_STORE: type[Store] = SqlStore
+_HOLDS_TIMERS: type[HeldTimers] = SqlTransaction  # the daemon's units hold new timers for the batch
 
 
 def _create_private(path: Path) -> None:

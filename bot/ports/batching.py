@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
@@ -33,3 +34,17 @@ class BatchSpoiled(Exception):  # noqa: N818 - says what became of the batch, as
     failure rolls back alone (``bot/batch_intake.py``). Not a ``BotError``: nothing that handles
     a message's or a server's trouble may take it for its own.
     """
+
+
+@runtime_checkable
+class HeldTimers(Protocol):
+    """A store transaction that can hold new timers and write them with its batch's others (issue 18)."""
+
+    def hold_timer(
+        self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "", scope: str = ""
+    ) -> None:
+        """``add_timer`` for a key the caller knows to be new (it knows every timer of the case), unanswered.
+
+        Written before anything in the transaction reads or changes a timer, and before the commit;
+        a key taken meanwhile after all (another instance) is left as it is, as ``add_timer`` would.
+        """

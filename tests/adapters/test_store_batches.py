@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from bot.adapters.sql_lease import LeaseLost
 from bot.adapters.sql_store import SqlStore
 from bot.errors import StorageError
-from bot.ports.batching import BatchSpoiled
+from bot.ports.batching import BatchSpoiled, HeldTimers
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
@@ -150,3 +150,57 @@ def test_a_unit_that_changed_a_row_before_failing_spoils_the_batch_on_both_engin
             raise LookupError("failed after a write")
     with store.transaction() as tx:
         assert tx.history("SD000001") == [] and tx.timers_for("SD000001") == []
+
+
+def test_held_timers_are_written_with_the_batch_in_one_statement_and_read_back_in_order(store: SqlStore) -> None:
+    seen = statements(store)
+    with store.batch():
+        for n in range(1, 3):
+            with store.transaction() as tx:
+                assert isinstance(tx, HeldTimers)
+                for hours, purpose in ((3, "minutes_overdue"), (1, "reminder_30_min"), (2, "minutes_template")):
+                    tx.hold_timer(f"SD00000{n}:{purpose}", f"SD00000{n}", purpose, NOW + timedelta(hours=hours))
+    assert [s for s in seen if s.upper().startswith("INSERT")] == ["INSERT INTO timers"]
+    with store.transaction() as tx:
+        got = [(t.case_id, t.purpose, t.due_at, t.status) for n in (1, 2) for t in tx.timers_for(f"SD00000{n}")]
+        ids = [t.id for n in (1, 2) for t in tx.timers_for(f"SD00000{n}")]
+    assert got == [
+        (f"SD00000{n}", purpose, NOW + timedelta(hours=hours), "pending")
+        for n in (1, 2)
+        for hours, purpose in ((1, "reminder_30_min"), (2, "minutes_template"), (3, "minutes_overdue"))
+    ]
+    assert ids == [2, 3, 1, 5, 6, 4]  # written in the order held
+
+
+def test_a_held_timer_is_there_for_every_reader_and_writer_of_the_same_transaction(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        assert isinstance(tx, HeldTimers)
+        tx.hold_timer("SD000001:reminder", "SD000001", "reminder_30_min", NOW + timedelta(hours=1))
+        assert not tx.add_timer("SD000001:reminder", "SD000001", "reminder_30_min", NOW)  # the held one holds the key
+        tx.hold_timer("SD000001:chase", "SD000001", "minutes_overdue", NOW - timedelta(hours=1))
+        assert [t.purpose for t in tx.due_timers(NOW)] == ["minutes_overdue"]
+        tx.hold_timer("SD000001:template", "SD000001", "minutes_template", NOW + timedelta(hours=2))
+        assert tx.cancel_timers("SD000001", ("minutes_template",)) == 1
+        tx.hold_timer("SD000002:reminder", "SD000002", "reminder_30_min", NOW + timedelta(hours=3))
+        assert tx.next_timer_due() == NOW - timedelta(hours=1)
+        assert ("timers", ("reminder_30_min", "pending", "0"), 2) in tx.tallies()
+        tx.hold_timer("SD000003:reminder", "SD000003", "reminder_30_min", NOW + timedelta(hours=4))
+    with store.transaction() as tx:  # the last one written at the commit
+        assert [(t.purpose, t.status) for t in tx.timers_for("SD000003")] == [("reminder_30_min", "pending")]
+        assert [(t.purpose, t.status) for t in tx.timers_for("SD000001")] == [
+            ("minutes_overdue", "pending"),
+            ("reminder_30_min", "pending"),
+            ("minutes_template", "cancelled"),
+        ]
+
+
+def test_held_timers_of_a_spoiled_batch_are_dropped_with_it(store: SqlStore) -> None:
+    with pytest.raises(BatchSpoiled), store.batch():
+        with store.transaction() as tx:
+            assert isinstance(tx, HeldTimers)
+            tx.hold_timer("SD000001:reminder", "SD000001", "reminder_30_min", NOW)
+        with store.transaction() as tx:
+            tx.add_history("SD000002", NOW, "bot", "received")
+            raise ValueError("a bad message, after a write")
+    with store.transaction() as tx:
+        assert tx.timers_for("SD000001") == []
