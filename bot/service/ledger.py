@@ -126,8 +126,8 @@ class Recording:
         if not added:
             kept.timers, kept.keys = None, set()  # the store has one the ledger did not know of
             return added
-        # Row ids grow: a new timer's is above every one the case had.
-        row_id = max((t.id for t in kept.timers), default=0) + 1
+        # Row ids grow: a new timer's is above every one the case had (the last kept has the highest).
+        row_id = kept.timers[-1].id + 1 if kept.timers else 1
         kept.timers.append(TimerRow(row_id, key, case_id, purpose, stored(due_at), detail, "pending", False, scope))
         kept.keys.add(key)
         return added
@@ -192,6 +192,6 @@ class Recording:
         """The case's timers in the store's order (due, then row)."""
         kept = self._of(case_id)
         if kept.timers is None:
-            kept.timers = self._tx.timers_for(case_id)
+            kept.timers = sorted(self._tx.timers_for(case_id), key=lambda t: t.id)  # kept in the order of their rows
             kept.keys = {t.key for t in kept.timers}
         return sorted(kept.timers, key=lambda t: (t.due_at, t.id))

@@ -93,7 +93,10 @@ def test_a_case_read_in_a_later_unit_is_kept_from_what_was_read(store: SqlStore)
     with store.transaction() as tx:
         case = tx.add_case(Kind.STANDARD, CaseState.BOOKED, details("N146782"), "<r@council.example>", NOW, NOW)
         tx.add_history(case.case_id, NOW, "bot", "read", "")
-        tx.add_timer(f"{case.case_id}:escalation::", case.case_id, "escalation", NOW + timedelta(hours=5))
+        # Rows in another order than their due times, one due with those the unit adds (the ties go by row).
+        later = NOW + timedelta(days=1)
+        for n, hours in enumerate((6, 4, 5, 3)):
+            tx.add_timer(f"{case.case_id}:escalation::{n}", case.case_id, "escalation", later + timedelta(hours=hours))
     with store.transaction() as tx:
         ledger = Recording(tx)
         same(ledger, tx, case.case_id)  # read, and kept from here on
