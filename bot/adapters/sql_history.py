@@ -43,7 +43,7 @@ class HistoryRows(HeldRows):
         if self.pending is not None:
             self.pending.history.append(row)
         else:
-            self.conn.execute(INSERT_HISTORY, row)
+            INSERT_HISTORY.run(self.conn, row)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         self.flush_pending()

@@ -14,27 +14,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Insert, insert
+from sqlalchemy import Connection, Insert, bindparam, insert
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows
+from bot.adapters.sql_statements import Prepared
 
-INSERT_HISTORY = insert(t.history)
-_INSERT_TIMERS: dict[str, Insert] = {}  # per dialect: a held timer's key taken meanwhile is left as it is
+_HISTORY_COLUMNS = ("case_id", "at", "actor", "action", "detail", "message_id")
+_TIMER_COLUMNS = ("key", "case_id", "purpose", "due_at", "detail", "status", "fired_at", "late", "scope")
 
 
-def _insert_timers(dialect: str) -> Insert:
+def _binds(columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(name) for name in columns}
+
+
+# Run on the driver's cursor (``sql_statements``): each row costs the driver's work, not SQLAlchemy's.
+INSERT_HISTORY = Prepared(insert(t.history).values(_binds(_HISTORY_COLUMNS)))
+_INSERT_TIMERS: dict[str, Prepared] = {}  # per dialect: a held timer's key taken meanwhile is left as it is
+
+
+def _insert_timers(dialect: str) -> Prepared:
     statement = _INSERT_TIMERS.get(dialect)
     if statement is None:
+        values = _binds(_TIMER_COLUMNS)
+        built: Insert
         if dialect == "postgresql":
             from sqlalchemy.dialects import postgresql  # imported here: SQLite never loads it
 
-            statement = postgresql.insert(t.timers).on_conflict_do_nothing(index_elements=["key"])
+            built = postgresql.insert(t.timers).values(values).on_conflict_do_nothing(index_elements=["key"])
         else:
             from sqlalchemy.dialects import sqlite
 
-            statement = sqlite.insert(t.timers).on_conflict_do_nothing()
-        _INSERT_TIMERS[dialect] = statement
+            built = sqlite.insert(t.timers).values(values).on_conflict_do_nothing()
+        statement = _INSERT_TIMERS[dialect] = Prepared(built)
     return statement
 
 
@@ -54,10 +66,10 @@ class PendingRows:
         """Write what is held, in order (the history is read back ordered by id, timers by due time and id)."""
         if self.history:
             rows, self.history = self.history, []
-            conn.execute(INSERT_HISTORY, rows)
+            INSERT_HISTORY.run_many(conn, rows)
         if self.timers:
             rows, self.timers = self.timers, []
-            conn.execute(_insert_timers(conn.dialect.name), rows)
+            _insert_timers(conn.dialect.name).run_many(conn, rows)
 
     def drop(self) -> None:
         self.history, self.timers = [], []
