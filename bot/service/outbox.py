@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.booking_rules import unique
 from bot.domain.model import Attachment, Case, OutgoingEmail, RequestDetails
-from bot.mail.rendering import build_message
+from bot.mail.wire import build_message
 from bot.ports import StoreTransaction
 from bot.service.setup import Setup
 

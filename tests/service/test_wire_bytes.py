@@ -1,10 +1,11 @@
 """The bot writes emails and invitations itself, faster, but byte for byte as the libraries would.
 
-``build_message`` picks its own MIME boundaries and writes short headers without the stdlib's
-``Header``; ``invitation`` serializes its VTIMEZONE once and folds lines without icalendar's
-per-character loop. Each is checked here against the library: parse what the bot wrote and
-let the library write it again; any difference (a header left unfolded, a line folded at the
-wrong octet, an escape split across a fold) fails.
+``build_message`` (bot.mail.wire) writes the MIME tree itself, with its own boundaries, rather
+than building the stdlib's message objects and flattening them; ``invitation`` serializes its
+VTIMEZONE once and folds lines without icalendar's per-character loop. Each is checked here
+against the library: parse what the bot wrote and let the library write it again; any
+difference (a header left unfolded, a line folded at the wrong octet, an escape split across
+a fold) fails.
 """
 
 from __future__ import annotations
@@ -12,14 +13,25 @@ from __future__ import annotations
 import dataclasses
 import email
 import re
+from datetime import datetime
+from email import encoders
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.mime.text import MIMEText
 from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 import pytest
 from icalendar import Calendar
 
+from bot.domain.auto_submitted import auto_submitted
 from bot.domain.model import Attachment, CalendarEvent, OutgoingEmail
 from bot.mail.invitation import calendar_feed, invitation
 from bot.mail.rendering import build_message
+from bot.mail.wire import header_safe
 from tests.support.requests_mail import LONDON, london
 
 STDLIB_SMTP = compat32.clone(linesep="\r\n")
@@ -103,17 +115,20 @@ CHART = Attachment("chart.png", "image/png", bytes(range(256)) * 8, content_id="
 DOCX = Attachment("Minutes – Ó Brien.docx", "application/octet-stream", b"PK\x03\x04" * 300)
 
 
+EMAILS: list[dict[str, object]] = [
+    {},
+    {"subject": "Strategy discussion booked: N146782 " + "and a subject longer than a line " * 3},
+    {"subject": "Siân Ó'Brien — strategy discussion " * 3},
+    {"subject": "x" * 41},  # "Subject: " and 41 characters make the 50-character line the fast path writes
+    {"to": tuple(f"manager{i}@council.example" for i in range(20)), "references": ("<a@b.example>",) * 9},
+    {"attachments": (CHART, DOCX), "in_reply_to": None, "references": (), "cc": ()},
+    {"text": "--===============1234567890123456789==\n=" * 40, "html": "<p>" + "=" * 300 + "</p>"},
+]
+
+
 @pytest.mark.parametrize(
     "changes",
-    [
-        {},
-        {"subject": "Strategy discussion booked: N146782 " + "and a subject longer than a line " * 3},
-        {"subject": "Siân Ó'Brien — strategy discussion " * 3},
-        {"subject": "x" * 41},  # "Subject: " and 41 characters make the 50-character line the fast path writes
-        {"to": tuple(f"manager{i}@council.example" for i in range(20)), "references": ("<a@b.example>",) * 9},
-        {"attachments": (CHART, DOCX), "in_reply_to": None, "references": (), "cc": ()},
-        {"text": "--===============1234567890123456789==\n=" * 40, "html": "<p>" + "=" * 300 + "</p>"},
-    ],
+    EMAILS,
     ids=["confirmation", "long-subject", "accented-subject", "short-subject", "many-recipients", "images", "equals"],
 )
 def test_an_email_is_written_as_the_standard_library_writes_it(changes: dict[str, object]) -> None:
@@ -128,3 +143,101 @@ def test_an_email_is_written_as_the_standard_library_writes_it(changes: dict[str
     assert str(msg["Subject"]) == " ".join(out.subject.split())
     assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == out.text  # type: ignore[union-attr]
     assert msg["To"] == ", ".join(out.to) and str(msg["Message-ID"]) == out.message_id
+
+
+# -- the same email built from the stdlib's MIME classes ------------------------------------
+
+
+def _stdlib_text(text: str, subtype: str) -> MIMENonMultipart:
+    charset = Charset("utf-8")
+    charset.body_encoding = QP
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, charset)
+    return part
+
+
+def stdlib_message(email: OutgoingEmail, from_name: str, from_address: str, x_loop: str, date: datetime) -> bytes:
+    """How build_message wrote emails before bot.mail.wire: compat32 MIME objects, flattened by the stdlib."""
+    body = MIMEMultipart("alternative")
+    body.attach(_stdlib_text(email.text, "plain"))
+    html: MIMEBase = _stdlib_text(email.html, "html")
+    images = [a for a in email.attachments if a.content_id]
+    if images:
+        html, first = MIMEMultipart("related"), html
+        html.attach(first)
+        for attachment in images:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            image = MIMEBase(header_safe(maintype) or "image", header_safe(subtype) or "png")
+            image.set_payload(attachment.data)
+            encoders.encode_base64(image)
+            image.add_header("Content-ID", f"<{header_safe(attachment.content_id)}>")
+            image.add_header("Content-Disposition", "inline", filename=header_safe(attachment.filename) or "image")
+            html.attach(image)
+    body.attach(html)
+    files: list[MIMEBase] = []
+    for attachment in email.attachments:
+        if attachment.content_id:
+            continue
+        maintype, _, subtype = attachment.content_type.partition("/")
+        filename = header_safe(attachment.filename) or "attachment"
+        if attachment.inline_alternative:
+            part = MIMEText(attachment.data.decode("utf-8"), subtype or "calendar", "utf-8")
+            for key, value in attachment.params:
+                part.set_param(header_safe(key), header_safe(value))
+            body.attach(part)
+            maintype, subtype = "application", "ics"
+        file_part = MIMEBase(header_safe(maintype) or "application", header_safe(subtype) or "octet-stream")
+        file_part.set_payload(attachment.data)
+        encoders.encode_base64(file_part)
+        if filename.isascii():
+            file_part.add_header("Content-Disposition", "attachment", filename=filename)
+        else:
+            file_part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
+        files.append(file_part)
+    msg: MIMEBase = body
+    if files:
+        msg = MIMEMultipart("mixed")
+        msg.attach(body)
+        for file_part in files:
+            msg.attach(file_part)
+    subject = header_safe(email.subject)
+    msg["From"] = formataddr((header_safe(from_name), header_safe(from_address)))
+    msg["To"] = ", ".join(header_safe(a) for a in email.to)
+    if email.cc:
+        msg["Cc"] = ", ".join(header_safe(a) for a in email.cc)
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = header_safe(email.message_id)
+    if email.in_reply_to:
+        msg["In-Reply-To"] = header_safe(email.in_reply_to)
+    if email.references:
+        msg["References"] = " ".join(header_safe(r) for r in email.references)
+    msg["Auto-Submitted"] = auto_submitted(email.purpose, email.in_reply_to)
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Loop"] = header_safe(x_loop)
+    return msg.as_bytes(policy=STDLIB_SMTP)
+
+
+def numbered(raw: bytes) -> bytes:
+    """Each multipart boundary, random in both, replaced by its order of appearance."""
+    seen: dict[bytes, int] = {}
+    return re.sub(rb"===============\d{19}==", lambda m: b"B%d" % seen.setdefault(m.group(0), len(seen)), raw)
+
+
+ODD_PARAMS = (("method", "REQUEST"), ("x-note", "Siân's; meeting"), ("Method", "CANCEL"), ("empty", ""))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        *EMAILS,
+        {"attachments": (dataclasses.replace(outgoing().attachments[0], params=ODD_PARAMS),)},
+        {"attachments": (dataclasses.replace(outgoing().attachments[0], params=(("charset", "utf-8"),)),)},
+        {"attachments": (Attachment("", "", b""), Attachment("a.txt", "text/plain", b"line\n"), CHART)},
+        {"text": "", "html": "", "to": ("siân@council.example",), "cc": ("a@b.example",) * 30},
+    ],
+)
+def test_an_email_is_what_the_standard_librarys_mime_classes_make_of_it(changes: dict[str, object]) -> None:
+    out = outgoing(**changes)
+    args = (out, "PVP Referral Unit — Siân", "referrals@police.example", "referrals@police.example", STAMP)
+    assert numbered(build_message(*args)) == numbered(stdlib_message(*args))
