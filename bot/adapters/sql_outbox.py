@@ -25,13 +25,10 @@ _COUNT_EMAILS = Prepared(
     .where(t.outbox.c.purpose == bindparam("purpose"))
     .where(t.outbox.c.case_id == bindparam("case_id"))
 )
-_RECENT = (
-    select(func.count())
-    .select_from(t.outbox)
-    .where(t.outbox.c.purpose.in_(bindparam("purposes", expanding=True)))
-    .where(t.outbox.c.created_at >= bindparam("since"))
-)
-_RECENT_TO = _RECENT.where(t.outbox.c.recipients == bindparam("recipient"))
+# The reply caps' counts: one prepared statement per number of purposes and with or without a
+# recipient, each purpose its own parameter (no expanding IN list to render per call); built at first use.
+_RECENT: dict[tuple[int, bool], Prepared] = {}
+_PURPOSE = t.outbox.c.purpose.type
 _SENT_SINCE = Prepared(select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > bindparam("since")))
 _BY_MESSAGE_ID = Prepared(select(t.outbox.c.purpose).where(t.outbox.c.message_id == bindparam("message_id")))
 _MARK_SENT = Prepared(
@@ -86,10 +83,13 @@ class OutboxRows(SqlRows):
         return int(_COUNT_EMAILS.scalar(self.conn, {"purpose": purpose, "case_id": case_id}))
 
     def count_recent_emails(self, purposes: tuple[str, ...], since: datetime, recipient: str | None = None) -> int:
-        values = {"purposes": list(purposes), "since": utc_text(since)}
-        if recipient is None:
-            return int(self.conn.execute(_RECENT, values).scalar_one())
-        return int(self.conn.execute(_RECENT_TO, {**values, "recipient": recipient}).scalar_one())
+        if not purposes:
+            return 0  # no email is of none of the purposes
+        values: dict[str, object] = {f"purpose_{i}": purpose for i, purpose in enumerate(purposes)}
+        values["since"] = utc_text(since)
+        if recipient is not None:
+            values["recipient"] = recipient
+        return int(_recent(len(purposes), recipient is not None).scalar(self.conn, values))
 
     def sent_since(self, since: datetime) -> int:
         return int(_SENT_SINCE.scalar(self.conn, {"since": utc_text(since)}) or 0)
@@ -166,3 +166,19 @@ class OutboxRows(SqlRows):
     def oldest_pending_email(self) -> datetime | None:
         value = self.conn.execute(_OLDEST_PENDING).scalar_one()
         return from_utc_text(value) if value else None
+
+
+def _recent(purposes: int, to_one: bool) -> Prepared:
+    """How many emails of ``purposes`` purposes were queued since a moment (to one recipient)."""
+    statement = _RECENT.get((purposes, to_one))
+    if statement is None:
+        query = (
+            select(func.count())
+            .select_from(t.outbox)
+            .where(t.outbox.c.purpose.in_([bindparam(f"purpose_{i}", type_=_PURPOSE) for i in range(purposes)]))
+            .where(t.outbox.c.created_at >= bindparam("since"))
+        )
+        if to_one:
+            query = query.where(t.outbox.c.recipients == bindparam("recipient"))
+        statement = _RECENT[(purposes, to_one)] = Prepared(query)
+    return statement

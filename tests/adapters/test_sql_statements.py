@@ -22,7 +22,7 @@ from bot.adapters.sql_schema import adapter_state
 from bot.adapters.sql_statements import Prepared
 from bot.adapters.sql_store import SqlStore
 from bot.domain.compliance import ComplianceRecord
-from bot.domain.model import CaseState, Kind, RequestDetails, Requester
+from bot.domain.model import CaseState, Kind, OutgoingEmail, RequestDetails, Requester
 from bot.errors import SlotTaken, StorageError
 from tests.support.port_contracts import contract_event
 
@@ -217,3 +217,22 @@ def test_outside_a_transaction_a_prepared_statement_begins_one_as_sqlalchemy_wou
         conn.commit()
     assert store.get_state("left") is None
     assert store.get_state("kept") == "committed"
+
+
+def test_recent_emails_are_counted_by_purposes_since_a_moment_and_recipient(store: SqlStore) -> None:
+    def queue(tx: Any, n: int, purpose: str, to: str, at: datetime) -> None:
+        tx.queue_email(OutgoingEmail(purpose, (to,), (), "s", "t", "h", f"<{n}@bot.example>", case_id=None), b"x", at)
+
+    later = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    with store.transaction() as tx:
+        queue(tx, 1, "triage_reply", "a@council.example", NOW)
+        queue(tx, 2, "triage_reply", "a@council.example", later)
+        queue(tx, 3, "command_reply", "b@council.example", later)
+        queue(tx, 4, "confirmation", "a@council.example", later)
+    with store.transaction() as tx:
+        assert tx.count_recent_emails(("triage_reply",), NOW) == 2
+        assert tx.count_recent_emails(("triage_reply",), later) == 1
+        assert tx.count_recent_emails(("triage_reply", "command_reply"), later) == 2
+        assert tx.count_recent_emails(("triage_reply", "command_reply"), NOW, "a@council.example") == 2
+        assert tx.count_recent_emails(("command_reply", "triage_reply", "x"), NOW, "b@council.example") == 1
+        assert tx.count_recent_emails((), NOW) == 0
