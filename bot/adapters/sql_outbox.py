@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from bot.adapters import sql_schema as t
 from bot.adapters.sql_rows import SqlRows, from_utc_text, utc_text
@@ -28,7 +28,6 @@ _COUNT_EMAILS = Prepared(
 # The reply caps' counts: one prepared statement per number of purposes and with or without a
 # recipient, each purpose its own parameter (no expanding IN list to render per call); built at first use.
 _RECENT: dict[tuple[int, bool], Prepared] = {}
-_PURPOSE = t.outbox.c.purpose.type
 _SENT_SINCE = Prepared(select(func.count()).select_from(t.outbox).where(t.outbox.c.sent_at > bindparam("since")))
 _BY_MESSAGE_ID = Prepared(select(t.outbox.c.purpose).where(t.outbox.c.message_id == bindparam("message_id")))
 _MARK_SENT = Prepared(
@@ -54,14 +53,16 @@ _MARK_FAILED = Prepared(
 )
 
 
+_PURPOSE = t.outbox.c.purpose.type
 # Waiting to be delivered: "sending" is an email handed to the server by a process that died
 # before the server's answer was recorded; it goes again, with the same Message-ID.
 WAITING = ("pending", "sending")
 # A backlog drains urgent purposes first (a duty referral before a reminder), then oldest first.
-_URGENT_FIRST = case((t.outbox.c.purpose.in_(sorted(URGENT)), 0), else_=1)
-_DUE = (
+# Their values as fixed parameters, not an expanding list: the same SQL, prepared once.
+_URGENT_FIRST = case((t.outbox.c.purpose.in_([literal(p, _PURPOSE) for p in sorted(URGENT)]), 0), else_=1)
+_DUE = Prepared(
     select(t.outbox)
-    .where(t.outbox.c.status.in_(WAITING))
+    .where(t.outbox.c.status.in_([literal(status, t.outbox.c.status.type) for status in WAITING]))
     .where(t.outbox.c.next_attempt_at <= bindparam("now"))
     .order_by(_URGENT_FIRST, t.outbox.c.id)
     .limit(bindparam("limit"))
@@ -121,7 +122,7 @@ class OutboxRows(SqlRows):
         )
 
     def due_emails(self, now: datetime, limit: int) -> list[QueuedEmail]:
-        rows = self.conn.execute(_DUE, {"now": utc_text(now), "limit": limit})
+        rows = _DUE.rows(self.conn, {"now": utc_text(now), "limit": limit})
         return [
             QueuedEmail(
                 r.id,
