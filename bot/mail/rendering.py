@@ -85,7 +85,11 @@ class MailRenderer:
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         self.folder = templates_dir or packaged_templates()
-        self.env = Environment(
+        self.env = self._environment()
+        self._templates: dict[str, Template] = {}
+
+    def _environment(self) -> Environment:
+        env = Environment(
             loader=FileSystemLoader(str(self.folder)),
             undefined=StrictUndefined,
             autoescape=_autoescape,
@@ -95,8 +99,8 @@ class MailRenderer:
             # Read once, and again on SIGHUP (``reread``): no template file is stat()ed per email.
             auto_reload=False,
         )
-        self.env.filters.update(longdate=longdate, shortdate=shortdate, hhmm=hhmm, joinand=joinand)
-        self._templates: dict[str, Template] = {}
+        env.filters.update(longdate=longdate, shortdate=shortdate, hhmm=hhmm, joinand=joinand)
+        return env
 
     def check(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
         """Refuse to start when a template is missing or broken, naming every missing file.
@@ -104,7 +108,11 @@ class MailRenderer:
         ``purposes`` each need a trio; ``single`` are templates rendered on their own with
         ``render_text``. The templates each one includes or extends are checked too, so a
         custom folder that lacks `_layout.html.j2` fails here, not when the first email is due.
+        Once checked they are compiled, here rather than in the round that sends the first email.
         """
+        self._templates = self._compiled(self.env, purposes, single)
+
+    def _compiled(self, env: Environment, purposes: Iterable[str], single: Iterable[str]) -> dict[str, Template]:
         wanted = [f"{purpose}{suffix}" for purpose in purposes for suffix in TEMPLATE_SUFFIXES] + list(single)
         missing: list[str] = []
         broken: list[str] = []
@@ -119,7 +127,7 @@ class MailRenderer:
                 missing.append(name)
                 continue
             try:
-                tree = self.env.parse(path.read_text(encoding="utf-8"), name, str(path))
+                tree = env.parse(path.read_text(encoding="utf-8"), name, str(path))
             except TemplateSyntaxError as exc:
                 broken.append(f"{name} line {exc.lineno}: {exc.message}")
                 continue
@@ -134,16 +142,16 @@ class MailRenderer:
             problems.append("cannot read " + "; ".join(broken))
         if problems:
             raise ConfigError(f"templates_dir: {self.folder} " + "; and ".join(problems))
+        return {name: env.get_template(name) for name in seen}
 
     def reread(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
         """Templates edited in the folder are used from the next email on, once they pass ``check``.
 
         A folder that fails the check raises ConfigError and the templates read before stay in use.
         """
-        self.check(purposes, single)
-        self._templates.clear()
-        if self.env.cache is not None:
-            self.env.cache.clear()
+        env = self._environment()
+        templates = self._compiled(env, purposes, single)
+        self.env, self._templates = env, templates
 
     def render_text(self, name: str, context: Mapping[str, Any]) -> str:
         """One template rendered; an error names the template (and the included file and line at fault)."""

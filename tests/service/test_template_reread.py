@@ -33,7 +33,7 @@ def test_an_edited_template_is_used_from_the_next_sighup(edited_bot: tuple[Bot, 
     try:
         before = subject(bot)
         (templates / "triage_reply.subject.j2").write_text("Please resend: {{ standard_subject }}\n")
-        assert subject(bot) == before  # compiled at the first email: the file is not read for each one
+        assert subject(bot) == before  # compiled at start: the file is not read for each email
         reload(bot)
         assert subject(bot) == "Please resend: Strategy discussion N123456"
     finally:
