@@ -46,7 +46,7 @@ class HistoryRows(HeldRows):
             INSERT_HISTORY.run(self.conn, row)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        self.flush_pending()
+        self.flush_history()
         if case_id is None:  # the bot's own entries (purges, alerts): `= NULL` would match none
             rows = self.conn.execute(_HISTORY_OF_NO_CASE)
         else:

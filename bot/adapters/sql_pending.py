@@ -64,9 +64,15 @@ class PendingRows:
 
     def flush(self, conn: Connection) -> None:
         """Write what is held, in order (the history is read back ordered by id, timers by due time and id)."""
+        self.flush_history(conn)
+        self.flush_timers(conn)
+
+    def flush_history(self, conn: Connection) -> None:
         if self.history:
             rows, self.history = self.history, []
             INSERT_HISTORY.run_many(conn, rows)
+
+    def flush_timers(self, conn: Connection) -> None:
         if self.timers:
             rows, self.timers = self.timers, []
             _insert_timers(conn.dialect.name).run_many(conn, rows)
@@ -76,11 +82,23 @@ class PendingRows:
 
 
 class HeldRows(SqlRows):
-    """Rows of a table whose inserts may be held (``pending``: the store's transactions have it)."""
+    """Rows of a table whose inserts may be held (``pending``: the store's transactions have it).
+
+    Each reader writes first the held rows of the table it reads, and only those: a timer read
+    leaves the history's rows held for the batch.
+    """
 
     pending: PendingRows | None = None
 
     def flush_pending(self) -> None:
-        """Write the held rows now: whatever reads them next in this transaction sees them."""
+        """Write every held row now: whatever reads them next in this transaction sees them."""
         if self.pending is not None and len(self.pending):
             self.pending.flush(self.conn)
+
+    def flush_history(self) -> None:
+        if self.pending is not None and self.pending.history:
+            self.pending.flush_history(self.conn)
+
+    def flush_timers(self) -> None:
+        if self.pending is not None and self.pending.timers:
+            self.pending.flush_timers(self.conn)

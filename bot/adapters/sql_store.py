@@ -46,7 +46,7 @@ class SqlTransaction(RetentionRows, OutboxRows, TimerRows, HistoryRows, Complian
         self.pending = pending
 
     def purgeable_cases(self, before: datetime) -> list[str]:
-        self.flush_pending()  # it reads the history for the cases already purged
+        self.flush_pending()  # it reads the history (cases already purged) and the pending timers
         return super().purgeable_cases(before)
 
 

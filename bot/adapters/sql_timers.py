@@ -29,7 +29,7 @@ class TimerRows(HeldRows):
     def add_timer(
         self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "", scope: str = ""
     ) -> bool:
-        self.flush_pending()  # a held timer of this key: the answer is False, as the store will hold it
+        self.flush_timers()  # a held timer of this key: the answer is False, as the store will hold it
         # One statement instead of a look-up and an insert (this runs five times per booking),
         # and two instances scheduling the same deadline at once still make one row.
         return _INSERT_TIMER_IF_NEW(self.conn, _row(key, case_id, purpose, due_at, detail, scope))
@@ -45,7 +45,7 @@ class TimerRows(HeldRows):
             self.pending.timers.append(row)
 
     def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None, scope: str | None = None) -> int:
-        self.flush_pending()
+        self.flush_timers()
         query = update(t.timers).where(t.timers.c.case_id == case_id).where(t.timers.c.status == "pending")
         if purposes is not None:
             query = query.where(t.timers.c.purpose.in_(purposes))
@@ -54,14 +54,14 @@ class TimerRows(HeldRows):
         return int(self.conn.execute(query.values(status="cancelled")).rowcount)
 
     def timers_for(self, case_id: str) -> list[TimerRow]:
-        self.flush_pending()
+        self.flush_timers()
         if case_id is None:  # the daily agenda's and the report's: `= NULL` would match none
             query = select(t.timers).where(t.timers.c.case_id.is_(None)).order_by(t.timers.c.due_at, t.timers.c.id)
             return [_timer(r) for r in self.conn.execute(query)]
         return [_timer(r) for r in self.conn.execute(_TIMERS_OF_CASE, {"case_id": case_id})]
 
     def due_timers(self, now: datetime, limit: int = 100) -> list[TimerRow]:
-        self.flush_pending()
+        self.flush_timers()
         rows = self.conn.execute(
             select(t.timers)
             .where(t.timers.c.status == "pending")
@@ -72,19 +72,19 @@ class TimerRows(HeldRows):
         return [_timer(r) for r in rows]
 
     def pending_timers(self) -> list[TimerRow]:
-        self.flush_pending()
+        self.flush_timers()
         rows = self.conn.execute(
             select(t.timers).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at, t.timers.c.id)
         )
         return [_timer(r) for r in rows]
 
     def timer(self, timer_id: int) -> TimerRow | None:
-        self.flush_pending()
+        self.flush_timers()
         row = self.conn.execute(select(t.timers).where(t.timers.c.id == timer_id)).first()
         return _timer(row) if row is not None else None
 
     def mark_timer_fired(self, timer_id: int, now: datetime, late: bool) -> None:
-        self.flush_pending()
+        self.flush_timers()
         self.conn.execute(
             update(t.timers)
             .where(t.timers.c.id == timer_id)
@@ -92,7 +92,7 @@ class TimerRows(HeldRows):
         )
 
     def fail_timer(self, timer_id: int, now: datetime, reason: str) -> None:
-        self.flush_pending()
+        self.flush_timers()
         self.conn.execute(
             update(t.timers)
             .where(t.timers.c.id == timer_id)
@@ -100,14 +100,14 @@ class TimerRows(HeldRows):
         )
 
     def next_timer_due(self) -> datetime | None:
-        self.flush_pending()
+        self.flush_timers()
         row = self.conn.execute(
             select(t.timers.c.due_at).where(t.timers.c.status == "pending").order_by(t.timers.c.due_at).limit(1)
         ).first()
         return from_utc_text(row[0]) if row else None
 
     def overdue_timer_count(self, now: datetime) -> int:
-        self.flush_pending()
+        self.flush_timers()
         query = (
             select(func.count())
             .select_from(t.timers)

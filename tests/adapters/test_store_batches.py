@@ -204,3 +204,18 @@ def test_held_timers_of_a_spoiled_batch_are_dropped_with_it(store: SqlStore) -> 
             raise ValueError("a bad message, after a write")
     with store.transaction() as tx:
         assert tx.timers_for("SD000001") == []
+
+
+def test_reading_or_adding_timers_leaves_the_history_held_for_the_batch(store: SqlStore) -> None:
+    seen = statements(store)
+    with store.batch():
+        for n in range(1, 4):
+            with store.transaction() as tx:
+                tx.add_history(f"SD00000{n}", NOW, "bot", "received")
+                assert tx.add_timer(f"SD00000{n}:reminder", f"SD00000{n}", "reminder_30_min", NOW)
+                assert [t.purpose for t in tx.timers_for(f"SD00000{n}")] == ["reminder_30_min"]
+                tx.add_history(f"SD00000{n}", NOW, "bot", "booked")
+    inserts = [s for s in seen if s.upper().startswith("INSERT")]
+    assert inserts == ["INSERT INTO timers"] * 3 + ["INSERT INTO history"]
+    with store.transaction() as tx:
+        assert [h.action for n in range(1, 4) for h in tx.history(f"SD00000{n}")] == ["received", "booked"] * 3
