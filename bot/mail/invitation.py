@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -201,16 +201,13 @@ def _lines(component: Component) -> tuple[str, ...]:
     return tuple(_fold(line) for line in component.content_lines() if line)
 
 
-def _ical(head: tuple[str, ...], timezone: tuple[str, ...], components: Sequence[Component]) -> bytes:
+def _ical(head: tuple[str, ...], timezone: tuple[str, ...], events: Iterable[tuple[str, ...]]) -> bytes:
     """The calendar whose own lines are ``head`` (BEGIN:VCALENDAR and its properties), holding the VTIMEZONE
-    and ``components``, as bytes.
-
-    The same bytes as ``to_ical`` of a calendar holding them all: its lines, then each
-    component's in turn, then END:VCALENDAR.
+    and the events, as bytes: what ``to_ical`` of a calendar holding them all writes.
     """
     lines = [*head, *timezone]
-    for component in components:
-        lines += _lines(component)
+    for event in events:
+        lines += event
     lines.append("END:VCALENDAR")
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -242,11 +239,83 @@ def _vevent(event: CalendarEvent, tz: ZoneInfo, stamp: datetime) -> Event:
     return vevent
 
 
+def _invited(vevent: Event, event: CalendarEvent, method: str, organizer_name: str) -> None:
+    """What an invitation's event holds beyond the feed's: body, status, organizer and attendees."""
+    if event.body:
+        vevent.add("description", event.body)
+    vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    vevent.add("transp", "OPAQUE")
+    if event.organizer:
+        vevent.add("organizer", _address(event.organizer, CN=organizer_name))
+    for attendee in event.attendees:
+        vevent.add("attendee", _address(attendee, **_ATTENDEE), encode=True)
+
+
 def _address(address: str, **params: str) -> vCalAddress:
     value = vCalAddress(f"mailto:{address}")
     for key, param in params.items():
         value.params[key] = vText(param)
     return value
+
+
+_ATTENDEE = {"CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+
+
+@lru_cache(maxsize=4096)
+def _person_line(name: str, address: str, cn: str | None) -> str:
+    """An ORGANIZER (with ``cn``) or ATTENDEE line, unfolded, as icalendar writes it: the same in every email."""
+    vevent = Event()
+    vevent.add(name, _address(address, **({"CN": cn} if cn is not None else _ATTENDEE)), encode=True)
+    return str(vevent.content_lines()[1])
+
+
+@lru_cache(maxsize=64)
+def _writes_tzid(key: str) -> bool:
+    """Whether icalendar writes a time of this zone as ``;TZID=<key>:YYYYMMDDTHHMMSS`` (UTC it writes otherwise)."""
+    vevent = Event()
+    vevent.add("dtstart", datetime(2026, 1, 1, 10, tzinfo=ZoneInfo(key)))
+    return _lines(vevent)[1] == f"DTSTART;TZID={key}:20260101T100000"
+
+
+def _text(value: str) -> str:
+    return str(vText(value).to_ical().decode())
+
+
+def _event_lines(
+    event: CalendarEvent, tz: ZoneInfo, stamp: datetime, method: str | None = None, organizer_name: str = ""
+) -> tuple[str, ...]:
+    """The VEVENT's folded lines as icalendar writes them (its canonical order, then A to Z), without building it.
+
+    ``method`` None: the feed's event (no attendees, body, organizer, status or transparency).
+    """
+    if not _writes_tzid(str(tz.key)):
+        vevent = _vevent(event, tz, stamp)
+        if method is not None:
+            _invited(vevent, event, method, organizer_name)
+        return _lines(vevent)
+    key = tz.key
+    lines = [
+        "BEGIN:VEVENT",
+        f"SUMMARY:{_text(event.subject)}",
+        f"DTSTART;TZID={key}:{event.start.astimezone(tz):%Y%m%dT%H%M%S}",
+        f"DTEND;TZID={key}:{event.end.astimezone(tz):%Y%m%dT%H%M%S}",
+        f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+        f"UID:{_text(event.uid)}",
+        f"SEQUENCE:{int(event.sequence)}",
+    ]
+    if method is not None:
+        lines += [_person_line("attendee", attendee, None) for attendee in event.attendees]
+    lines.append("CLASS:PRIVATE" if event.private else "CLASS:PUBLIC")
+    if method is not None and event.body:
+        lines.append(f"DESCRIPTION:{_text(event.body)}")
+    if event.location:
+        lines.append(f"LOCATION:{_text(event.location)}")
+    if method is not None:
+        if event.organizer:
+            lines.append(_person_line("organizer", event.organizer, organizer_name))
+        lines += ["STATUS:CANCELLED" if method == "CANCEL" else "STATUS:CONFIRMED", "TRANSP:OPAQUE"]
+    lines.append("END:VEVENT")
+    return tuple(_fold(line) for line in lines)
 
 
 def _calendar(method: str) -> Calendar:
@@ -267,20 +336,8 @@ def invitation(event: CalendarEvent, method: str, tz: ZoneInfo, organizer_name: 
     """
     if method not in METHODS:
         raise ValueError(f"invitation method: got {method!r}; expected one of {', '.join(METHODS)}")
-    vevent = _vevent(event, tz, stamp)
-    if event.body:
-        vevent.add("description", event.body)
-    vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    vevent.add("transp", "OPAQUE")
-    if event.organizer:
-        vevent.add("organizer", _address(event.organizer, CN=organizer_name))
-    for attendee in event.attendees:
-        vevent.add(
-            "attendee",
-            _address(attendee, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
-            encode=True,
-        )
-    return _ical(_invitation_head(method), _vtimezone_lines(*_years(tz, [event.start, event.end])), [vevent])
+    lines = _event_lines(event, tz, stamp, method, organizer_name)
+    return _ical(_invitation_head(method), _vtimezone_lines(*_years(tz, [event.start, event.end])), [lines])
 
 
 def calendar_feed(events: Sequence[CalendarEvent], calendar_name: str, tz: ZoneInfo, stamp: datetime) -> bytes:
@@ -294,4 +351,4 @@ def calendar_feed(events: Sequence[CalendarEvent], calendar_name: str, tz: ZoneI
     cal.add("x-wr-calname", calendar_name)
     cal.add("x-wr-timezone", str(tz.key))
     timezone = _vtimezone_lines(*_years(tz, [e.start for e in items] + [e.end for e in items] or [stamp]))
-    return _ical(_head(cal), timezone, [_vevent(event, tz, stamp) for event in items])
+    return _ical(_head(cal), timezone, [_event_lines(event, tz, stamp) for event in items])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from email import encoders
 from email.charset import QP, Charset
 from email.header import Header
@@ -23,13 +23,14 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
+from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar
+from icalendar import Calendar, Event, vCalAddress, vText
 
 from bot.domain.auto_submitted import auto_submitted
 from bot.domain.model import Attachment, CalendarEvent, OutgoingEmail
-from bot.mail.invitation import calendar_feed, invitation
+from bot.mail.invitation import PRODID, calendar_feed, invitation, vtimezone
 from bot.mail.rendering import build_message
 from bot.mail.wire import header_safe
 from tests.support.requests_mail import LONDON, london
@@ -241,3 +242,67 @@ def test_an_email_is_what_the_standard_librarys_mime_classes_make_of_it(changes:
     out = outgoing(**changes)
     args = (out, "PVP Referral Unit — Siân", "referrals@police.example", "referrals@police.example", STAMP)
     assert numbered(build_message(*args)) == numbered(stdlib_message(*args))
+
+
+# -- the same invitation built from icalendar's objects -------------------------------------
+
+
+def _address(address: str, **params: str) -> vCalAddress:
+    value = vCalAddress(f"mailto:{address}")
+    for key, param in params.items():
+        value.params[key] = vText(param)
+    return value
+
+
+def icalendar_calendar(events: list[CalendarEvent], method: str, tz: ZoneInfo, name: str, stamp: datetime) -> bytes:
+    """How invitation() and calendar_feed() wrote calendars before: icalendar components and to_ical."""
+    cal = Calendar()
+    for key, value in (("prodid", PRODID), ("version", "2.0"), ("calscale", "GREGORIAN"), ("method", method)):
+        cal.add(key, value)
+    if method == "PUBLISH":
+        cal.add("x-wr-calname", name)
+        cal.add("x-wr-timezone", str(tz.key))
+    cal.add_component(vtimezone(tz, [e.start for e in events] + [e.end for e in events]))
+    for event in events:
+        vevent = Event()
+        vevent.add("uid", event.uid)
+        vevent.add("dtstamp", stamp.astimezone(UTC))
+        vevent.add("dtstart", event.start.astimezone(tz))
+        vevent.add("dtend", event.end.astimezone(tz))
+        vevent.add("sequence", event.sequence)
+        vevent.add("summary", event.subject)
+        if event.location:
+            vevent.add("location", event.location)
+        vevent.add("class", "PRIVATE" if event.private else "PUBLIC")
+        if method != "PUBLISH":
+            if event.body:
+                vevent.add("description", event.body)
+            vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+            vevent.add("transp", "OPAQUE")
+            if event.organizer:
+                vevent.add("organizer", _address(event.organizer, CN=name))
+            for attendee in event.attendees:
+                params = {"CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+                vevent.add("attendee", _address(attendee, **params), encode=True)
+        cal.add_component(vevent)
+    return bytes(cal.to_ical())
+
+
+ZONES = ["Europe/London", "UTC", "America/New_York", "Australia/Sydney"]
+PEOPLE = ("alex.morgan@council.example", "o'brien;siân@nhs.example", "a,b:c^d@police.example")
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("body", AWKWARD[:6], ids=[f"body{i}" for i in range(6)])
+def test_an_invitation_is_what_icalendar_makes_of_the_event(zone: str, body: str) -> None:
+    tz = ZoneInfo(zone)
+    for private, organizer, name in ((True, "referrals@police.example", 'PVP "Referral" Unit; Siân'), (False, "", "")):
+        event = dataclasses.replace(
+            EVENT, body=body, subject=body[:50], location=body[:30], uid=body[:20] or "u", attendees=PEOPLE,
+            organizer=organizer, private=private, sequence=7,
+        )  # fmt: skip
+        stamp = datetime(2026, 11, 23, 9, 0, 1, 123456, tzinfo=UTC)
+        for method in ("REQUEST", "CANCEL"):
+            assert invitation(event, method, tz, name, stamp) == icalendar_calendar([event], method, tz, name, stamp)
+        feed = calendar_feed([event, EVENT], "Strategy; Meeting", tz, stamp)
+        assert feed == icalendar_calendar([event, EVENT], "PUBLISH", tz, "Strategy; Meeting", stamp)
