@@ -236,3 +236,28 @@ def test_recent_emails_are_counted_by_purposes_since_a_moment_and_recipient(stor
         assert tx.count_recent_emails(("triage_reply", "command_reply"), NOW, "a@council.example") == 2
         assert tx.count_recent_emails(("command_reply", "triage_reply", "x"), NOW, "b@council.example") == 1
         assert tx.count_recent_emails((), NOW) == 0
+
+
+def test_a_slice_of_the_closing_check_is_read_in_one_statement(store: SqlStore) -> None:
+    states = [CaseState.CLOSED, CaseState.BOOKED, CaseState.CANCELLED, CaseState.CLOSED, CaseState.NEEDS_PERSON]
+    with store.transaction() as tx:
+        for n, state in enumerate(states):
+            tx.add_case(Kind.STANDARD, state, details(f"N20000{n}"), f"<{n}@council.example>", NOW, NOW)
+    seen = Seen(store)
+    try:
+        with store.transaction() as tx:
+            every = tx.cases_to_check_for_closing()
+            first = tx.cases_to_check_for_closing(limit=1)
+            rest = tx.cases_to_check_for_closing(after="SD000002")
+            next_one = tx.cases_to_check_for_closing(after="SD000002", limit=1)
+    finally:
+        seen.close()
+    assert [(c.case_id, c.state, c.details.n_numbers) for c in every] == [
+        ("SD000002", CaseState.BOOKED, ("N200001",)),
+        ("SD000003", CaseState.CANCELLED, ("N200002",)),
+        ("SD000005", CaseState.NEEDS_PERSON, ("N200004",)),
+    ]
+    assert [c.case_id for c in first] == ["SD000002"]
+    assert [c.case_id for c in rest] == ["SD000003", "SD000005"]
+    assert [c.case_id for c in next_one] == ["SD000003"]
+    assert len([s for s in seen.statements if "FROM cases" in s]) == 4  # one per slice, not one per case
