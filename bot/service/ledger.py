@@ -8,9 +8,10 @@ unchanged and, on the way, keeps each such case's parts as the store now holds t
 UTC to the second, as the store gives them back), so the unit need not read back what it has just
 written. A part not known yet is read from the store once, then kept up to date.
 
-Whoever calls the transaction still gets the store's own answers: only the unit's view and its
-compliance record use what is kept (the ``known_`` readers below). A write
-that the ledger cannot follow (a timer fired or failed by its id) forgets the timers it kept.
+Whoever calls the transaction still gets the store's own answers (a read of a case not known yet
+is kept as well): only the unit's view and its compliance record use what is kept (the ``known_``
+readers below). A write that the ledger cannot follow (a timer fired or failed by its id) forgets
+the timers it kept.
 """
 
 from __future__ import annotations
@@ -162,6 +163,39 @@ class Recording:
         for kept in self._kept.values():
             kept.timers, kept.keys = None, set()
 
+    # -- reads, passed on: what the store says of a case not known yet is kept ----------------------
+
+    def case(self, case_id: str) -> Case | None:
+        case = self._tx.case(case_id)
+        kept = self._of(case_id)
+        if kept.case is None and case is not None:
+            kept.case = case
+        return case
+
+    def booking_for(self, case_id: str) -> Booking | None:
+        booking = self._tx.booking_for(case_id)
+        kept = self._of(case_id)
+        if not kept.booking_known:
+            kept.booking, kept.booking_known = booking, True
+        return booking
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        history = self._tx.history(case_id)
+        if case_id is not None:  # the bot's own entries (no case) are not kept
+            kept = self._of(case_id)
+            if kept.history is None:
+                kept.history = list(history)
+        return history
+
+    def timers_for(self, case_id: str) -> list[TimerRow]:
+        timers = self._tx.timers_for(case_id)
+        if case_id is not None:  # the daily agenda's and the report's (no case) are not kept
+            kept = self._of(case_id)
+            if kept.timers is None:
+                kept.timers = sorted(timers, key=lambda t: t.id)  # kept in the order of their rows
+                kept.keys = {t.key for t in timers}
+        return timers
+
     # -- what the unit knows of a case: kept, else read once -------------------------------------
 
     def _of(self, case_id: str) -> _Kept:
@@ -172,26 +206,21 @@ class Recording:
 
     def known_case(self, case_id: str) -> Case | None:
         kept = self._of(case_id)
-        if kept.case is None:
-            kept.case = self._tx.case(case_id)
-        return kept.case
+        return kept.case if kept.case is not None else self.case(case_id)
 
     def known_booking(self, case_id: str) -> Booking | None:
         kept = self._of(case_id)
-        if not kept.booking_known:
-            kept.booking, kept.booking_known = self._tx.booking_for(case_id), True
-        return kept.booking
+        return kept.booking if kept.booking_known else self.booking_for(case_id)
 
     def known_history(self, case_id: str) -> list[HistoryEntry]:
         kept = self._of(case_id)
         if kept.history is None:
-            kept.history = self._tx.history(case_id)
-        return list(kept.history)
+            self.history(case_id)
+        return list(kept.history or ())
 
     def known_timers(self, case_id: str) -> list[TimerRow]:
         """The case's timers in the store's order (due, then row)."""
         kept = self._of(case_id)
         if kept.timers is None:
-            kept.timers = sorted(self._tx.timers_for(case_id), key=lambda t: t.id)  # kept in the order of their rows
-            kept.keys = {t.key for t in kept.timers}
-        return sorted(kept.timers, key=lambda t: (t.due_at, t.id))
+            self.timers_for(case_id)
+        return sorted(kept.timers or (), key=lambda t: (t.due_at, t.id))

@@ -115,3 +115,24 @@ def test_a_timer_fired_by_its_id_is_read_again(store: SqlStore) -> None:
         ledger.cancel_timers(case.case_id)  # only pending ones
         same(ledger, tx, case.case_id)
         assert [t.status for t in ledger.known_timers(case.case_id)] == ["fired"]
+
+
+def test_what_the_unit_reads_through_it_is_the_store_s_answer_and_is_kept(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        case = tx.add_case(Kind.STANDARD, CaseState.BOOKED, details("N146782"), "<r@council.example>", NOW, NOW)
+        tx.add_history(case.case_id, NOW, "bot", "read", "")
+        start = NOW + timedelta(days=2)
+        tx.add_booking(Booking(case.case_id, "b@bot.example", start, start + timedelta(minutes=15)))
+        for n, hours in enumerate((6, 4, 5, 3)):
+            tx.add_timer(f"{case.case_id}:escalation::{n}", case.case_id, "escalation", NOW + timedelta(hours=hours))
+    with store.transaction() as tx:
+        ledger = Recording(tx)
+        # As the service's own code reads through the unit's transaction: the store's answers, unchanged.
+        assert ledger.case(case.case_id) == tx.case(case.case_id)
+        assert ledger.booking_for(case.case_id) == tx.booking_for(case.case_id)
+        assert ledger.history(case.case_id) == tx.history(case.case_id)
+        assert ledger.timers_for(case.case_id) == tx.timers_for(case.case_id)
+        same(ledger, tx, case.case_id)
+        for _ in changes(ledger, case.case_id, NOW + timedelta(days=1)):
+            same(ledger, tx, case.case_id)
+            assert ledger.timers_for(case.case_id) == tx.timers_for(case.case_id)
