@@ -53,7 +53,8 @@ class Recording:
         if name.startswith("__") or name in ("_tx", "_kept"):
             raise AttributeError(name)  # not set up yet (a copy): never the transaction's
         value = getattr(self._tx, name)
-        setattr(self, name, value)  # the next look-up finds it without coming here
+        if callable(value):
+            setattr(self, name, value)  # a method: the next look-up finds it without coming here
         return value
 
     # -- writes, passed on and kept --------------------------------------------------------------
