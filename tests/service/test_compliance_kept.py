@@ -4,7 +4,8 @@ The unit makes each record from what it wrote and read of the case in that unit 
 from the store): after a replay of many kinds of change (bookings moved, made complex, cancelled,
 a mobile family, a further discussion, children already known, urgent meetings, minutes, outcomes,
 timers fired, cases closed) every case's stored record is checked against the record made from
-the store's own rows of the case at the instant the record was written.
+the store's own rows of the case at the instant the record was written. (About 5 s on a busy
+machine: five days of timers fire, each a unit of work, and every record is checked after each.)
 """
 
 from __future__ import annotations
