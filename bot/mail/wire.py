@@ -110,9 +110,55 @@ def _multipart(subtype: str, parts: Sequence[str], headers: Sequence[tuple[str, 
     return _part([*head, *headers], "") + f"--{boundary}{NL}" + delimiter.join(parts) + f"{NL}--{boundary}--{NL}"
 
 
+# What quoted-printable must write as =XX in a body (email.quoprimime's body map: all but
+# printable ASCII other than "=", space, tab, CR and LF).
+_QP_UNSAFE = re.compile("[^\t\n\r !-<>-~]")
+
+
+def _qp(text: str) -> str:
+    """``Charset('utf-8')`` with QP's ``body_encode``: ``email.quoprimime.body_encode`` of the UTF-8 octets.
+
+    The same code but for its first step, which maps each character through a 256-entry
+    table; here a regular expression finds the few that need quoting.
+    """
+    body = _QP_UNSAFE.sub(lambda m: f"={ord(m.group()):02X}", text.encode("utf-8").decode("latin-1"))
+    encoded: list[str] = []
+    append = encoded.append
+    for line in body.splitlines():
+        # Pieces of at most 75 characters and a soft break, never splitting an =XX.
+        start = 0
+        laststart = len(line) - 77
+        while start <= laststart:
+            stop = start + 75
+            if line[stop - 2] == "=":
+                append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                append(line[start:stop])
+                start = stop - 1
+            else:
+                append(line[start:stop] + "=")
+                start = stop
+        if line and line[-1] in " \t":
+            # Whitespace ending a line is quoted, or kept before a soft break.
+            room = start - laststart
+            if room >= 3:
+                last = f"={ord(line[-1]):02X}"
+            elif room == 2:
+                last = line[-1] + "=\n"
+            else:
+                last = f"=\n={ord(line[-1]):02X}"
+            append(line[start:-1] + last)
+        else:
+            append(line[start:])
+    if body[-1] in "\r\n":
+        append("")
+    return "\n".join(encoded)
+
+
 def _text(text: str, subtype: str) -> str:
     """MIMENonMultipart('text', subtype) given the text in utf-8 quoted-printable."""
-    body = str(_UTF8_QP.body_encode(text.encode("utf-8"))) if text else ""
+    body = _qp(text) if text else ""
     headers: Headers = [
         ("MIME-Version", "1.0"),
         ("Content-Type", f'text/{subtype}; charset="utf-8"'),

@@ -225,6 +225,9 @@ def numbered(raw: bytes) -> bytes:
     return re.sub(rb"===============\d{19}==", lambda m: b"B%d" % seen.setdefault(m.group(0), len(seen)), raw)
 
 
+# Lines either side of quoted-printable's 76 characters, ending in a space, a tab, "=" or an
+# accent, with CR, LF and CRLF line ends: where a soft break or a quoted character goes.
+QP_EDGES = "".join("é" * (i % 3) + "x" * (70 + i % 9) + " \t=é"[i % 4] + "\r\n\r"[i % 3] for i in range(40)) + "end \t"
 ODD_PARAMS = (("method", "REQUEST"), ("x-note", "Siân's; meeting"), ("Method", "CANCEL"), ("empty", ""))
 
 
@@ -236,6 +239,7 @@ ODD_PARAMS = (("method", "REQUEST"), ("x-note", "Siân's; meeting"), ("Method", 
         {"attachments": (dataclasses.replace(outgoing().attachments[0], params=(("charset", "utf-8"),)),)},
         {"attachments": (Attachment("", "", b""), Attachment("a.txt", "text/plain", b"line\n"), CHART)},
         {"text": "", "html": "", "to": ("siân@council.example",), "cc": ("a@b.example",) * 30},
+        {"text": QP_EDGES, "html": QP_EDGES.replace("x", "<b>")},
     ],
 )
 def test_an_email_is_what_the_standard_librarys_mime_classes_make_of_it(changes: dict[str, object]) -> None:
