@@ -117,6 +117,7 @@ class MailRenderer:
         missing: list[str] = []
         broken: list[str] = []
         seen: set[str] = set()
+        compiled: dict[str, Template] = {}
         while wanted:
             name = wanted.pop(0)
             if name in seen:
@@ -128,6 +129,8 @@ class MailRenderer:
                 continue
             try:
                 tree = env.parse(path.read_text(encoding="utf-8"), name, str(path))
+                # Compiling also finds what parsing lets through, such as a filter that does not exist.
+                compiled[name] = env.get_template(name)
             except TemplateSyntaxError as exc:
                 broken.append(f"{name} line {exc.lineno}: {exc.message}")
                 continue
@@ -142,7 +145,7 @@ class MailRenderer:
             problems.append("cannot read " + "; ".join(broken))
         if problems:
             raise ConfigError(f"templates_dir: {self.folder} " + "; and ".join(problems))
-        return {name: env.get_template(name) for name in seen}
+        return compiled
 
     def reread(self, purposes: Iterable[str], single: Iterable[str] = SINGLE_TEMPLATES) -> None:
         """Templates edited in the folder are used from the next email on, once they pass ``check``.

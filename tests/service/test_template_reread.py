@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.mail.rendering import packaged_templates
 from bot.reload import reload
 from bot.wiring import Bot, build
@@ -54,3 +54,12 @@ def test_a_broken_edit_is_refused_on_sighup_and_the_old_templates_stay(
         assert subject(bot) == before
     finally:
         bot.close()
+
+
+def test_a_template_that_does_not_compile_is_refused_at_start_by_name(config: Config, tmp_path: Path) -> None:
+    """Templates are compiled when checked: a filter that does not exist stops the start, not the first email."""
+    templates = tmp_path / "templates"
+    shutil.copytree(packaged_templates(), templates)
+    (templates / "triage_reply.subject.j2").write_text("Not recognised\n{{ standard_subject | shout }}\n")
+    with pytest.raises(ConfigError, match=r"triage_reply\.subject\.j2 line 2: No filter named 'shout'"):
+        build(dataclasses.replace(config, templates_dir=templates))
