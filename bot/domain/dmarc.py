@@ -8,8 +8,17 @@ from email.message import EmailMessage
 from bot.domain.classify import raw_values, sender_address
 
 
+class _Unread:
+    """The sender not given: ``dmarc_pass_servers`` reads it from the message."""
+
+
+_UNREAD = _Unread()
+
+
 def _without_comments_and_quotes(text: str) -> str:
     """``text`` with (comments) and "quoted strings" blanked, so a ``;`` or ``=`` inside them cannot mislead."""
+    if "(" not in text and '"' not in text:
+        return text  # nothing to blank: a backslash counts only inside either
     out: list[str] = []
     depth, quoted, escaped = 0, False, False
     for char in text:
@@ -77,18 +86,23 @@ def _passes(results: str, from_domain: str | None) -> bool:
     return verdict and header_froms == {from_domain}
 
 
-def dmarc_pass_servers(msg: EmailMessage) -> frozenset[str]:
+def dmarc_pass_servers(msg: EmailMessage, from_address: str | None | _Unread = _UNREAD) -> frozenset[str]:
     """Every server id whose Authentication-Results say DMARC passed, each judged by ``dmarc_passes``.
 
     So that a message read once (in the time-limited reader) can be asked later about the
     configured server, with the one reading of the headers ``dmarc_passes`` keeps.
+    ``from_address`` is the message's ``sender_address`` when the caller has it already.
     """
+    texts = _results_texts(msg)
     named = set()
-    for value in raw_values(msg, "Authentication-Results"):
-        words = _without_comments_and_quotes(" ".join(value.split())).partition(";")[0].split()
+    for text in texts:
+        words = text.partition(";")[0].split()
         if words:
             named.add(words[0].lower())
-    return frozenset(server for server in named if dmarc_passes(msg, server))
+    if not named:
+        return frozenset()
+    domain = _from_domain(sender_address(msg)[1] if isinstance(from_address, _Unread) else from_address)
+    return frozenset(server for server in named if _verdict(texts, server.strip().lower(), domain))
 
 
 def dmarc_passes(msg: EmailMessage, server_id: str) -> bool:
@@ -109,10 +123,22 @@ def dmarc_passes(msg: EmailMessage, server_id: str) -> bool:
     wanted = server_id.strip().lower()
     if not wanted:
         return False
-    _, address = sender_address(msg)
-    from_domain = address.rsplit("@", 1)[1].rstrip(".") if address else None
-    for value in raw_values(msg, "Authentication-Results"):
-        text = _without_comments_and_quotes(" ".join(value.split()))
+    return _verdict(_results_texts(msg), wanted, _from_domain(sender_address(msg)[1]))
+
+
+def _results_texts(msg: EmailMessage) -> list[str]:
+    """Each Authentication-Results header, topmost first, unfolded, its comments and quoted strings blanked."""
+    values = raw_values(msg, "Authentication-Results")
+    return [_without_comments_and_quotes(" ".join(value.split())) for value in values]
+
+
+def _from_domain(address: str | None) -> str | None:
+    return address.rsplit("@", 1)[1].rstrip(".") if address else None
+
+
+def _verdict(texts: list[str], wanted: str, from_domain: str | None) -> bool:
+    """``dmarc_passes`` for the server id ``wanted`` (stripped, lower case, not empty)."""
+    for text in texts:
         authserv, separator, results = text.partition(";")
         words = authserv.split()
         if not words or words[0].lower() != wanted or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):

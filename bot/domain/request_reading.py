@@ -7,200 +7,17 @@ from email.message import EmailMessage
 
 from bot.domain.classify import date_header, sender_address
 from bot.domain.emergency import read_emergency_action
-from bot.domain.message_text import message_text
+from bot.domain.message_text import MessageText, message_text
 from bot.domain.model import EmergencyAction, Kind, RequestDetails, Requester
 from bot.domain.n_numbers import find_n_numbers
 from bot.domain.quoted_text import strip_quoted
+from bot.domain.template_labels import field_for, normalise_label
 from bot.domain.trust import addresses_written
 
-# Field → the labels staff use for it, as written in templates and by hand.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "n_number": (
-        "n number",
-        "n numbers",
-        "n no",
-        "n nos",
-        "child id",
-        "child ids",
-        "childs id",
-        "carefirst id",
-        "care first id",
-        "carefirst number",
-        "care first number",
-        "carefirst",
-        "child reference",
-        "child ref",
-        "case reference",
-        "case ref",
-        "child reference number",
-    ),
-    "surname": (
-        "surname",
-        "surnames",
-        "childrens surname",
-        "childrens surnames",
-        "childs surname",
-        "child surname",
-        "family surname",
-        "family name",
-        "surname of children",
-        "surname of child",
-        "surname of the children",
-    ),
-    "children": (
-        "childrens names and dates of birth",
-        "childrens names and dob",
-        "childrens names and dobs",
-        "child names and dob",
-        "childrens names",
-        "children names",
-        "names and dates of birth",
-        "names and dob",
-        "childs name and dob",
-        "child name and dob",
-        "childs name",
-        "child name",
-        "children",
-        "child",
-        "child details",
-        "childrens details",
-    ),
-    "address": ("address", "home address", "family address", "childs address", "childrens address", "current address"),
-    "requester": (
-        "requesting manager",
-        "requested by",
-        "manager",
-        "manager name",
-        "name of manager",
-        "tm pm",
-        "name of tm pm",
-        "team manager",
-        "practice manager",
-        "requesting team manager",
-        "requesting practice manager",
-        "requesting tm pm",
-        "requesting tm",
-        "requesting pm",
-        "requesting manager name",
-        "tm",
-        "pm",
-        "team manager practice manager",
-    ),
-    "role": ("role", "manager role", "job title", "requesting manager role"),
-    "phone": (
-        "contact number",
-        "contact no",
-        "contact telephone",
-        "contact telephone number",
-        "contact phone",
-        "contact",
-        "telephone",
-        "telephone number",
-        "tel",
-        "tel no",
-        "phone",
-        "phone number",
-        "mobile",
-        "mobile number",
-        "number police can call on",
-        "direct line",
-        "number to call",
-    ),
-    "social_worker": ("social worker", "allocated social worker", "sw", "allocated worker"),
-    "social_worker_email": (
-        "social worker email",
-        "social worker e-mail",
-        "social workers email",
-        "social worker's email",
-        "sw email",
-        "allocated social worker email",
-    ),
-    "reason": (
-        "reason for strategy discussion",
-        "reason for the strategy discussion",
-        "reason for strategy meeting",
-        "reason for request",
-        "reason for discussion",
-        "reason",
-        "reasons",
-        "presenting issue",
-        "presenting issues",
-        "concerns",
-        "summary of concerns",
-        "reason for strategy discussion presenting issue",
-    ),
-    "complex": (
-        "longer slot needed",
-        "longer slot",
-        "longer slot required",
-        "complex",
-        "complex case",
-        "complex case longer slot needed",
-        "is this complex",
-        "longer slot needed complex",
-    ),
-    "health_rep": ("health representative", "health rep", "health", "health representative email", "health attendee"),
-    "invitees": (
-        "other professionals",
-        "other professionals to invite",
-        "professionals to invite",
-        "invitees",
-        "also invite",
-        "referrer",
-        "school",
-        "nursery",
-        "school or nursery",
-        "school nursery",
-        "other attendees",
-        "others to invite",
-        "other agencies",
-    ),
-    "emergency_action": (
-        "emergency action",
-        "emergency action taken",
-        "emergency action taken when",
-        "epo",
-        "epo police protection",
-        "epo or police protection",
-        "emergency protection order",
-        "police protection",
-        "police protection epo",
-    ),
-}
-
-_LABEL_TO_FIELD = {label: name for name, labels in SYNONYMS.items() for label in labels}
 _LABEL_LINE = re.compile(r"^\s*[*•·\-–>]*\s*([A-Za-z][A-Za-z'’/()&.\- ]{0,70}?)\s*[:：]\s*(.*)$")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _PHONE = re.compile(r"\+?\(?\d[\d\s\-().]*\d(?:\s*(?:ext|extn|extension|x)\.?\s*\d+)?", re.I)
 _YES = {"yes", "y", "true", "required", "needed", "yes please", "x"}
-
-
-def normalise_label(label: str) -> str:
-    """'**Children’s Surname(s):**' → 'childrens surname'."""
-    text = label.replace("’", "'").replace("'", "").lower()
-    text = re.sub(r"\(s\)|\(es\)", "", text)
-    text = re.sub(r"\([^)]*\)", " ", text)
-    text = re.sub(r"[^a-z0-9]+", " ", text)
-    return text.strip()
-
-
-_BY_LENGTH = sorted(_LABEL_TO_FIELD, key=len, reverse=True)
-
-
-def field_for(label: str) -> str | None:
-    """The template field a label names, or None.
-
-    An exact synonym first; else the longest synonym the label starts with, so that
-    "Contact number police can call on" reads as the contact number.
-    """
-    text = normalise_label(label)
-    exact = _LABEL_TO_FIELD.get(text)
-    if exact is not None or len(text.split()) > 8:
-        return exact
-    for synonym in _BY_LENGTH:
-        if len(synonym) > 3 and text.startswith(synonym + " "):
-            return _LABEL_TO_FIELD[synonym]
-    return None
 
 
 def _pairs(plain: str, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str, str]]:
@@ -305,14 +122,21 @@ def _split_name_and_role(value: str) -> tuple[str | None, str | None]:
     return (name or None), None
 
 
-def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
+def read_request(
+    msg: EmailMessage,
+    kind: Kind,
+    *,
+    text: MessageText | None = None,
+    sender: tuple[str | None, str | None] | None = None,
+) -> RequestDetails:
     """The request's fields (§2). What is near the top wins over what a forwarded original says lower down.
 
     ``kind`` is accepted so the reading can differ by route; today both routes read the
-    same template.
+    same template. ``text`` and ``sender`` are the message's ``message_text`` and
+    ``sender_address`` when the caller has them already.
     """
     del kind
-    text = message_text(msg)
+    text = message_text(msg) if text is None else text
     pairs = _pairs(text.plain, text.table_rows)
     first: dict[str, str] = {}
     for field_name, _label, value in pairs:
@@ -328,7 +152,7 @@ def read_request(msg: EmailMessage, kind: Kind) -> RequestDetails:
     if not numbers:
         numbers = find_n_numbers(subject + "\n" + text.plain + "\n" + " ".join(v for _, v in text.table_rows))
 
-    display_name, address = sender_address(msg)
+    display_name, address = sender_address(msg) if sender is None else sender
     name: str | None = None
     role: str | None = None
     top = strip_quoted(text.plain)

@@ -32,6 +32,7 @@ from bot.domain.quoted_text import strip_quoted
 from bot.domain.request_reading import read_request
 from bot.domain.responses import MeetingResponse
 from bot.domain.urgent_screening import screen_urgent_indicators
+from bot.mail.header_cache import message_policy
 from bot.mail.limits import nesting_depth_over, over_limits
 from bot.mail.meeting_response import read_meeting_response
 
@@ -118,7 +119,8 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         # still give its Message-ID, so a second delivery is known and the notice names it.
         return MessageReading(_message_id(_headers(raw)), too_complex=_too_deep(limits))
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        # email.policy.default, each header parsed once however often it is read.
+        msg = email.message_from_bytes(raw, policy=message_policy())
     except RecursionError:  # nesting the line scan cannot see (message/rfc822 inside parts)
         return MessageReading(_message_id(_headers(raw)), too_complex=_too_deep(limits))
     assert isinstance(msg, EmailMessage)
@@ -131,10 +133,12 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         if verdict.auto_reason == "meeting response":
             return _meeting_response(msg, message_id, verdict)
         return MessageReading(message_id, verdict=verdict)
-    name, address = sender_address(msg)
+    sender = sender_address(msg)
+    name, address = sender
     is_request = verdict.kind in (Kind.URGENT, Kind.STANDARD)
-    plain = message_text(msg).plain if is_request or verdict.is_reply else ""
-    request = read_request(msg, verdict.kind) if is_request else None
+    text = message_text(msg) if is_request or verdict.is_reply else None
+    plain = text.plain if text is not None else ""
+    request = read_request(msg, verdict.kind, text=text, sender=sender) if is_request else None
     indicators: tuple[str, ...] = ()
     if request is not None:
         indicators = tuple(screen_urgent_indicators("\n".join(filter(None, [request.reason, plain]))))
@@ -143,7 +147,8 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
     near_miss = is_near_miss(subject)
     near_miss_numbers: tuple[str, ...] = ()
     if near_miss:
-        seen = request.n_numbers if request else find_n_numbers(subject + "\n" + (plain or message_text(msg).plain))
+        body = plain or (text or message_text(msg)).plain
+        seen = request.n_numbers if request else find_n_numbers(subject + "\n" + body)
         near_miss_numbers = tuple(seen)
     return MessageReading(
         message_id,
@@ -153,7 +158,7 @@ def read_message(raw: bytes, own_addresses: Collection[str], limits: ReadingLimi
         subject=subject,
         thread_references=tuple(thread_references(msg)),
         date_header=date_header(msg),
-        dmarc_pass_servers=dmarc_pass_servers(msg),
+        dmarc_pass_servers=dmarc_pass_servers(msg, address),
         request=request,
         urgent_indicators=indicators,
         plain=plain,
@@ -177,7 +182,7 @@ def _meeting_response(msg: EmailMessage, message_id: str | None, verdict: Classi
         sender_address=address,
         subject=_subject(msg),
         thread_references=tuple(thread_references(msg)),
-        dmarc_pass_servers=dmarc_pass_servers(msg),
+        dmarc_pass_servers=dmarc_pass_servers(msg, address),
         meeting_response=read_meeting_response(msg, address),
     )
 
