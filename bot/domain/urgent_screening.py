@@ -77,7 +77,22 @@ _CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
+def _in_text(code: str, text: str) -> bool:
+    """Whether each of the criterion's patterns occurs somewhere in the whole text (always, for the phrase readers).
+
+    A criterion whose patterns do not all occur in the text cannot be met by one of its
+    sentences: a sentence is a piece of the text with whitespace on either side, and the
+    patterns look at nothing around a match but word boundaries, which whitespace keeps. So
+    one search of the text each rules most criteria out without trying every sentence.
+    """
+    return all(pattern.search(text) for pattern in _PATTERNS.get(code, ()))
+
+
 def screen_urgent_indicators(text: str) -> list[str]:
     """The criteria the text seems to describe, in the county's order. A person decides (§1)."""
     sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-    return [code for code in URGENT_CRITERIA if any(_CHECKS[code](sentence) for sentence in sentences)]
+    return [
+        code
+        for code in URGENT_CRITERIA
+        if _in_text(code, text) and any(_CHECKS[code](sentence) for sentence in sentences)
+    ]

@@ -5,7 +5,8 @@
 registry builds a new class for each of those parses. ``message_policy()`` gives a policy that
 behaves exactly as ``email.policy.default`` (the same header classes, parsers and defects), but
 whose header factory remembers what it made from each (name, value): header objects are
-immutable, so the one made first serves every later read of the same header of the message.
+immutable, so the one made first serves every later read of the same header, in the message
+and, for short values, in the messages after it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from email.message import EmailMessage
 _CLASSES: dict[type, type[BaseHeader]] = {}
 
 
+# Headers most messages share (Content-Type: text/plain; charset="utf-8", MIME-Version, the
+# bot's own To), remembered across messages: short values only, and forgotten all at once
+# when there are many.
+_SHARED: dict[tuple[str, str], BaseHeader] = {}
+_SHARED_LENGTH = 200
+_SHARED_MOST = 1024
+
+
 class _OncePerMessage(HeaderRegistry):
-    """``HeaderRegistry`` remembering its headers; meant for one message's reading, then dropped."""
+    """``HeaderRegistry`` remembering its headers: the long ones for one message's reading, then dropped."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,10 +44,14 @@ class _OncePerMessage(HeaderRegistry):
 
     def __call__(self, name: str, value: str) -> BaseHeader:
         key = (name, value)
-        made = self._made.get(key)
+        remembered = _SHARED if len(value) <= _SHARED_LENGTH else self._made
+        made = remembered.get(key)
         if made is None:
             # What cannot be parsed raises here each time it is asked for, as before.
-            made = self._made[key] = self[name](name, value)
+            made = self[name](name, value)
+            if len(remembered) >= _SHARED_MOST and remembered is _SHARED:
+                remembered.clear()
+            remembered[key] = made
         return made
 
 
