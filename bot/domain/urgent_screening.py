@@ -61,6 +61,28 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     ),
 }
 
+# For each pattern above, in order, words (lower case) one of which every match of it holds:
+# the words of each alternative that it cannot match without. Looking for them with ``in`` is
+# much cheaper than the search, which tries the pattern at every character.
+_INJURY_WORDS = ("injur", "bruis", "fractur", "broken", "burn", "bite", "mark", "bleed", "swelling", "hurt")
+_DV_WORDS = ("domestic", "dv", "incident")
+_WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "sexual_abuse": (("sexual", "rap", "indecent", "penetrat"),),
+    "non_mobile_injury": (("mobile", "baby", "infant", "newborn", "new-born", "old"), _INJURY_WORDS),
+    "serious_physical_injury": (("injur", "fractur", "broken", "skull", "hospitali", "admitted"),),
+    "sadistic": (("sadistic", "brutal", "tortur"),),
+    "dv_child_injured": (_DV_WORDS, _INJURY_WORDS),
+    "home_alone": (("alone", "left"),),
+    "dv_pregnancy": (
+        ("pregnan",),
+        (*_DV_WORDS, "assault", "hit", "punch", "kick", "slapp", "struck", "strangl"),
+    ),
+}
+# The only characters outside ASCII that re.IGNORECASE matches to an ASCII letter (İ ı ſ and
+# the Kelvin sign; found by trying every code point): in a text without them, a match of a
+# pattern's word is that word in the lower-cased text.
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*•])")
 
 
@@ -88,11 +110,19 @@ def _in_text(code: str, text: str) -> bool:
     return all(pattern.search(text) for pattern in _PATTERNS.get(code, ()))
 
 
+def _words_in(code: str, lowered: str | None) -> bool:
+    """False when the lower-cased text lacks every word of one of the criterion's patterns (None: not known)."""
+    if lowered is None:
+        return True
+    return all(any(word in lowered for word in words) for words in _WORDS.get(code, ()))
+
+
 def screen_urgent_indicators(text: str) -> list[str]:
     """The criteria the text seems to describe, in the county's order. A person decides (§1)."""
     sentences = [s for s in _SENTENCE.split(text) if s.strip()]
+    lowered = None if not text.isascii() and _FOLDS_TO_ASCII.intersection(text) else text.lower()
     return [
         code
         for code in URGENT_CRITERIA
-        if _in_text(code, text) and any(_CHECKS[code](sentence) for sentence in sentences)
+        if _words_in(code, lowered) and _in_text(code, text) and any(_CHECKS[code](s) for s in sentences)
     ]
