@@ -23,6 +23,7 @@ from typing import Any
 from bot.domain.model import Booking, Case, CaseState, RequestDetails
 from bot.domain.records import HistoryEntry, TimerRow
 from bot.ports import StoreTransaction
+from bot.ports.batching import HeldTimers
 
 
 def stored(moment: datetime) -> datetime:
@@ -121,18 +122,32 @@ class Recording:
     def add_timer(
         self, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str = "", scope: str = ""
     ) -> bool:
-        added = self._tx.add_timer(key, case_id, purpose, due_at, detail, scope)
         kept = self._kept.get(case_id) if case_id is not None else None
+        # Every timer of the case is known and a case's keys begin with its id: a key not among them
+        # is new, so its row can wait to be written with the batch's others (one statement).
+        new = kept is not None and kept.timers is not None and key not in kept.keys and key.startswith(f"{case_id}:")
+        if new and kept is not None and isinstance(self._tx, HeldTimers):
+            self._tx.hold_timer(key, case_id, purpose, due_at, detail, scope)
+            self._keep_timer(kept, key, case_id, purpose, due_at, detail, scope)
+            return True
+        added = self._tx.add_timer(key, case_id, purpose, due_at, detail, scope)
         if kept is None or kept.timers is None or key in kept.keys:
             return added  # the store keeps the first timer of a key
         if not added:
             kept.timers, kept.keys = None, set()  # the store has one the ledger did not know of
             return added
+        self._keep_timer(kept, key, case_id, purpose, due_at, detail, scope)
+        return added
+
+    @staticmethod
+    def _keep_timer(
+        kept: _Kept, key: str, case_id: str | None, purpose: str, due_at: datetime, detail: str, scope: str
+    ) -> None:
+        assert kept.timers is not None
         # Row ids grow: a new timer's is above every one the case had (the last kept has the highest).
         row_id = kept.timers[-1].id + 1 if kept.timers else 1
         kept.timers.append(TimerRow(row_id, key, case_id, purpose, stored(due_at), detail, "pending", False, scope))
         kept.keys.add(key)
-        return added
 
     def cancel_timers(self, case_id: str, purposes: tuple[str, ...] | None = None, scope: str | None = None) -> int:
         count = self._tx.cancel_timers(case_id, purposes, scope)
