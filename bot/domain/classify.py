@@ -174,6 +174,11 @@ def _well_formed(address: str) -> bool:
     return bool(_LOCAL_PART.fullmatch(local) and _DOMAIN.fullmatch(domain))
 
 
+# The From almost all mail has, unfolded: a name of plain words and the address in angle
+# brackets, or the address alone; of letters, digits, ``.``, ``_`` and ``-`` only.
+_PLAIN_FROM = re.compile(r"(?:([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) )?<([\w.-]+@[\w.-]+)>|([\w.-]+@[\w.-]+)", re.ASCII)
+
+
 def sender_address(msg: Message) -> tuple[str | None, str | None]:
     """(display name, lower-cased address) when the one From header holds exactly one well-formed address.
 
@@ -186,6 +191,10 @@ def sender_address(msg: Message) -> tuple[str | None, str | None]:
     if len(values) != 1:
         return None, None
     raw = " ".join(values[0].split())
+    plain = _PLAIN_FROM.fullmatch(raw)
+    if plain is not None and _well_formed(address := plain.group(2) or plain.group(3)):
+        # Both parsers read such a From as this one address and name, without a defect.
+        return _named(plain.group(1) or "", address)
     try:
         parsed = email.policy.default.header_factory("From", raw)
         addresses = list(getattr(parsed, "addresses", ()))
@@ -201,7 +210,11 @@ def sender_address(msg: Message) -> tuple[str | None, str | None]:
     address = str(addresses[0].addr_spec)
     if len(pairs) != 1 or pairs[0][1].lower() != address.lower() or not _well_formed(address):
         return None, None
-    name = str(addresses[0].display_name).strip()
+    return _named(str(addresses[0].display_name), address)
+
+
+def _named(display_name: str, address: str) -> tuple[str | None, str]:
+    name = display_name.strip()
     # ``"b@council.example" <c@evil.example>``: the address is c@evil.example, and a name
     # written as another address is dropped, never shown or used as if it were the sender
     # (Outlook's habit of repeating the sender's own address as the name is kept).
