@@ -224,8 +224,12 @@ def _named(display_name: str, address: str) -> tuple[str | None, str]:
 
 def _from_addresses_loosely(msg: Message) -> set[str]:
     """Every address a From header could be read as: for spotting mail not to answer, reading too much is safe."""
+    values = raw_values(msg, "From")
+    plain = _PLAIN_FROM.fullmatch(values[0]) if len(values) == 1 else None
+    if plain is not None and _well_formed(address := plain.group(2) or plain.group(3)):
+        return {address.lower()}  # what getaddresses reads it as too
     try:
-        return {address.lower() for _, address in getaddresses(raw_values(msg, "From")) if address}
+        return {address.lower() for _, address in getaddresses(values) if address}
     except Exception:
         return set()
 

@@ -156,8 +156,10 @@ def read_request(
     name: str | None = None
     role: str | None = None
     top = strip_quoted(text.plain)
-    top_pairs = _pairs(top, ())
-    forwarded_by_sender = top != text.plain.strip() and not any(f == "requester" for f, _, _ in top_pairs)
+    quoted_below = top != text.plain.strip()
+    # Only what is written above quoted text can be a forwarding sender's own lines.
+    top_pairs = _pairs(top, ()) if quoted_below else []
+    forwarded_by_sender = quoted_below and not any(f == "requester" for f, _, _ in top_pairs)
     if "requester" in first:
         name, role = _split_name_and_role(first["requester"])
     role = normalise_role(first.get("role")) or role or requester_label_role

@@ -217,7 +217,7 @@ def _subject(msg: Message) -> str:
 
 def _top_part(msg: EmailMessage, top: str) -> EmailMessage:
     """A copy of a reply holding only what was written above the quoted text (§6)."""
-    part = EmailMessage()
+    part = EmailMessage(policy=msg.policy)  # its headers parsed once too
     for header in ("From", "Subject"):
         if msg.get(header):
             part[header] = str(msg[header])
