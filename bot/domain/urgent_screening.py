@@ -77,6 +77,12 @@ _WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("pregnan",),
         (*_DV_WORDS, "assault", "hit", "punch", "kick", "slapp", "struck", "strangl"),
     ),
+    # The phrase readers answer yes only on a match of their own patterns, each of which holds
+    # "missing" (_EPISODES_BEFORE, _MISSING), or "exploit", "CSE" or "groom" (_EXPLOITATION):
+    # a reader taught another word needs it here too (tests/domain/test_reading.py asks
+    # screen_urgent_indicators, so a new wording it tests fails until it is added).
+    "missing_child": (("missing",),),
+    "sexual_exploitation": (("exploit", "cse", "groom"),),
 }
 # The only characters outside ASCII that re.IGNORECASE matches to an ASCII letter (İ ı ſ and
 # the Kelvin sign; found by trying every code point): in a text without them, a match of a

@@ -54,6 +54,13 @@ WRITTEN = [
     ("dv_pregnancy", "Pregnant and slapped by her partner."),
     ("dv_pregnancy", "She was struck, and she is pregnant."),
     ("dv_pregnancy", "Pregnancy; he strangled her."),
+    ("missing_child", "She has been missing for 30 hours."),
+    ("missing_child", "There have been five missing episodes this month."),
+    ("missing_child", "He has gone missing 4 times in the last 90 days."),
+    ("sexual_exploitation", "We believe she is being sexually exploited."),
+    ("sexual_exploitation", "She is exploited sexually by older men."),
+    ("sexual_exploitation", "Concerns of CSE from the youth club."),
+    ("sexual_exploitation", "She is being groomed online."),
 ]
 
 
@@ -71,6 +78,8 @@ def test_each_way_of_writing_a_criterion_is_screened(code: str, sentence: str) -
         ("non_mobile_injury", "The baby has an \u0130NJURY to the head."),  # I with a dot above
         ("non_mobile_injury", "The baby has an \u0131njury to the head."),  # dotless i
         ("dv_pregnancy", "Pregnant and \u212aICKED by her partner."),  # Kelvin sign
+        ("missing_child", "She has been mi\u017f\u017fing for 30 hours."),
+        ("sexual_exploitation", "Concerns of C\u017fE from the youth club."),
     ],
 )
 def test_letters_read_as_ascii_by_the_patterns_are_screened(code: str, text: str) -> None:
