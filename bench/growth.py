@@ -3,7 +3,8 @@
     python bench/growth.py --requests 2000 [--daemon-requests 10000] [--skip-empty]
 
 For each database (empty, then pre-filled with 50,000 cases, 35,000 calendar events, 100,000
-pending timers and 100,000 outbox rows by ``prefill``, batch inserts, a few seconds):
+pending timers and 100,000 outbox rows by ``prefill``, batch inserts, a few seconds; what is older
+than ``privacy.retention_days`` already purged, as the daily purge of years of running leaves it):
 
 - in-process: the daemon's own rounds (``Daemon.round``) drain ``--requests`` requests from the
   Maildir inbox on the embedded default, in this process's main thread; reported: CPU per
@@ -48,6 +49,7 @@ from backlog import request  # noqa: E402
 # The subprocesses run this tree's bot, whichever is installed (to measure an older commit's copy).
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 SIZES = {"cases": 50_000, "events": 35_000, "timers": 100_000, "outbox": 100_000}
+RETENTION_DAYS = 365  # privacy.retention_days of config.example.toml (the default)
 
 
 # -- the pre-filled database ---------------------------------------------------------------------
@@ -85,6 +87,11 @@ def prefill(db: Path, now: datetime, sizes: dict[str, int] = SIZES) -> dict[str,
         )
         # Every case done long ago, but the last 1 %: still open, not yet booked (a person has it).
         state = "needs_person" if i >= n_cases * 0.99 else "closed"
+        # As years of daily purges leave them: a case closed over privacy.retention_days ago holds its
+        # N numbers only, and says so in its history (not a first-ever purge of 40,000 cases at start).
+        purged = state == "closed" and at + timedelta(days=30) < now - timedelta(days=RETENTION_DAYS)
+        if purged:
+            details = RequestDetails(n_numbers=(n,))
         cases.append(
             (i + 1, case_id, "standard", state, n, _details_json(details), f"<old-{i}@council.example>",
              utc(at), at.date().isoformat(), None, utc(at), utc(at))
@@ -95,6 +102,9 @@ def prefill(db: Path, now: datetime, sizes: dict[str, int] = SIZES) -> dict[str,
         history += [(case_id, utc(at), "bot", "received", "", f"<old-{i}@council.example>"),
                     (case_id, utc(at), "bot", "booked", "", None),
                     (case_id, utc(at + timedelta(days=30)), "bot", "closed", "", None)]  # fmt: skip
+        if purged:
+            history.append((case_id, utc(at + timedelta(days=RETENTION_DAYS + 31)), "bot", "purged",
+                            "personal details and stored emails removed", None))  # fmt: skip
         if i < n_events:
             # One event a case for the first 35,000, each in its own quarter hour, all in the past.
             start = first + timedelta(minutes=15 * (i * (5 * 365 * 24 * 4 // n_events)))
@@ -142,9 +152,10 @@ def prefill(db: Path, now: datetime, sizes: dict[str, int] = SIZES) -> dict[str,
     for i in range(sizes["outbox"]):
         at = first + timedelta(minutes=i * 5 * 365 * 24 * 60 / sizes["outbox"])
         case_id = f"SD{i % n_cases + 1:06d}"
+        kept = at >= now - timedelta(days=RETENTION_DAYS)  # older ones emptied by the daily purge
         outbox.append((f"<{case_id}.{i}@police.example>", case_id, purposes[i % len(purposes)],
-                       f"manager{i % 50}@council.example", "Strategy discussion", b"x" * 2000, utc(at), "sent", 1,
-                       utc(at), None, utc(at)))  # fmt: skip
+                       f"manager{i % 50}@council.example", "Strategy discussion" if kept else "(purged)",
+                       b"x" * 2000 if kept else b"", utc(at), "sent", 1, utc(at), None, utc(at)))  # fmt: skip
     con.executemany(
         "INSERT INTO outbox (message_id, case_id, purpose, recipients, subject, raw, created_at, status, attempts, "
         "next_attempt_at, last_error, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
