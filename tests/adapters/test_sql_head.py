@@ -11,8 +11,7 @@ from bot.adapters import sql_migrations as migrations
 from bot.adapters.sql_head import HEAD, at_head
 from bot.adapters.sql_store import SqlStore
 from bot.config import ConfigError
-
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
+from tests.support.stores import ENGINES, url_for
 
 
 def test_the_head_constant_is_alembics_own_head_of_the_versions_folder() -> None:
@@ -24,10 +23,7 @@ def test_the_head_constant_is_alembics_own_head_of_the_versions_folder() -> None
 def test_a_current_database_is_known_by_its_stamp_and_an_older_or_newer_one_is_still_refused(
     engine: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'bot.sqlite3'}" if engine == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    )
-    store = SqlStore(url)
+    store = SqlStore(url_for(engine, request, tmp_path))
     try:
         with store.engine.begin() as conn:
             assert not at_head(conn)  # a new database: no stamp yet

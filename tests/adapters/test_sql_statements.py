@@ -25,22 +25,14 @@ from bot.domain.compliance import ComplianceRecord
 from bot.domain.model import CaseState, Kind, OutgoingEmail, RequestDetails, Requester
 from bot.errors import SlotTaken, StorageError
 from tests.support.port_contracts import contract_event
+from tests.support.stores import ENGINES, new_store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
 
 
 @pytest.fixture(params=ENGINES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    made = SqlStore(str(url))
-    made.check_schema()
-    yield made
-    made.dispose()
+    yield from new_store(request, tmp_path)
 
 
 def details(*n_numbers: str, surname: str = "Example") -> RequestDetails:

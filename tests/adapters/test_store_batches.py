@@ -14,22 +14,14 @@ from bot.adapters.sql_lease import LeaseLost
 from bot.adapters.sql_store import SqlStore
 from bot.errors import StorageError
 from bot.ports.batching import BatchSpoiled, HeldTimers
+from tests.support.stores import ENGINES, new_store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
 
 
 @pytest.fixture(params=ENGINES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    made = SqlStore(url)
-    made.check_schema()
-    yield made
-    made.dispose()
+    yield from new_store(request, tmp_path)
 
 
 def statements(store: SqlStore) -> list[str]:

@@ -24,23 +24,14 @@ from bot.errors import SlotTaken
 from bot.ports.batching import BatchSpoiled
 from tests.support.port_contracts import CalendarContract, contract_event
 from tests.support.requests_mail import london
+from tests.support.stores import ENGINES, new_store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
-
-
-def url_for(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if engine == "sqlite":
-        return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture(params=ENGINES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    made = SqlStore(url_for(request.param, request, tmp_path))
-    made.check_schema()  # a new database: created, as at the first start
-    yield made
-    made.dispose()
+    yield from new_store(request, tmp_path)
 
 
 def details(*n_numbers: str) -> RequestDetails:

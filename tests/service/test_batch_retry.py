@@ -25,10 +25,10 @@ from bot.daemon import Daemon
 from bot.ports import IncomingMail
 from bot.wiring import Bot, build
 from tests.support.requests_mail import StepClock, london, request_email
+from tests.support.stores import ENGINES
 
 SENT = london("2026-11-23 09:00")
 REPO = Path(__file__).resolve().parents[2]
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)]
 URL_ENV = "STRATEGY_BOT_DATABASE_URL"  # store.postgresql.url_env's default
 
 # A bot built on a fresh database in the given folder: (folder, broken confirmation template) -> Bot.
