@@ -10,7 +10,6 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -24,24 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
 
 
-@pytest.fixture
-def restored() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    names = ("bot", "imapclient", "imapclient.imaplib", "apscheduler", "exchangelib")
-    levels = {name: logging.getLogger(name).level for name in names}
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    for name, old in levels.items():
-        logging.getLogger(name).setLevel(old)
-
-
 def emit(name: str, level: int, message: str, *args: object, created: float | None = None) -> None:
     logger = logging.getLogger(name)
     record = logger.makeRecord(name, level, __file__, 0, message, args, None)
@@ -51,7 +32,7 @@ def emit(name: str, level: int, message: str, *args: object, created: float | No
         logger.handle(record)
 
 
-def test_text_lines_carry_an_iso_time_with_its_offset(restored: None) -> None:
+def test_text_lines_carry_an_iso_time_with_its_offset() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     emit("bot.service", logging.INFO, "case %s booked", "SD000001")
@@ -63,7 +44,7 @@ def test_text_lines_carry_an_iso_time_with_its_offset(restored: None) -> None:
     assert (level, name, message) == ("INFO", "bot.service:", "case SD000001 booked")
 
 
-def test_json_lines_parse_one_object_each(restored: None) -> None:
+def test_json_lines_parse_one_object_each() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="json", repeat_summary_seconds=300), verbose=False, stream=out)
     emit("bot.daemon", logging.WARNING, 'the referral inbox does not answer: "refused"\nsecond line')
@@ -79,7 +60,7 @@ def test_json_lines_parse_one_object_each(restored: None) -> None:
 
 
 @pytest.mark.parametrize("settings_level", ["debug", "info"])
-def test_libraries_say_nothing_below_warning_even_verbose(restored: None, settings_level: str) -> None:
+def test_libraries_say_nothing_below_warning_even_verbose(settings_level: str) -> None:
     out = io.StringIO()
     configure(LoggingConfig(level=settings_level, format="text", repeat_summary_seconds=300), verbose=True, stream=out)
     # A library lowering its own logger's level must not get through either.
@@ -97,7 +78,7 @@ def test_libraries_say_nothing_below_warning_even_verbose(restored: None, settin
     ]
 
 
-def test_a_repeated_failure_is_logged_once_then_summed_up(restored: None) -> None:
+def test_a_repeated_failure_is_logged_once_then_summed_up() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     start = datetime(2026, 11, 30, 9, 1).astimezone().timestamp()
@@ -114,7 +95,7 @@ def test_a_repeated_failure_is_logged_once_then_summed_up(restored: None) -> Non
     ]
 
 
-def test_a_burst_held_back_is_summed_up_before_the_next_line_once_the_time_has_passed(restored: None) -> None:
+def test_a_burst_held_back_is_summed_up_before_the_next_line_once_the_time_has_passed() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     start = datetime(2026, 11, 30, 9, 1).astimezone().timestamp()
@@ -133,7 +114,7 @@ def test_a_burst_held_back_is_summed_up_before_the_next_line_once_the_time_has_p
     assert " WARNING bot.service: " in summary  # the held-back lines' own level and logger
 
 
-def test_info_lines_are_never_held_back(restored: None) -> None:
+def test_info_lines_are_never_held_back() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     for _ in range(3):
@@ -141,7 +122,7 @@ def test_info_lines_are_never_held_back(restored: None) -> None:
     assert len(out.getvalue().splitlines()) == 3
 
 
-def test_the_level_key_quietens_our_own_lines(restored: None) -> None:
+def test_the_level_key_quietens_our_own_lines() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="warning", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     emit("bot.service", logging.INFO, "case booked")
@@ -159,7 +140,7 @@ def test_a_bad_logging_key_is_refused_naming_it(tmp_path: Path) -> None:
     assert load_config(path).logging == LoggingConfig(level="warning", format="json", repeat_summary_seconds=300)
 
 
-def test_apscheduler_s_skipped_poll_while_a_round_runs_is_not_logged(restored: None) -> None:
+def test_apscheduler_s_skipped_poll_while_a_round_runs_is_not_logged() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     for second in range(3):
@@ -173,7 +154,7 @@ def test_apscheduler_s_skipped_poll_while_a_round_runs_is_not_logged(restored: N
     assert out.getvalue() == ""
 
 
-def test_what_is_held_back_is_summed_up_when_the_daemon_stops(restored: None) -> None:
+def test_what_is_held_back_is_summed_up_when_the_daemon_stops() -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="json", repeat_summary_seconds=300), verbose=False, stream=out)
     for _ in range(3):
@@ -186,9 +167,7 @@ def test_what_is_held_back_is_summed_up_when_the_daemon_stops(restored: None) ->
     assert messages[2] == "strategy-bot stopped"
 
 
-def test_nothing_held_back_is_written_to_a_stream_already_closed_at_exit(
-    restored: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_nothing_held_back_is_written_to_a_stream_already_closed_at_exit(capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
     configure(LoggingConfig(level="info", format="text", repeat_summary_seconds=300), verbose=False, stream=out)
     for _ in range(3):
