@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import date, datetime
 
 from bot.domain.compliance import compliance_record
 from bot.domain.compliance_figures import Figures, figures
 from bot.domain.decisions import Policy
-from bot.domain.model import Booking, Case
-from bot.domain.records import HistoryEntry, TimerRow
 from bot.ports import Store, StoreTransaction
 
 log = logging.getLogger("bot.service")
@@ -21,21 +18,7 @@ def record_compliance(tx: StoreTransaction, case_id: str, policy: Policy, now: d
     case = tx.case(case_id)
     if case is None:
         return
-    history = tx.history(case_id)
-    write_compliance(tx, case, tx.booking_for(case_id), history, tx.timers_for(case_id), policy, now)
-
-
-def write_compliance(
-    tx: StoreTransaction,
-    case: Case,
-    booking: Booking | None,
-    history: Sequence[HistoryEntry],
-    timers: Sequence[TimerRow],
-    policy: Policy,
-    now: datetime,
-) -> None:
-    """The case's record from its parts as the store now holds them (a unit of work knows them: it
-    wrote or read them, bot/service/ledger.py)."""
+    booking, history, timers = tx.booking_for(case_id), tx.history(case_id), tx.timers_for(case_id)
     tx.put_compliance(compliance_record(case, booking, history, timers, policy, now))
 
 

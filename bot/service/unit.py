@@ -10,11 +10,11 @@ from typing import Any, cast
 
 from bot.domain.booking_rules import attendees
 from bot.domain.cases import Event, decide
+from bot.domain.compliance import compliance_record
 from bot.domain.decisions import Attach, CaseTimer, CaseView, Decision, Mail, Role
 from bot.domain.model import Attachment, CalendarEvent, Case, OutgoingEmail, wall_clock
 from bot.domain.purposes import SHORT_REPLIES, Purpose
 from bot.ports import StoreTransaction
-from bot.service.compliance import write_compliance
 from bot.service.documents import invitation_for, minutes_pack_for
 from bot.service.handled import Handled
 from bot.service.ledger import Recording
@@ -69,7 +69,10 @@ class Unit:
         self.tx.add_history(case.case_id if case else None, self.now, self.actor, action, detail, self.in_reply_to)
 
     def record_compliance(self) -> None:
-        """Rewrite the compliance record of every case this unit changed, in its transaction (§5)."""
+        """Rewrite the compliance record of every case this unit changed, in its transaction (§5).
+
+        Made from the case's parts as the unit wrote or read them (bot/service/ledger.py), not read back.
+        """
         ledger = self.ledger
         for case_id in sorted(self.touched):
             case = ledger.known_case(case_id)
@@ -80,7 +83,7 @@ class Unit:
                 ledger.known_history(case_id),
                 ledger.known_timers(case_id),
             )
-            write_compliance(self.tx, case, booking, history, timers, self.setup.policy, self.now)
+            self.tx.put_compliance(compliance_record(case, booking, history, timers, self.setup.policy, self.now))
 
     def local(self, moment: datetime) -> str:
         return wall_clock(moment, self.setup.tz)
