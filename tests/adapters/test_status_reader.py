@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from bot.config import ConfigError, load_config
 from bot.domain.model import Booking, CaseState, Kind, OutgoingEmail, RequestDetails
 from bot.status import render_status, status_json
 from bot.store_opening import open_status_view, open_store, open_view
+from tests.support.fresh_python import fresh_python
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -126,16 +125,7 @@ print(json.dumps({"code": code, "out": out.getvalue(), "sqlalchemy": "sqlalchemy
 @pytest.mark.parametrize("json_form", [False, True])
 def test_status_on_sqlite_never_imports_sqlalchemy(tmp_path: Path, json_form: bool) -> None:
     config = _site(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, "status", "--config", str(config), *(["--json"] if json_form else [])],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = fresh_python(tmp_path, RUN, "status", "--config", str(config), *(["--json"] if json_form else []))
     said = json.loads(result["out"])["open_cases"]["count"] if json_form else result["out"]
     assert (result["code"], result["sqlalchemy"]) == (0, False)
     assert said == 3 if json_form else "Open cases: 3 (urgent booked 1, urgent needs_person 2)" in said

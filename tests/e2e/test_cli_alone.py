@@ -3,14 +3,12 @@ the same help and the same errors as the whole command line, without importing t
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.cli import ALONE, COMMANDS, build_parser, main
+from tests.support.fresh_python import fresh_python
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,13 +47,7 @@ def test_status_imports_no_other_command(tmp_path: Path) -> None:
     config = tmp_path / "bot.toml"
     config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     assert main(["init", "--config", str(config)]) == 0
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, "status", "--config", str(config)],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "cli": ["bot.cli.common", "bot.cli.store_views"]}
+    assert fresh_python(tmp_path, RUN, "status", "--config", str(config)) == {
+        "code": 0,
+        "cli": ["bot.cli.common", "bot.cli.store_views"],
+    }

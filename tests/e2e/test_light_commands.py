@@ -7,14 +7,12 @@ the report's charts has been imported. No timing here: what is imported is what 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from tests.support.fresh_python import fresh_python
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("alembic", "starlette", "uvicorn", "matplotlib", "docx", "jinja2", "bot.wiring", "bot.service", "bot.daemon")
@@ -22,6 +20,7 @@ HEAVY = ("alembic", "starlette", "uvicorn", "matplotlib", "docx", "jinja2", "bot
 RUN = """
 import contextlib, io, json, sys
 from bot.cli import main
+from tests.support.fresh_python import fresh_python
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     try:
@@ -34,16 +33,7 @@ print(json.dumps({"code": code, "out": out.getvalue(), "imported": heavy}))
 
 
 def run(cwd: Path, *args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, *args],
-        cwd=cwd,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    result: dict[str, object] = fresh_python(cwd, RUN, *args)
     return result
 
 
