@@ -92,13 +92,13 @@ class HeldRows(SqlRows):
 
     def flush_pending(self) -> None:
         """Write every held row now: whatever reads them next in this transaction sees them."""
-        if self.pending is not None and len(self.pending):
+        if self.pending is not None:
             self.pending.flush(self.conn)
 
     def flush_history(self) -> None:
-        if self.pending is not None and self.pending.history:
+        if self.pending is not None:
             self.pending.flush_history(self.conn)
 
     def flush_timers(self) -> None:
-        if self.pending is not None and self.pending.timers:
+        if self.pending is not None:
             self.pending.flush_timers(self.conn)
