@@ -15,6 +15,7 @@ import mailbox
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,17 @@ from tests.support.requests_mail import StepClock, london, plain_text, request_e
 
 
 def sent(folder: Path) -> list[EmailMessage]:
-    """The emails delivered to the sender's Maildir, in the order written."""
+    """The emails delivered to the sender's Maildir, in the order the bot's clock queued them (their Date).
+
+    Not by the files' times: two emails delivered in one batch can be written within one tick of
+    the file system's clock, and then came out in the order of their (hashed) names.
+    """
     found = []
     for path in sorted((folder / "new").glob("*"), key=lambda p: p.stat().st_mtime_ns):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         found.append(msg)
-    return found
+    return sorted(found, key=lambda m: parsedate_to_datetime(str(m["Date"])))  # stable: ties keep the file order
 
 
 def admin_alerts(folder: Path) -> list[str]:
